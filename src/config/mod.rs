@@ -1,0 +1,286 @@
+//! The config core shared by every subcommand: the resolved `Config`, where each value came from, and the errors a
+//! user can act on.
+//!
+//! Loading is two-staged: `file` reads the raw, all-optional JSON; `load` lays defaults < file < env < flags and
+//! validates the result into concrete types. Everything after start-up sees only `Config`.
+
+pub mod discovery;
+pub mod file;
+mod load;
+pub mod view;
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::PathBuf;
+use std::str::FromStr;
+use std::time::{Duration, SystemTime};
+
+use secrecy::{ExposeSecret, SecretString};
+use serde_json::{Map, Value};
+
+pub use load::{Env, Overrides, load};
+
+use crate::models::ModelTable;
+
+/// Where an effective value came from, as `print-config` shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Source {
+    Default,
+    File(PathBuf),
+    Env(&'static str),
+    Flag(&'static str),
+}
+
+impl fmt::Display for Source {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Source::Default => f.write_str("default"),
+            Source::File(path) => write!(f, "file {}", path.display()),
+            Source::Env(name) => write!(f, "env {name}"),
+            Source::Flag(name) => write!(f, "flag {name}"),
+        }
+    }
+}
+
+/// Everything that can make a config unusable. Each message says what is wrong and how to fix it.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{}:{line}:{column}: {}{message}", path.display(), key.as_ref().map(|k| format!("{k}: ")).unwrap_or_default())]
+    Parse {
+        path: PathBuf,
+        line: usize,
+        column: usize,
+        key: Option<String>,
+        message: String,
+    },
+    #[error("{}: unknown key `{key}`; check its spelling against the configuration reference (keys starting with `_` are comments)", path.display())]
+    UnknownKey { path: PathBuf, key: String },
+    #[error("{origin}: {message}")]
+    Invalid { origin: String, message: String },
+}
+
+impl ConfigError {
+    pub(crate) fn invalid(origin: impl fmt::Display, message: impl Into<String>) -> Self {
+        ConfigError::Invalid {
+            origin: origin.to_string(),
+            message: message.into(),
+        }
+    }
+}
+
+/// Which token serves the next request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Strategy {
+    RoundRobin,
+    Random,
+    Weighted,
+    LeastInflight,
+}
+
+impl Strategy {
+    pub const ALL: [Strategy; 4] = [
+        Strategy::RoundRobin,
+        Strategy::Random,
+        Strategy::Weighted,
+        Strategy::LeastInflight,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Strategy::RoundRobin => "round_robin",
+            Strategy::Random => "random",
+            Strategy::Weighted => "weighted",
+            Strategy::LeastInflight => "least_inflight",
+        }
+    }
+}
+
+/// Names a value of a closed set, and lists the valid ones when it does not parse.
+macro_rules! named_enum {
+    ($ty:ty, $what:literal) => {
+        impl FromStr for $ty {
+            type Err = String;
+            fn from_str(text: &str) -> Result<Self, String> {
+                let wanted = text.trim().to_ascii_lowercase().replace('-', "_");
+                Self::ALL
+                    .into_iter()
+                    .find(|v| v.as_str() == wanted)
+                    .ok_or_else(|| {
+                        let valid: Vec<&str> = Self::ALL.iter().map(|v| v.as_str()).collect();
+                        format!(
+                            "unknown {} \"{text}\"; valid values are: {}",
+                            $what,
+                            valid.join(", ")
+                        )
+                    })
+            }
+        }
+        impl fmt::Display for $ty {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+    };
+}
+
+named_enum!(Strategy, "load balance strategy");
+
+/// What `priority` does: only orders the rotation, or forms tiers that serve in turn.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PriorityMode {
+    /// Every usable token serves; lower `priority` comes first in the rotation order.
+    Order,
+    /// Only the usable tokens with the lowest `priority` serve; the next tier steps in when a tier has none left.
+    Tiers,
+}
+
+impl PriorityMode {
+    pub const ALL: [PriorityMode; 2] = [PriorityMode::Order, PriorityMode::Tiers];
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PriorityMode::Order => "order",
+            PriorityMode::Tiers => "tiers",
+        }
+    }
+}
+named_enum!(PriorityMode, "priority mode");
+
+/// How the active health checker tests a token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HealthCheckMode {
+    /// Ask the quota endpoint: proves the JWT works and costs no quota.
+    Quota,
+    /// Send a one-word chat, as the seed did; spends quota.
+    Chat,
+    Off,
+}
+
+impl HealthCheckMode {
+    pub const ALL: [HealthCheckMode; 3] = [
+        HealthCheckMode::Quota,
+        HealthCheckMode::Chat,
+        HealthCheckMode::Off,
+    ];
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HealthCheckMode::Quota => "quota",
+            HealthCheckMode::Chat => "chat",
+            HealthCheckMode::Off => "off",
+        }
+    }
+}
+named_enum!(HealthCheckMode, "health check mode");
+
+/// Which generation of the JetBrains chat API to speak.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UpstreamApi {
+    V8,
+    V7,
+}
+
+impl UpstreamApi {
+    pub const ALL: [UpstreamApi; 2] = [UpstreamApi::V8, UpstreamApi::V7];
+    pub fn as_str(self) -> &'static str {
+        match self {
+            UpstreamApi::V8 => "v8",
+            UpstreamApi::V7 => "v7",
+        }
+    }
+}
+named_enum!(UpstreamApi, "upstream api");
+
+/// One JetBrains JWT and what the operator said about it.
+#[derive(Debug, Clone)]
+pub struct TokenConfig {
+    pub token: SecretString,
+    pub name: String,
+    pub description: Option<String>,
+    pub priority: i64,
+    pub weight: u32,
+    pub max_concurrency: Option<u32>,
+    pub metadata: Map<String, Value>,
+    pub enabled: bool,
+    pub license_id: Option<String>,
+    pub authorization: Option<SecretString>,
+}
+
+impl TokenConfig {
+    pub fn fingerprint(&self) -> String {
+        crate::secret::fingerprint(self.token.expose_secret())
+    }
+
+    /// How the token is named in logs and tables: its name and fingerprint, never its text.
+    pub fn label(&self) -> String {
+        format!("{} ({})", self.name, self.fingerprint())
+    }
+
+    pub fn expires_at(&self) -> Option<SystemTime> {
+        crate::jwt::expiry_of(self.token.expose_secret())
+    }
+
+    pub fn can_refresh(&self) -> bool {
+        self.license_id.is_some() && self.authorization.is_some()
+    }
+}
+
+/// The effective, validated configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub tokens: Vec<TokenConfig>,
+    pub bearer_token: Option<SecretString>,
+    pub admin_token: Option<SecretString>,
+    pub strategy: Strategy,
+    pub priority_mode: PriorityMode,
+    pub health_check_interval: Duration,
+    pub health_check_mode: HealthCheckMode,
+    pub server_host: String,
+    pub server_port: u16,
+    pub upstream_url: String,
+    pub upstream_api: UpstreamApi,
+    /// The `grazie-agent` header value: a one-line JSON object.
+    pub grazie_agent: String,
+    /// Only the user's own entries; `model_table()` merges them over the built-in ones.
+    pub models: BTreeMap<String, String>,
+    pub connect_timeout: Duration,
+    pub request_timeout: Duration,
+    pub first_byte_timeout: Duration,
+    pub idle_timeout: Duration,
+    pub max_attempts: Option<u32>,
+    pub watch_config: bool,
+    pub max_body_size: u64,
+    pub shutdown_grace: Duration,
+    /// The config file that was read, if any.
+    pub file: Option<PathBuf>,
+    /// Where each top-level key's value came from.
+    pub sources: BTreeMap<&'static str, Source>,
+    /// Problems that do not stop jbproxy but that the user should hear about (e.g. an expired token).
+    pub warnings: Vec<String>,
+}
+
+impl Config {
+    pub fn model_table(&self) -> ModelTable {
+        ModelTable::with_overrides(&self.models)
+    }
+
+    pub fn source_of(&self, key: &str) -> Source {
+        self.sources.get(key).cloned().unwrap_or(Source::Default)
+    }
+
+    /// The address serve binds, as `host:port` (IPv6 hosts bracketed).
+    pub fn listen_address(&self) -> String {
+        if self.server_host.contains(':') && !self.server_host.starts_with('[') {
+            format!("[{}]:{}", self.server_host, self.server_port)
+        } else {
+            format!("{}:{}", self.server_host, self.server_port)
+        }
+    }
+}
+
+pub const DEFAULT_UPSTREAM_URL: &str = "https://api.jetbrains.ai";
+pub const DEFAULT_GRAZIE_AGENT: &str =
+    r#"{"name":"aia:pycharm","version":"251.26094.80.5:251.26094.141"}"#;

@@ -1,0 +1,171 @@
+//! JWT inspection without verification: header and claims, expiry and the time left.
+//!
+//! jbproxy holds no signing key, so a JWT's claims are only ever trusted for scheduling (when to stop using or
+//! refresh a token), never for authorisation.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde_json::{Map, Value};
+
+/// What is wrong with a string that should be a JWT. The messages never quote the token.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum JwtError {
+    #[error("not a JWT: expected three dot-separated parts (header.payload.signature), found {0}")]
+    PartCount(usize),
+    #[error("not a JWT: the {0} is not valid base64url")]
+    Base64(&'static str),
+    #[error("not a JWT: the {0} is not a JSON object")]
+    Json(&'static str),
+}
+
+/// A decoded (unverified) JWT.
+#[derive(Debug, Clone)]
+pub struct DecodedJwt {
+    pub header: Map<String, Value>,
+    pub claims: Map<String, Value>,
+}
+
+impl DecodedJwt {
+    /// Decodes header and claims. The signature is not checked; only its presence as a third part is.
+    pub fn decode(token: &str) -> Result<Self, JwtError> {
+        let token = token.trim();
+        let parts: Vec<&str> = token.split('.').collect();
+        if parts.len() != 3 {
+            return Err(JwtError::PartCount(parts.len()));
+        }
+        Ok(Self {
+            header: decode_part(parts[0], "header")?,
+            claims: decode_part(parts[1], "payload")?,
+        })
+    }
+
+    /// A numeric date claim (`exp`, `iat`, `nbf`) in Unix seconds.
+    pub fn time_claim(&self, name: &str) -> Option<i64> {
+        match self.claims.get(name)? {
+            Value::Number(n) => n.as_i64().or_else(|| n.as_f64().map(|f| f as i64)),
+            _ => None,
+        }
+    }
+
+    pub fn expires_at(&self) -> Option<SystemTime> {
+        self.time_claim("exp").map(unix_to_system_time)
+    }
+}
+
+fn decode_part(part: &str, what: &'static str) -> Result<Map<String, Value>, JwtError> {
+    // Some issuers pad with '='; URL_SAFE_NO_PAD refuses padding, so drop it first.
+    let bytes = URL_SAFE_NO_PAD
+        .decode(part.trim_end_matches('='))
+        .map_err(|_| JwtError::Base64(what))?;
+    match serde_json::from_slice::<Value>(&bytes) {
+        Ok(Value::Object(map)) => Ok(map),
+        _ => Err(JwtError::Json(what)),
+    }
+}
+
+pub fn unix_to_system_time(secs: i64) -> SystemTime {
+    if secs >= 0 {
+        UNIX_EPOCH + Duration::from_secs(secs as u64)
+    } else {
+        UNIX_EPOCH - Duration::from_secs(secs.unsigned_abs())
+    }
+}
+
+/// When a token stops working, as far as its `exp` claim says. `None` when it is not a JWT or has no `exp`.
+pub fn expiry_of(token: &str) -> Option<SystemTime> {
+    DecodedJwt::decode(token).ok()?.expires_at()
+}
+
+/// How a moment relates to now, for people: "in 3h 12m" or "4m ago".
+pub fn relative(at: SystemTime, now: SystemTime) -> String {
+    match at.duration_since(now) {
+        Ok(left) => format!("in {}", short_duration(left)),
+        Err(past) => format!("{} ago", short_duration(past.duration())),
+    }
+}
+
+/// A duration rounded to its two largest units: "2d 3h", "5m 10s", "42s".
+pub fn short_duration(d: Duration) -> String {
+    let secs = d.as_secs();
+    let (days, hours, mins, s) = (secs / 86_400, secs / 3600 % 24, secs / 60 % 60, secs % 60);
+    match (days, hours, mins) {
+        (0, 0, 0) => format!("{s}s"),
+        (0, 0, _) => format!("{mins}m {s}s"),
+        (0, _, _) => format!("{hours}h {mins}m"),
+        _ => format!("{days}d {hours}h"),
+    }
+}
+
+/// An RFC 3339 UTC timestamp, seconds precision.
+pub fn rfc3339(at: SystemTime) -> String {
+    humantime::format_rfc3339_seconds(at).to_string()
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    /// A syntactically valid, unsigned test JWT with the given claims.
+    pub fn make_jwt(claims: &Value) -> String {
+        let header = URL_SAFE_NO_PAD.encode(br#"{"alg":"HS256","typ":"JWT"}"#);
+        let payload = URL_SAFE_NO_PAD.encode(claims.to_string());
+        format!("{header}.{payload}.c2lnbmF0dXJl")
+    }
+
+    #[test]
+    fn decodes_header_and_claims() {
+        let token = make_jwt(&serde_json::json!({"exp": 2_000_000_000, "sub": "user"}));
+        let jwt = DecodedJwt::decode(&token).expect("valid jwt");
+        assert_eq!(jwt.header["alg"], "HS256");
+        assert_eq!(jwt.time_claim("exp"), Some(2_000_000_000));
+        assert_eq!(
+            jwt.expires_at(),
+            Some(UNIX_EPOCH + Duration::from_secs(2_000_000_000))
+        );
+    }
+
+    #[test]
+    fn says_what_is_wrong_with_a_malformed_token() {
+        assert_eq!(
+            DecodedJwt::decode("abc").unwrap_err(),
+            JwtError::PartCount(1)
+        );
+        assert_eq!(
+            DecodedJwt::decode("a.b").unwrap_err(),
+            JwtError::PartCount(2)
+        );
+        assert_eq!(
+            DecodedJwt::decode("!!!.e30.x").unwrap_err(),
+            JwtError::Base64("header")
+        );
+        let not_json = URL_SAFE_NO_PAD.encode("not json");
+        assert_eq!(
+            DecodedJwt::decode(&format!("e30.{not_json}.x")).unwrap_err(),
+            JwtError::Json("payload")
+        );
+    }
+
+    #[test]
+    fn error_messages_never_quote_the_token() {
+        let err = DecodedJwt::decode("secret-value-here")
+            .unwrap_err()
+            .to_string();
+        assert!(!err.contains("secret-value-here"));
+    }
+
+    #[test]
+    fn formats_durations_for_people() {
+        assert_eq!(short_duration(Duration::from_secs(42)), "42s");
+        assert_eq!(short_duration(Duration::from_secs(310)), "5m 10s");
+        assert_eq!(short_duration(Duration::from_secs(3 * 3600 + 120)), "3h 2m");
+        assert_eq!(
+            short_duration(Duration::from_secs(2 * 86_400 + 3 * 3600)),
+            "2d 3h"
+        );
+        let now = UNIX_EPOCH + Duration::from_secs(1000);
+        assert_eq!(relative(now + Duration::from_secs(60), now), "in 1m 0s");
+        assert_eq!(relative(now - Duration::from_secs(5), now), "5s ago");
+    }
+}

@@ -1,0 +1,15 @@
+//! jbproxy: an OpenAI-compatible proxy in front of JetBrains AI that balances requests over many JWTs, and the
+//! offline tools around it.
+//!
+//! Layout: `config` (loading, layering, validation, redaction), `jwt` and `secret` (how tokens are read and named),
+//! `models` (model id → profile), `cli` and `commands` (the command line, thin), and the serve path:
+//! `pool` (token selection and health), `upstream` (the JetBrains client), `translate` (pure API translation),
+//! `api` (the HTTP face), `server` (lifecycle) and `fake_upstream` (a faithful fake for tests and the demo).
+
+pub mod cli;
+pub mod commands;
+pub mod config;
+pub mod jwt;
+pub mod models;
+pub mod output;
+pub mod secret;
