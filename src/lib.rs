@@ -6,10 +6,19 @@
 //! `pool` (token selection and health), `upstream` (the JetBrains client), `translate` (pure API translation),
 //! `api` (the HTTP face), `server` (lifecycle) and `fake_upstream` (a faithful fake for tests and the demo).
 
+pub mod admin_client;
+pub mod api;
 pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod jwt;
+pub mod health;
+pub mod live;
+pub mod metrics;
 pub mod models;
 pub mod output;
+pub mod pool;
+pub mod reload;
 pub mod secret;
+pub mod server;
+pub mod upstream;

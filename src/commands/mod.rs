@@ -51,8 +51,14 @@ pub struct Context {
 impl Context {
     /// Loads the effective config from every layer, with these command-line values on top.
     pub fn load_config(&self, flags: Option<&ConfigFlags>) -> Result<Config, config::ConfigError> {
-        let flags = flags.cloned().unwrap_or_default();
-        let overrides = Overrides {
+        let overrides = self.overrides(&flags.cloned().unwrap_or_default());
+        config::load(&overrides, &Env::from_process())
+    }
+
+    /// The command line's config values, for loading now and again on reload.
+    pub fn overrides(&self, flags: &ConfigFlags) -> Overrides {
+        let flags = flags.clone();
+        Overrides {
             config_file: self.config_file.clone(),
             jwt_tokens: flags.jwt_tokens,
             bearer_token: flags.bearer_token,
@@ -60,8 +66,7 @@ impl Context {
             port: flags.port,
             host: flags.host,
             upstream_url: flags.upstream_url,
-        };
-        config::load(&overrides, &Env::from_process())
+        }
     }
 }
 

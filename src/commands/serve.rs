@@ -1,18 +1,137 @@
-//! `serve`: load and validate the config, then run the proxy.
+//! `serve`: load and validate the config, set up logging, and run the proxy (or the demo).
 
+use std::net::IpAddr;
 use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use secrecy::SecretString;
 
 use super::{Context, print_warnings};
-use crate::cli::ServeArgs;
+use crate::cli::{LogFormat, ServeArgs};
+use crate::config::{Config, HealthCheckMode, TokenConfig};
+use crate::fake_upstream::{FakeOptions, FakeUpstream, mint_jwt};
+use crate::live::Live;
 
 pub fn run(ctx: &Context, args: ServeArgs) -> anyhow::Result<ExitCode> {
-    let config = ctx.load_config(Some(&args.flags))?;
+    let mut config = ctx.load_config(Some(&args.flags))?;
     print_warnings(&config);
     if config.tokens.is_empty() && !args.demo {
         anyhow::bail!(
-            "no JetBrains AI JWTs configured; create a config with `jbproxy generate-config`, pass them with -c/JWT_TOKENS, \
-or try `jbproxy serve --demo`"
+            "no JetBrains AI JWTs configured; create a config with `jbproxy generate-config`, pass them with -c or \
+JWT_TOKENS, or try `jbproxy serve --demo`"
         );
     }
-    anyhow::bail!("the proxy server is not built yet; the config is valid")
+    if config.bearer_token.is_none() && !args.demo && !is_loopback(&config.server_host) {
+        anyhow::bail!(
+            "no bearer_token set while listening on {}: anyone who can reach it could spend your JWTs; set \
+bearer_token (or -k / BEARER_TOKEN), or listen on 127.0.0.1",
+            config.server_host
+        );
+    }
+    init_logging(args.log_format);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(async move {
+        // Held for the server's lifetime: dropping it stops the demo upstream.
+        let demo = if args.demo { Some(setup_demo(&mut config).await?) } else { None };
+        let listener = tokio::net::TcpListener::bind(config.listen_address()).await.with_context(|| {
+            format!(
+                "cannot listen on {}; pick another port with -p or another address with -h",
+                config.listen_address()
+            )
+        })?;
+        if let Some(demo) = &demo {
+            print_demo_banner(demo.made_up_key.as_deref(), listener.local_addr()?);
+        }
+        let live = Live::build(config, None)?;
+        let reload = (!args.demo).then(|| ctx.overrides(&args.flags));
+        crate::server::run(live, listener, crate::server::shutdown_signal(), reload).await
+    })?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn is_loopback(host: &str) -> bool {
+    host == "localhost" || host.trim_matches(|c| c == '[' || c == ']').parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
+}
+
+fn init_logging(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let _ = match format {
+        LogFormat::Text => builder.try_init(),
+        LogFormat::Json => builder.json().try_init(),
+    };
+}
+
+/// The demo's fake upstream (kept alive while serving) and the key made up for it, if the user gave none.
+struct Demo {
+    _upstream: FakeUpstream,
+    made_up_key: Option<String>,
+}
+
+/// Starts the built-in fake upstream and points the config at it with three demo tokens.
+async fn setup_demo(config: &mut Config) -> anyhow::Result<Demo> {
+    let fake = FakeUpstream::start(FakeOptions {
+        content_events: 12,
+        event_delay: Duration::from_millis(40),
+        demo_text: Some(
+            "Hello from the jbproxy demo! This answer comes from a built-in fake of JetBrains AI, streamed in \
+pieces the way the real service sends them. Configure real JWTs to talk to the real thing."
+                .to_string(),
+        ),
+        ..FakeOptions::default()
+    })
+    .await
+    .context("cannot start the demo upstream")?;
+    if !config.tokens.is_empty() {
+        tracing::warn!("demo mode: ignoring the {} configured token(s)", config.tokens.len());
+    }
+    config.tokens = (1..=3)
+        .map(|i| {
+            let name = format!("demo-{i}");
+            TokenConfig {
+                token: SecretString::from(mint_jwt(&name, Duration::from_secs(24 * 3600))),
+                name,
+                description: Some("demo token for the built-in fake upstream".into()),
+                priority: 0,
+                weight: 1,
+                max_concurrency: None,
+                metadata: Default::default(),
+                enabled: true,
+                license_id: None,
+                authorization: None,
+            }
+        })
+        .collect();
+    config.upstream_url = fake.url();
+    config.watch_config = false;
+    config.health_check_mode = HealthCheckMode::Quota;
+    let made_up_key = config.bearer_token.is_none().then(super::generate_config::new_bearer_token);
+    if let Some(key) = &made_up_key {
+        config.bearer_token = Some(SecretString::from(key.clone()));
+    }
+    tracing::warn!("DEMO MODE: answers come from a built-in fake JetBrains AI at {}, not the real service", fake.url());
+    Ok(Demo {
+        _upstream: fake,
+        made_up_key,
+    })
+}
+
+/// The made-up demo key is shown so the curl line works as pasted; a key the user chose is never printed.
+fn print_demo_banner(made_up_key: Option<&str>, addr: std::net::SocketAddr) {
+    let key = made_up_key.unwrap_or("$YOUR_KEY");
+    println!("jbproxy demo: a built-in fake JetBrains AI answers; no real JWT or quota is used.");
+    match made_up_key {
+        Some(key) => println!("API key made up for this demo: {key}"),
+        None => println!("API key: the one you passed with -k (shown below as $YOUR_KEY)"),
+    }
+    println!("Try:");
+    println!(
+        "  curl -sN http://{addr}/v1/chat/completions -H 'Authorization: Bearer {key}' -H 'Content-Type: application/json' \\\n    -d '{{\"model\":\"gpt-4o\",\"stream\":true,\"messages\":[{{\"role\":\"user\",\"content\":\"Hello!\"}}]}}'"
+    );
+    println!("Stop with Ctrl-C.");
 }

@@ -1,12 +1,98 @@
-//! `stats`: a running server's token pool and counters, read from its `/stats` endpoint.
+//! `stats`: a running server's token pool and counters, read from its `/stats` endpoint, as tables or JSON.
 
 use std::process::ExitCode;
+use std::time::Duration;
+
+use secrecy::ExposeSecret;
+use serde_json::Value;
 
 use super::Context;
+use crate::admin_client;
 use crate::cli::StatsArgs;
+use crate::output;
 
-pub fn run(_ctx: &Context, _args: StatsArgs) -> anyhow::Result<ExitCode> {
-    anyhow::bail!(
-        "`jbproxy stats` needs the server's /stats endpoint, which this build does not have yet"
-    )
+pub fn run(ctx: &Context, args: StatsArgs) -> anyhow::Result<ExitCode> {
+    // The config only supplies defaults here; without one, --url and --token must be given.
+    let config = ctx.load_config(None).ok();
+    let url = args
+        .url
+        .clone()
+        .or_else(|| config.as_ref().map(admin_client::default_url))
+        .unwrap_or_else(|| "http://127.0.0.1:8080".to_string());
+    let key = args.token.clone().or_else(|| {
+        let config = config.as_ref()?;
+        config.admin_token.as_ref().or(config.bearer_token.as_ref()).map(|k| k.expose_secret().to_string())
+    });
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    runtime.block_on(async {
+        loop {
+            let stats = admin_client::fetch_stats(&url, key.as_deref()).await?;
+            if args.json {
+                output::print_json(&stats)?;
+            } else {
+                if args.watch.is_some() {
+                    // Clear the screen and home the cursor so the tables refresh in place.
+                    print!("\x1b[2J\x1b[H");
+                }
+                output::print(render(&stats, &url))?;
+            }
+            match args.watch {
+                Some(secs) => tokio::time::sleep(Duration::from_secs(secs.max(1))).await,
+                None => return Ok::<_, anyhow::Error>(()),
+            }
+        }
+    })?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn render(stats: &Value, url: &str) -> String {
+    let s = |v: &Value| match v {
+        Value::Null => "-".to_string(),
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    };
+    let totals = &stats["totals"];
+    let mut summary = output::table(&["server", "strategy", "uptime", "usable / tokens", "requests", "in flight"]);
+    summary.add_row([
+        url.to_string(),
+        s(&stats["strategy"]),
+        crate::jwt::short_duration(Duration::from_secs(stats["uptime_secs"].as_u64().unwrap_or(0))),
+        format!("{} / {}", s(&totals["usable"]), s(&totals["tokens"])),
+        s(&totals["requests"]),
+        s(&totals["inflight"]),
+    ]);
+    let mut tokens = output::table(&[
+        "name", "fingerprint", "state", "reason", "until", "requests", "failures", "in flight", "avg ms", "quota left", "expires in",
+    ]);
+    for t in stats["tokens"].as_array().into_iter().flatten() {
+        let failures: u64 = t["failures"].as_object().map(|m| m.values().filter_map(Value::as_u64).sum()).unwrap_or(0);
+        let quota = match (&t["quota"]["left"], &t["quota"]["maximum"]) {
+            (Value::Number(left), Value::Number(max)) => format!("{left} / {max}"),
+            _ => "-".into(),
+        };
+        let expires = t["expires_in_secs"]
+            .as_i64()
+            .map(|secs| {
+                if secs <= 0 {
+                    "expired".to_string()
+                } else {
+                    crate::jwt::short_duration(Duration::from_secs(secs as u64))
+                }
+            })
+            .unwrap_or_else(|| "-".into());
+        tokens.add_row([
+            s(&t["name"]),
+            s(&t["fingerprint"]),
+            s(&t["state"]),
+            s(&t["reason"]),
+            s(&t["until"]),
+            s(&t["requests"]),
+            failures.to_string(),
+            s(&t["inflight"]),
+            t["avg_latency_ms"].as_f64().map(|ms| format!("{ms:.1}")).unwrap_or_else(|| "-".into()),
+            quota,
+            expires,
+        ]);
+    }
+    format!("{summary}\n{tokens}")
 }

@@ -1,0 +1,66 @@
+//! Management endpoints: `/stats`, `/config`, `/reload`, `/metrics`. Authenticated with `admin_token` if set, else
+//! the client bearer token. Nothing here ever shows a token, only names and fingerprints.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::{Value, json};
+
+use super::{ApiError, AppState, auth};
+use crate::config::view;
+
+pub async fn stats(State(app): State<AppState>, headers: HeaderMap) -> Result<Json<Value>, ApiError> {
+    let live = app.snapshot();
+    auth::check(live.admin_key.as_ref(), &headers)?;
+    let tokens = live.pool.token_stats();
+    let total = |f: fn(&crate::pool::stats::TokenStats) -> u64| tokens.iter().map(f).sum::<u64>();
+    let totals = json!({
+        "tokens": tokens.len(),
+        "usable": tokens.iter().filter(|t| t.usable).count(),
+        "requests": total(|t| t.requests),
+        "successes": total(|t| t.successes),
+        "inflight": total(|t| u64::from(t.inflight)),
+    });
+    Ok(Json(json!({
+        "strategy": live.pool.strategy().as_str(),
+        "priority_mode": live.config.priority_mode.as_str(),
+        "uptime_secs": app.started.elapsed().as_secs(),
+        "totals": totals,
+        "tokens": tokens,
+    })))
+}
+
+pub async fn config(State(app): State<AppState>, headers: HeaderMap) -> Result<Json<Value>, ApiError> {
+    let live = app.snapshot();
+    auth::check(live.admin_key.as_ref(), &headers)?;
+    Ok(Json(view::redacted_json(&live.config)))
+}
+
+pub async fn reload(State(app): State<AppState>, headers: HeaderMap) -> Result<Json<Value>, ApiError> {
+    let live = app.snapshot();
+    auth::check(live.admin_key.as_ref(), &headers)?;
+    let Some(reloader) = &app.reloader else {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "invalid_request_error",
+            "reload is not available in demo mode",
+        ));
+    };
+    match reloader.reload("POST /reload").await {
+        Ok(summary) => Ok(Json(json!({"status": "reloaded", "summary": summary}))),
+        Err(message) => Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_request_error",
+            format!("config not reloaded, the running config is unchanged: {message}"),
+        )
+        .code("invalid_config")),
+    }
+}
+
+pub async fn metrics(State(app): State<AppState>, headers: HeaderMap) -> Result<Response, ApiError> {
+    let live = app.snapshot();
+    auth::check(live.admin_key.as_ref(), &headers)?;
+    let text = crate::metrics::render(&live.pool);
+    Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response())
+}

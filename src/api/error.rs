@@ -1,0 +1,125 @@
+//! The one error type of the HTTP face: every failure becomes an OpenAI error object with a fitting status.
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+
+use crate::pool::NO_TOKENS_MESSAGE;
+use crate::translate::request::TranslateError;
+use crate::upstream::UpstreamError;
+
+#[derive(Debug, Clone)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub message: String,
+    pub kind: &'static str,
+    pub code: Option<&'static str>,
+    pub param: Option<String>,
+    pub retry_after: Option<u64>,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, kind: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            message: message.into(),
+            kind,
+            code: None,
+            param: None,
+            retry_after: None,
+        }
+    }
+
+    pub fn code(mut self, code: &'static str) -> Self {
+        self.code = Some(code);
+        self
+    }
+
+    pub fn param(mut self, param: impl Into<String>) -> Self {
+        self.param = Some(param.into());
+        self
+    }
+
+    pub fn bad_request(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "invalid_request_error", message)
+    }
+
+    pub fn unauthorized() -> Self {
+        Self::new(
+            StatusCode::UNAUTHORIZED,
+            "authentication_error",
+            "invalid or missing API key: send the configured bearer token as `Authorization: Bearer <key>` or `x-api-key`",
+        )
+        .code("invalid_api_key")
+    }
+
+    pub fn model_not_found(model: &str) -> Self {
+        Self::new(
+            StatusCode::NOT_FOUND,
+            "invalid_request_error",
+            format!("The model `{model}` does not exist; GET /v1/models lists the models this proxy serves"),
+        )
+        .code("model_not_found")
+        .param("model")
+    }
+
+    pub fn too_large(limit: u64) -> Self {
+        Self::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "invalid_request_error",
+            format!("request body is larger than the limit of {limit} bytes (max_body_size)"),
+        )
+        .code("request_too_large")
+    }
+
+    /// No token can serve: the seed's message, and when the soonest recovery is known, `Retry-After`.
+    pub fn no_tokens(retry_after: Option<std::time::Duration>) -> Self {
+        let mut err = Self::new(StatusCode::SERVICE_UNAVAILABLE, "service_unavailable_error", NO_TOKENS_MESSAGE)
+            .code("no_available_tokens");
+        err.retry_after = retry_after.map(|d| d.as_secs().max(1));
+        err
+    }
+
+    /// A failure from the upstream that reaches the client: request errors keep their status, the rest are 502.
+    pub fn upstream(err: &UpstreamError, attempts: usize) -> Self {
+        match err {
+            UpstreamError::Request { status, body } => Self::new(
+                StatusCode::from_u16(*status).unwrap_or(StatusCode::BAD_REQUEST),
+                "invalid_request_error",
+                format!("JetBrains AI refused the request: {body}"),
+            )
+            .code("upstream_rejected_request"),
+            other => Self::new(
+                StatusCode::BAD_GATEWAY,
+                "upstream_error",
+                format!("JetBrains AI failed on {attempts} attempt(s); last error: {other}"),
+            )
+            .code("upstream_failed"),
+        }
+    }
+
+    /// The error object as JSON, for responses and for a final SSE event.
+    pub fn body(&self) -> serde_json::Value {
+        json!({"error": {"message": self.message, "type": self.kind, "code": self.code, "param": self.param}})
+    }
+}
+
+impl From<TranslateError> for ApiError {
+    fn from(err: TranslateError) -> Self {
+        let mut api = ApiError::bad_request(err.message);
+        api.param = err.param;
+        api
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let mut response = (self.status, axum::Json(self.body())).into_response();
+        if let Some(secs) = self.retry_after {
+            if let Ok(value) = HeaderValue::from_str(&secs.to_string()) {
+                response.headers_mut().insert(header::RETRY_AFTER, value);
+            }
+        }
+        response
+    }
+}

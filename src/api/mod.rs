@@ -1,0 +1,78 @@
+//! The HTTP face: the OpenAI-compatible endpoints, `/health`, and the router that ties them to shared state.
+//! Handlers never parse config; they read the current `Live` snapshot.
+
+mod admin;
+mod auth;
+mod chat;
+mod error;
+mod models;
+
+use std::sync::Arc;
+
+use arc_swap::ArcSwap;
+use axum::Router;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use axum::routing::{get, post};
+use serde_json::json;
+use tokio_util::sync::CancellationToken;
+
+pub use error::ApiError;
+
+use crate::live::Live;
+use crate::reload::Reloader;
+
+/// What every handler shares.
+#[derive(Clone)]
+pub struct AppState {
+    pub live: Arc<ArcSwap<Live>>,
+    /// Cancelled when the shutdown grace period is over: open streams end with an error event.
+    pub drain: CancellationToken,
+    /// Absent in demo mode, where there is no config to reload.
+    pub reloader: Option<Arc<Reloader>>,
+    pub started: std::time::Instant,
+}
+
+impl AppState {
+    pub fn snapshot(&self) -> Arc<Live> {
+        self.live.load_full()
+    }
+}
+
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/health", get(health))
+        .route("/v1/chat/completions", post(chat::completions))
+        .route("/v1/models", get(models::list))
+        .route("/v1/models/{*id}", get(models::one))
+        .route("/stats", get(admin::stats))
+        .route("/config", get(admin::config))
+        .route("/reload", post(admin::reload))
+        .route("/metrics", get(admin::metrics))
+        .fallback(not_found)
+        .with_state(state)
+}
+
+/// Public, for load balancers: 200 while at least one token can serve, 503 otherwise.
+async fn health(State(app): State<AppState>) -> impl IntoResponse {
+    let live = app.snapshot();
+    let healthy = live.pool.usable_count();
+    let status = if healthy > 0 { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    let body = json!({
+        "status": if healthy > 0 { "ok" } else { "unavailable" },
+        "healthy_tokens": healthy,
+        "total_tokens": live.pool.len(),
+        "strategy": live.pool.strategy().as_str(),
+    });
+    (status, axum::Json(body))
+}
+
+async fn not_found(uri: axum::http::Uri) -> ApiError {
+    ApiError::new(
+        StatusCode::NOT_FOUND,
+        "invalid_request_error",
+        format!("no endpoint at {}; this proxy serves /v1/chat/completions and /v1/models", uri.path()),
+    )
+    .code("not_found")
+}

@@ -1,0 +1,133 @@
+//! The active health checker: every `health_check_interval` (with jitter) it checks each token, a few at a time,
+//! so dead tokens are found before a client meets them and recovered tokens come back by themselves. It also
+//! refreshes JWTs that carry refresh credentials before they expire.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use rand::RngExt;
+use secrecy::{ExposeSecret, SecretString};
+
+use crate::config::HealthCheckMode;
+use crate::live::Live;
+use crate::pool::{Outcome, QuotaInfo, unix_now};
+use crate::server::Handles;
+use crate::translate::events::UpstreamEvent;
+use crate::upstream::UpstreamError;
+
+/// How many tokens are checked at once: enough to finish a round quickly, few enough not to look like a burst.
+const CONCURRENT_CHECKS: usize = 4;
+/// A refreshable JWT is renewed when it has less than this left.
+pub const REFRESH_AHEAD: Duration = Duration::from_secs(15 * 60);
+
+/// Runs check rounds until shutdown. Reads the current snapshot each round, so reloads take effect.
+pub async fn run(handles: Handles) {
+    tracing::info!("JWT health checker started");
+    loop {
+        let live = handles.live.load_full();
+        let interval = live.config.health_check_interval;
+        // Up to 10% jitter so several replicas do not check in lockstep.
+        let jitter = interval.mul_f64(rand::rng().random_range(0.0..0.1));
+        tokio::select! {
+            _ = handles.shutdown.cancelled() => return,
+            _ = tokio::time::sleep(interval + jitter) => {}
+        }
+        let live = handles.live.load_full();
+        if live.config.health_check_mode == HealthCheckMode::Off {
+            continue;
+        }
+        tokio::select! {
+            _ = handles.shutdown.cancelled() => return,
+            _ = check_round(&live) => {}
+        }
+    }
+}
+
+/// Checks every enabled token once; logs the seed's two lines.
+pub async fn check_round(live: &Arc<Live>) -> usize {
+    tracing::info!("Performing JWT health check...");
+    let indices: Vec<usize> = (0..live.pool.len()).filter(|&i| live.pool.slots()[i].config.enabled).collect();
+    futures_util::stream::iter(indices)
+        .for_each_concurrent(CONCURRENT_CHECKS, |i| check_token(live, i))
+        .await;
+    let healthy = live.pool.usable_count();
+    tracing::info!("Health check completed: {healthy}/{} tokens healthy", live.pool.len());
+    healthy
+}
+
+/// Checks one token (refreshing its JWT first when due) and records the result in the pool.
+pub async fn check_token(live: &Live, index: usize) {
+    let slot = &live.pool.slots()[index];
+    let due = slot.state_exp().is_some_and(|exp| exp - unix_now() < REFRESH_AHEAD.as_secs() as i64);
+    if slot.config.can_refresh() && (due || !slot.is_healthy()) {
+        refresh(live, index).await;
+    }
+    if slot.expired(unix_now()) {
+        return;
+    }
+    let jwt = slot.current_jwt();
+    let result = match live.config.health_check_mode {
+        HealthCheckMode::Chat => chat_check(live, jwt.expose_secret()).await,
+        _ => live.upstream.quota(jwt.expose_secret()).await.map(Some),
+    };
+    match result {
+        Ok(Some(quota)) if quota.left <= 0.0 => {
+            let until = quota.until;
+            live.pool.record_quota(index, quota);
+            live.pool.report(index, &Outcome::QuotaExhausted { until });
+        }
+        Ok(quota) => {
+            if let Some(quota) = quota {
+                live.pool.record_quota(index, quota);
+            }
+            live.pool.check_passed(index);
+        }
+        Err(err) => {
+            tracing::debug!(token = %slot.label(), "health check failed: {err}");
+            live.pool.report(index, &err.outcome());
+            if matches!(err, UpstreamError::Unauthorized) && slot.config.can_refresh() {
+                refresh(live, index).await;
+            }
+        }
+    }
+}
+
+/// The seed's check: a one-word chat. Spends quota, hence opt-in.
+async fn chat_check(live: &Live, jwt: &str) -> Result<Option<QuotaInfo>, UpstreamError> {
+    let request: crate::translate::openai::ChatRequest = serde_json::from_value(serde_json::json!({
+        "model": "gpt-4o-mini",
+        "messages": [{"role": "user", "content": "ping"}]
+    }))
+    .map_err(|e| UpstreamError::Fault(e.to_string()))?;
+    let profile = live.models.profile_for("gpt-4o-mini").unwrap_or("openai-gpt-4o-mini");
+    let grazie = crate::translate::request::build(&request, profile, live.config.upstream_api, 0)
+        .map_err(|e| UpstreamError::Fault(e.message))?;
+    let mut events = live.upstream.chat(jwt, &grazie).await?;
+    while let Some(event) = events.next().await {
+        if event? == UpstreamEvent::End {
+            break;
+        }
+    }
+    Ok(None)
+}
+
+/// Exchanges the token's refresh credentials for a new JWT and puts it to use at once (in memory only).
+pub async fn refresh(live: &Live, index: usize) -> bool {
+    let slot = &live.pool.slots()[index];
+    let (Some(license), Some(auth)) = (&slot.config.license_id, &slot.config.authorization) else {
+        return false;
+    };
+    match live.upstream.refresh(license, auth.expose_secret()).await {
+        Ok(jwt) => {
+            live.pool.replace_jwt(index, SecretString::from(jwt));
+            live.pool.restore(index, "JWT refreshed");
+            tracing::info!(token = %slot.label(), "JWT refreshed");
+            true
+        }
+        Err(err) => {
+            tracing::warn!(token = %slot.label(), "JWT refresh failed: {err}");
+            false
+        }
+    }
+}

@@ -1,0 +1,67 @@
+//! `Live`: everything a request needs, built from one validated config and swapped whole on reload.
+//!
+//! A request takes one snapshot (`Arc<Live>`) at its start and uses it to the end, so a reload never changes the
+//! rules under a request in flight.
+
+use std::sync::Arc;
+
+use secrecy::ExposeSecret;
+
+use crate::config::Config;
+use crate::models::ModelTable;
+use crate::pool::Pool;
+use crate::secret::KeyDigest;
+use crate::upstream::UpstreamClient;
+
+pub struct Live {
+    pub config: Arc<Config>,
+    pub pool: Arc<Pool>,
+    pub upstream: UpstreamClient,
+    pub models: ModelTable,
+    pub client_key: Option<KeyDigest>,
+    /// The key for management endpoints: `admin_token` if set, else the client key.
+    pub admin_key: Option<KeyDigest>,
+}
+
+impl Live {
+    /// Builds a snapshot; tokens already in `previous` keep their state and counters, and the HTTP client (with
+    /// its warm connections) is reused when the upstream settings did not change.
+    pub fn build(config: Config, previous: Option<&Live>) -> anyhow::Result<Self> {
+        let pool = Arc::new(Pool::new(&config, previous.map(|p| p.pool.as_ref())));
+        let upstream = match previous {
+            Some(p) if same_upstream(&p.config, &config) => p.upstream.clone(),
+            _ => UpstreamClient::new(&config)?,
+        };
+        let client_key = config.bearer_token.as_ref().map(|k| KeyDigest::new(k.expose_secret()));
+        let admin_key = config
+            .admin_token
+            .as_ref()
+            .map(|k| KeyDigest::new(k.expose_secret()))
+            .or_else(|| client_key.clone());
+        Ok(Self {
+            models: config.model_table(),
+            config: Arc::new(config),
+            pool,
+            upstream,
+            client_key,
+            admin_key,
+        })
+    }
+
+    /// Attempts per request: the configured `max_attempts`, else every enabled token once, at most 10.
+    pub fn max_attempts(&self) -> usize {
+        match self.config.max_attempts {
+            Some(n) => n as usize,
+            None => self.pool.slots().iter().filter(|s| s.config.enabled).count().clamp(1, 10),
+        }
+    }
+}
+
+fn same_upstream(a: &Config, b: &Config) -> bool {
+    a.upstream_url == b.upstream_url
+        && a.grazie_agent == b.grazie_agent
+        && a.connect_timeout == b.connect_timeout
+        && a.request_timeout == b.request_timeout
+        && a.first_byte_timeout == b.first_byte_timeout
+        && a.idle_timeout == b.idle_timeout
+}

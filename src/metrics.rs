@@ -1,0 +1,64 @@
+//! Prometheus metrics through the `metrics` facade: counters and histograms recorded where things happen, pool
+//! gauges refreshed from the pool when `/metrics` is scraped.
+
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+
+use crate::pool::Pool;
+
+/// Sub-millisecond buckets for the proxy's own overhead; wider ones for upstream latency.
+const OVERHEAD_BUCKETS: [f64; 12] = [
+    0.000_025, 0.000_05, 0.000_1, 0.000_25, 0.000_5, 0.001, 0.002_5, 0.005, 0.01, 0.025, 0.05, 0.1,
+];
+const LATENCY_BUCKETS: [f64; 12] = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0];
+
+/// The process-wide recorder; installed on first use. `None` if another recorder was installed first.
+pub fn handle() -> Option<&'static PrometheusHandle> {
+    static HANDLE: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
+    HANDLE
+        .get_or_init(|| {
+            PrometheusBuilder::new()
+                .set_buckets_for_metric(Matcher::Full("jbproxy_proxy_overhead_seconds".into()), &OVERHEAD_BUCKETS)
+                .and_then(|b| b.set_buckets_for_metric(Matcher::Full("jbproxy_upstream_latency_seconds".into()), &LATENCY_BUCKETS))
+                .and_then(|b| b.install_recorder())
+                .ok()
+        })
+        .as_ref()
+}
+
+pub fn request_finished(status: u16, model: &str) {
+    metrics::counter!("jbproxy_requests_total", "status" => status.to_string(), "model" => model.to_string()).increment(1);
+}
+
+/// Time from sending to the upstream until its first event.
+pub fn upstream_latency(elapsed: Duration) {
+    metrics::histogram!("jbproxy_upstream_latency_seconds").record(elapsed.as_secs_f64());
+}
+
+/// Time the proxy spent on a request before handing it to the upstream (parse, map, pick, build).
+pub fn proxy_overhead(elapsed: Duration) {
+    metrics::histogram!("jbproxy_proxy_overhead_seconds").record(elapsed.as_secs_f64());
+}
+
+pub fn ejection(state: &'static str) {
+    metrics::counter!("jbproxy_token_ejections_total", "reason" => state).increment(1);
+}
+
+/// Renders the text exposition, with the pool's per-token gauges brought up to date first.
+pub fn render(pool: &Pool) -> String {
+    let Some(handle) = handle() else {
+        return String::new();
+    };
+    for stats in pool.token_stats() {
+        let token = stats.name.clone();
+        metrics::gauge!("jbproxy_token_usable", "token" => token.clone()).set(if stats.usable { 1.0 } else { 0.0 });
+        metrics::gauge!("jbproxy_token_inflight", "token" => token.clone()).set(f64::from(stats.inflight));
+        for state in ["healthy", "cooling", "ejected", "probing", "exhausted", "invalid", "expired", "disabled"] {
+            metrics::gauge!("jbproxy_token_state", "token" => token.clone(), "state" => state)
+                .set(if stats.state == state { 1.0 } else { 0.0 });
+        }
+    }
+    handle.render()
+}

@@ -1,0 +1,61 @@
+//! The strategies: which of the tokens that can serve now takes the next request. No allocation, no lock for
+//! healthy tokens.
+
+use std::sync::atomic::Ordering;
+
+use rand::RngExt;
+use tokio::time::Instant;
+
+use super::{Pool, Tried};
+use crate::config::{PriorityMode, Strategy};
+
+/// The chosen slot index, or `None` when no token can serve.
+pub(super) fn choose(pool: &Pool, tried: &Tried, now: Instant, now_unix: i64) -> Option<usize> {
+    let n = pool.slots.len();
+    let ok = |i: usize| pool.admissible(i, now, now_unix, tried, true);
+    // Slots are sorted by priority, so the first usable one names the tier that serves.
+    let tier = match pool.priority_mode {
+        PriorityMode::Tiers => Some(pool.slots[(0..n).find(|&i| ok(i))?].config.priority),
+        PriorityMode::Order => None,
+    };
+    let candidate = |i: usize| tier.is_none_or(|p| pool.slots[i].config.priority == p) && ok(i);
+
+    match pool.strategy {
+        Strategy::RoundRobin => {
+            let start = pool.cursor.fetch_add(1, Ordering::Relaxed);
+            (0..n).map(|k| (start + k) % n).find(|&i| candidate(i))
+        }
+        Strategy::Random => {
+            let count = (0..n).filter(|&i| candidate(i)).count();
+            if count == 0 {
+                return None;
+            }
+            let nth = rand::rng().random_range(0..count);
+            (0..n).filter(|&i| candidate(i)).nth(nth)
+        }
+        Strategy::Weighted => {
+            let total: u64 = (0..n).filter(|&i| candidate(i)).map(|i| u64::from(pool.slots[i].config.weight)).sum();
+            if total == 0 {
+                return None;
+            }
+            let mut point = rand::rng().random_range(0..total);
+            (0..n).filter(|&i| candidate(i)).find(|&i| {
+                let w = u64::from(pool.slots[i].config.weight);
+                if point < w {
+                    true
+                } else {
+                    point -= w;
+                    false
+                }
+            })
+        }
+        Strategy::LeastInflight => {
+            // Ties rotate, so equal load still spreads over every token.
+            let start = pool.cursor.fetch_add(1, Ordering::Relaxed);
+            (0..n)
+                .map(|k| (start + k) % n)
+                .filter(|&i| candidate(i))
+                .min_by_key(|&i| pool.slots[i].inflight())
+        }
+    }
+}

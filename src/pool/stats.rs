@@ -1,0 +1,103 @@
+//! A point-in-time view of the pool for `/stats`, `/health` and the `stats` command.
+
+use std::sync::atomic::Ordering;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use serde::Serialize;
+use tokio::time::Instant;
+
+use super::{FAILURE_CLASSES, Pool, StateKind, unix_now};
+use crate::jwt::rfc3339;
+
+#[derive(Debug, Serialize)]
+pub struct TokenStats {
+    pub name: String,
+    pub fingerprint: String,
+    pub enabled: bool,
+    pub priority: i64,
+    pub weight: u32,
+    /// healthy, cooling, ejected, probing, exhausted, invalid, expired or disabled.
+    pub state: &'static str,
+    pub reason: String,
+    pub since: String,
+    pub until: Option<String>,
+    pub usable: bool,
+    pub requests: u64,
+    pub successes: u64,
+    pub failures: serde_json::Map<String, serde_json::Value>,
+    pub inflight: u32,
+    pub avg_latency_ms: Option<f64>,
+    pub last_used: Option<String>,
+    pub quota: Option<QuotaStats>,
+    pub expires_at: Option<String>,
+    pub expires_in_secs: Option<i64>,
+    pub refreshable: bool,
+}
+
+#[derive(Debug, Serialize)]
+pub struct QuotaStats {
+    pub used: f64,
+    pub maximum: f64,
+    pub left: f64,
+    pub resets_at: Option<String>,
+}
+
+impl Pool {
+    pub fn token_stats(&self) -> Vec<TokenStats> {
+        let now = Instant::now();
+        let now_unix = unix_now();
+        let wall = SystemTime::now();
+        self.slots
+            .iter()
+            .enumerate()
+            .map(|(i, slot)| {
+                let state = &slot.state;
+                let health = state.health().clone();
+                let exp = state.exp.load(Ordering::Relaxed);
+                let kind = if !slot.config.enabled {
+                    "disabled"
+                } else if slot.expired(now_unix) && health.kind == StateKind::Healthy {
+                    "expired"
+                } else {
+                    health.kind.as_str()
+                };
+                let successes = state.successes.load(Ordering::Relaxed);
+                let latency = state.latency_total_us.load(Ordering::Relaxed);
+                let last_used = state.last_used_ms.load(Ordering::Relaxed);
+                let failures = FAILURE_CLASSES
+                    .iter()
+                    .zip(&state.failures)
+                    .map(|(name, n)| (name.to_string(), n.load(Ordering::Relaxed).into()))
+                    .collect();
+                let quota = state.quota.lock().unwrap_or_else(|p| p.into_inner()).clone();
+                TokenStats {
+                    name: slot.config.name.clone(),
+                    fingerprint: slot.fingerprint.clone(),
+                    enabled: slot.config.enabled,
+                    priority: slot.config.priority,
+                    weight: slot.config.weight,
+                    state: kind,
+                    reason: health.reason.clone(),
+                    since: rfc3339(health.since),
+                    until: health.until.map(|u| rfc3339(wall + u.saturating_duration_since(now))),
+                    usable: self.admissible(i, now, now_unix, &super::Tried::default(), false),
+                    requests: state.requests.load(Ordering::Relaxed),
+                    successes,
+                    failures,
+                    inflight: state.inflight.load(Ordering::Relaxed),
+                    avg_latency_ms: (successes > 0).then(|| latency as f64 / successes as f64 / 1000.0),
+                    last_used: (last_used > 0).then(|| rfc3339(UNIX_EPOCH + Duration::from_millis(last_used))),
+                    quota: quota.map(|q| QuotaStats {
+                        used: q.used,
+                        maximum: q.maximum,
+                        left: q.left,
+                        resets_at: q.until.map(rfc3339),
+                    }),
+                    expires_at: (exp != i64::MAX).then(|| rfc3339(crate::jwt::unix_to_system_time(exp))),
+                    expires_in_secs: (exp != i64::MAX).then(|| exp - now_unix),
+                    refreshable: slot.config.can_refresh(),
+                }
+            })
+            .collect()
+    }
+}

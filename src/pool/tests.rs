@@ -1,0 +1,181 @@
+//! Unit tests for selection and health bookkeeping, with paused time where recovery is involved.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use secrecy::SecretString;
+
+use super::*;
+use crate::config::{Config, Env, Overrides, PriorityMode, Strategy};
+
+fn jwt(name: &str, exp: i64) -> String {
+    use base64::Engine;
+    let enc = |s: String| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(s);
+    format!(
+        "{}.{}.c2ln",
+        enc(r#"{"alg":"HS256"}"#.into()),
+        enc(format!(r#"{{"sub":"{name}","exp":{exp}}}"#))
+    )
+}
+
+fn config(names: &[&str], strategy: Strategy) -> Config {
+    let tokens: Vec<String> = names.iter().map(|n| jwt(n, unix_now() + 3600)).collect();
+    let mut config = crate::config::load(
+        &Overrides {
+            jwt_tokens: Some(tokens.join(",")),
+            ..Overrides::default()
+        },
+        &Env::default(),
+    )
+    .expect("config loads");
+    config.strategy = strategy;
+    for (t, n) in config.tokens.iter_mut().zip(names) {
+        t.name = n.to_string();
+    }
+    config
+}
+
+fn pool(config: &Config) -> Arc<Pool> {
+    Arc::new(Pool::new(config, None))
+}
+
+fn pick_name(pool: &Arc<Pool>) -> String {
+    pool.pick(&Tried::default()).expect("a token").slot().config.name.clone()
+}
+
+#[test]
+fn round_robin_rotates_in_config_order() {
+    let pool = pool(&config(&["a", "b", "c"], Strategy::RoundRobin));
+    let order: Vec<String> = (0..6).map(|_| pick_name(&pool)).collect();
+    assert_eq!(order, ["a", "b", "c", "a", "b", "c"]);
+}
+
+#[test]
+fn round_robin_skips_tokens_that_cannot_serve() {
+    let pool = pool(&config(&["a", "b", "c"], Strategy::RoundRobin));
+    pool.report(1, &Outcome::Unauthorized);
+    let names: Vec<String> = (0..4).map(|_| pick_name(&pool)).collect();
+    assert!(!names.contains(&"b".to_string()), "{names:?}");
+    assert_eq!(pool.usable_count(), 2);
+}
+
+#[test]
+fn priority_orders_the_rotation_and_tiers_mode_keeps_lower_tiers_waiting() {
+    let mut cfg = config(&["low", "high"], Strategy::RoundRobin);
+    cfg.tokens[0].priority = 2;
+    cfg.tokens[1].priority = 1;
+    let ordered = pool(&cfg);
+    assert_eq!(pick_name(&ordered), "high");
+    assert_eq!(pick_name(&ordered), "low");
+
+    cfg.priority_mode = PriorityMode::Tiers;
+    let tiered = pool(&cfg);
+    assert!((0..5).all(|_| pick_name(&tiered) == "high"));
+    tiered.report(0, &Outcome::Unauthorized);
+    assert_eq!(pick_name(&tiered), "low", "the next tier serves when the first has no usable token");
+}
+
+#[test]
+fn weighted_and_random_spread_by_weight() {
+    let mut cfg = config(&["heavy", "light"], Strategy::Weighted);
+    cfg.tokens[0].weight = 3;
+    let weighted = pool(&cfg);
+    let mut counts: HashMap<String, u32> = HashMap::new();
+    for _ in 0..4000 {
+        *counts.entry(pick_name(&weighted)).or_default() += 1;
+    }
+    let ratio = f64::from(counts["heavy"]) / f64::from(counts["light"]);
+    assert!((2.5..3.5).contains(&ratio), "{counts:?}");
+
+    let random = pool(&config(&["a", "b", "c", "d"], Strategy::Random));
+    let mut counts: HashMap<String, u32> = HashMap::new();
+    for _ in 0..4000 {
+        *counts.entry(pick_name(&random)).or_default() += 1;
+    }
+    assert_eq!(counts.len(), 4);
+    assert!(counts.values().all(|&n| (800..1200).contains(&n)), "{counts:?}");
+}
+
+#[test]
+fn least_inflight_prefers_the_idle_token() {
+    let pool = pool(&config(&["a", "b"], Strategy::LeastInflight));
+    let held = pool.pick(&Tried::default()).expect("token");
+    let held_name = held.slot().config.name.clone();
+    for _ in 0..3 {
+        assert_ne!(pick_name(&pool), held_name);
+    }
+}
+
+#[test]
+fn tried_tokens_are_never_picked_again_and_exhaustion_is_reported() {
+    let pool = pool(&config(&["a", "b"], Strategy::RoundRobin));
+    let mut tried = Tried::default();
+    tried.insert(0);
+    tried.insert(1);
+    assert_eq!(pool.pick(&tried).err(), Some(Unavailable { retry_after: None }));
+}
+
+#[test]
+fn max_concurrency_caps_a_token_and_permits_release_on_drop() {
+    let mut cfg = config(&["a"], Strategy::RoundRobin);
+    cfg.tokens[0].max_concurrency = Some(1);
+    let pool = pool(&cfg);
+    let first = pool.pick(&Tried::default()).expect("first");
+    assert!(pool.pick(&Tried::default()).is_err());
+    assert_eq!(pool.slots()[0].inflight(), 1);
+    drop(first);
+    assert_eq!(pool.slots()[0].inflight(), 0);
+    assert!(pool.pick(&Tried::default()).is_ok());
+}
+
+#[test]
+fn expired_and_disabled_tokens_are_skipped_without_sending_anything() {
+    let mut cfg = config(&["old", "off", "ok"], Strategy::RoundRobin);
+    cfg.tokens[0].token = SecretString::from(jwt("old", unix_now() - 10));
+    cfg.tokens[1].enabled = false;
+    let pool = pool(&cfg);
+    assert!((0..4).all(|_| pick_name(&pool) == "ok"));
+    let stats = pool.token_stats();
+    assert_eq!(stats[0].state, "expired");
+    assert_eq!(stats[1].state, "disabled");
+}
+
+#[test]
+fn a_reload_keeps_state_and_counters_of_unchanged_tokens() {
+    let cfg = config(&["a", "b"], Strategy::RoundRobin);
+    let old = pool(&cfg);
+    old.report(0, &Outcome::Unauthorized);
+    drop(old.pick(&Tried::default()));
+    let mut next_cfg = cfg.clone();
+    next_cfg.tokens[1].token = SecretString::from(jwt("b2", unix_now() + 3600));
+    let new = Pool::new(&next_cfg, Some(&old));
+    let stats = new.token_stats();
+    assert_eq!(stats[0].state, "invalid", "unchanged token keeps its state");
+    assert_eq!(stats[1].requests, 0, "a new JWT starts fresh");
+    assert_eq!(stats[0].failures["unauthorized"], 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_soonest_recovery_becomes_retry_after() {
+    let pool = pool(&config(&["a", "b"], Strategy::RoundRobin));
+    pool.report(0, &Outcome::RateLimited { retry_after: Some(Duration::from_secs(30)) });
+    pool.report(1, &Outcome::RateLimited { retry_after: Some(Duration::from_secs(10)) });
+    let err = pool.pick(&Tried::default()).err().expect("none usable");
+    assert_eq!(err.retry_after, Some(Duration::from_secs(10)));
+    tokio::time::advance(Duration::from_secs(10)).await;
+    assert_eq!(pick_name(&pool), "b");
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_abandoned_probe_does_not_leave_the_token_stuck() {
+    let pool = pool(&config(&["a"], Strategy::RoundRobin));
+    for _ in 0..health::EJECT_AFTER_FAULTS {
+        pool.report(0, &Outcome::Fault);
+    }
+    tokio::time::advance(health::BASE_EJECTION).await;
+    let probe = pool.pick(&Tried::default()).expect("the probe");
+    assert!(pool.pick(&Tried::default()).is_err(), "one probe at a time");
+    drop(probe);
+    assert_eq!(pool.token_stats()[0].state, "ejected");
+}

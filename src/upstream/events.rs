@@ -1,0 +1,109 @@
+//! Reading a chat answer: SSE framing (eventsource-stream) → `UpstreamEvent`s, with the first-event and idle
+//! timeouts and a cap on a single line's size.
+
+use std::pin::Pin;
+
+use bytes::Bytes;
+use eventsource_stream::Eventsource;
+use futures_util::{Stream, StreamExt};
+
+use super::{StreamTimeouts, UpstreamError};
+use crate::translate::events::{UpstreamEvent, parse_data};
+
+/// A line longer than this is refused: large tool arguments fit easily, a runaway upstream does not.
+pub const MAX_LINE_BYTES: usize = 4 * 1024 * 1024;
+
+type SseStream = Pin<Box<dyn Stream<Item = Result<eventsource_stream::Event, String>> + Send>>;
+
+/// The events of one chat answer, in order, ending with `UpstreamEvent::End`.
+pub struct EventStream {
+    inner: SseStream,
+    timeouts: StreamTimeouts,
+    seen_event: bool,
+    ended: bool,
+    unknown_events: u32,
+}
+
+impl EventStream {
+    pub(super) fn new(response: reqwest::Response, timeouts: StreamTimeouts) -> Self {
+        Self::from_bytes(response.bytes_stream().map(|r| r.map_err(|e| e.to_string())), timeouts)
+    }
+
+    /// Reads events from any byte stream (used by the client, and by tests with canned bytes).
+    pub fn from_bytes(
+        bytes: impl Stream<Item = Result<Bytes, String>> + Send + 'static,
+        timeouts: StreamTimeouts,
+    ) -> Self {
+        let mut line_len = 0usize;
+        let limited = bytes.map(move |chunk| {
+            let chunk = chunk?;
+            match chunk.iter().rposition(|&b| b == b'\n') {
+                Some(last) => line_len = chunk.len() - last - 1,
+                None => line_len += chunk.len(),
+            }
+            if line_len > MAX_LINE_BYTES {
+                return Err(format!("upstream sent a line longer than {MAX_LINE_BYTES} bytes"));
+            }
+            Ok(chunk)
+        });
+        let inner = limited.eventsource().map(|r| r.map_err(|e| e.to_string()));
+        Self {
+            inner: Box::pin(inner),
+            timeouts,
+            seen_event: false,
+            ended: false,
+            unknown_events: 0,
+        }
+    }
+
+    /// The next meaningful event. `None` once `End` has been returned. Unknown and empty events are skipped
+    /// (unknown and malformed ones counted); a stream that stops without `data: end` is an error, since the answer was cut.
+    pub async fn next(&mut self) -> Option<Result<UpstreamEvent, UpstreamError>> {
+        if self.ended {
+            return None;
+        }
+        loop {
+            let wait = if self.seen_event { self.timeouts.idle } else { self.timeouts.first_event };
+            let item = match tokio::time::timeout(wait, self.inner.next()).await {
+                Err(_) => {
+                    self.ended = true;
+                    let what = if self.seen_event { "between events" } else { "before the first event" };
+                    return Some(Err(UpstreamError::Fault(format!("upstream went silent {what} for {wait:?}"))));
+                }
+                Ok(None) => {
+                    self.ended = true;
+                    return Some(Err(UpstreamError::Fault("upstream stream ended before `data: end`".into())));
+                }
+                Ok(Some(Err(err))) => {
+                    self.ended = true;
+                    return Some(Err(UpstreamError::Fault(format!("upstream stream broken: {err}"))));
+                }
+                Ok(Some(Ok(event))) => event,
+            };
+            self.seen_event = true;
+            match parse_data(&item.data) {
+                Ok(UpstreamEvent::Skip) => continue,
+                Ok(UpstreamEvent::Unknown(kind)) => {
+                    self.unknown_events += 1;
+                    tracing::debug!(event_type = %kind, "skipping unknown upstream event");
+                    continue;
+                }
+                Ok(UpstreamEvent::End) => {
+                    self.ended = true;
+                    return Some(Ok(UpstreamEvent::End));
+                }
+                Ok(event) => return Some(Ok(event)),
+                // One unreadable event should not cost the user the whole answer.
+                Err(err) => {
+                    self.unknown_events += 1;
+                    tracing::warn!("skipping a malformed upstream event: {err}");
+                    continue;
+                }
+            }
+        }
+    }
+
+    pub fn unknown_events(&self) -> u32 {
+        self.unknown_events
+    }
+}

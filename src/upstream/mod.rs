@@ -1,0 +1,223 @@
+//! The JetBrains AI client: chat streams, quota checks and JWT refresh over one shared HTTP connection pool.
+//!
+//! Timeouts are layered because a total deadline would cut long streams: connect, time to response headers
+//! (`request_timeout`), time to the first event (`first_byte_timeout`) and the longest silence between events
+//! (`idle_timeout`).
+
+pub mod error;
+mod events;
+
+use std::time::Duration;
+
+use reqwest::header::{ACCEPT, CONTENT_TYPE, HeaderMap, HeaderValue, USER_AGENT};
+use serde_json::Value;
+
+pub use error::UpstreamError;
+pub use events::EventStream;
+
+use crate::config::Config;
+use crate::pool::QuotaInfo;
+use crate::translate::request::GrazieRequest;
+
+pub const QUOTA_PATH: &str = "/user/v5/quota/get";
+pub const REFRESH_PATH: &str = "/auth/jetbrains-jwt/provide-access/license/v2";
+const JWT_HEADER: &str = "grazie-authenticate-jwt";
+
+/// Per-stream limits the event reader enforces.
+#[derive(Debug, Clone, Copy)]
+pub struct StreamTimeouts {
+    pub first_event: Duration,
+    pub idle: Duration,
+}
+
+#[derive(Clone)]
+pub struct UpstreamClient {
+    http: reqwest::Client,
+    base: String,
+    request_timeout: Duration,
+    timeouts: StreamTimeouts,
+}
+
+impl UpstreamClient {
+    pub fn new(config: &Config) -> anyhow::Result<Self> {
+        let mut headers = HeaderMap::new();
+        headers.insert(USER_AGENT, HeaderValue::from_static("ktor-client"));
+        headers.insert(
+            "grazie-agent",
+            HeaderValue::from_str(&config.grazie_agent)
+                .map_err(|_| anyhow::anyhow!("grazie_agent is not a valid header value"))?,
+        );
+        // TLS verification stays on (reqwest's default); the Go original turned it off.
+        let http = reqwest::Client::builder()
+            .default_headers(headers)
+            .connect_timeout(config.connect_timeout)
+            .tcp_nodelay(true)
+            .pool_idle_timeout(Duration::from_secs(90))
+            .build()?;
+        Ok(Self {
+            http,
+            base: config.upstream_url.clone(),
+            request_timeout: config.request_timeout,
+            timeouts: StreamTimeouts {
+                first_event: config.first_byte_timeout,
+                idle: config.idle_timeout,
+            },
+        })
+    }
+
+    /// Starts a chat and returns its event stream once the upstream has answered 200.
+    pub async fn chat(&self, jwt: &str, request: &GrazieRequest) -> Result<EventStream, UpstreamError> {
+        let send = self
+            .http
+            .post(format!("{}{}", self.base, request.path))
+            .header(JWT_HEADER, jwt)
+            .header(CONTENT_TYPE, "application/json")
+            .header(ACCEPT, "text/event-stream")
+            .body(request.body.clone())
+            .send();
+        let response = self.answered(send).await?;
+        Ok(EventStream::new(response, self.timeouts))
+    }
+
+    /// Asks the quota endpoint (costs no quota): proves the JWT works and says how much is left.
+    pub async fn quota(&self, jwt: &str) -> Result<QuotaInfo, UpstreamError> {
+        let send = self
+            .http
+            .post(format!("{}{QUOTA_PATH}", self.base))
+            .header(JWT_HEADER, jwt)
+            .header(CONTENT_TYPE, "application/json")
+            .header(reqwest::header::CONTENT_LENGTH, "0")
+            .send();
+        let response = self.answered(send).await?;
+        let body: Value = self.json_body(response).await?;
+        parse_quota(&body).ok_or_else(|| UpstreamError::Fault("quota answer has no current/maximum amounts".into()))
+    }
+
+    /// Exchanges refresh credentials for a new JWT.
+    pub async fn refresh(&self, license_id: &str, authorization: &str) -> Result<String, UpstreamError> {
+        let send = self
+            .http
+            .post(format!("{}{REFRESH_PATH}", self.base))
+            .bearer_auth(authorization)
+            .json(&serde_json::json!({"licenseId": license_id}))
+            .send();
+        let response = self.answered(send).await?;
+        let body: Value = self.json_body(response).await?;
+        body.get("token")
+            .and_then(Value::as_str)
+            .filter(|t| !t.is_empty())
+            .map(str::to_string)
+            .ok_or_else(|| UpstreamError::Fault("refresh answer carries no token".into()))
+    }
+
+    /// Waits for response headers (bounded by `request_timeout`) and turns a non-200 into a classified error.
+    async fn answered(
+        &self,
+        send: impl Future<Output = reqwest::Result<reqwest::Response>>,
+    ) -> Result<reqwest::Response, UpstreamError> {
+        let response = tokio::time::timeout(self.request_timeout, send)
+            .await
+            .map_err(|_| UpstreamError::Fault(format!("no answer from upstream within {:?}", self.request_timeout)))?
+            .map_err(|e| UpstreamError::Fault(describe(&e)))?;
+        let status = response.status().as_u16();
+        if status == 200 {
+            return Ok(response);
+        }
+        let retry_after = response
+            .headers()
+            .get(reqwest::header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .map(Duration::from_secs);
+        let body = tokio::time::timeout(Duration::from_secs(5), response.text())
+            .await
+            .ok()
+            .and_then(Result::ok)
+            .unwrap_or_default();
+        Err(UpstreamError::from_status(status, retry_after, &body))
+    }
+
+    async fn json_body(&self, response: reqwest::Response) -> Result<Value, UpstreamError> {
+        tokio::time::timeout(self.timeouts.idle, response.json::<Value>())
+            .await
+            .map_err(|_| UpstreamError::Fault("upstream body timed out".into()))?
+            .map_err(|e| UpstreamError::Fault(format!("upstream body is not JSON: {}", describe(&e))))
+    }
+}
+
+/// A reqwest error without the URL's query or anything secret: just what kind of failure it was.
+fn describe(err: &reqwest::Error) -> String {
+    let kind = if err.is_connect() {
+        "cannot connect to upstream"
+    } else if err.is_timeout() {
+        "upstream timed out"
+    } else if err.is_body() || err.is_decode() {
+        "upstream body broken"
+    } else {
+        "upstream request failed"
+    };
+    let mut source: Option<&dyn std::error::Error> = std::error::Error::source(err);
+    let mut detail = String::new();
+    while let Some(s) = source {
+        detail = s.to_string();
+        source = s.source();
+    }
+    if detail.is_empty() { kind.to_string() } else { format!("{kind}: {detail}") }
+}
+
+/// Reads the quota answer: `current.current.amount` of `current.maximum.amount`, resetting at `current.until`.
+/// Where tariff/top-up quotas are present they decide whether anything is left.
+pub fn parse_quota(body: &Value) -> Option<QuotaInfo> {
+    let current = body.get("current")?;
+    let amount = |v: Option<&Value>| -> Option<f64> {
+        match v?.get("amount")? {
+            Value::String(s) => s.trim().parse().ok(),
+            Value::Number(n) => n.as_f64(),
+            _ => None,
+        }
+    };
+    let used = amount(current.get("current"))?;
+    let maximum = amount(current.get("maximum"))?;
+    let until = current
+        .get("until")
+        .and_then(Value::as_i64)
+        .map(|ms| std::time::UNIX_EPOCH + Duration::from_millis(u64::try_from(ms).unwrap_or(0)));
+    let tariff = amount(current.get("tariffQuota").and_then(|q| q.get("available")));
+    let top_up = amount(current.get("topUpQuota").and_then(|q| q.get("available")));
+    let left = if tariff.is_some() || top_up.is_some() {
+        tariff.unwrap_or(0.0).max(0.0) + top_up.unwrap_or(0.0).max(0.0)
+    } else {
+        (maximum - used).max(0.0)
+    };
+    Some(QuotaInfo {
+        used,
+        maximum,
+        left,
+        until,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn quota_left_comes_from_current_and_maximum() {
+        let q = parse_quota(&json!({"current":{"current":{"amount":"120000.0"},"maximum":{"amount":"300000.0"},"until":1767225600000u64}}))
+            .expect("parses");
+        assert_eq!((q.used, q.maximum, q.left), (120000.0, 300000.0, 180000.0));
+        assert!(q.until.is_some());
+    }
+
+    #[test]
+    fn tariff_and_top_up_decide_when_present() {
+        let body = json!({"current":{"current":{"amount":"300000"},"maximum":{"amount":"300000"},
+            "tariffQuota":{"available":{"amount":"0"}},"topUpQuota":{"available":{"amount":"500"}}}});
+        assert_eq!(parse_quota(&body).expect("parses").left, 500.0);
+        let body = json!({"current":{"current":{"amount":"1"},"maximum":{"amount":"300000"},
+            "tariffQuota":{"available":{"amount":"0"}}}});
+        assert_eq!(parse_quota(&body).expect("parses").left, 0.0);
+        assert!(parse_quota(&json!({"nothing": true})).is_none());
+    }
+}
