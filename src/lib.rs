@@ -13,3 +13,4 @@ pub mod jwt;
 pub mod models;
 pub mod output;
 pub mod secret;
+pub mod translate;
