@@ -8,7 +8,9 @@ use eventsource_stream::Eventsource;
 use futures_util::{Stream, StreamExt};
 
 use super::{StreamTimeouts, UpstreamError};
-use crate::translate::events::{UpstreamEvent, parse_data};
+use std::collections::VecDeque;
+
+use crate::translate::events::{UpstreamEvent, parse_data_into};
 
 /// A line longer than this is refused: large tool arguments fit easily, a runaway upstream does not.
 pub const MAX_LINE_BYTES: usize = 4 * 1024 * 1024;
@@ -22,6 +24,9 @@ pub struct EventStream {
     seen_event: bool,
     ended: bool,
     unknown_events: u32,
+    /// One SSE event can hold two of ours (a tool call's start with its first arguments).
+    queued: VecDeque<UpstreamEvent>,
+    parsed: Vec<UpstreamEvent>,
 }
 
 impl EventStream {
@@ -53,12 +58,17 @@ impl EventStream {
             seen_event: false,
             ended: false,
             unknown_events: 0,
+            queued: VecDeque::new(),
+            parsed: Vec::with_capacity(2),
         }
     }
 
     /// The next meaningful event. `None` once `End` has been returned. Unknown and empty events are skipped
     /// (unknown and malformed ones counted); a stream that stops without `data: end` is an error, since the answer was cut.
     pub async fn next(&mut self) -> Option<Result<UpstreamEvent, UpstreamError>> {
+        if let Some(event) = self.queued.pop_front() {
+            return Some(Ok(event));
+        }
         if self.ended {
             return None;
         }
@@ -81,24 +91,30 @@ impl EventStream {
                 Ok(Some(Ok(event))) => event,
             };
             self.seen_event = true;
-            match parse_data(&item.data) {
-                Ok(UpstreamEvent::Skip) => continue,
-                Ok(UpstreamEvent::Unknown(kind)) => {
-                    self.unknown_events += 1;
-                    tracing::debug!(event_type = %kind, "skipping unknown upstream event");
-                    continue;
-                }
-                Ok(UpstreamEvent::End) => {
-                    self.ended = true;
-                    return Some(Ok(UpstreamEvent::End));
-                }
-                Ok(event) => return Some(Ok(event)),
+            self.parsed.clear();
+            if let Err(err) = parse_data_into(&item.data, &mut self.parsed) {
                 // One unreadable event should not cost the user the whole answer.
-                Err(err) => {
-                    self.unknown_events += 1;
-                    tracing::warn!("skipping a malformed upstream event: {err}");
-                    continue;
+                self.unknown_events += 1;
+                tracing::warn!("skipping a malformed upstream event: {err}");
+                continue;
+            }
+            for event in self.parsed.drain(..) {
+                match event {
+                    UpstreamEvent::Skip => {}
+                    UpstreamEvent::Unknown(kind) => {
+                        self.unknown_events += 1;
+                        tracing::debug!(event_type = %kind, "skipping unknown upstream event");
+                    }
+                    UpstreamEvent::End => {
+                        self.ended = true;
+                        self.queued.push_back(UpstreamEvent::End);
+                        break;
+                    }
+                    event => self.queued.push_back(event),
                 }
+            }
+            if let Some(event) = self.queued.pop_front() {
+                return Some(Ok(event));
             }
         }
     }
