@@ -5,6 +5,7 @@
 //! validates the result into concrete types. Everything after start-up sees only `Config`.
 
 pub mod discovery;
+pub mod dotenv;
 pub mod file;
 mod load;
 pub mod view;
