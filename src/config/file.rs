@@ -123,9 +123,22 @@ fn refuse_unknown_keys(file: &FileConfig, path: &Path) -> Result<(), ConfigError
 }
 
 /// serde_json appends " at line L column C"; the position is reported separately, in `file:line:column` form.
+/// A type error quotes the offending string (`invalid type: string "eyJ…", expected a sequence`), which is often a
+/// token put in the wrong place, so the quoted text is dropped: the key and position already say where it is.
 fn strip_position(message: &str) -> String {
-    match message.rfind(" at line ") {
-        Some(i) => message[..i].to_string(),
+    let message = match message.rfind(" at line ") {
+        Some(i) => &message[..i],
+        None => message,
+    };
+    match message.find("string \"") {
+        Some(start) => match message[start..].find("\", expected") {
+            Some(end) => format!(
+                "{}a string{}",
+                &message[..start],
+                &message[start + end + 1..]
+            ),
+            None => message.to_string(),
+        },
         None => message.to_string(),
     }
 }
@@ -273,6 +286,23 @@ mod tests {
             err.contains("jetbrains_tokens[0]") && err.contains("\"token\""),
             "{err}"
         );
+    }
+
+    #[test]
+    fn a_type_error_does_not_quote_the_misplaced_string() {
+        // Regression: `"jetbrains_tokens": "eyJ…,eyJ…"` (the env var's format) echoed the tokens in the error.
+        let err = parse_str(r#"{"jetbrains_tokens": "eyJsecret.payload.sig,eyJother"}"#)
+            .unwrap_err()
+            .to_string();
+        assert!(!err.contains("eyJsecret"), "{err}");
+        assert!(
+            err.contains("jetbrains_tokens: invalid type: a string, expected a sequence"),
+            "{err}"
+        );
+        let err = parse_str(r#"{"bearer_token": 42}"#)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("bearer_token: invalid type: integer"), "{err}");
     }
 
     #[test]
