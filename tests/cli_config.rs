@@ -49,7 +49,7 @@ fn the_seed_example_loads_from_every_search_path_location() {
 
 #[test]
 fn the_search_path_is_tried_in_the_seeds_order() {
-    for first in 0..SEARCH_PATH.len() {
+    for (first, winner) in SEARCH_PATH.iter().enumerate() {
         let dir = tempdir();
         for (j, rel) in SEARCH_PATH.iter().enumerate().skip(first) {
             write(dir.path(), rel, &with_port(9000 + j as u16));
@@ -58,8 +58,7 @@ fn the_search_path_is_tried_in_the_seeds_order() {
         assert_eq!(
             config["server_port"],
             9000 + first as u64,
-            "{} should win over the later locations",
-            SEARCH_PATH[first]
+            "{winner} should win over the later locations"
         );
     }
 }
@@ -411,9 +410,16 @@ fn a_non_jwt_or_expired_token_is_a_warning_not_a_failure() {
         .stderr(predicate::str::contains("not-a-jwt").not());
 }
 
+/// A config file, environment variables, and a piece of the error message they must produce.
+type Case = (
+    &'static str,
+    &'static [(&'static str, &'static str)],
+    &'static str,
+);
+
 #[test]
 fn config_errors_exit_with_code_2_and_say_how_to_fix_them() {
-    let cases: [(&str, &[(&str, &str)], &str); 8] = [
+    let cases: [Case; 8] = [
         (r#"{"server_port": 70000}"#, &[], "server_port"),
         (
             r#"{"max_attempts": 0}"#,
