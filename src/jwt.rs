@@ -65,11 +65,17 @@ fn decode_part(part: &str, what: &'static str) -> Result<Map<String, Value>, Jwt
     }
 }
 
+/// The latest moment an RFC 3339 timestamp can show: 9999-12-31T23:59:59Z.
+const MAX_RFC3339_SECS: u64 = 253_402_300_799;
+
+/// A claim's Unix seconds as a `SystemTime`. Claims come from untrusted tokens, so absurd values (a year beyond
+/// 9999, or before 1970 by more than that) are clamped instead of overflowing.
 pub fn unix_to_system_time(secs: i64) -> SystemTime {
+    let limit = MAX_RFC3339_SECS + 1;
     if secs >= 0 {
-        UNIX_EPOCH + Duration::from_secs(secs as u64)
+        UNIX_EPOCH + Duration::from_secs(secs.unsigned_abs().min(limit))
     } else {
-        UNIX_EPOCH - Duration::from_secs(secs.unsigned_abs())
+        UNIX_EPOCH - Duration::from_secs(secs.unsigned_abs().min(limit))
     }
 }
 
@@ -98,9 +104,16 @@ pub fn short_duration(d: Duration) -> String {
     }
 }
 
-/// An RFC 3339 UTC timestamp, seconds precision.
+/// An RFC 3339 UTC timestamp, seconds precision. Moments RFC 3339 cannot show (before 1970 or after 9999) are
+/// said in words, since they can only come from a token with a nonsensical date claim.
 pub fn rfc3339(at: SystemTime) -> String {
-    humantime::format_rfc3339_seconds(at).to_string()
+    match at.duration_since(UNIX_EPOCH) {
+        Ok(since) if since.as_secs() <= MAX_RFC3339_SECS => {
+            humantime::format_rfc3339_seconds(at).to_string()
+        }
+        Ok(_) => "after 9999-12-31T23:59:59Z".to_string(),
+        Err(_) => "before 1970-01-01T00:00:00Z".to_string(),
+    }
 }
 
 #[cfg(test)]
@@ -153,6 +166,33 @@ pub(crate) mod tests {
             .unwrap_err()
             .to_string();
         assert!(!err.contains("secret-value-here"));
+    }
+
+    #[test]
+    fn out_of_range_date_claims_do_not_panic() {
+        // Regression: `exp: -5` or `exp: 1e15` used to panic inside humantime, taking down print-config,
+        // check-tokens and decode-jwt.
+        for exp in [
+            serde_json::json!(-5),
+            serde_json::json!(1e15),
+            serde_json::json!(1e300),
+            serde_json::json!(i64::MAX),
+            serde_json::json!(i64::MIN),
+        ] {
+            let token = make_jwt(&serde_json::json!({ "exp": exp }));
+            let at = expiry_of(&token).expect("has exp");
+            let shown = rfc3339(at);
+            assert!(
+                shown.starts_with("after 9999") || shown.starts_with("before 1970"),
+                "{exp}: {shown}"
+            );
+            let _ = relative(at, SystemTime::now());
+        }
+        assert_eq!(rfc3339(UNIX_EPOCH), "1970-01-01T00:00:00Z");
+        assert_eq!(
+            rfc3339(UNIX_EPOCH + Duration::from_secs(MAX_RFC3339_SECS)),
+            "9999-12-31T23:59:59Z"
+        );
     }
 
     #[test]

@@ -6,7 +6,9 @@ use clap::Parser;
 
 fn main() -> ExitCode {
     // Before clap and config loading, so `.env` values count as environment variables.
-    let _ = dotenvy::dotenv();
+    if let Some(warning) = jbproxy::config::dotenv::load(std::path::Path::new(".env")) {
+        eprintln!("warning: {warning}");
+    }
     let cli = match jbproxy::cli::Cli::try_parse() {
         Ok(cli) => cli,
         Err(err) => {

@@ -43,6 +43,8 @@ impl Verdict {
 
 /// Judges each token offline: JWT shape, expiry against `warn_within`, and duplicates of an earlier entry.
 pub fn judge(tokens: &[TokenConfig], warn_within: Duration, now: SystemTime) -> Vec<Verdict> {
+    // A huge `--warn-within` must not overflow the clock: `None` means "beyond any representable time".
+    let soon = now.checked_add(warn_within);
     let mut first_by_fingerprint: HashMap<String, &str> = HashMap::new();
     tokens
         .iter()
@@ -58,7 +60,7 @@ pub fn judge(tokens: &[TokenConfig], warn_within: Duration, now: SystemTime) -> 
                 Err(err) => Verdict::Malformed(err.to_string()),
                 Ok(decoded) => match decoded.expires_at() {
                     Some(exp) if exp <= now => Verdict::Expired,
-                    Some(exp) if exp <= now + warn_within => Verdict::ExpiresSoon,
+                    Some(exp) if soon.is_none_or(|soon| exp <= soon) => Verdict::ExpiresSoon,
                     _ => Verdict::Ok,
                 },
             }
@@ -130,5 +132,58 @@ fn detail(verdict: &Verdict, exp: Option<SystemTime>, now: SystemTime) -> String
             Some(exp) => format!("expires {}", jwt::relative(exp, now)),
             None => "no exp claim".into(),
         },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::jwt::tests::make_jwt;
+
+    fn token(name: &str, text: &str) -> TokenConfig {
+        TokenConfig {
+            token: text.to_string().into(),
+            name: name.into(),
+            description: None,
+            priority: 0,
+            weight: 1,
+            max_concurrency: None,
+            metadata: Default::default(),
+            enabled: true,
+            license_id: None,
+            authorization: None,
+        }
+    }
+
+    #[test]
+    fn judges_shape_expiry_and_duplicates() {
+        let now = SystemTime::now();
+        let unix = |d: i64| {
+            now.duration_since(std::time::UNIX_EPOCH)
+                .map(|n| n.as_secs() as i64 + d)
+                .unwrap_or(0)
+        };
+        let good = make_jwt(&json!({ "exp": unix(7 * 86_400) }));
+        let tokens = [
+            token("good", &good),
+            token("soon", &make_jwt(&json!({ "exp": unix(3600) }))),
+            token("old", &make_jwt(&json!({ "exp": unix(-60) }))),
+            token("junk", "not-a-jwt"),
+            token("again", &good),
+        ];
+        let verdicts = judge(&tokens, Duration::from_secs(86_400), now);
+        assert_eq!(verdicts[0], Verdict::Ok);
+        assert_eq!(verdicts[1], Verdict::ExpiresSoon);
+        assert_eq!(verdicts[2], Verdict::Expired);
+        assert!(matches!(verdicts[3], Verdict::Malformed(_)));
+        assert_eq!(verdicts[4], Verdict::Duplicate("good".into()));
+    }
+
+    #[test]
+    fn a_huge_warn_within_does_not_overflow_the_clock() {
+        // Regression: `--warn-within 500000000000y` panicked adding the duration to now.
+        let far = make_jwt(&json!({ "exp": 4_000_000_000_i64 }));
+        let verdicts = judge(&[token("far", &far)], Duration::MAX, SystemTime::now());
+        assert_eq!(verdicts, [Verdict::ExpiresSoon]);
     }
 }

@@ -22,7 +22,13 @@ pub fn run(ctx: &Context, args: DecodeJwtArgs) -> anyhow::Result<ExitCode> {
             std::io::stdin()
                 .read_to_string(&mut text)
                 .context("cannot read the token from standard input")?;
-            text.trim().to_string()
+            let text = text.trim().to_string();
+            if text.is_empty() {
+                anyhow::bail!(
+                    "standard input was empty; pipe the JWT in, e.g. `echo \"$JWT\" | jbproxy decode-jwt -`"
+                );
+            }
+            text
         }
         (Some(t), _) => t.trim().to_string(),
         (None, Some(name)) => {
@@ -33,10 +39,16 @@ pub fn run(ctx: &Context, args: DecodeJwtArgs) -> anyhow::Result<ExitCode> {
                 .iter()
                 .find(|t| &t.name == name)
                 .with_context(|| {
-                    format!(
-                        "no configured token is named \"{name}\"; configured names: {}",
-                        names.join(", ")
-                    )
+                    if names.is_empty() {
+                        format!(
+                            "no configured token is named \"{name}\": no tokens are configured (see `jbproxy print-config`)"
+                        )
+                    } else {
+                        format!(
+                            "no configured token is named \"{name}\"; configured names: {}",
+                            names.join(", ")
+                        )
+                    }
                 })?;
             token.token.expose_secret().to_string()
         }

@@ -15,6 +15,7 @@ use super::ConfigError;
 /// The whole file. Unknown keys are collected so they can be refused by name, unless they start with `_`
 /// (the JSON stand-in for a comment).
 #[derive(Debug, Default, Deserialize)]
+#[serde(expecting = "a JSON object such as {\"jetbrains_tokens\": [...], \"server_port\": 8080}")]
 pub struct FileConfig {
     pub jetbrains_tokens: Option<Vec<FileToken>>,
     pub bearer_token: Option<String>,
@@ -50,6 +51,7 @@ pub struct FileConfig {
 
 /// One entry of `jetbrains_tokens`.
 #[derive(Debug, Clone, Default, Deserialize)]
+#[serde(expecting = "a JSON object such as {\"token\": \"eyJ...\", \"name\": \"Primary_JWT\"}")]
 pub struct FileToken {
     pub token: Option<String>,
     pub name: Option<String>,
@@ -121,9 +123,22 @@ fn refuse_unknown_keys(file: &FileConfig, path: &Path) -> Result<(), ConfigError
 }
 
 /// serde_json appends " at line L column C"; the position is reported separately, in `file:line:column` form.
+/// A type error quotes the offending string (`invalid type: string "eyJ…", expected a sequence`), which is often a
+/// token put in the wrong place, so the quoted text is dropped: the key and position already say where it is.
 fn strip_position(message: &str) -> String {
-    match message.rfind(" at line ") {
-        Some(i) => message[..i].to_string(),
+    let message = match message.rfind(" at line ") {
+        Some(i) => &message[..i],
+        None => message,
+    };
+    match message.find("string \"") {
+        Some(start) => match message[start..].find("\", expected") {
+            Some(end) => format!(
+                "{}a string{}",
+                &message[..start],
+                &message[start + end + 1..]
+            ),
+            None => message.to_string(),
+        },
         None => message.to_string(),
     }
 }
@@ -141,9 +156,13 @@ fn opt_duration<'de, D: Deserializer<'de>>(de: D) -> Result<Option<Duration>, D:
         Some(Raw::Text(text)) => parse_duration(&text)
             .map(Some)
             .map_err(serde::de::Error::custom),
-        Some(Raw::Seconds(secs)) if secs >= 0.0 && secs.is_finite() => {
-            Ok(Some(Duration::from_secs_f64(secs)))
-        }
+        Some(Raw::Seconds(secs)) if secs >= 0.0 => Duration::try_from_secs_f64(secs)
+            .map(Some)
+            .map_err(|_| {
+                serde::de::Error::custom(format!(
+                    "{secs} seconds is too long to be a duration; write a string such as \"30s\" or \"5m\""
+                ))
+            }),
         Some(Raw::Seconds(secs)) => Err(serde::de::Error::custom(format!(
             "{secs} is not a valid duration: use a non-negative number of seconds or a string such as \"30s\""
         ))),
@@ -237,6 +256,53 @@ mod tests {
             err.contains("health_check_interval") && err.contains("\"30s\""),
             "{err}"
         );
+    }
+
+    #[test]
+    fn a_huge_number_of_seconds_is_an_error_not_a_panic() {
+        // Regression: `"health_check_interval": 1e30` panicked in `Duration::from_secs_f64`.
+        let err = parse_str(r#"{"health_check_interval": 1e30}"#)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("health_check_interval") && err.contains("too long"),
+            "{err}"
+        );
+        let err = parse_str(r#"{"shutdown_grace": -1}"#)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("non-negative"), "{err}");
+    }
+
+    #[test]
+    fn a_file_that_is_not_an_object_says_what_it_should_be() {
+        let err = parse_str("[]").unwrap_err().to_string();
+        assert!(err.contains("expected a JSON object"), "{err}");
+        assert!(!err.contains("FileConfig"), "{err}");
+        let err = parse_str(r#"{"jetbrains_tokens": ["eyJ"]}"#)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("jetbrains_tokens[0]") && err.contains("\"token\""),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_type_error_does_not_quote_the_misplaced_string() {
+        // Regression: `"jetbrains_tokens": "eyJ…,eyJ…"` (the env var's format) echoed the tokens in the error.
+        let err = parse_str(r#"{"jetbrains_tokens": "eyJsecret.payload.sig,eyJother"}"#)
+            .unwrap_err()
+            .to_string();
+        assert!(!err.contains("eyJsecret"), "{err}");
+        assert!(
+            err.contains("jetbrains_tokens: invalid type: a string, expected a sequence"),
+            "{err}"
+        );
+        let err = parse_str(r#"{"bearer_token": 42}"#)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("bearer_token: invalid type: integer"), "{err}");
     }
 
     #[test]

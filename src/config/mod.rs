@@ -5,6 +5,7 @@
 //! validates the result into concrete types. Everything after start-up sees only `Config`.
 
 pub mod discovery;
+pub mod dotenv;
 pub mod file;
 mod load;
 pub mod view;
@@ -284,3 +285,6 @@ impl Config {
 pub const DEFAULT_UPSTREAM_URL: &str = "https://api.jetbrains.ai";
 pub const DEFAULT_GRAZIE_AGENT: &str =
     r#"{"name":"aia:pycharm","version":"251.26094.80.5:251.26094.141"}"#;
+
+#[cfg(test)]
+mod tests;

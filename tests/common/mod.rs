@@ -24,13 +24,116 @@ pub const SCRUBBED: [&str; 13] = [
 ];
 
 /// `jbproxy` run in `dir` with a scrubbed environment and HOME pointing into `dir`.
+///
+/// Besides the names jbproxy reads, anything starting with `JWT_` or `JBPROXY_` is removed too, so a variable added
+/// later cannot leak in from the developer's shell. Standard input is empty (not a terminal), so nothing prompts.
 pub fn jbproxy(dir: &Path) -> assert_cmd::Command {
     let mut cmd = assert_cmd::cargo::cargo_bin_cmd!("jbproxy");
     for name in SCRUBBED {
         cmd.env_remove(name);
     }
-    cmd.current_dir(dir).env("HOME", dir.join("home"));
+    for (name, _) in std::env::vars_os() {
+        let text = name.to_string_lossy();
+        if text.starts_with("JWT_") || text.starts_with("JBPROXY_") {
+            cmd.env_remove(&name);
+        }
+    }
+    cmd.current_dir(dir)
+        .env("HOME", dir.join("home"))
+        .env("RUST_BACKTRACE", "0")
+        .write_stdin("");
     cmd
+}
+
+/// The seed's example config file, byte for byte as SEED.md prints it (one key or value per line).
+pub const SEED_EXAMPLE: &str = r#"{
+"jetbrains_tokens": [
+{
+"token": "eyJ0eXAiOiJKV1QiLCJhbGciOiJIUzI1NiJ9...",
+"name": "Primary_JWT",
+"description": "Primary JWT token for JetBrains AI",
+"priority": 1,
+"metadata": {
+"environment": "production",
+"region": "us-east-1"
+}
+},
+{
+"token": "eyJ0eXAiOiJKV1QiLCJhbGciOiJIUzI1NiJ9...",
+"name": "Secondary_JWT",
+"description": "Secondary JWT token for load balancing",
+"priority": 2,
+"metadata": {
+"environment": "production",
+"region": "us-west-2"
+}
+}
+],
+"bearer_token": "your_bearer_token_here",
+"load_balance_strategy": "round_robin",
+"health_check_interval": "30s",
+"server_port": 8080,
+"server_host": "0.0.0.0"
+}
+"#;
+
+/// A fresh temp dir to run the binary in.
+pub fn tempdir() -> tempfile::TempDir {
+    tempfile::tempdir().expect("create a temp dir")
+}
+
+/// Writes `contents` to `dir/rel`, creating parent directories.
+pub fn write(dir: &Path, rel: &str, contents: &str) -> std::path::PathBuf {
+    let path = dir.join(rel);
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent).expect("create parent dir");
+    }
+    std::fs::write(&path, contents).expect("write file");
+    path
+}
+
+/// What a finished run printed, for assertions that need both streams.
+pub struct Run {
+    pub code: Option<i32>,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.stdout).unwrap_or_else(|e| {
+            panic!(
+                "stdout is not JSON ({e}):\n{}\nstderr:\n{}",
+                self.stdout, self.stderr
+            )
+        })
+    }
+
+    pub fn all(&self) -> String {
+        format!("{}\n{}", self.stdout, self.stderr)
+    }
+}
+
+/// Runs the command to completion and captures its exit code and output.
+pub fn run(cmd: &mut assert_cmd::Command) -> Run {
+    let out = cmd.output().expect("run jbproxy");
+    Run {
+        code: out.status.code(),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// `print-config --json` in `dir` with extra arguments and environment, expected to succeed.
+pub fn effective(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> serde_json::Value {
+    let mut cmd = jbproxy(dir);
+    cmd.arg("print-config").arg("--json").args(args);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let run = run(&mut cmd);
+    assert_eq!(run.code, Some(0), "print-config failed:\n{}", run.stderr);
+    run.json()
 }
 
 /// A well-formed (unsigned) JWT with the given claims.

@@ -1,0 +1,68 @@
+//! The `.env` file in the working directory: read once at start-up, before the command line is parsed, so its
+//! values count as environment variables (a variable already set in the real environment wins).
+
+use std::path::Path;
+
+/// Loads `path` into the process environment. Returns a warning for the user when the file exists but could not be
+/// read completely; a missing file is normal and says nothing.
+///
+/// Only the given file is read, never a `.env` in a parent directory: the seed reads the working directory's `.env`,
+/// and a stray file higher up must not inject tokens.
+pub fn load(path: &Path) -> Option<String> {
+    match dotenvy::from_path(path) {
+        Ok(()) => None,
+        Err(dotenvy::Error::Io(err)) if err.kind() == std::io::ErrorKind::NotFound => None,
+        Err(err) => Some(describe(path, &err)),
+    }
+}
+
+/// Says what is wrong without quoting the line: a `.env` line usually holds a secret.
+fn describe(path: &Path, err: &dotenvy::Error) -> String {
+    match err {
+        dotenvy::Error::LineParse(line, _) => {
+            let key = line
+                .split('=')
+                .next()
+                .map(str::trim)
+                .filter(|k| {
+                    !k.is_empty() && k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+                })
+                .map(|k| format!("the line setting {k}"))
+                .unwrap_or_else(|| "a line".to_string());
+            format!(
+                "{}: cannot parse {key}; it and the lines after it were ignored. \
+Write lines as KEY=value, quoting values that contain spaces or #",
+                path.display()
+            )
+        }
+        other => format!(
+            "{}: cannot read it ({other}); its variables were ignored",
+            path.display()
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_parse_error_names_the_key_but_never_quotes_the_line() {
+        let err = dotenvy::Error::LineParse("JWT_TOKENS=\"eyJsecret".into(), 11);
+        let text = describe(Path::new(".env"), &err);
+        assert!(
+            text.starts_with(".env: cannot parse the line setting JWT_TOKENS"),
+            "{text}"
+        );
+        assert!(!text.contains("eyJsecret"), "{text}");
+        let err = dotenvy::Error::LineParse("garbage eyJsecret".into(), 7);
+        let text = describe(Path::new(".env"), &err);
+        assert!(text.contains("cannot parse a line"), "{text}");
+        assert!(!text.contains("eyJsecret"), "{text}");
+    }
+
+    #[test]
+    fn a_missing_file_is_silent() {
+        assert_eq!(load(Path::new("/nonexistent/jbproxy/.env")), None);
+    }
+}
