@@ -9,6 +9,7 @@
 pub mod cli;
 pub mod commands;
 pub mod config;
+pub mod fake_upstream;
 pub mod jwt;
 pub mod models;
 pub mod output;
