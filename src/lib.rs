@@ -11,6 +11,7 @@ pub mod api;
 pub mod cli;
 pub mod commands;
 pub mod config;
+pub mod fake_upstream;
 pub mod health;
 pub mod jwt;
 pub mod live;

@@ -1,0 +1,372 @@
+//! Routing and answering: one handler reads the whole request, decides the answer synchronously (so it can be
+//! recorded with its status before any delay), then carries it out.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use axum::body::Bytes;
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::{Value, json};
+
+use super::auth::{JWT_HEADER, identify, mint_jwt};
+use super::behaviour::{Behaviour, error_reply, quota_exhausted_status, text_error};
+use super::reply::{ReplyInput, chat_frames};
+use super::stream::{ActiveGuard, Timing, timed_body};
+use super::validate::{ApiVersion, validate_chat};
+use super::{RecordedRequest, Shared, lock};
+
+/// Larger than any legitimate body (images are capped at 10 MiB before base64), so only a runaway gets 413.
+const MAX_BODY: usize = 32 * 1024 * 1024;
+
+enum Route {
+    Chat(ApiVersion),
+    Quota,
+    Refresh,
+    NotFound,
+}
+
+fn route(method: &Method, path: &str) -> Route {
+    if method != Method::POST {
+        return Route::NotFound;
+    }
+    match path {
+        "/user/v5/llm/chat/stream/v8" | "/user/v5/llm/responses/stream/v8" => {
+            Route::Chat(ApiVersion::V8)
+        }
+        "/user/v5/llm/chat/stream/v7" => Route::Chat(ApiVersion::V7),
+        "/user/v5/quota/get" => Route::Quota,
+        "/auth/jetbrains-jwt/provide-access/license/v2" => Route::Refresh,
+        _ => Route::NotFound,
+    }
+}
+
+/// The decided answer.
+enum Action {
+    /// Send `response` after `delay` (zero for at once).
+    Reply { delay: Duration, response: Response },
+    /// Never answer; `_guard` keeps a hanging chat counted as active.
+    Hang { _guard: Option<ActiveGuard> },
+}
+
+struct Outcome {
+    token_name: Option<String>,
+    action: Action,
+}
+
+impl Outcome {
+    fn now(token_name: Option<String>, response: Response) -> Self {
+        Outcome {
+            token_name,
+            action: Action::Reply {
+                delay: Duration::ZERO,
+                response,
+            },
+        }
+    }
+}
+
+pub(super) async fn handle(State(shared): State<Arc<Shared>>, request: Request) -> Response {
+    let (parts, body) = request.into_parts();
+    let route = route(&parts.method, parts.uri.path());
+    let (bytes, outcome) = match axum::body::to_bytes(body, MAX_BODY).await {
+        Ok(bytes) => {
+            let outcome = match route {
+                Route::Chat(version) => chat(&shared, &parts.headers, &bytes, version),
+                Route::Quota => quota(&shared, &parts.headers, &bytes),
+                Route::Refresh => refresh(&shared, &parts.headers, &bytes),
+                Route::NotFound => {
+                    Outcome::now(None, text_error(StatusCode::NOT_FOUND, "no such endpoint"))
+                }
+            };
+            (bytes, outcome)
+        }
+        Err(_) => {
+            let reply = text_error(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "request body too large or unreadable",
+            );
+            (Bytes::new(), Outcome::now(None, reply))
+        }
+    };
+    let status = match &outcome.action {
+        Action::Reply { response, .. } => response.status().as_u16(),
+        Action::Hang { .. } => 0,
+    };
+    if shared.options.record_requests {
+        let mut headers = parts.headers;
+        for name in [JWT_HEADER, header::AUTHORIZATION.as_str()] {
+            if let Some(value) = headers.get_mut(name) {
+                value.set_sensitive(true);
+            }
+        }
+        let recorded = RecordedRequest {
+            method: parts.method.to_string(),
+            path: parts.uri.path().to_owned(),
+            token_name: outcome.token_name,
+            headers,
+            body: serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+            status,
+        };
+        lock(&shared.log).push(recorded);
+    }
+    match outcome.action {
+        Action::Reply { delay, response } => {
+            if !delay.is_zero() {
+                tokio::select! {
+                    () = tokio::time::sleep(delay) => {}
+                    () = shared.cancel.cancelled() => {}
+                }
+            }
+            response
+        }
+        Action::Hang { _guard } => {
+            shared.cancel.cancelled().await;
+            text_error(StatusCode::SERVICE_UNAVAILABLE, "shutting down")
+        }
+    }
+}
+
+fn chat(shared: &Shared, headers: &HeaderMap, bytes: &[u8], version: ApiVersion) -> Outcome {
+    let name = match identify(headers) {
+        Ok(name) => name,
+        Err(failure) => {
+            if let Some(name) = &failure.name {
+                count_chat(shared, name);
+            }
+            return Outcome::now(
+                failure.name,
+                text_error(StatusCode::UNAUTHORIZED, failure.message),
+            );
+        }
+    };
+    count_chat(shared, &name);
+    let bad = |message: &str| {
+        Outcome::now(
+            Some(name.clone()),
+            text_error(StatusCode::BAD_REQUEST, message),
+        )
+    };
+    if let Err(message) = check_agent(headers) {
+        return bad(message);
+    }
+    let behaviour = shared.behaviour(&name);
+    // Authentication precedes body checks upstream; every other behaviour applies only to a valid body.
+    if behaviour == Behaviour::Unauthorized
+        && let Some(reply) = error_reply(&behaviour)
+    {
+        return Outcome::now(Some(name), reply);
+    }
+    if !header_contains(headers, header::CONTENT_TYPE, "application/json") {
+        return bad("Content-Type must be application/json");
+    }
+    if !header_contains(headers, header::ACCEPT, "text/event-stream") {
+        return bad("Accept must include text/event-stream");
+    }
+    let Ok(body) = serde_json::from_slice::<Value>(bytes) else {
+        return bad("body is not JSON");
+    };
+    let summary = match validate_chat(&body, version) {
+        Ok(summary) => summary,
+        Err(message) => return bad(&message),
+    };
+    if let Some(reply) = error_reply(&behaviour) {
+        return Outcome::now(Some(name), reply);
+    }
+    let guard = ActiveGuard::new(&shared.active);
+    if behaviour == Behaviour::Hang {
+        return Outcome {
+            token_name: Some(name),
+            action: Action::Hang {
+                _guard: Some(guard),
+            },
+        };
+    }
+    let spent = shared.options.spent_per_chat;
+    let quota_event = shared.quota_entry(&name, |quota| {
+        if quota.exhausted() {
+            return None;
+        }
+        quota.used = (quota.used + spent).min(quota.maximum);
+        Some(quota.metadata_event(&name, spent))
+    });
+    let Some(quota_event) = quota_event else {
+        return Outcome::now(
+            Some(name),
+            text_error(quota_exhausted_status(), "quota exhausted"),
+        );
+    };
+    let frames = chat_frames(&ReplyInput {
+        summary: &summary,
+        content_events: shared.options.content_events,
+        unknown_events: shared.options.unknown_events,
+        demo_text: shared.options.demo_text.as_deref(),
+        tool_serial: shared.tool_serial.fetch_add(1, Ordering::Relaxed),
+        quota_event,
+    });
+    let (delay, timing) = timing_of(&behaviour, shared.options.event_delay);
+    let body = timed_body(frames, timing, Some(guard), shared.cancel.clone());
+    let response = (
+        [
+            (header::CONTENT_TYPE, "text/event-stream"),
+            (header::CACHE_CONTROL, "no-cache"),
+        ],
+        body,
+    )
+        .into_response();
+    Outcome {
+        token_name: Some(name),
+        action: Action::Reply { delay, response },
+    }
+}
+
+/// Header delay and event timing of a behaviour that answers 200.
+fn timing_of(behaviour: &Behaviour, event_delay: Duration) -> (Duration, Timing) {
+    let mut timing = Timing {
+        between: event_delay,
+        ..Timing::default()
+    };
+    let mut delay = Duration::ZERO;
+    match behaviour {
+        Behaviour::SlowFirstByte(d) => timing.first_delay = *d,
+        Behaviour::SlowHeaders(d) => delay = *d,
+        Behaviour::PauseBetweenEvents(d) => timing.between = *d,
+        Behaviour::CutMidStream { after_events } => timing.cut_after = Some(*after_events),
+        _ => {}
+    }
+    (delay, timing)
+}
+
+fn count_chat(shared: &Shared, name: &str) {
+    *lock(&shared.chat_counts)
+        .entry(name.to_owned())
+        .or_default() += 1;
+}
+
+fn quota(shared: &Shared, headers: &HeaderMap, bytes: &[u8]) -> Outcome {
+    let name = match identify(headers) {
+        Ok(name) => name,
+        Err(failure) => {
+            return Outcome::now(
+                failure.name,
+                text_error(StatusCode::UNAUTHORIZED, failure.message),
+            );
+        }
+    };
+    let bad = |message: &str| {
+        Outcome::now(
+            Some(name.clone()),
+            text_error(StatusCode::BAD_REQUEST, message),
+        )
+    };
+    if let Err(message) = check_agent(headers) {
+        return bad(message);
+    }
+    // The proxy sends an empty body; `{}` is what another client sends and the service takes both.
+    let empty = bytes.is_empty()
+        || matches!(serde_json::from_slice::<Value>(bytes), Ok(Value::Object(m)) if m.is_empty());
+    if !empty {
+        return bad("quota/get takes an empty body");
+    }
+    let behaviour = shared.behaviour(&name);
+    if behaviour != Behaviour::QuotaExhausted
+        && let Some(reply) = error_reply(&behaviour)
+    {
+        return Outcome::now(Some(name), reply);
+    }
+    if behaviour == Behaviour::Hang {
+        return Outcome {
+            token_name: Some(name),
+            action: Action::Hang { _guard: None },
+        };
+    }
+    let mut quota = shared.quota_entry(&name, |quota| *quota);
+    if behaviour == Behaviour::QuotaExhausted {
+        quota = quota.shown_exhausted();
+    }
+    let body = quota.get_reply().to_string();
+    let (delay, mut timing) = timing_of(&behaviour, Duration::ZERO);
+    timing.between = Duration::ZERO;
+    let frames = match behaviour {
+        // Half a JSON document, then a broken connection.
+        Behaviour::CutMidStream { .. } => {
+            timing.cut_after = Some(1);
+            let (head, tail) = body.split_at(body.len() / 2);
+            vec![
+                Bytes::copy_from_slice(head.as_bytes()),
+                Bytes::copy_from_slice(tail.as_bytes()),
+            ]
+        }
+        _ => vec![Bytes::from(body)],
+    };
+    let response = (
+        [(header::CONTENT_TYPE, "application/json")],
+        timed_body(frames, timing, None, shared.cancel.clone()),
+    )
+        .into_response();
+    Outcome {
+        token_name: Some(name),
+        action: Action::Reply { delay, response },
+    }
+}
+
+fn refresh(shared: &Shared, headers: &HeaderMap, bytes: &[u8]) -> Outcome {
+    let unauthorized = |message| Outcome::now(None, text_error(StatusCode::UNAUTHORIZED, message));
+    let bad = |message| Outcome::now(None, text_error(StatusCode::BAD_REQUEST, message));
+    let bearer = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "));
+    let Some(id_token) = bearer.filter(|t| !t.is_empty()) else {
+        return unauthorized("authorization must be Bearer <id token>");
+    };
+    if !header_contains(headers, header::CONTENT_TYPE, "application/json") {
+        return bad("Content-Type must be application/json");
+    }
+    let license_id = match serde_json::from_slice::<Value>(bytes) {
+        Ok(Value::Object(body)) if body.len() == 1 => match body.get("licenseId") {
+            Some(Value::String(id)) if !id.is_empty() => id.clone(),
+            _ => return bad("body must be {\"licenseId\": \"<non-empty string>\"}"),
+        },
+        _ => return bad("body must be {\"licenseId\": \"<non-empty string>\"}"),
+    };
+    let token_name = match lock(&shared.licenses).get(&license_id) {
+        None => return unauthorized("unknown license"),
+        Some(license) if license.id_token != id_token => {
+            return unauthorized("ID token does not match the license");
+        }
+        Some(license) => license.token_name.clone(),
+    };
+    // A fresh JWT clears whatever made the old one fail, so a 401 token recovers by refreshing.
+    lock(&shared.behaviours).remove(&token_name);
+    let token = mint_jwt(&token_name, Duration::from_secs(24 * 3600));
+    Outcome::now(
+        Some(token_name),
+        (
+            StatusCode::OK,
+            axum::Json(json!({"state": "PAID", "token": token})),
+        )
+            .into_response(),
+    )
+}
+
+/// `grazie-agent` must be present and hold a JSON object.
+fn check_agent(headers: &HeaderMap) -> Result<(), &'static str> {
+    let Some(value) = headers.get("grazie-agent") else {
+        return Err("missing grazie-agent header");
+    };
+    match value.to_str().ok().map(serde_json::from_str::<Value>) {
+        Some(Ok(Value::Object(_))) => Ok(()),
+        _ => Err("grazie-agent must be a JSON object"),
+    }
+}
+
+fn header_contains(headers: &HeaderMap, name: header::HeaderName, wanted: &str) -> bool {
+    headers
+        .get_all(name)
+        .iter()
+        .filter_map(|v: &HeaderValue| v.to_str().ok())
+        .any(|v| v.to_ascii_lowercase().contains(wanted))
+}
