@@ -21,18 +21,24 @@ pub fn default_url(config: &Config) -> String {
 /// GET `{base}/stats` with the admin key.
 pub async fn fetch_stats(base: &str, key: Option<&str>) -> anyhow::Result<Value> {
     let url = format!("{}/stats", base.trim_end_matches('/'));
-    let client = reqwest::Client::builder().timeout(Duration::from_secs(10)).build()?;
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .build()?;
     let mut request = client.get(&url);
     if let Some(key) = key {
         request = request.bearer_auth(key);
     }
-    let response = request
-        .send()
-        .await
-        .with_context(|| format!("cannot reach {url}; is `jbproxy serve` running there? (set --url)"))?;
+    let response = request.send().await.with_context(|| {
+        format!("cannot reach {url}; is `jbproxy serve` running there? (set --url)")
+    })?;
     match response.status().as_u16() {
-        200 => response.json().await.context("the server's /stats answer is not JSON"),
-        401 => anyhow::bail!("{url} refused the key (401); pass the admin_token (or bearer_token) with --token"),
+        200 => response
+            .json()
+            .await
+            .context("the server's /stats answer is not JSON"),
+        401 => anyhow::bail!(
+            "{url} refused the key (401); pass the admin_token (or bearer_token) with --token"
+        ),
         status => anyhow::bail!("{url} answered {status}"),
     }
 }

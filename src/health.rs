@@ -47,19 +47,26 @@ pub async fn run(handles: Handles) {
 /// Checks every enabled token once; logs the seed's two lines.
 pub async fn check_round(live: &Arc<Live>) -> usize {
     tracing::info!("Performing JWT health check...");
-    let indices: Vec<usize> = (0..live.pool.len()).filter(|&i| live.pool.slots()[i].config.enabled).collect();
+    let indices: Vec<usize> = (0..live.pool.len())
+        .filter(|&i| live.pool.slots()[i].config.enabled)
+        .collect();
     futures_util::stream::iter(indices)
         .for_each_concurrent(CONCURRENT_CHECKS, |i| check_token(live, i))
         .await;
     let healthy = live.pool.usable_count();
-    tracing::info!("Health check completed: {healthy}/{} tokens healthy", live.pool.len());
+    tracing::info!(
+        "Health check completed: {healthy}/{} tokens healthy",
+        live.pool.len()
+    );
     healthy
 }
 
 /// Checks one token (refreshing its JWT first when due) and records the result in the pool.
 pub async fn check_token(live: &Live, index: usize) {
     let slot = &live.pool.slots()[index];
-    let due = slot.state_exp().is_some_and(|exp| exp - unix_now() < REFRESH_AHEAD.as_secs() as i64);
+    let due = slot
+        .state_exp()
+        .is_some_and(|exp| exp - unix_now() < REFRESH_AHEAD.as_secs() as i64);
     if slot.config.can_refresh() && (due || !slot.is_healthy()) {
         refresh(live, index).await;
     }
@@ -95,12 +102,16 @@ pub async fn check_token(live: &Live, index: usize) {
 
 /// The seed's check: a one-word chat. Spends quota, hence opt-in.
 async fn chat_check(live: &Live, jwt: &str) -> Result<Option<QuotaInfo>, UpstreamError> {
-    let request: crate::translate::openai::ChatRequest = serde_json::from_value(serde_json::json!({
-        "model": "gpt-4o-mini",
-        "messages": [{"role": "user", "content": "ping"}]
-    }))
-    .map_err(|e| UpstreamError::Fault(e.to_string()))?;
-    let profile = live.models.profile_for("gpt-4o-mini").unwrap_or("openai-gpt-4o-mini");
+    let request: crate::translate::openai::ChatRequest =
+        serde_json::from_value(serde_json::json!({
+            "model": "gpt-4o-mini",
+            "messages": [{"role": "user", "content": "ping"}]
+        }))
+        .map_err(|e| UpstreamError::Fault(e.to_string()))?;
+    let profile = live
+        .models
+        .profile_for("gpt-4o-mini")
+        .unwrap_or("openai-gpt-4o-mini");
     let grazie = crate::translate::request::build(&request, profile, live.config.upstream_api, 0)
         .map_err(|e| UpstreamError::Fault(e.message))?;
     let mut events = live.upstream.chat(jwt, &grazie).await?;

@@ -32,7 +32,10 @@ impl Live {
             Some(p) if same_upstream(&p.config, &config) => p.upstream.clone(),
             _ => UpstreamClient::new(&config)?,
         };
-        let client_key = config.bearer_token.as_ref().map(|k| KeyDigest::new(k.expose_secret()));
+        let client_key = config
+            .bearer_token
+            .as_ref()
+            .map(|k| KeyDigest::new(k.expose_secret()));
         let admin_key = config
             .admin_token
             .as_ref()
@@ -52,7 +55,13 @@ impl Live {
     pub fn max_attempts(&self) -> usize {
         match self.config.max_attempts {
             Some(n) => n as usize,
-            None => self.pool.slots().iter().filter(|s| s.config.enabled).count().clamp(1, 10),
+            None => self
+                .pool
+                .slots()
+                .iter()
+                .filter(|s| s.config.enabled)
+                .count()
+                .clamp(1, 10),
         }
     }
 }

@@ -12,7 +12,9 @@ use crate::pool::Pool;
 const OVERHEAD_BUCKETS: [f64; 12] = [
     0.000_025, 0.000_05, 0.000_1, 0.000_25, 0.000_5, 0.001, 0.002_5, 0.005, 0.01, 0.025, 0.05, 0.1,
 ];
-const LATENCY_BUCKETS: [f64; 12] = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0];
+const LATENCY_BUCKETS: [f64; 12] = [
+    0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+];
 
 /// The process-wide recorder; installed on first use. `None` if another recorder was installed first.
 pub fn handle() -> Option<&'static PrometheusHandle> {
@@ -20,8 +22,16 @@ pub fn handle() -> Option<&'static PrometheusHandle> {
     HANDLE
         .get_or_init(|| {
             PrometheusBuilder::new()
-                .set_buckets_for_metric(Matcher::Full("jbproxy_proxy_overhead_seconds".into()), &OVERHEAD_BUCKETS)
-                .and_then(|b| b.set_buckets_for_metric(Matcher::Full("jbproxy_upstream_latency_seconds".into()), &LATENCY_BUCKETS))
+                .set_buckets_for_metric(
+                    Matcher::Full("jbproxy_proxy_overhead_seconds".into()),
+                    &OVERHEAD_BUCKETS,
+                )
+                .and_then(|b| {
+                    b.set_buckets_for_metric(
+                        Matcher::Full("jbproxy_upstream_latency_seconds".into()),
+                        &LATENCY_BUCKETS,
+                    )
+                })
                 .and_then(|b| b.install_recorder())
                 .ok()
         })
@@ -53,9 +63,23 @@ pub fn render(pool: &Pool) -> String {
     };
     for stats in pool.token_stats() {
         let token = stats.name.clone();
-        metrics::gauge!("jbproxy_token_usable", "token" => token.clone()).set(if stats.usable { 1.0 } else { 0.0 });
-        metrics::gauge!("jbproxy_token_inflight", "token" => token.clone()).set(f64::from(stats.inflight));
-        for state in ["healthy", "cooling", "ejected", "probing", "exhausted", "invalid", "expired", "disabled"] {
+        metrics::gauge!("jbproxy_token_usable", "token" => token.clone()).set(if stats.usable {
+            1.0
+        } else {
+            0.0
+        });
+        metrics::gauge!("jbproxy_token_inflight", "token" => token.clone())
+            .set(f64::from(stats.inflight));
+        for state in [
+            "healthy",
+            "cooling",
+            "ejected",
+            "probing",
+            "exhausted",
+            "invalid",
+            "expired",
+            "disabled",
+        ] {
             metrics::gauge!("jbproxy_token_state", "token" => token.clone(), "state" => state)
                 .set(if stats.state == state { 1.0 } else { 0.0 });
         }

@@ -41,13 +41,16 @@ impl Reloader {
     pub async fn reload(&self, trigger: &str) -> Result<ReloadSummary, String> {
         let _one_at_a_time = self.busy.lock().await;
         let overrides = self.overrides.clone();
-        let loaded = tokio::task::spawn_blocking(move || config::load(&overrides, &Env::from_process()))
-            .await
-            .map_err(|e| format!("reload task failed: {e}"))?;
+        let loaded =
+            tokio::task::spawn_blocking(move || config::load(&overrides, &Env::from_process()))
+                .await
+                .map_err(|e| format!("reload task failed: {e}"))?;
         let config = match loaded {
             Ok(config) => config,
             Err(err) => {
-                tracing::error!("config reload ({trigger}) failed, keeping the running config: {err}");
+                tracing::error!(
+                    "config reload ({trigger}) failed, keeping the running config: {err}"
+                );
                 return Err(err.to_string());
             }
         };
@@ -63,7 +66,12 @@ impl Reloader {
             .pool
             .slots()
             .iter()
-            .filter(|s| old.pool.slots().iter().any(|o| o.fingerprint == s.fingerprint))
+            .filter(|s| {
+                old.pool
+                    .slots()
+                    .iter()
+                    .any(|o| o.fingerprint == s.fingerprint)
+            })
             .count();
         let summary = ReloadSummary {
             tokens: live.pool.len(),
@@ -85,7 +93,9 @@ impl Reloader {
     pub async fn on_sighup(self: Arc<Self>) {
         #[cfg(unix)]
         {
-            let Ok(mut hangup) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) else {
+            let Ok(mut hangup) =
+                tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
+            else {
                 tracing::warn!("cannot listen for SIGHUP; reload with POST /reload instead");
                 return;
             };
@@ -107,27 +117,41 @@ impl Reloader {
         let (tx, mut rx) = mpsc::channel::<()>(1);
         let target = std::fs::canonicalize(&file).unwrap_or_else(|_| file.clone());
         let name = target.file_name().map(|n| n.to_os_string());
-        let dir = target.parent().map(|d| d.to_path_buf()).unwrap_or_else(|| PathBuf::from("."));
+        let dir = target
+            .parent()
+            .map(|d| d.to_path_buf())
+            .unwrap_or_else(|| PathBuf::from("."));
         let debouncer = notify_debouncer_mini::new_debouncer(
             Duration::from_millis(300),
             move |result: notify_debouncer_mini::DebounceEventResult| {
-                if let Ok(events) = result {
-                    if events.iter().any(|e| e.path.file_name().map(|n| n.to_os_string()) == name) {
-                        // A full channel already holds a pending reload; one is enough.
-                        let _ = tx.try_send(());
-                    }
+                if let Ok(events) = result
+                    && events
+                        .iter()
+                        .any(|e| e.path.file_name().map(|n| n.to_os_string()) == name)
+                {
+                    // A full channel already holds a pending reload; one is enough.
+                    let _ = tx.try_send(());
                 }
             },
         );
         let mut debouncer = match debouncer {
             Ok(d) => d,
             Err(err) => {
-                tracing::warn!("cannot watch {}: {err}; reload with SIGHUP or POST /reload", file.display());
+                tracing::warn!(
+                    "cannot watch {}: {err}; reload with SIGHUP or POST /reload",
+                    file.display()
+                );
                 return;
             }
         };
-        if let Err(err) = debouncer.watcher().watch(&dir, notify::RecursiveMode::NonRecursive) {
-            tracing::warn!("cannot watch {}: {err}; reload with SIGHUP or POST /reload", dir.display());
+        if let Err(err) = debouncer
+            .watcher()
+            .watch(&dir, notify::RecursiveMode::NonRecursive)
+        {
+            tracing::warn!(
+                "cannot watch {}: {err}; reload with SIGHUP or POST /reload",
+                dir.display()
+            );
             return;
         }
         tracing::info!("watching {} for changes", file.display());

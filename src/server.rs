@@ -67,7 +67,8 @@ pub async fn run(
     });
 
     tracing::info!("listening on {addr}");
-    let serve = axum::serve(listener, router).with_graceful_shutdown(handles.shutdown.clone().cancelled_owned());
+    let serve = axum::serve(listener, router)
+        .with_graceful_shutdown(handles.shutdown.clone().cancelled_owned());
     // After the grace period, streams end themselves; the extra margin bounds a request that ignores that.
     let stopped = handles.shutdown.clone();
     tokio::select! {

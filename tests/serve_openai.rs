@@ -19,14 +19,28 @@ async fn non_streaming_chat_returns_one_completion_with_usage() {
     assert_eq!(body["model"], "gpt-4o");
     let message = &body["choices"][0]["message"];
     assert_eq!(message["role"], "assistant");
-    assert!(message["content"].as_str().expect("content").contains("hello there"), "{body}");
+    assert!(
+        message["content"]
+            .as_str()
+            .expect("content")
+            .contains("hello there"),
+        "{body}"
+    );
     assert_eq!(body["choices"][0]["finish_reason"], "stop");
     assert!(body["usage"]["prompt_tokens"].as_u64().expect("prompt") > 0);
-    assert!(body["usage"]["completion_tokens"].as_u64().expect("completion") > 0);
+    assert!(
+        body["usage"]["completion_tokens"]
+            .as_u64()
+            .expect("completion")
+            > 0
+    );
     let sent = &s.fake.requests()[0];
     assert_eq!(sent.path, "/user/v5/llm/chat/stream/v8");
     assert_eq!(sent.body["profile"], "openai-gpt-4o");
-    assert!(sent.body.get("parameters").is_none(), "no parameters without tools");
+    assert!(
+        sent.body.get("parameters").is_none(),
+        "no parameters without tools"
+    );
 }
 
 #[tokio::test]
@@ -37,18 +51,40 @@ async fn streaming_chat_sends_chunks_role_once_then_done() {
     assert_eq!(response.headers()["content-type"], "text/event-stream");
     let data = sse_data(&response.text().await.expect("body"));
     assert_eq!(data.last().map(String::as_str), Some("[DONE]"));
-    let chunks: Vec<Value> = data[..data.len() - 1].iter().map(|d| serde_json::from_str(d).expect("chunk")).collect();
+    let chunks: Vec<Value> = data[..data.len() - 1]
+        .iter()
+        .map(|d| serde_json::from_str(d).expect("chunk"))
+        .collect();
     assert!(chunks.len() >= 3, "{chunks:?}");
-    let ids: std::collections::HashSet<&str> = chunks.iter().map(|c| c["id"].as_str().expect("id")).collect();
+    let ids: std::collections::HashSet<&str> = chunks
+        .iter()
+        .map(|c| c["id"].as_str().expect("id"))
+        .collect();
     assert_eq!(ids.len(), 1, "one id per completion");
-    assert!(chunks.iter().all(|c| c["object"] == "chat.completion.chunk"));
-    let roles = chunks.iter().filter(|c| c["choices"][0]["delta"].get("role").is_some()).count();
+    assert!(
+        chunks
+            .iter()
+            .all(|c| c["object"] == "chat.completion.chunk")
+    );
+    let roles = chunks
+        .iter()
+        .filter(|c| c["choices"][0]["delta"].get("role").is_some())
+        .count();
     assert_eq!(roles, 1);
     assert_eq!(chunks[0]["choices"][0]["delta"]["role"], "assistant");
     assert!(streamed_text(&data).contains("stream me"));
-    let finish: Vec<&Value> = chunks.iter().map(|c| &c["choices"][0]["finish_reason"]).filter(|f| !f.is_null()).collect();
+    let finish: Vec<&Value> = chunks
+        .iter()
+        .map(|c| &c["choices"][0]["finish_reason"])
+        .filter(|f| !f.is_null())
+        .collect();
     assert_eq!(finish, [&json!("stop")]);
-    assert!(chunks.iter().all(|c| c.get("usage").is_none_or(Value::is_null)), "no usage unless asked");
+    assert!(
+        chunks
+            .iter()
+            .all(|c| c.get("usage").is_none_or(Value::is_null)),
+        "no usage unless asked"
+    );
 }
 
 #[tokio::test]
@@ -81,20 +117,32 @@ fn tool_request(stream: bool) -> Value {
 #[tokio::test]
 async fn tool_calls_round_trip_in_both_modes() {
     let s = Setup::start(&["a"], json!({})).await;
-    let body: Value = s.chat(tool_request(false)).await.json().await.expect("json");
+    let body: Value = s
+        .chat(tool_request(false))
+        .await
+        .json()
+        .await
+        .expect("json");
     assert_eq!(body["choices"][0]["finish_reason"], "tool_calls", "{body}");
     let call = &body["choices"][0]["message"]["tool_calls"][0];
     assert_eq!(call["type"], "function");
     assert_eq!(call["function"]["name"], "get_weather");
-    let args: Value = serde_json::from_str(call["function"]["arguments"].as_str().expect("args")).expect("json args");
+    let args: Value = serde_json::from_str(call["function"]["arguments"].as_str().expect("args"))
+        .expect("json args");
     assert_eq!(args["input"], "weather in Paris");
     let call_id = call["id"].as_str().expect("id").to_string();
     let tools_sent = &s.fake.requests()[0].body["parameters"]["data"];
     assert_eq!(tools_sent[0]["fqdn"], "llm.parameters.tools");
 
     let data = sse_data(&s.chat(tool_request(true)).await.text().await.expect("body"));
-    let chunks: Vec<Value> = data.iter().filter_map(|d| serde_json::from_str(d).ok()).collect();
-    let deltas: Vec<&Value> = chunks.iter().filter_map(|c| c["choices"][0]["delta"].get("tool_calls")).collect();
+    let chunks: Vec<Value> = data
+        .iter()
+        .filter_map(|d| serde_json::from_str(d).ok())
+        .collect();
+    let deltas: Vec<&Value> = chunks
+        .iter()
+        .filter_map(|c| c["choices"][0]["delta"].get("tool_calls"))
+        .collect();
     assert!(deltas.len() >= 2, "{chunks:?}");
     assert_eq!(deltas[0][0]["function"]["name"], "get_weather");
     assert!(deltas[0][0]["id"].as_str().is_some());
@@ -102,8 +150,15 @@ async fn tool_calls_round_trip_in_both_modes() {
         .iter()
         .filter_map(|d| d[0]["function"]["arguments"].as_str())
         .collect();
-    assert_eq!(serde_json::from_str::<Value>(&arguments).expect("args")["input"], "weather in Paris");
-    assert!(chunks.iter().any(|c| c["choices"][0]["finish_reason"] == "tool_calls"));
+    assert_eq!(
+        serde_json::from_str::<Value>(&arguments).expect("args")["input"],
+        "weather in Paris"
+    );
+    assert!(
+        chunks
+            .iter()
+            .any(|c| c["choices"][0]["finish_reason"] == "tool_calls")
+    );
 
     let follow_up = json!({
         "model": "gpt-4o",
@@ -115,9 +170,20 @@ async fn tool_calls_round_trip_in_both_modes() {
         ]
     });
     let body: Value = s.chat(follow_up).await.json().await.expect("json");
-    assert!(body["choices"][0]["message"]["content"].as_str().expect("text").contains("sunny, 21C"), "{body}");
+    assert!(
+        body["choices"][0]["message"]["content"]
+            .as_str()
+            .expect("text")
+            .contains("sunny, 21C"),
+        "{body}"
+    );
     let last = s.fake.requests().last().expect("request").body.clone();
-    let tool_message = last["chat"]["messages"].as_array().expect("messages").last().cloned().expect("last");
+    let tool_message = last["chat"]["messages"]
+        .as_array()
+        .expect("messages")
+        .last()
+        .cloned()
+        .expect("last");
     assert_eq!(tool_message["type"], "tool_message");
     assert_eq!(tool_message["toolName"], "get_weather");
 }
@@ -140,7 +206,11 @@ async fn images_go_up_as_media_and_remote_urls_are_refused() {
         {"type": "image_url", "image_url": {"url": "https://example.com/cat.png"}}]}]});
     let response = s.chat(remote).await;
     assert_eq!(response.status(), 400);
-    assert_eq!(s.fake.requests().len(), 1, "refused before any upstream call");
+    assert_eq!(
+        s.fake.requests().len(),
+        1,
+        "refused before any upstream call"
+    );
 }
 
 #[tokio::test]
@@ -148,7 +218,12 @@ async fn models_are_listed_sorted_and_unknown_ones_are_404() {
     let s = Setup::start(&["a"], json!({"models": {"my-alias": "openai-gpt-4o"}})).await;
     let list: Value = s.get("/v1/models").await.json().await.expect("json");
     assert_eq!(list["object"], "list");
-    let ids: Vec<&str> = list["data"].as_array().expect("data").iter().map(|m| m["id"].as_str().expect("id")).collect();
+    let ids: Vec<&str> = list["data"]
+        .as_array()
+        .expect("data")
+        .iter()
+        .map(|m| m["id"].as_str().expect("id"))
+        .collect();
     let mut sorted = ids.clone();
     sorted.sort();
     assert_eq!(ids, sorted);
@@ -165,25 +240,60 @@ async fn models_are_listed_sorted_and_unknown_ones_are_404() {
     assert_eq!(response.status(), 404);
     let err: Value = response.json().await.expect("json");
     assert_eq!(err["error"]["code"], "model_not_found");
-    assert!(s.fake.requests().is_empty(), "no upstream call for an unknown model");
+    assert!(
+        s.fake.requests().is_empty(),
+        "no upstream call for an unknown model"
+    );
 }
 
 #[tokio::test]
 async fn health_is_public_and_everything_else_needs_the_key() {
     let s = Setup::start(&["a", "b"], json!({})).await;
-    let health: Value = s.client.get(s.url("/health")).send().await.expect("req").json().await.expect("json");
-    assert_eq!(health, json!({"status": "ok", "healthy_tokens": 2, "total_tokens": 2, "strategy": "round_robin"}));
+    let health: Value = s
+        .client
+        .get(s.url("/health"))
+        .send()
+        .await
+        .expect("req")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(
+        health,
+        json!({"status": "ok", "healthy_tokens": 2, "total_tokens": 2, "strategy": "round_robin"})
+    );
 
-    let no_key = s.client.post(s.url("/v1/chat/completions")).json(&user("x")).send().await.expect("req");
+    let no_key = s
+        .client
+        .post(s.url("/v1/chat/completions"))
+        .json(&user("x"))
+        .send()
+        .await
+        .expect("req");
     assert_eq!(no_key.status(), 401);
     let err: Value = no_key.json().await.expect("json");
     assert_eq!(err["error"]["type"], "authentication_error");
-    let wrong = s.client.get(s.url("/v1/models")).bearer_auth("sk-wrong").send().await.expect("req");
+    let wrong = s
+        .client
+        .get(s.url("/v1/models"))
+        .bearer_auth("sk-wrong")
+        .send()
+        .await
+        .expect("req");
     assert_eq!(wrong.status(), 401);
-    let x_api_key = s.client.get(s.url("/v1/models")).header("x-api-key", KEY).send().await.expect("req");
+    let x_api_key = s
+        .client
+        .get(s.url("/v1/models"))
+        .header("x-api-key", KEY)
+        .send()
+        .await
+        .expect("req");
     assert_eq!(x_api_key.status(), 200);
     assert!(s.fake.requests().is_empty());
-    assert!(!s.proxy.logs().contains("sk-wrong"), "a presented key is never logged");
+    assert!(
+        !s.proxy.logs().contains("sk-wrong"),
+        "a presented key is never logged"
+    );
 }
 
 #[tokio::test]
@@ -247,7 +357,10 @@ async fn no_usable_token_is_a_503_with_the_seed_message() {
     );
     let health = s.client.get(s.url("/health")).send().await.expect("req");
     assert_eq!(health.status(), 503);
-    assert_eq!(health.json::<Value>().await.expect("json")["healthy_tokens"], 0);
+    assert_eq!(
+        health.json::<Value>().await.expect("json")["healthy_tokens"],
+        0
+    );
 }
 
 #[tokio::test]
@@ -263,9 +376,19 @@ async fn a_failing_token_is_failed_over_without_the_client_noticing() {
 
 #[tokio::test]
 async fn a_stream_cut_after_it_started_ends_with_an_error_and_no_done() {
-    let s = Setup::with_options(&["a"], json!({}), FakeOptions { content_events: 6, ..FakeOptions::default() }).await;
-    s.fake.set_behaviour("a", Behaviour::CutMidStream { after_events: 3 });
-    let data = sse_data(&s.chat(streaming("cut me")).await.text().await.expect("body"));
+    let options = FakeOptions {
+        content_events: 6,
+        event_delay: Duration::from_millis(30),
+        ..FakeOptions::default()
+    };
+    let s = Setup::with_options(&["a"], json!({}), options).await;
+    s.fake
+        .set_behaviour("a", Behaviour::CutMidStream { after_events: 3 });
+    let response = s.chat(streaming("cut me")).await;
+    assert_eq!(response.status(), 200);
+    let text = response.text().await.expect("body");
+    let data = sse_data(&text);
+    assert!(!data.is_empty(), "{text}");
     assert!(!data.iter().any(|d| d == "[DONE]"), "{data:?}");
     let last: Value = serde_json::from_str(data.last().expect("some data")).expect("json");
     assert!(last["error"]["message"].as_str().is_some(), "{last}");
@@ -277,7 +400,12 @@ async fn v7_is_spoken_when_configured() {
     let response = s.chat(user("old api")).await;
     assert_eq!(response.status(), 200);
     assert_eq!(s.fake.requests()[0].path, "/user/v5/llm/chat/stream/v7");
-    let body: Value = s.chat(tool_request(false)).await.json().await.expect("json");
+    let body: Value = s
+        .chat(tool_request(false))
+        .await
+        .json()
+        .await
+        .expect("json");
     assert_eq!(body["choices"][0]["finish_reason"], "tool_calls", "{body}");
 }
 
@@ -286,7 +414,11 @@ async fn a_client_disconnect_cancels_the_upstream_stream() {
     let s = Setup::with_options(
         &["a"],
         json!({}),
-        FakeOptions { content_events: 50, event_delay: Duration::from_millis(100), ..FakeOptions::default() },
+        FakeOptions {
+            content_events: 50,
+            event_delay: Duration::from_millis(100),
+            ..FakeOptions::default()
+        },
     )
     .await;
     let mut response = s.chat(streaming("long")).await;
@@ -298,10 +430,17 @@ async fn a_client_disconnect_cancels_the_upstream_stream() {
     while s.fake.active_streams() > 0 && std::time::Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    assert_eq!(s.fake.active_streams(), 0, "upstream stream still running after the client left");
+    assert_eq!(
+        s.fake.active_streams(),
+        0,
+        "upstream stream still running after the client left"
+    );
     let stats: Value = s.get("/stats").await.json().await.expect("json");
     assert_eq!(stats["tokens"][0]["inflight"], 0);
-    assert_eq!(stats["tokens"][0]["state"], "healthy", "a client leaving costs the token nothing");
+    assert_eq!(
+        stats["tokens"][0]["state"], "healthy",
+        "a client leaving costs the token nothing"
+    );
 }
 
 #[tokio::test]
@@ -309,14 +448,26 @@ async fn sigterm_lets_an_open_stream_finish_then_exits_zero() {
     let mut s = Setup::with_options(
         &["a"],
         json!({}),
-        FakeOptions { content_events: 10, event_delay: Duration::from_millis(100), ..FakeOptions::default() },
+        FakeOptions {
+            content_events: 10,
+            event_delay: Duration::from_millis(100),
+            ..FakeOptions::default()
+        },
     )
     .await;
     let mut response = s.chat(streaming("finish me")).await;
-    let mut body = String::from_utf8(response.chunk().await.expect("read").expect("chunk").to_vec()).expect("utf8");
+    let mut body = String::from_utf8(
+        response
+            .chunk()
+            .await
+            .expect("read")
+            .expect("chunk")
+            .to_vec(),
+    )
+    .expect("utf8");
     s.proxy.signal("TERM");
     while let Some(chunk) = response.chunk().await.expect("read") {
-        body.push_str(&String::from_utf8_lossy(&chunk));
+        body.push_str(&String::from_utf8_lossy(chunk.as_ref()));
     }
     assert!(body.ends_with("data: [DONE]\n\n"), "{body}");
     let status = s.proxy.wait(Duration::from_secs(10)).expect("exited");

@@ -10,7 +10,10 @@ use serde_json::{Value, json};
 use super::{ApiError, AppState, auth};
 use crate::config::view;
 
-pub async fn stats(State(app): State<AppState>, headers: HeaderMap) -> Result<Json<Value>, ApiError> {
+pub async fn stats(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+) -> Result<Json<Value>, ApiError> {
     let live = app.snapshot();
     auth::check(live.admin_key.as_ref(), &headers)?;
     let tokens = live.pool.token_stats();
@@ -31,13 +34,19 @@ pub async fn stats(State(app): State<AppState>, headers: HeaderMap) -> Result<Js
     })))
 }
 
-pub async fn config(State(app): State<AppState>, headers: HeaderMap) -> Result<Json<Value>, ApiError> {
+pub async fn config(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+) -> Result<Json<Value>, ApiError> {
     let live = app.snapshot();
     auth::check(live.admin_key.as_ref(), &headers)?;
     Ok(Json(view::redacted_json(&live.config)))
 }
 
-pub async fn reload(State(app): State<AppState>, headers: HeaderMap) -> Result<Json<Value>, ApiError> {
+pub async fn reload(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+) -> Result<Json<Value>, ApiError> {
     let live = app.snapshot();
     auth::check(live.admin_key.as_ref(), &headers)?;
     let Some(reloader) = &app.reloader else {
@@ -58,7 +67,10 @@ pub async fn reload(State(app): State<AppState>, headers: HeaderMap) -> Result<J
     }
 }
 
-pub async fn metrics(State(app): State<AppState>, headers: HeaderMap) -> Result<Response, ApiError> {
+pub async fn metrics(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
     let live = app.snapshot();
     auth::check(live.admin_key.as_ref(), &headers)?;
     let text = crate::metrics::render(&live.pool);

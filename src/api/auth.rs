@@ -8,7 +8,10 @@ use crate::secret::KeyDigest;
 
 /// The key a client presented, if any.
 fn presented(headers: &HeaderMap) -> Option<&str> {
-    if let Some(value) = headers.get(axum::http::header::AUTHORIZATION).and_then(|v| v.to_str().ok()) {
+    if let Some(value) = headers
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+    {
         let value = value.trim();
         let key = value
             .strip_prefix("Bearer ")
@@ -16,7 +19,10 @@ fn presented(headers: &HeaderMap) -> Option<&str> {
             .unwrap_or(value);
         return Some(key.trim());
     }
-    headers.get("x-api-key").and_then(|v| v.to_str().ok()).map(str::trim)
+    headers
+        .get("x-api-key")
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
 }
 
 /// Accepts the request when no key is configured, or when the presented key matches.

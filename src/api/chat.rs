@@ -53,7 +53,10 @@ async fn handle(
     let bytes = read_body(body, limit).await?;
     let req: ChatRequest = serde_json::from_slice(&bytes)
         .map_err(|e| ApiError::bad_request(format!("invalid request body: {e}")))?;
-    let profile = live.models.profile_for(&req.model).ok_or_else(|| ApiError::model_not_found(&req.model))?;
+    let profile = live
+        .models
+        .profile_for(&req.model)
+        .ok_or_else(|| ApiError::model_not_found(&req.model))?;
     let grazie = request::build(&req, profile, live.config.upstream_api, now_ms())?;
     let meta = Meta {
         id: completion_id(),
@@ -67,7 +70,12 @@ async fn handle(
         let include_usage = req.stream_options.as_ref().is_some_and(|o| o.include_usage);
         let begun = failover.start().await?;
         crate::metrics::request_finished(200, &meta.model);
-        Ok(stream_response(begun, meta, include_usage, app.drain.clone()))
+        Ok(stream_response(
+            begun,
+            meta,
+            include_usage,
+            app.drain.clone(),
+        ))
     } else {
         // Nothing reaches the client before the whole answer is in, so even a cut answer can fail over.
         loop {
@@ -88,15 +96,18 @@ async fn handle(
 
 async fn read_body(body: Body, limit: u64) -> Result<Bytes, ApiError> {
     let limit_usize = usize::try_from(limit).unwrap_or(usize::MAX);
-    axum::body::to_bytes(body, limit_usize).await.map_err(|err| {
-        let too_large = std::iter::successors(Some(&err as &dyn std::error::Error), |e| e.source())
-            .any(|e| e.is::<http_body_util::LengthLimitError>());
-        if too_large {
-            ApiError::too_large(limit)
-        } else {
-            ApiError::bad_request(format!("cannot read the request body: {err}"))
-        }
-    })
+    axum::body::to_bytes(body, limit_usize)
+        .await
+        .map_err(|err| {
+            let too_large =
+                std::iter::successors(Some(&err as &dyn std::error::Error), |e| e.source())
+                    .any(|e| e.is::<http_body_util::LengthLimitError>());
+            if too_large {
+                ApiError::too_large(limit)
+            } else {
+                ApiError::bad_request(format!("cannot read the request body: {err}"))
+            }
+        })
 }
 
 /// Facts about one completion that every chunk repeats.
@@ -157,22 +168,23 @@ impl<'a> Failover<'a> {
                 crate::metrics::proxy_overhead(self.received.elapsed());
             }
             let sent = Instant::now();
-            let outcome = match self.live.upstream.chat(permit.jwt(), &self.request).await {
-                Err(err) => Err(err),
-                Ok(mut events) => match events.next().await {
-                    Some(Ok(first)) => {
-                        crate::metrics::upstream_latency(sent.elapsed());
-                        return Ok(Begun {
-                            permit,
-                            events,
-                            first,
-                            attempts: self.attempts,
-                        });
-                    }
-                    Some(Err(err)) => Err(err),
-                    None => Err(UpstreamError::Fault("upstream answer was empty".into())),
-                },
-            };
+            let outcome: Result<(), UpstreamError> =
+                match self.live.upstream.chat(permit.jwt(), &self.request).await {
+                    Err(err) => Err(err),
+                    Ok(mut events) => match events.next().await {
+                        Some(Ok(first)) => {
+                            crate::metrics::upstream_latency(sent.elapsed());
+                            return Ok(Begun {
+                                permit,
+                                events,
+                                first,
+                                attempts: self.attempts,
+                            });
+                        }
+                        Some(Err(err)) => Err(err),
+                        None => Err(UpstreamError::Fault("upstream answer was empty".into())),
+                    },
+                };
             if let Err(err) = outcome {
                 tracing::debug!(token = %permit.slot().label(), "attempt {} failed: {err}", self.attempts);
                 permit.report(&err.outcome());
@@ -180,7 +192,9 @@ impl<'a> Failover<'a> {
                     return Err(ApiError::upstream(&err, self.attempts));
                 }
                 // A refreshed JWT deserves one more try on the same token.
-                if matches!(err, UpstreamError::Unauthorized) && crate::health::refresh(self.live, permit.index()).await {
+                if matches!(err, UpstreamError::Unauthorized)
+                    && crate::health::refresh(self.live, permit.index()).await
+                {
                     self.tried.remove(permit.index());
                 }
                 self.last_error = Some(err);
@@ -191,7 +205,13 @@ impl<'a> Failover<'a> {
 
     fn give_up(&self, retry_after: Option<std::time::Duration>) -> ApiError {
         if self.live.pool.usable_count() == 0 || self.last_error.is_none() {
-            let soonest = retry_after.or_else(|| self.live.pool.pick(&Tried::default()).err().and_then(|u| u.retry_after));
+            let soonest = retry_after.or_else(|| {
+                self.live
+                    .pool
+                    .pick(&Tried::default())
+                    .err()
+                    .and_then(|u| u.retry_after)
+            });
             return ApiError::no_tokens(soonest);
         }
         match &self.last_error {
@@ -209,7 +229,12 @@ async fn collect(begun: Begun, meta: &Meta) -> Result<serde_json::Value, (Permit
         first,
         attempts,
     } = begun;
-    let mut builder = ResponseBuilder::new(meta.id.clone(), meta.model.clone(), meta.created, meta.prompt_tokens);
+    let mut builder = ResponseBuilder::new(
+        meta.id.clone(),
+        meta.model.clone(),
+        meta.created,
+        meta.prompt_tokens,
+    );
     let mut event = first;
     loop {
         if let UpstreamEvent::Quota(q) = &event {
@@ -268,8 +293,19 @@ struct Streamer {
     finished: bool,
 }
 
-fn stream_response(begun: Begun, meta: Meta, include_usage: bool, drain: CancellationToken) -> Response {
-    let translator = ChunkTranslator::new(meta.id.clone(), meta.model.clone(), meta.created, include_usage, meta.prompt_tokens);
+fn stream_response(
+    begun: Begun,
+    meta: Meta,
+    include_usage: bool,
+    drain: CancellationToken,
+) -> Response {
+    let translator = ChunkTranslator::new(
+        meta.id.clone(),
+        meta.model.clone(),
+        meta.created,
+        include_usage,
+        meta.prompt_tokens,
+    );
     let streamer = Streamer {
         permit: begun.permit,
         events: begun.events,
@@ -287,7 +323,10 @@ fn stream_response(begun: Begun, meta: Meta, include_usage: bool, drain: Cancell
     });
     let mut response = Response::new(Body::from_stream(body));
     let headers = response.headers_mut();
-    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/event-stream"));
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/event-stream"),
+    );
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
     headers.insert("x-accel-buffering", HeaderValue::from_static("no"));
     response
@@ -341,14 +380,19 @@ impl Streamer {
             self.permit.report(&err.outcome());
         }
         tracing::warn!(token = %self.permit.slot().label(), "stream cut after it started: {err}");
-        let error = ApiError::new(StatusCode::BAD_GATEWAY, "upstream_error", format!("the answer was cut: {err}"))
-            .code("stream_interrupted");
+        let error = ApiError::new(
+            StatusCode::BAD_GATEWAY,
+            "upstream_error",
+            format!("the answer was cut: {err}"),
+        )
+        .code("stream_interrupted");
         self.chunks.push(error.body().to_string());
         self.frame(false)
     }
 
     fn frame(&mut self, done: bool) -> Bytes {
-        let size: usize = self.chunks.iter().map(|c| c.len() + 8).sum::<usize>() + if done { 14 } else { 0 };
+        let size: usize =
+            self.chunks.iter().map(|c| c.len() + 8).sum::<usize>() + if done { 14 } else { 0 };
         let mut out = String::with_capacity(size);
         for chunk in self.chunks.drain(..) {
             out.push_str("data: ");
@@ -374,9 +418,15 @@ fn completion_id() -> String {
 }
 
 fn now_secs() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
 }
 
 fn now_ms() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
 }

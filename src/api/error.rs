@@ -74,8 +74,12 @@ impl ApiError {
 
     /// No token can serve: the seed's message, and when the soonest recovery is known, `Retry-After`.
     pub fn no_tokens(retry_after: Option<std::time::Duration>) -> Self {
-        let mut err = Self::new(StatusCode::SERVICE_UNAVAILABLE, "service_unavailable_error", NO_TOKENS_MESSAGE)
-            .code("no_available_tokens");
+        let mut err = Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "service_unavailable_error",
+            NO_TOKENS_MESSAGE,
+        )
+        .code("no_available_tokens");
         err.retry_after = retry_after.map(|d| d.as_secs().max(1));
         err
     }
@@ -115,10 +119,10 @@ impl From<TranslateError> for ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let mut response = (self.status, axum::Json(self.body())).into_response();
-        if let Some(secs) = self.retry_after {
-            if let Ok(value) = HeaderValue::from_str(&secs.to_string()) {
-                response.headers_mut().insert(header::RETRY_AFTER, value);
-            }
+        if let Some(secs) = self.retry_after
+            && let Ok(value) = HeaderValue::from_str(&secs.to_string())
+        {
+            response.headers_mut().insert(header::RETRY_AFTER, value);
         }
         response
     }

@@ -58,7 +58,11 @@ pub fn router(state: AppState) -> Router {
 async fn health(State(app): State<AppState>) -> impl IntoResponse {
     let live = app.snapshot();
     let healthy = live.pool.usable_count();
-    let status = if healthy > 0 { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    let status = if healthy > 0 {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
     let body = json!({
         "status": if healthy > 0 { "ok" } else { "unavailable" },
         "healthy_tokens": healthy,
@@ -72,7 +76,10 @@ async fn not_found(uri: axum::http::Uri) -> ApiError {
     ApiError::new(
         StatusCode::NOT_FOUND,
         "invalid_request_error",
-        format!("no endpoint at {}; this proxy serves /v1/chat/completions and /v1/models", uri.path()),
+        format!(
+            "no endpoint at {}; this proxy serves /v1/chat/completions and /v1/models",
+            uri.path()
+        ),
     )
     .code("not_found")
 }

@@ -18,7 +18,10 @@ fn entry(alias: &str, profile: &str) -> Value {
     json!({"id": alias, "object": "model", "created": CREATED, "owned_by": owner(profile)})
 }
 
-pub async fn list(State(app): State<AppState>, headers: HeaderMap) -> Result<Json<Value>, ApiError> {
+pub async fn list(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+) -> Result<Json<Value>, ApiError> {
     let live = app.snapshot();
     auth::check(live.client_key.as_ref(), &headers)?;
     let data: Vec<Value> = live.models.aliases().map(|(a, p)| entry(a, p)).collect();

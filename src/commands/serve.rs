@@ -36,13 +36,19 @@ bearer_token (or -k / BEARER_TOKEN), or listen on 127.0.0.1",
         .context("cannot start the async runtime")?;
     runtime.block_on(async move {
         // Held for the server's lifetime: dropping it stops the demo upstream.
-        let demo = if args.demo { Some(setup_demo(&mut config).await?) } else { None };
-        let listener = tokio::net::TcpListener::bind(config.listen_address()).await.with_context(|| {
-            format!(
-                "cannot listen on {}; pick another port with -p or another address with -h",
-                config.listen_address()
-            )
-        })?;
+        let demo = if args.demo {
+            Some(setup_demo(&mut config).await?)
+        } else {
+            None
+        };
+        let listener = tokio::net::TcpListener::bind(config.listen_address())
+            .await
+            .with_context(|| {
+                format!(
+                    "cannot listen on {}; pick another port with -p or another address with -h",
+                    config.listen_address()
+                )
+            })?;
         if let Some(demo) = &demo {
             print_demo_banner(demo.made_up_key.as_deref(), listener.local_addr()?);
         }
@@ -54,13 +60,19 @@ bearer_token (or -k / BEARER_TOKEN), or listen on 127.0.0.1",
 }
 
 fn is_loopback(host: &str) -> bool {
-    host == "localhost" || host.trim_matches(|c| c == '[' || c == ']').parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
+    host == "localhost"
+        || host
+            .trim_matches(|c| c == '[' || c == ']')
+            .parse::<IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
 }
 
 fn init_logging(format: LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     let _ = match format {
         LogFormat::Text => builder.try_init(),
         LogFormat::Json => builder.json().try_init(),
@@ -88,7 +100,10 @@ pieces the way the real service sends them. Configure real JWTs to talk to the r
     .await
     .context("cannot start the demo upstream")?;
     if !config.tokens.is_empty() {
-        tracing::warn!("demo mode: ignoring the {} configured token(s)", config.tokens.len());
+        tracing::warn!(
+            "demo mode: ignoring the {} configured token(s)",
+            config.tokens.len()
+        );
     }
     config.tokens = (1..=3)
         .map(|i| {
@@ -110,11 +125,17 @@ pieces the way the real service sends them. Configure real JWTs to talk to the r
     config.upstream_url = fake.url();
     config.watch_config = false;
     config.health_check_mode = HealthCheckMode::Quota;
-    let made_up_key = config.bearer_token.is_none().then(super::generate_config::new_bearer_token);
+    let made_up_key = config
+        .bearer_token
+        .is_none()
+        .then(super::generate_config::new_bearer_token);
     if let Some(key) = &made_up_key {
         config.bearer_token = Some(SecretString::from(key.clone()));
     }
-    tracing::warn!("DEMO MODE: answers come from a built-in fake JetBrains AI at {}, not the real service", fake.url());
+    tracing::warn!(
+        "DEMO MODE: answers come from a built-in fake JetBrains AI at {}, not the real service",
+        fake.url()
+    );
     Ok(Demo {
         _upstream: fake,
         made_up_key,

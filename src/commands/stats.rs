@@ -21,9 +21,15 @@ pub fn run(ctx: &Context, args: StatsArgs) -> anyhow::Result<ExitCode> {
         .unwrap_or_else(|| "http://127.0.0.1:8080".to_string());
     let key = args.token.clone().or_else(|| {
         let config = config.as_ref()?;
-        config.admin_token.as_ref().or(config.bearer_token.as_ref()).map(|k| k.expose_secret().to_string())
+        config
+            .admin_token
+            .as_ref()
+            .or(config.bearer_token.as_ref())
+            .map(|k| k.expose_secret().to_string())
     });
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
     runtime.block_on(async {
         loop {
             let stats = admin_client::fetch_stats(&url, key.as_deref()).await?;
@@ -52,20 +58,42 @@ fn render(stats: &Value, url: &str) -> String {
         other => other.to_string(),
     };
     let totals = &stats["totals"];
-    let mut summary = output::table(&["server", "strategy", "uptime", "usable / tokens", "requests", "in flight"]);
+    let mut summary = output::table(&[
+        "server",
+        "strategy",
+        "uptime",
+        "usable / tokens",
+        "requests",
+        "in flight",
+    ]);
     summary.add_row([
         url.to_string(),
         s(&stats["strategy"]),
-        crate::jwt::short_duration(Duration::from_secs(stats["uptime_secs"].as_u64().unwrap_or(0))),
+        crate::jwt::short_duration(Duration::from_secs(
+            stats["uptime_secs"].as_u64().unwrap_or(0),
+        )),
         format!("{} / {}", s(&totals["usable"]), s(&totals["tokens"])),
         s(&totals["requests"]),
         s(&totals["inflight"]),
     ]);
     let mut tokens = output::table(&[
-        "name", "fingerprint", "state", "reason", "until", "requests", "failures", "in flight", "avg ms", "quota left", "expires in",
+        "name",
+        "fingerprint",
+        "state",
+        "reason",
+        "until",
+        "requests",
+        "failures",
+        "in flight",
+        "avg ms",
+        "quota left",
+        "expires in",
     ]);
     for t in stats["tokens"].as_array().into_iter().flatten() {
-        let failures: u64 = t["failures"].as_object().map(|m| m.values().filter_map(Value::as_u64).sum()).unwrap_or(0);
+        let failures: u64 = t["failures"]
+            .as_object()
+            .map(|m| m.values().filter_map(Value::as_u64).sum())
+            .unwrap_or(0);
         let quota = match (&t["quota"]["left"], &t["quota"]["maximum"]) {
             (Value::Number(left), Value::Number(max)) => format!("{left} / {max}"),
             _ => "-".into(),
@@ -89,7 +117,10 @@ fn render(stats: &Value, url: &str) -> String {
             s(&t["requests"]),
             failures.to_string(),
             s(&t["inflight"]),
-            t["avg_latency_ms"].as_f64().map(|ms| format!("{ms:.1}")).unwrap_or_else(|| "-".into()),
+            t["avg_latency_ms"]
+                .as_f64()
+                .map(|ms| format!("{ms:.1}"))
+                .unwrap_or_else(|| "-".into()),
             quota,
             expires,
         ]);

@@ -25,9 +25,13 @@ pub enum Outcome {
     /// 401: the JWT is not accepted.
     Unauthorized,
     /// 477, or a quota check showing nothing left; `until` is the quota's reset time when known.
-    QuotaExhausted { until: Option<SystemTime> },
+    QuotaExhausted {
+        until: Option<SystemTime>,
+    },
     /// 429; `retry_after` from the header when given.
-    RateLimited { retry_after: Option<Duration> },
+    RateLimited {
+        retry_after: Option<Duration>,
+    },
     /// 5xx, connect error, timeout, a stream cut before it started.
     Fault,
     /// 400/404/413/422: the request was bad, not the token. No penalty.
@@ -148,7 +152,11 @@ impl Health {
                     self.set(StateKind::Healthy, "probe answered", None);
                 }
             }
-            Outcome::Unauthorized => self.set(StateKind::Invalid, "upstream answered 401 (JWT not accepted)", None),
+            Outcome::Unauthorized => self.set(
+                StateKind::Invalid,
+                "upstream answered 401 (JWT not accepted)",
+                None,
+            ),
             Outcome::QuotaExhausted { until } => {
                 let wait = until
                     .and_then(|t| t.duration_since(SystemTime::now()).ok())
@@ -161,13 +169,18 @@ impl Health {
             }
             Outcome::RateLimited { retry_after } => {
                 self.cooldowns = self.cooldowns.saturating_add(1);
-                let wait = retry_after.unwrap_or_else(|| backoff(BASE_COOLDOWN, self.cooldowns, MAX_COOLDOWN));
-                let reason = format!("rate limited (429), cooling for {}", crate::jwt::short_duration(wait));
+                let wait = retry_after
+                    .unwrap_or_else(|| backoff(BASE_COOLDOWN, self.cooldowns, MAX_COOLDOWN));
+                let reason = format!(
+                    "rate limited (429), cooling for {}",
+                    crate::jwt::short_duration(wait)
+                );
                 self.set(StateKind::Cooling, &reason, Some(now + wait));
             }
             Outcome::Fault => {
                 self.consecutive_faults = self.consecutive_faults.saturating_add(1);
-                if self.kind == StateKind::Probing || self.consecutive_faults >= EJECT_AFTER_FAULTS {
+                if self.kind == StateKind::Probing || self.consecutive_faults >= EJECT_AFTER_FAULTS
+                {
                     self.ejections = self.ejections.saturating_add(1);
                     let wait = backoff(BASE_EJECTION, self.ejections, MAX_EJECTION);
                     let reason = format!(
@@ -216,7 +229,9 @@ impl Health {
 
 /// `base × 2^(n-1)`, capped.
 fn backoff(base: Duration, n: u32, cap: Duration) -> Duration {
-    let factor = 1u32.checked_shl(n.saturating_sub(1).min(16)).unwrap_or(u32::MAX);
+    let factor = 1u32
+        .checked_shl(n.saturating_sub(1).min(16))
+        .unwrap_or(u32::MAX);
     base.saturating_mul(factor).min(cap)
 }
 
@@ -237,8 +252,15 @@ mod tests {
         let later = Instant::now();
         assert_eq!(h.admission(later), Admission::Probe);
         h.start_probe();
-        assert_eq!(h.admission(later), Admission::No, "only one probe at a time");
-        assert_eq!(h.apply(&Outcome::Success, later).map(|t| t.to), Some(StateKind::Healthy));
+        assert_eq!(
+            h.admission(later),
+            Admission::No,
+            "only one probe at a time"
+        );
+        assert_eq!(
+            h.apply(&Outcome::Success, later).map(|t| t.to),
+            Some(StateKind::Healthy)
+        );
         assert_eq!(h.admission(later), Admission::Serve);
     }
 
@@ -261,7 +283,12 @@ mod tests {
     async fn rate_limits_cool_for_retry_after_or_a_growing_backoff() {
         let mut h = Health::default();
         let now = Instant::now();
-        h.apply(&Outcome::RateLimited { retry_after: Some(Duration::from_secs(7)) }, now);
+        h.apply(
+            &Outcome::RateLimited {
+                retry_after: Some(Duration::from_secs(7)),
+            },
+            now,
+        );
         assert_eq!(h.until, Some(now + Duration::from_secs(7)));
         h.apply(&Outcome::RateLimited { retry_after: None }, now);
         assert_eq!(h.until, Some(now + BASE_COOLDOWN * 2));
@@ -285,7 +312,10 @@ mod tests {
     async fn exhaustion_lasts_until_the_quota_reset() {
         let mut h = Health::default();
         let until = SystemTime::now() + Duration::from_secs(600);
-        h.apply(&Outcome::QuotaExhausted { until: Some(until) }, Instant::now());
+        h.apply(
+            &Outcome::QuotaExhausted { until: Some(until) },
+            Instant::now(),
+        );
         assert_eq!(h.kind, StateKind::Exhausted);
         tokio::time::advance(Duration::from_secs(590)).await;
         assert_eq!(h.admission(Instant::now()), Admission::No);
@@ -295,8 +325,17 @@ mod tests {
 
     #[test]
     fn backoff_doubles_and_caps() {
-        assert_eq!(backoff(Duration::from_secs(5), 1, MAX_EJECTION), Duration::from_secs(5));
-        assert_eq!(backoff(Duration::from_secs(5), 3, MAX_EJECTION), Duration::from_secs(20));
-        assert_eq!(backoff(Duration::from_secs(5), 40, MAX_EJECTION), MAX_EJECTION);
+        assert_eq!(
+            backoff(Duration::from_secs(5), 1, MAX_EJECTION),
+            Duration::from_secs(5)
+        );
+        assert_eq!(
+            backoff(Duration::from_secs(5), 3, MAX_EJECTION),
+            Duration::from_secs(20)
+        );
+        assert_eq!(
+            backoff(Duration::from_secs(5), 40, MAX_EJECTION),
+            MAX_EJECTION
+        );
     }
 }

@@ -35,7 +35,13 @@ pub struct QuotaInfo {
 }
 
 /// Counters per failure class, in the order of `FAILURE_CLASSES`.
-pub const FAILURE_CLASSES: [&str; 5] = ["unauthorized", "quota_exhausted", "rate_limited", "fault", "request_error"];
+pub const FAILURE_CLASSES: [&str; 5] = [
+    "unauthorized",
+    "quota_exhausted",
+    "rate_limited",
+    "fault",
+    "request_error",
+];
 
 fn failure_class(outcome: &Outcome) -> Option<usize> {
     match outcome {
@@ -95,7 +101,9 @@ impl TokenState {
 
     fn health(&self) -> MutexGuard<'_, Health> {
         // A panic while holding this lock leaves a consistent Health (every method is a few assignments).
-        self.health.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.health
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
 
@@ -153,7 +161,9 @@ impl Tried {
     }
 
     pub fn contains(&self, index: usize) -> bool {
-        self.0.get(index / 64).is_some_and(|w| w & (1 << (index % 64)) != 0)
+        self.0
+            .get(index / 64)
+            .is_some_and(|w| w & (1 << (index % 64)) != 0)
     }
 }
 
@@ -181,7 +191,8 @@ impl Pool {
             .into_iter()
             .map(|(_, t)| {
                 let fingerprint = t.fingerprint();
-                let carried = previous.and_then(|p| p.slots.iter().find(|s| s.fingerprint == fingerprint));
+                let carried =
+                    previous.and_then(|p| p.slots.iter().find(|s| s.fingerprint == fingerprint));
                 let state = match carried {
                     Some(old) => Arc::clone(&old.state),
                     None => Arc::new(TokenState::new(&t.token)),
@@ -221,7 +232,9 @@ impl Pool {
     pub fn usable_count(&self) -> usize {
         let now = Instant::now();
         let now_unix = unix_now();
-        (0..self.slots.len()).filter(|&i| self.admissible(i, now, now_unix, &Tried::default(), false)).count()
+        (0..self.slots.len())
+            .filter(|&i| self.admissible(i, now, now_unix, &Tried::default(), false))
+            .count()
     }
 
     /// Chooses a token for a request by the configured strategy, skipping `tried` ones.
@@ -250,7 +263,9 @@ impl Pool {
         }
         slot.state.inflight.fetch_add(1, Ordering::AcqRel);
         slot.state.requests.fetch_add(1, Ordering::Relaxed);
-        slot.state.last_used_ms.store(unix_ms(SystemTime::now()), Ordering::Relaxed);
+        slot.state
+            .last_used_ms
+            .store(unix_ms(SystemTime::now()), Ordering::Relaxed);
         Ok(Permit {
             pool: Arc::clone(self),
             index,
@@ -261,15 +276,28 @@ impl Pool {
     }
 
     /// Whether slot `i` could take a request now; `probe_ok` lets a half-open token count.
-    fn admissible(&self, i: usize, now: Instant, now_unix: i64, tried: &Tried, respect_limit: bool) -> bool {
+    fn admissible(
+        &self,
+        i: usize,
+        now: Instant,
+        now_unix: i64,
+        tried: &Tried,
+        respect_limit: bool,
+    ) -> bool {
         let slot = &self.slots[i];
         if !slot.config.enabled || tried.contains(i) || slot.expired(now_unix) {
             return false;
         }
-        if respect_limit && slot.config.max_concurrency.is_some_and(|max| slot.inflight() >= max) {
+        if respect_limit
+            && slot
+                .config
+                .max_concurrency
+                .is_some_and(|max| slot.inflight() >= max)
+        {
             return false;
         }
-        slot.state.healthy.load(Ordering::Acquire) || slot.state.health().admission(now) != Admission::No
+        slot.state.healthy.load(Ordering::Acquire)
+            || slot.state.health().admission(now) != Admission::No
     }
 
     fn soonest_recovery(&self, now: Instant) -> Option<Duration> {
@@ -278,12 +306,17 @@ impl Pool {
             .filter(|s| s.config.enabled)
             .filter_map(|s| s.state.health().ready_at())
             .min()
-            .map(|at| at.saturating_duration_since(now).max(Duration::from_secs(1)))
+            .map(|at| {
+                at.saturating_duration_since(now)
+                    .max(Duration::from_secs(1))
+            })
     }
 
     /// Records an outcome for slot `index` (from a request or a health check) and logs a state change once.
     pub fn report(&self, index: usize, outcome: &Outcome) {
-        let Some(slot) = self.slots.get(index) else { return };
+        let Some(slot) = self.slots.get(index) else {
+            return;
+        };
         if let Some(class) = failure_class(outcome) {
             slot.state.failures[class].fetch_add(1, Ordering::Relaxed);
         } else {
@@ -292,7 +325,9 @@ impl Pool {
         let transition = {
             let mut health = slot.state.health();
             let t = health.apply(outcome, Instant::now());
-            slot.state.healthy.store(health.kind == StateKind::Healthy, Ordering::Release);
+            slot.state
+                .healthy
+                .store(health.kind == StateKind::Healthy, Ordering::Release);
             t
         };
         if let Some(t) = transition {
@@ -302,7 +337,9 @@ impl Pool {
 
     /// A check or refresh proved the token works again.
     pub fn restore(&self, index: usize, reason: &str) {
-        let Some(slot) = self.slots.get(index) else { return };
+        let Some(slot) = self.slots.get(index) else {
+            return;
+        };
         let transition = {
             let mut health = slot.state.health();
             let t = health.restore(reason);
@@ -317,9 +354,14 @@ impl Pool {
     /// An active check proved the token works: bring it back from invalid, ejected or exhausted. A cooling token
     /// keeps cooling (the quota endpoint answering says nothing about chat rate limits).
     pub fn check_passed(&self, index: usize) {
-        let Some(slot) = self.slots.get(index) else { return };
+        let Some(slot) = self.slots.get(index) else {
+            return;
+        };
         let kind = slot.state.health().kind;
-        if matches!(kind, StateKind::Invalid | StateKind::Ejected | StateKind::Exhausted) {
+        if matches!(
+            kind,
+            StateKind::Invalid | StateKind::Ejected | StateKind::Exhausted
+        ) {
             self.restore(index, "health check passed");
         }
     }
@@ -382,7 +424,10 @@ impl Permit {
     pub fn report(&mut self, outcome: &Outcome) {
         if outcome == &Outcome::Success {
             let micros = u64::try_from(self.started.elapsed().as_micros()).unwrap_or(u64::MAX);
-            self.slot().state.latency_total_us.fetch_add(micros, Ordering::Relaxed);
+            self.slot()
+                .state
+                .latency_total_us
+                .fetch_add(micros, Ordering::Relaxed);
         }
         self.pool.report(self.index, outcome);
         self.reported = true;
@@ -408,11 +453,16 @@ impl Drop for Permit {
 }
 
 pub fn unix_now() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
 }
 
 fn unix_ms(at: SystemTime) -> u64 {
-    at.duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
+    at.duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
 }
 
 #[cfg(test)]

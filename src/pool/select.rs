@@ -34,7 +34,10 @@ pub(super) fn choose(pool: &Pool, tried: &Tried, now: Instant, now_unix: i64) ->
             (0..n).filter(|&i| candidate(i)).nth(nth)
         }
         Strategy::Weighted => {
-            let total: u64 = (0..n).filter(|&i| candidate(i)).map(|i| u64::from(pool.slots[i].config.weight)).sum();
+            let total: u64 = (0..n)
+                .filter(|&i| candidate(i))
+                .map(|i| u64::from(pool.slots[i].config.weight))
+                .sum();
             if total == 0 {
                 return None;
             }

@@ -69,7 +69,11 @@ impl Pool {
                     .zip(&state.failures)
                     .map(|(name, n)| (name.to_string(), n.load(Ordering::Relaxed).into()))
                     .collect();
-                let quota = state.quota.lock().unwrap_or_else(|p| p.into_inner()).clone();
+                let quota = state
+                    .quota
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .clone();
                 TokenStats {
                     name: slot.config.name.clone(),
                     fingerprint: slot.fingerprint.clone(),
@@ -79,21 +83,26 @@ impl Pool {
                     state: kind,
                     reason: health.reason.clone(),
                     since: rfc3339(health.since),
-                    until: health.until.map(|u| rfc3339(wall + u.saturating_duration_since(now))),
+                    until: health
+                        .until
+                        .map(|u| rfc3339(wall + u.saturating_duration_since(now))),
                     usable: self.admissible(i, now, now_unix, &super::Tried::default(), false),
                     requests: state.requests.load(Ordering::Relaxed),
                     successes,
                     failures,
                     inflight: state.inflight.load(Ordering::Relaxed),
-                    avg_latency_ms: (successes > 0).then(|| latency as f64 / successes as f64 / 1000.0),
-                    last_used: (last_used > 0).then(|| rfc3339(UNIX_EPOCH + Duration::from_millis(last_used))),
+                    avg_latency_ms: (successes > 0)
+                        .then(|| latency as f64 / successes as f64 / 1000.0),
+                    last_used: (last_used > 0)
+                        .then(|| rfc3339(UNIX_EPOCH + Duration::from_millis(last_used))),
                     quota: quota.map(|q| QuotaStats {
                         used: q.used,
                         maximum: q.maximum,
                         left: q.left,
                         resets_at: q.until.map(rfc3339),
                     }),
-                    expires_at: (exp != i64::MAX).then(|| rfc3339(crate::jwt::unix_to_system_time(exp))),
+                    expires_at: (exp != i64::MAX)
+                        .then(|| rfc3339(crate::jwt::unix_to_system_time(exp))),
                     expires_in_secs: (exp != i64::MAX).then(|| exp - now_unix),
                     refreshable: slot.config.can_refresh(),
                 }

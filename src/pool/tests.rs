@@ -41,7 +41,12 @@ fn pool(config: &Config) -> Arc<Pool> {
 }
 
 fn pick_name(pool: &Arc<Pool>) -> String {
-    pool.pick(&Tried::default()).expect("a token").slot().config.name.clone()
+    pool.pick(&Tried::default())
+        .expect("a token")
+        .slot()
+        .config
+        .name
+        .clone()
 }
 
 #[test]
@@ -73,7 +78,11 @@ fn priority_orders_the_rotation_and_tiers_mode_keeps_lower_tiers_waiting() {
     let tiered = pool(&cfg);
     assert!((0..5).all(|_| pick_name(&tiered) == "high"));
     tiered.report(0, &Outcome::Unauthorized);
-    assert_eq!(pick_name(&tiered), "low", "the next tier serves when the first has no usable token");
+    assert_eq!(
+        pick_name(&tiered),
+        "low",
+        "the next tier serves when the first has no usable token"
+    );
 }
 
 #[test]
@@ -94,7 +103,10 @@ fn weighted_and_random_spread_by_weight() {
         *counts.entry(pick_name(&random)).or_default() += 1;
     }
     assert_eq!(counts.len(), 4);
-    assert!(counts.values().all(|&n| (800..1200).contains(&n)), "{counts:?}");
+    assert!(
+        counts.values().all(|&n| (800..1200).contains(&n)),
+        "{counts:?}"
+    );
 }
 
 #[test]
@@ -113,7 +125,10 @@ fn tried_tokens_are_never_picked_again_and_exhaustion_is_reported() {
     let mut tried = Tried::default();
     tried.insert(0);
     tried.insert(1);
-    assert_eq!(pool.pick(&tried).err(), Some(Unavailable { retry_after: None }));
+    assert_eq!(
+        pool.pick(&tried).err(),
+        Some(Unavailable { retry_after: None })
+    );
 }
 
 #[test]
@@ -159,8 +174,18 @@ fn a_reload_keeps_state_and_counters_of_unchanged_tokens() {
 #[tokio::test(start_paused = true)]
 async fn the_soonest_recovery_becomes_retry_after() {
     let pool = pool(&config(&["a", "b"], Strategy::RoundRobin));
-    pool.report(0, &Outcome::RateLimited { retry_after: Some(Duration::from_secs(30)) });
-    pool.report(1, &Outcome::RateLimited { retry_after: Some(Duration::from_secs(10)) });
+    pool.report(
+        0,
+        &Outcome::RateLimited {
+            retry_after: Some(Duration::from_secs(30)),
+        },
+    );
+    pool.report(
+        1,
+        &Outcome::RateLimited {
+            retry_after: Some(Duration::from_secs(10)),
+        },
+    );
     let err = pool.pick(&Tried::default()).err().expect("none usable");
     assert_eq!(err.retry_after, Some(Duration::from_secs(10)));
     tokio::time::advance(Duration::from_secs(10)).await;

@@ -61,7 +61,13 @@ pub fn opaque(body: &str) -> String {
     let one_line: String = body.split_whitespace().collect::<Vec<_>>().join(" ");
     let cleaned: Vec<String> = one_line
         .split(' ')
-        .map(|word| if looks_like_jwt(word) { "<jwt>".to_string() } else { word.to_string() })
+        .map(|word| {
+            if looks_like_jwt(word) {
+                "<jwt>".to_string()
+            } else {
+                word.to_string()
+            }
+        })
         .collect();
     let text = cleaned.join(" ");
     match text.char_indices().nth(300) {
@@ -87,11 +93,26 @@ mod tests {
 
     #[test]
     fn statuses_classify_as_the_upstream_table_says() {
-        assert!(matches!(UpstreamError::from_status(401, None, ""), UpstreamError::Unauthorized));
-        assert!(matches!(UpstreamError::from_status(477, None, ""), UpstreamError::QuotaExhausted));
-        assert!(matches!(UpstreamError::from_status(429, None, ""), UpstreamError::RateLimited { .. }));
-        assert!(matches!(UpstreamError::from_status(422, None, ""), UpstreamError::Request { status: 422, .. }));
-        assert!(matches!(UpstreamError::from_status(503, None, ""), UpstreamError::Fault(_)));
+        assert!(matches!(
+            UpstreamError::from_status(401, None, ""),
+            UpstreamError::Unauthorized
+        ));
+        assert!(matches!(
+            UpstreamError::from_status(477, None, ""),
+            UpstreamError::QuotaExhausted
+        ));
+        assert!(matches!(
+            UpstreamError::from_status(429, None, ""),
+            UpstreamError::RateLimited { .. }
+        ));
+        assert!(matches!(
+            UpstreamError::from_status(422, None, ""),
+            UpstreamError::Request { status: 422, .. }
+        ));
+        assert!(matches!(
+            UpstreamError::from_status(503, None, ""),
+            UpstreamError::Fault(_)
+        ));
         assert!(!UpstreamError::from_status(400, None, "").retriable());
         assert!(UpstreamError::from_status(500, None, "").retriable());
     }

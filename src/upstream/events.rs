@@ -31,7 +31,12 @@ pub struct EventStream {
 
 impl EventStream {
     pub(super) fn new(response: reqwest::Response, timeouts: StreamTimeouts) -> Self {
-        Self::from_bytes(response.bytes_stream().map(|r| r.map_err(|e| e.to_string())), timeouts)
+        Self::from_bytes(
+            response
+                .bytes_stream()
+                .map(|r| r.map_err(|e| e.to_string())),
+            timeouts,
+        )
     }
 
     /// Reads events from any byte stream (used by the client, and by tests with canned bytes).
@@ -47,7 +52,9 @@ impl EventStream {
                 None => line_len += chunk.len(),
             }
             if line_len > MAX_LINE_BYTES {
-                return Err(format!("upstream sent a line longer than {MAX_LINE_BYTES} bytes"));
+                return Err(format!(
+                    "upstream sent a line longer than {MAX_LINE_BYTES} bytes"
+                ));
             }
             Ok(chunk)
         });
@@ -73,20 +80,34 @@ impl EventStream {
             return None;
         }
         loop {
-            let wait = if self.seen_event { self.timeouts.idle } else { self.timeouts.first_event };
+            let wait = if self.seen_event {
+                self.timeouts.idle
+            } else {
+                self.timeouts.first_event
+            };
             let item = match tokio::time::timeout(wait, self.inner.next()).await {
                 Err(_) => {
                     self.ended = true;
-                    let what = if self.seen_event { "between events" } else { "before the first event" };
-                    return Some(Err(UpstreamError::Fault(format!("upstream went silent {what} for {wait:?}"))));
+                    let what = if self.seen_event {
+                        "between events"
+                    } else {
+                        "before the first event"
+                    };
+                    return Some(Err(UpstreamError::Fault(format!(
+                        "upstream went silent {what} for {wait:?}"
+                    ))));
                 }
                 Ok(None) => {
                     self.ended = true;
-                    return Some(Err(UpstreamError::Fault("upstream stream ended before `data: end`".into())));
+                    return Some(Err(UpstreamError::Fault(
+                        "upstream stream ended before `data: end`".into(),
+                    )));
                 }
                 Ok(Some(Err(err))) => {
                     self.ended = true;
-                    return Some(Err(UpstreamError::Fault(format!("upstream stream broken: {err}"))));
+                    return Some(Err(UpstreamError::Fault(format!(
+                        "upstream stream broken: {err}"
+                    ))));
                 }
                 Ok(Some(Ok(event))) => event,
             };

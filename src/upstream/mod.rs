@@ -66,7 +66,11 @@ impl UpstreamClient {
     }
 
     /// Starts a chat and returns its event stream once the upstream has answered 200.
-    pub async fn chat(&self, jwt: &str, request: &GrazieRequest) -> Result<EventStream, UpstreamError> {
+    pub async fn chat(
+        &self,
+        jwt: &str,
+        request: &GrazieRequest,
+    ) -> Result<EventStream, UpstreamError> {
         let send = self
             .http
             .post(format!("{}{}", self.base, request.path))
@@ -90,11 +94,17 @@ impl UpstreamClient {
             .send();
         let response = self.answered(send).await?;
         let body: Value = self.json_body(response).await?;
-        parse_quota(&body).ok_or_else(|| UpstreamError::Fault("quota answer has no current/maximum amounts".into()))
+        parse_quota(&body).ok_or_else(|| {
+            UpstreamError::Fault("quota answer has no current/maximum amounts".into())
+        })
     }
 
     /// Exchanges refresh credentials for a new JWT.
-    pub async fn refresh(&self, license_id: &str, authorization: &str) -> Result<String, UpstreamError> {
+    pub async fn refresh(
+        &self,
+        license_id: &str,
+        authorization: &str,
+    ) -> Result<String, UpstreamError> {
         let send = self
             .http
             .post(format!("{}{REFRESH_PATH}", self.base))
@@ -117,7 +127,12 @@ impl UpstreamClient {
     ) -> Result<reqwest::Response, UpstreamError> {
         let response = tokio::time::timeout(self.request_timeout, send)
             .await
-            .map_err(|_| UpstreamError::Fault(format!("no answer from upstream within {:?}", self.request_timeout)))?
+            .map_err(|_| {
+                UpstreamError::Fault(format!(
+                    "no answer from upstream within {:?}",
+                    self.request_timeout
+                ))
+            })?
             .map_err(|e| UpstreamError::Fault(describe(&e)))?;
         let status = response.status().as_u16();
         if status == 200 {
@@ -141,7 +156,9 @@ impl UpstreamClient {
         tokio::time::timeout(self.timeouts.idle, response.json::<Value>())
             .await
             .map_err(|_| UpstreamError::Fault("upstream body timed out".into()))?
-            .map_err(|e| UpstreamError::Fault(format!("upstream body is not JSON: {}", describe(&e))))
+            .map_err(|e| {
+                UpstreamError::Fault(format!("upstream body is not JSON: {}", describe(&e)))
+            })
     }
 }
 
@@ -162,7 +179,11 @@ fn describe(err: &reqwest::Error) -> String {
         detail = s.to_string();
         source = s.source();
     }
-    if detail.is_empty() { kind.to_string() } else { format!("{kind}: {detail}") }
+    if detail.is_empty() {
+        kind.to_string()
+    } else {
+        format!("{kind}: {detail}")
+    }
 }
 
 /// Reads the quota answer: `current.current.amount` of `current.maximum.amount`, resetting at `current.until`.

@@ -1,6 +1,9 @@
 //! Shared helpers for the integration tests: the binary in a scrubbed environment, and test JWTs.
 #![allow(dead_code)]
 
+pub mod proxy;
+pub mod serve;
+
 use std::path::Path;
 
 use base64::Engine;

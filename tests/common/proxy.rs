@@ -23,9 +23,16 @@ impl Proxy {
     pub fn start(config: &Value, extra: &[&str]) -> Proxy {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("config.json");
-        std::fs::write(&path, serde_json::to_string_pretty(config).expect("json")).expect("write config");
-        let mut args: Vec<String> = vec!["--config".into(), path.display().to_string(), "serve".into()];
-        if !extra.iter().any(|a| *a == "-p" || *a == "--port") && config.get("server_port").is_none() {
+        std::fs::write(&path, serde_json::to_string_pretty(config).expect("json"))
+            .expect("write config");
+        let mut args: Vec<String> = vec![
+            "--config".into(),
+            path.display().to_string(),
+            "serve".into(),
+        ];
+        if !extra.iter().any(|a| *a == "-p" || *a == "--port")
+            && config.get("server_port").is_none()
+        {
             args.extend(["-p".into(), "0".into()]);
         }
         args.extend(extra.iter().map(|s| s.to_string()));
@@ -78,7 +85,10 @@ impl Proxy {
                 let _ = child.kill();
                 let _ = child.wait();
                 std::thread::sleep(Duration::from_millis(100));
-                panic!("jbproxy did not start; its log:\n{}", logs.lock().expect("logs"));
+                panic!(
+                    "jbproxy did not start; its log:\n{}",
+                    logs.lock().expect("logs")
+                );
             }
         };
         Proxy {

@@ -72,7 +72,12 @@ impl Setup {
     }
 
     pub async fn get(&self, path: &str) -> reqwest::Response {
-        self.client.get(self.url(path)).bearer_auth(KEY).send().await.expect("request")
+        self.client
+            .get(self.url(path))
+            .bearer_auth(KEY)
+            .send()
+            .await
+            .expect("request")
     }
 }
 
@@ -96,6 +101,10 @@ pub fn sse_data(body: &str) -> Vec<String> {
 pub fn streamed_text(data: &[String]) -> String {
     data.iter()
         .filter_map(|d| serde_json::from_str::<Value>(d).ok())
-        .filter_map(|v| v["choices"][0]["delta"]["content"].as_str().map(str::to_string))
+        .filter_map(|v| {
+            v["choices"][0]["delta"]["content"]
+                .as_str()
+                .map(str::to_string)
+        })
         .collect()
 }
