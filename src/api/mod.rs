@@ -6,6 +6,7 @@ mod auth;
 mod chat;
 mod error;
 mod models;
+pub mod relay;
 
 use std::sync::Arc;
 
