@@ -90,7 +90,8 @@ async fn slow_headers_sends_nothing_until_the_delay() {
     assert!(response.text().await.unwrap().ends_with("data: end\n\n"));
 }
 
-#[tokio::test]
+// Multi-threaded like the proxy's tests: the cut must still deliver what came before it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cut_mid_stream_breaks_the_body_after_n_events() {
     let fake = fake().await;
     fake.set_behaviour("alice", Behaviour::CutMidStream { after_events: 2 });
