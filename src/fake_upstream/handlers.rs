@@ -71,24 +71,26 @@ impl Outcome {
 pub(super) async fn handle(State(shared): State<Arc<Shared>>, request: Request) -> Response {
     let (parts, body) = request.into_parts();
     let route = route(&parts.method, parts.uri.path());
-    let (bytes, outcome) = match axum::body::to_bytes(body, MAX_BODY).await {
+    let (json, outcome) = match axum::body::to_bytes(body, MAX_BODY).await {
         Ok(bytes) => {
+            // Parsed once, for the checks and the record.
+            let json = serde_json::from_slice::<Value>(&bytes).ok();
             let outcome = match route {
-                Route::Chat(version) => chat(&shared, &parts.headers, &bytes, version),
-                Route::Quota => quota(&shared, &parts.headers, &bytes),
-                Route::Refresh => refresh(&shared, &parts.headers, &bytes),
+                Route::Chat(version) => chat(&shared, &parts.headers, json.as_ref(), version),
+                Route::Quota => quota(&shared, &parts.headers, bytes.is_empty(), json.as_ref()),
+                Route::Refresh => refresh(&shared, &parts.headers, json.as_ref()),
                 Route::NotFound => {
                     Outcome::now(None, text_error(StatusCode::NOT_FOUND, "no such endpoint"))
                 }
             };
-            (bytes, outcome)
+            (json, outcome)
         }
         Err(_) => {
             let reply = text_error(
                 StatusCode::PAYLOAD_TOO_LARGE,
                 "request body too large or unreadable",
             );
-            (Bytes::new(), Outcome::now(None, reply))
+            (None, Outcome::now(None, reply))
         }
     };
     let status = match &outcome.action {
@@ -107,7 +109,7 @@ pub(super) async fn handle(State(shared): State<Arc<Shared>>, request: Request) 
             path: parts.uri.path().to_owned(),
             token_name: outcome.token_name,
             headers,
-            body: serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+            body: json.unwrap_or(Value::Null),
             status,
         };
         lock(&shared.log).push(recorded);
@@ -129,7 +131,12 @@ pub(super) async fn handle(State(shared): State<Arc<Shared>>, request: Request) 
     }
 }
 
-fn chat(shared: &Shared, headers: &HeaderMap, bytes: &[u8], version: ApiVersion) -> Outcome {
+fn chat(
+    shared: &Shared,
+    headers: &HeaderMap,
+    json: Option<&Value>,
+    version: ApiVersion,
+) -> Outcome {
     let name = match identify(headers) {
         Ok(name) => name,
         Err(failure) => {
@@ -165,10 +172,10 @@ fn chat(shared: &Shared, headers: &HeaderMap, bytes: &[u8], version: ApiVersion)
     if !header_contains(headers, header::ACCEPT, "text/event-stream") {
         return bad("Accept must include text/event-stream");
     }
-    let Ok(body) = serde_json::from_slice::<Value>(bytes) else {
+    let Some(body) = json else {
         return bad("body is not JSON");
     };
-    let summary = match validate_chat(&body, version) {
+    let summary = match validate_chat(body, version) {
         Ok(summary) => summary,
         Err(message) => return bad(&message),
     };
@@ -245,7 +252,7 @@ fn count_chat(shared: &Shared, name: &str) {
         .or_default() += 1;
 }
 
-fn quota(shared: &Shared, headers: &HeaderMap, bytes: &[u8]) -> Outcome {
+fn quota(shared: &Shared, headers: &HeaderMap, empty_body: bool, json: Option<&Value>) -> Outcome {
     let name = match identify(headers) {
         Ok(name) => name,
         Err(failure) => {
@@ -265,8 +272,7 @@ fn quota(shared: &Shared, headers: &HeaderMap, bytes: &[u8]) -> Outcome {
         return bad(message);
     }
     // The proxy sends an empty body; `{}` is what another client sends and the service takes both.
-    let empty = bytes.is_empty()
-        || matches!(serde_json::from_slice::<Value>(bytes), Ok(Value::Object(m)) if m.is_empty());
+    let empty = empty_body || matches!(json, Some(Value::Object(m)) if m.is_empty());
     if !empty {
         return bad("quota/get takes an empty body");
     }
@@ -312,7 +318,7 @@ fn quota(shared: &Shared, headers: &HeaderMap, bytes: &[u8]) -> Outcome {
     }
 }
 
-fn refresh(shared: &Shared, headers: &HeaderMap, bytes: &[u8]) -> Outcome {
+fn refresh(shared: &Shared, headers: &HeaderMap, json: Option<&Value>) -> Outcome {
     let unauthorized = |message| Outcome::now(None, text_error(StatusCode::UNAUTHORIZED, message));
     let bad = |message| Outcome::now(None, text_error(StatusCode::BAD_REQUEST, message));
     let bearer = headers
@@ -325,8 +331,8 @@ fn refresh(shared: &Shared, headers: &HeaderMap, bytes: &[u8]) -> Outcome {
     if !header_contains(headers, header::CONTENT_TYPE, "application/json") {
         return bad("Content-Type must be application/json");
     }
-    let license_id = match serde_json::from_slice::<Value>(bytes) {
-        Ok(Value::Object(body)) if body.len() == 1 => match body.get("licenseId") {
+    let license_id = match json {
+        Some(Value::Object(body)) if body.len() == 1 => match body.get("licenseId") {
             Some(Value::String(id)) if !id.is_empty() => id.clone(),
             _ => return bad("body must be {\"licenseId\": \"<non-empty string>\"}"),
         },

@@ -69,6 +69,9 @@ pub(super) fn timed_body(
         if feed.timing.cut_after == Some(feed.sent) {
             // An error from the body stream makes hyper abort the connection without finishing the chunked body:
             // the client sees a broken stream, as when the real service drops mid-answer.
+            // Yield once first: hyper flushes what it has buffered (headers, earlier frames) when the body is
+            // pending, and would otherwise discard it along with the connection.
+            tokio::task::yield_now().await;
             feed.done = true;
             return Some((Err(broken("fake upstream cut the stream")), feed));
         }

@@ -1,0 +1,227 @@
+//! Successful chat answers: event order and content, tool calls, tool results, options.
+
+use serde_json::json;
+
+use super::*;
+use crate::fake_upstream::Behaviour;
+
+#[tokio::test]
+async fn v8_chat_streams_content_finish_quota_then_end() {
+    let fake = fake().await;
+    let response = chat(&fake, V8, "alice", &user_body("hello there")).await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()["content-type"], "text/event-stream");
+    let sse = response.text().await.unwrap();
+
+    let payloads = payloads(&sse);
+    assert_eq!(payloads.last().map(String::as_str), Some("end"));
+    let events = events(&sse);
+    let kinds: Vec<&str> = events.iter().map(|e| e["type"].as_str().unwrap()).collect();
+    assert_eq!(
+        kinds,
+        [
+            "ThinkingMetadata",
+            "Content",
+            "Content",
+            "Content",
+            "FinishMetadata",
+            "QuotaMetadata"
+        ]
+    );
+    assert_eq!(content_text(&events), "Echo: hello there");
+    assert_eq!(events[4]["reason"], "stop");
+    let quota = &events[5];
+    assert_eq!(quota["updated"]["current"]["amount"], "1.0");
+    assert_eq!(quota["updated"]["maximum"]["amount"], "300000.0");
+    assert!(quota["updated"]["until"].as_i64().unwrap() > 1_700_000_000_000);
+    assert!(quota["updated"]["quotaID"]["quotaId"].is_string());
+    assert_eq!(quota["spent"]["amount"], "1.0");
+    assert_eq!(fake.chat_requests_for("alice"), 1);
+    assert_eq!(fake.chat_requests_for("bob"), 0);
+}
+
+#[tokio::test]
+async fn v7_and_responses_endpoints_answer_too() {
+    let fake = fake().await;
+    for path in [V7, RESPONSES] {
+        let response = chat(&fake, path, "alice", &user_body("hi")).await;
+        assert_eq!(response.status(), 200, "{path}");
+        let events = events(&response.text().await.unwrap());
+        assert_eq!(content_text(&events), "Echo: hi", "{path}");
+    }
+    assert_eq!(fake.chat_requests_for("alice"), 2);
+}
+
+#[tokio::test]
+async fn v8_tools_with_a_user_message_last_get_a_tool_call() {
+    let fake = fake().await;
+    let mut body = user_body("Paris \"weather\"");
+    body["parameters"] = v8_tools("get_weather", city_schema());
+    let sse = chat(&fake, V8, "alice", &body).await.text().await.unwrap();
+    let events = events(&sse);
+    let start = events
+        .iter()
+        .position(|e| e["type"] == "ToolCall")
+        .expect("a tool call");
+    assert_eq!(events[start]["name"], "get_weather");
+    assert!(events[start]["id"].as_str().unwrap().starts_with("toolu_"));
+    let fragments: Vec<&str> = events[start + 1..]
+        .iter()
+        .take_while(|e| e["type"] == "ToolCall")
+        .map(|e| {
+            assert!(e.get("id").is_none(), "argument chunks carry no id");
+            e["content"].as_str().unwrap()
+        })
+        .collect();
+    assert!(fragments.len() >= 2);
+    let arguments: serde_json::Value = serde_json::from_str(&fragments.concat()).unwrap();
+    assert_eq!(arguments, json!({"input": "Paris \"weather\""}));
+    let finish = events
+        .iter()
+        .find(|e| e["type"] == "FinishMetadata")
+        .unwrap();
+    assert_eq!(finish["reason"], "tool_call");
+    assert_eq!(content_text(&events), "");
+}
+
+#[tokio::test]
+async fn v7_functions_get_a_function_call() {
+    let fake = fake().await;
+    let mut body = user_body("Oslo");
+    body["parameters"] = v7_functions("get_weather", city_schema());
+    let sse = chat(&fake, V7, "alice", &body).await.text().await.unwrap();
+    let calls: Vec<serde_json::Value> = events(&sse)
+        .into_iter()
+        .filter(|e| e["type"] == "FunctionCall")
+        .collect();
+    assert!(calls.len() >= 2);
+    assert_eq!(calls[0]["name"], "get_weather");
+    assert!(
+        calls[1..]
+            .iter()
+            .all(|c| c.get("name").is_none_or(|n| n.is_null()))
+    );
+    let arguments: String = calls
+        .iter()
+        .map(|c| c["content"].as_str().unwrap())
+        .collect();
+    assert_eq!(arguments, r#"{"input":"Oslo"}"#);
+}
+
+#[tokio::test]
+async fn a_tool_result_last_gets_text_about_it() {
+    let fake = fake().await;
+    // The v8 example of the survey: image, assistant text, a tool call and its result.
+    let body = json!({
+        "prompt": "ij.chat.request.new-chat-on-start",
+        "profile": "anthropic-claude-4-5-sonnet",
+        "chat": {"messages": [
+            {"type": "system_message", "content": "Use tools."},
+            {"type": "media_message", "mediaType": "image/png", "data": "iVBORw0KGgo="},
+            {"type": "user_message", "content": "What city is in this photo, and its weather?"},
+            {"type": "assistant_message_text", "content": "Looks like Paris."},
+            {"type": "assistant_message_tool", "id": "toolu_01", "toolName": "get_weather", "content": "{\"city\":\"Paris\"}"},
+            {"type": "tool_message", "id": "toolu_01", "toolName": "get_weather", "result": "18C, cloudy"},
+        ]},
+        "parameters": v8_tools("get_weather", city_schema()),
+    });
+    let response = chat(&fake, V8, "alice", &body).await;
+    assert_eq!(response.status(), 200);
+    let answer = events(&response.text().await.unwrap());
+    assert_eq!(content_text(&answer), "Tool said: 18C, cloudy");
+
+    let v7 = json!({
+        "prompt": "ij.chat.request.new-chat-on-start",
+        "profile": "anthropic-claude-4-sonnet",
+        "chat": {"messages": [
+            {"type": "user_message", "content": "Weather in Paris?"},
+            {"type": "assistant_message", "content": "", "functionCall": {"functionName": "get_weather", "content": "{\"city\":\"Paris\"}"}},
+            {"type": "function_message", "content": "18C, cloudy", "functionName": "get_weather"},
+        ]},
+        "parameters": v7_functions("get_weather", city_schema()),
+    });
+    let response = chat(&fake, V7, "alice", &v7).await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(
+        content_text(&events(&response.text().await.unwrap())),
+        "Tool said: 18C, cloudy"
+    );
+}
+
+#[tokio::test]
+async fn options_set_text_event_count_and_unknown_events() {
+    let fake = fake_with(FakeOptions {
+        content_events: 5,
+        demo_text: Some("Hello from the demo.".into()),
+        unknown_events: false,
+        ..FakeOptions::default()
+    })
+    .await;
+    let events = events(
+        &chat(&fake, V8, "alice", &user_body("ignored"))
+            .await
+            .text()
+            .await
+            .unwrap(),
+    );
+    assert_eq!(events.iter().filter(|e| e["type"] == "Content").count(), 5);
+    assert_eq!(content_text(&events), "Hello from the demo.");
+    assert!(events.iter().all(|e| e["type"] != "ThinkingMetadata"));
+}
+
+#[tokio::test]
+async fn events_arrive_as_separate_chunks_in_time() {
+    let fake = fake_with(FakeOptions {
+        event_delay: std::time::Duration::from_millis(40),
+        ..FakeOptions::default()
+    })
+    .await;
+    let started = std::time::Instant::now();
+    let mut response = chat(&fake, V8, "alice", &user_body("x")).await;
+    let mut arrivals = Vec::new();
+    while let Some(chunk) = response.chunk().await.unwrap() {
+        arrivals.push((started.elapsed(), chunk));
+    }
+    // unknown + 3 content + finish + quota + end, each its own chunk, 40 ms apart.
+    assert_eq!(arrivals.len(), 7);
+    assert!(
+        arrivals
+            .iter()
+            .all(|(_, c)| c.starts_with(b"data: ") && c.ends_with(b"\n\n"))
+    );
+    let spread = arrivals[6].0 - arrivals[0].0;
+    assert!(
+        spread >= std::time::Duration::from_millis(6 * 40),
+        "{spread:?}"
+    );
+}
+
+#[tokio::test]
+async fn the_quota_metadata_follows_spending() {
+    let fake = fake().await;
+    fake.set_quota(
+        "alice",
+        100.0,
+        1000.0,
+        super::super::quota::now_ms() + 60_000,
+    );
+    let events = events(
+        &chat(&fake, V8, "alice", &user_body("x"))
+            .await
+            .text()
+            .await
+            .unwrap(),
+    );
+    let quota = events
+        .iter()
+        .find(|e| e["type"] == "QuotaMetadata")
+        .unwrap();
+    assert_eq!(quota["updated"]["current"]["amount"], "101.0");
+    assert_eq!(quota["updated"]["maximum"]["amount"], "1000.0");
+    // Behaviours are per token: another one is unaffected.
+    fake.set_behaviour("bob", Behaviour::ServerError);
+    assert_eq!(
+        chat(&fake, V8, "alice", &user_body("x")).await.status(),
+        200
+    );
+}
