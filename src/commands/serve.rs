@@ -95,6 +95,9 @@ async fn setup_demo(config: &mut Config) -> anyhow::Result<Demo> {
 pieces the way the real service sends them. Configure real JWTs to talk to the real thing."
                 .to_string(),
         ),
+        // A long-running demo must neither use up its fake quota nor keep every request in memory.
+        spent_per_chat: 0.0,
+        record_requests: false,
         ..FakeOptions::default()
     })
     .await
