@@ -67,19 +67,70 @@ pub async fn run(
     });
 
     tracing::info!("listening on {addr}");
-    let serve = axum::serve(listener, router)
-        .with_graceful_shutdown(handles.shutdown.clone().cancelled_owned());
-    // After the grace period, streams end themselves; the extra margin bounds a request that ignores that.
-    let stopped = handles.shutdown.clone();
-    tokio::select! {
-        result = serve => result?,
-        _ = async {
-            stopped.cancelled().await;
-            tokio::time::sleep(grace + Duration::from_secs(5)).await;
-        } => tracing::warn!("connections still open after the grace period; exiting anyway"),
-    }
+    let config = handles.live.load().config.clone();
+    accept_loop(listener, router, &config, handles.shutdown.clone()).await;
     tracing::info!("server stopped");
     Ok(())
+}
+
+/// Accepts connections until shutdown begins, then waits for the open ones to finish (they are ended from inside
+/// once the grace period is over, with a margin for a connection that ignores that).
+///
+/// Hand-rolled rather than `axum::serve` because that sets no header-read timeout (a slowloris client could hold a
+/// connection forever) and has no connection cap.
+async fn accept_loop(
+    listener: TcpListener,
+    router: axum::Router,
+    config: &crate::config::Config,
+    stop: CancellationToken,
+) {
+    let mut builder =
+        hyper_util::server::conn::auto::Builder::new(hyper_util::rt::TokioExecutor::new());
+    builder
+        .http1()
+        .timer(hyper_util::rt::TokioTimer::new())
+        .header_read_timeout(config.client_header_timeout);
+    builder.http2().timer(hyper_util::rt::TokioTimer::new());
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let slots = Arc::new(tokio::sync::Semaphore::new(config.max_connections as usize));
+    loop {
+        let (stream, _peer) = tokio::select! {
+            _ = stop.cancelled() => break,
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(err) => {
+                    // Usually out of file descriptors: back off instead of spinning.
+                    tracing::warn!("accept failed: {err}");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+        };
+        let Ok(slot) = Arc::clone(&slots).try_acquire_owned() else {
+            tracing::warn!(
+                "connection refused: {} connections open (max_connections)",
+                config.max_connections
+            );
+            continue;
+        };
+        let _ = stream.set_nodelay(true);
+        let service = hyper_util::service::TowerToHyperService::new(router.clone());
+        let connection = builder
+            .serve_connection_with_upgrades(hyper_util::rt::TokioIo::new(stream), service)
+            .into_owned();
+        let connection = graceful.watch(connection);
+        tokio::spawn(async move {
+            let _ = connection.await;
+            drop(slot);
+        });
+    }
+    drop(listener);
+    tokio::select! {
+        _ = graceful.shutdown() => {}
+        _ = tokio::time::sleep(config.shutdown_grace + Duration::from_secs(5)) => {
+            tracing::warn!("connections still open after the grace period; exiting anyway");
+        }
+    }
 }
 
 /// Starts the tasks that live as long as the server: health checks, and the reload triggers.

@@ -42,6 +42,7 @@ impl AppState {
 }
 
 pub fn router(state: AppState) -> Router {
+    let body_timeout = state.live.load().config.client_body_timeout;
     Router::new()
         .route("/health", get(health))
         .route("/v1/chat/completions", post(chat::completions))
@@ -52,6 +53,9 @@ pub fn router(state: AppState) -> Router {
         .route("/reload", post(admin::reload))
         .route("/metrics", get(admin::metrics))
         .fallback(not_found)
+        .layer(tower_http::timeout::RequestBodyTimeoutLayer::new(
+            body_timeout,
+        ))
         .with_state(state)
 }
 

@@ -43,18 +43,30 @@ pub struct Meta {
 /// Reads a request body up to `limit` bytes; more is a 413.
 pub async fn read_body(body: Body, limit: u64) -> Result<Bytes, ApiError> {
     let limit_usize = usize::try_from(limit).unwrap_or(usize::MAX);
-    axum::body::to_bytes(body, limit_usize)
-        .await
-        .map_err(|err| {
-            let too_large =
-                std::iter::successors(Some(&err as &dyn std::error::Error), |e| e.source())
-                    .any(|e| e.is::<http_body_util::LengthLimitError>());
-            if too_large {
-                ApiError::too_large(limit)
-            } else {
-                ApiError::bad_request(format!("cannot read the request body: {err}"))
-            }
+    let err = match axum::body::to_bytes(body, limit_usize).await {
+        Ok(bytes) => return Ok(bytes),
+        Err(err) => err,
+    };
+    let caused_by = |is: fn(&(dyn std::error::Error + 'static)) -> bool| {
+        std::iter::successors(Some(&err as &(dyn std::error::Error + 'static)), |e| {
+            e.source()
         })
+        .any(is)
+    };
+    if caused_by(|e| e.is::<http_body_util::LengthLimitError>()) {
+        Err(ApiError::too_large(limit))
+    } else if caused_by(|e| e.is::<tower_http::timeout::TimeoutError>()) {
+        Err(ApiError::new(
+            axum::http::StatusCode::REQUEST_TIMEOUT,
+            "invalid_request_error",
+            "the request body did not arrive in time (client_body_timeout)",
+        )
+        .code("request_timeout"))
+    } else {
+        Err(ApiError::bad_request(format!(
+            "cannot read the request body: {err}"
+        )))
+    }
 }
 
 /// Streams the answer to `request` in `format`. Errors before the first byte come back as `Err` (the face turns

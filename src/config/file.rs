@@ -45,6 +45,11 @@ pub struct FileConfig {
     pub max_body_size: Option<u64>,
     #[serde(default, deserialize_with = "opt_duration")]
     pub shutdown_grace: Option<Duration>,
+    pub max_connections: Option<u32>,
+    #[serde(default, deserialize_with = "opt_duration")]
+    pub client_header_timeout: Option<Duration>,
+    #[serde(default, deserialize_with = "opt_duration")]
+    pub client_body_timeout: Option<Duration>,
     #[serde(flatten)]
     pub unknown: BTreeMap<String, Value>,
 }

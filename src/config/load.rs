@@ -259,6 +259,21 @@ pub fn load(overrides: &Overrides, env: &Env) -> Result<Config, ConfigError> {
             None,
             None,
         ),
+        max_connections: layers.pick("max_connections", 4096, raw.max_connections, None, None),
+        client_header_timeout: layers.pick(
+            "client_header_timeout",
+            Duration::from_secs(10),
+            raw.client_header_timeout,
+            None,
+            None,
+        ),
+        client_body_timeout: layers.pick(
+            "client_body_timeout",
+            Duration::from_secs(30),
+            raw.client_body_timeout,
+            None,
+            None,
+        ),
         file: file_path,
         sources: layers.sources,
         warnings,
@@ -581,21 +596,22 @@ fn validate(config: &Config) -> Result<(), ConfigError> {
             "must be at least 1s; set health_check_mode to \"off\" to disable checks",
         ));
     }
-    for key in [
-        "connect_timeout",
-        "request_timeout",
-        "first_byte_timeout",
-        "idle_timeout",
-    ] {
-        let value = match key {
-            "connect_timeout" => config.connect_timeout,
-            "request_timeout" => config.request_timeout,
-            "first_byte_timeout" => config.first_byte_timeout,
-            _ => config.idle_timeout,
-        };
-        if value.is_zero() {
-            return Err(ConfigError::invalid(origin(key), "must be longer than 0s"));
-        }
+    let timeouts = [
+        ("connect_timeout", config.connect_timeout),
+        ("request_timeout", config.request_timeout),
+        ("first_byte_timeout", config.first_byte_timeout),
+        ("idle_timeout", config.idle_timeout),
+        ("client_header_timeout", config.client_header_timeout),
+        ("client_body_timeout", config.client_body_timeout),
+    ];
+    if let Some((key, _)) = timeouts.iter().find(|(_, value)| value.is_zero()) {
+        return Err(ConfigError::invalid(origin(key), "must be longer than 0s"));
+    }
+    if config.max_connections == 0 {
+        return Err(ConfigError::invalid(
+            origin("max_connections"),
+            "must be at least 1; the default is 4096",
+        ));
     }
     Ok(())
 }

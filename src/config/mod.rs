@@ -255,6 +255,12 @@ pub struct Config {
     pub watch_config: bool,
     pub max_body_size: u64,
     pub shutdown_grace: Duration,
+    /// Open client connections at most; more are closed at once (a flood must not exhaust file descriptors).
+    pub max_connections: u32,
+    /// A client must send its request headers within this time (slowloris).
+    pub client_header_timeout: Duration,
+    /// A client must send its whole request body within this time.
+    pub client_body_timeout: Duration,
     /// The config file that was read, if any.
     pub file: Option<PathBuf>,
     /// Where each top-level key's value came from.

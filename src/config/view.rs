@@ -60,6 +60,9 @@ pub fn redacted_json(config: &Config) -> Value {
         "watch_config": config.watch_config,
         "max_body_size": config.max_body_size,
         "shutdown_grace": humantime::format_duration(config.shutdown_grace).to_string(),
+        "max_connections": config.max_connections,
+        "client_header_timeout": humantime::format_duration(config.client_header_timeout).to_string(),
+        "client_body_timeout": humantime::format_duration(config.client_body_timeout).to_string(),
     });
     let sources: Map<String, Value> = keys(&out)
         .into_iter()
