@@ -62,7 +62,11 @@ impl Proxy {
         std::thread::spawn(move || {
             for line in BufReader::new(stderr).lines().map_while(Result::ok) {
                 if let Some(at) = line.find("listening on ") {
-                    let addr = line[at + "listening on ".len()..].trim().to_string();
+                    // Text logs end with the address; JSON logs close a quoted message after it.
+                    let addr: String = line[at + "listening on ".len()..]
+                        .chars()
+                        .take_while(|c| !c.is_whitespace() && *c != '"')
+                        .collect();
                     let _ = tx.send(addr);
                 }
                 let mut logs = sink.lock().expect("logs");
