@@ -241,13 +241,9 @@ impl<'a> Failover<'a> {
                 ApiError::upstream(err, self.attempts)
             }
             _ => {
-                let soonest = retry_after.or_else(|| {
-                    self.live
-                        .pool
-                        .pick(&Tried::default())
-                        .err()
-                        .and_then(|u| u.retry_after)
-                });
+                // Not `pick`: a successful pick would count as a request on some token.
+                let soonest = retry_after
+                    .or_else(|| self.live.pool.soonest_recovery(tokio::time::Instant::now()));
                 ApiError::no_tokens(soonest)
             }
         }

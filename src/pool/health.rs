@@ -213,6 +213,11 @@ impl Health {
         })
     }
 
+    /// Healthy with nothing counted against it: a success would change nothing.
+    pub fn is_clean(&self) -> bool {
+        self.kind == StateKind::Healthy && self.consecutive_faults == 0 && self.cooldowns == 0
+    }
+
     pub fn consecutive_faults(&self) -> u32 {
         self.consecutive_faults
     }

@@ -63,6 +63,8 @@ pub struct TokenState {
     health: Mutex<Health>,
     /// Mirrors `health.kind == Healthy` so `pick` needs no lock in the common case.
     healthy: AtomicBool,
+    /// Healthy with no fault or cooldown counted: a success then changes nothing, so it skips the lock.
+    clean: AtomicBool,
     inflight: AtomicU32,
     requests: AtomicU64,
     successes: AtomicU64,
@@ -79,6 +81,7 @@ impl TokenState {
             exp: AtomicI64::new(i64::MAX),
             health: Mutex::new(Health::default()),
             healthy: AtomicBool::new(true),
+            clean: AtomicBool::new(true),
             inflight: AtomicU32::new(0),
             requests: AtomicU64::new(0),
             successes: AtomicU64::new(0),
@@ -300,7 +303,8 @@ impl Pool {
             || slot.state.health().admission(now) != Admission::No
     }
 
-    fn soonest_recovery(&self, now: Instant) -> Option<Duration> {
+    /// When the soonest token that is out now is expected back, if known (for `Retry-After`).
+    pub fn soonest_recovery(&self, now: Instant) -> Option<Duration> {
         self.slots
             .iter()
             .filter(|s| s.config.enabled)
@@ -321,6 +325,10 @@ impl Pool {
             slot.state.failures[class].fetch_add(1, Ordering::Relaxed);
         } else {
             slot.state.successes.fetch_add(1, Ordering::Relaxed);
+            // The common case on the hot path: nothing to record, so no lock.
+            if slot.state.clean.load(Ordering::Acquire) {
+                return;
+            }
         }
         let transition = {
             let mut health = slot.state.health();
@@ -328,6 +336,7 @@ impl Pool {
             slot.state
                 .healthy
                 .store(health.kind == StateKind::Healthy, Ordering::Release);
+            slot.state.clean.store(health.is_clean(), Ordering::Release);
             t
         };
         if let Some(t) = transition {
@@ -344,6 +353,7 @@ impl Pool {
             let mut health = slot.state.health();
             let t = health.restore(reason);
             slot.state.healthy.store(true, Ordering::Release);
+            slot.state.clean.store(health.is_clean(), Ordering::Release);
             t
         };
         if let Some(t) = transition {
@@ -447,6 +457,7 @@ impl Drop for Permit {
             let mut health = state.health();
             if health.kind == StateKind::Probing {
                 health.apply(&Outcome::Fault, Instant::now());
+                state.clean.store(false, Ordering::Release);
             }
         }
     }
