@@ -182,8 +182,14 @@ async fn events_arrive_as_separate_chunks_in_time() {
     while let Some(chunk) = response.chunk().await.unwrap() {
         arrivals.push((started.elapsed(), chunk));
     }
-    // unknown + 3 content + finish + quota + end, each its own chunk, 40 ms apart.
-    assert_eq!(arrivals.len(), 7);
+    // unknown + 3 content + finish + quota + end, each sent on its own 40 ms apart. A reader delayed by a loaded
+    // machine may find two in one read, so only "most arrived separately" is asserted.
+    let events: usize = arrivals
+        .iter()
+        .map(|(_, c)| c.windows(6).filter(|w| w == b"data: ").count())
+        .sum();
+    assert_eq!(events, 7);
+    assert!(arrivals.len() >= 5, "{} reads", arrivals.len());
     assert!(
         arrivals
             .iter()
