@@ -1,4 +1,5 @@
-//! The one error type of the HTTP face: every failure becomes an OpenAI error object with a fitting status.
+//! The one error type of the HTTP face: every failure becomes an OpenAI error object with a fitting status, or, on
+//! the Anthropic face, an Anthropic error object (`{"type":"error","error":{"type","message"}}`) with the same status.
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -106,6 +107,32 @@ impl ApiError {
     pub fn body(&self) -> serde_json::Value {
         json!({"error": {"message": self.message, "type": self.kind, "code": self.code, "param": self.param}})
     }
+
+    /// Anthropic's error type for this error: it follows the status, as Anthropic's own errors do.
+    pub fn anthropic_kind(&self) -> &'static str {
+        crate::translate::anthropic::error_type(self.status.as_u16())
+    }
+
+    /// The Anthropic error object as JSON: `{"type":"error","error":{"type","message"}}`.
+    pub fn anthropic_body(&self) -> serde_json::Value {
+        json!({"type": "error", "error": {"type": self.anthropic_kind(), "message": self.message}})
+    }
+
+    /// The response on the Anthropic face: same status and `Retry-After`, Anthropic's body.
+    pub fn into_anthropic_response(self) -> Response {
+        let body = self.anthropic_body();
+        self.respond(body)
+    }
+
+    fn respond(self, body: serde_json::Value) -> Response {
+        let mut response = (self.status, axum::Json(body)).into_response();
+        if let Some(secs) = self.retry_after
+            && let Ok(value) = HeaderValue::from_str(&secs.to_string())
+        {
+            response.headers_mut().insert(header::RETRY_AFTER, value);
+        }
+        response
+    }
 }
 
 impl From<TranslateError> for ApiError {
@@ -118,12 +145,7 @@ impl From<TranslateError> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let mut response = (self.status, axum::Json(self.body())).into_response();
-        if let Some(secs) = self.retry_after
-            && let Ok(value) = HeaderValue::from_str(&secs.to_string())
-        {
-            response.headers_mut().insert(header::RETRY_AFTER, value);
-        }
-        response
+        let body = self.body();
+        self.respond(body)
     }
 }

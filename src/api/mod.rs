@@ -1,10 +1,12 @@
-//! The HTTP face: the OpenAI-compatible endpoints, `/health`, and the router that ties them to shared state.
+//! The HTTP face: the OpenAI-compatible endpoints, the Anthropic Messages endpoints, `/health`, and the router that
+//! ties them to shared state.
 //! Handlers never parse config; they read the current `Live` snapshot.
 
 mod admin;
 mod auth;
 mod chat;
 mod error;
+mod messages;
 mod models;
 pub mod relay;
 
@@ -46,6 +48,8 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/health", get(health))
         .route("/v1/chat/completions", post(chat::completions))
+        .route("/v1/messages", post(messages::create))
+        .route("/v1/messages/count_tokens", post(messages::count_tokens))
         .route("/v1/models", get(models::list))
         .route("/v1/models/{*id}", get(models::one))
         .route("/stats", get(admin::stats))
@@ -82,7 +86,7 @@ async fn not_found(uri: axum::http::Uri) -> ApiError {
         StatusCode::NOT_FOUND,
         "invalid_request_error",
         format!(
-            "no endpoint at {}; this proxy serves /v1/chat/completions and /v1/models",
+            "no endpoint at {}; this proxy serves /v1/chat/completions, /v1/messages and /v1/models",
             uri.path()
         ),
     )

@@ -7,6 +7,7 @@
 //! - `response`: events → one `chat.completion` object (non-streaming answers).
 //! - `usage`: token estimates (the upstream reports none).
 
+pub mod anthropic;
 pub mod events;
 pub mod openai;
 pub mod request;

@@ -1,0 +1,346 @@
+//! Anthropic request → OpenAI shape → upstream body, and errors named by Anthropic paths.
+
+use serde_json::{Value, json};
+
+use super::*;
+
+const PNG: &str = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==";
+
+fn parse(body: Value) -> MessagesRequest {
+    serde_json::from_value(body).expect("request parses")
+}
+
+fn convert(body: Value) -> Converted {
+    parse(body).into_chat().expect("converts")
+}
+
+/// The upstream chat messages the request becomes.
+fn upstream(body: Value) -> Vec<Value> {
+    let built = convert(body)
+        .build("anthropic-claude-4-5-sonnet", UpstreamApi::V8, 1)
+        .expect("builds");
+    let body: Value = serde_json::from_slice(&built.body).expect("json");
+    body["chat"]["messages"]
+        .as_array()
+        .expect("messages")
+        .clone()
+}
+
+fn failure(body: Value) -> TranslateError {
+    match parse(body).into_chat() {
+        Err(e) => e,
+        Ok(c) => c
+            .build("anthropic-claude-4-5-sonnet", UpstreamApi::V8, 1)
+            .expect_err("fails"),
+    }
+}
+
+#[test]
+fn unknown_fields_and_sampling_parameters_are_accepted() {
+    let req = parse(json!({
+        "model": "claude-sonnet-4-5", "max_tokens": 1024, "temperature": 0.3, "top_k": 5, "top_p": 0.9,
+        "stop_sequences": ["\n\nHuman:"], "metadata": {"user_id": "u"}, "thinking": {"type": "disabled"},
+        "tool_choice": {"type": "auto"}, "messages": [{"role": "user", "content": "hi"}]
+    }));
+    assert!(!req.stream);
+    assert!(req.tool_choice.is_some());
+    let converted = req.into_chat().expect("converts");
+    assert!(
+        converted.chat.tool_choice.is_none(),
+        "tool_choice is not sent"
+    );
+    assert_eq!(
+        converted.chat.messages,
+        [json!({"role": "user", "content": "hi"})]
+    );
+}
+
+#[test]
+fn system_prompt_as_string_or_blocks() {
+    let messages = upstream(json!({"model": "m", "system": "Be brief.",
+        "messages": [{"role": "user", "content": "hi"}]}));
+    assert_eq!(
+        messages,
+        [
+            json!({"type": "system_message", "content": "Be brief."}),
+            json!({"type": "user_message", "content": "hi"})
+        ]
+    );
+    let messages = upstream(json!({"model": "m",
+        "system": [{"type": "text", "text": "One.", "cache_control": {"type": "ephemeral"}}, {"type": "text", "text": "Two."}],
+        "messages": [{"role": "user", "content": "hi"}]}));
+    assert_eq!(
+        messages[0],
+        json!({"type": "system_message", "content": "One.\nTwo."})
+    );
+    let messages = upstream(
+        json!({"model": "m", "system": "", "messages": [{"role": "user", "content": "hi"}]}),
+    );
+    assert_eq!(messages.len(), 1, "an empty system prompt is not sent");
+}
+
+#[test]
+fn images_become_media_messages_before_the_text() {
+    let messages = upstream(
+        json!({"model": "m", "messages": [{"role": "user", "content": [
+            {"type": "text", "text": "what is this"},
+            {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": PNG}}
+        ]}]}),
+    );
+    assert_eq!(
+        messages,
+        [
+            json!({"type": "media_message", "mediaType": "image/png", "data": PNG}),
+            json!({"type": "user_message", "content": "what is this"})
+        ]
+    );
+}
+
+#[test]
+fn tool_use_and_tool_result_round_trip() {
+    let messages = upstream(json!({"model": "m", "messages": [
+        {"role": "user", "content": "weather?"},
+        {"role": "assistant", "content": [
+            {"type": "text", "text": "Checking."},
+            {"type": "tool_use", "id": "toolu_1", "name": "get_weather", "input": {"city": "Paris"}}
+        ]},
+        {"role": "user", "content": [
+            {"type": "tool_result", "tool_use_id": "toolu_1", "content": [{"type": "text", "text": "sunny"}]},
+            {"type": "text", "text": "and tomorrow?"}
+        ]}
+    ]}));
+    assert_eq!(
+        messages,
+        [
+            json!({"type": "user_message", "content": "weather?"}),
+            json!({"type": "assistant_message_text", "content": "Checking."}),
+            json!({"type": "assistant_message_tool", "id": "toolu_1", "toolName": "get_weather",
+                "content": "{\"city\":\"Paris\"}"}),
+            json!({"type": "tool_message", "id": "toolu_1", "toolName": "get_weather", "result": "sunny"}),
+            json!({"type": "user_message", "content": "and tomorrow?"}),
+        ]
+    );
+}
+
+#[test]
+fn tool_results_as_string_error_or_with_images() {
+    let messages = upstream(json!({"model": "m", "messages": [
+        {"role": "assistant", "content": [
+            {"type": "tool_use", "id": "a", "name": "run", "input": {}},
+            {"type": "tool_use", "id": "b", "name": "look", "input": {}}
+        ]},
+        {"role": "user", "content": [
+            {"type": "tool_result", "tool_use_id": "a", "content": "exit 1", "is_error": true},
+            {"type": "tool_result", "tool_use_id": "b", "content": [
+                {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": PNG}}
+            ]}
+        ]}
+    ]}));
+    assert_eq!(messages[2]["result"], "[tool error] exit 1");
+    assert_eq!(
+        messages[3]["result"],
+        "[1 image(s) of this result follow in the next user message]"
+    );
+    assert_eq!(messages[4]["type"], "media_message");
+    assert_eq!(messages.len(), 5);
+}
+
+#[test]
+fn thinking_blocks_are_dropped_and_string_content_works_for_assistants() {
+    let messages = upstream(json!({"model": "m", "messages": [
+        {"role": "user", "content": "hi"},
+        {"role": "assistant", "content": [{"type": "thinking", "thinking": "hmm", "signature": "s"},
+            {"type": "text", "text": "Hello"}]},
+        {"role": "assistant", "content": "More"},
+    ]}));
+    assert_eq!(
+        messages[1],
+        json!({"type": "assistant_message_text", "content": "Hello"})
+    );
+    assert_eq!(
+        messages[2],
+        json!({"type": "assistant_message_text", "content": "More"})
+    );
+}
+
+#[test]
+fn tools_take_input_schema_and_server_tools_are_refused() {
+    let converted = convert(
+        json!({"model": "m", "messages": [{"role": "user", "content": "x"}],
+        "tools": [{"name": "get_weather", "description": "Weather", "input_schema":
+            {"$schema": "x", "type": "object", "properties": {"city": {"type": "string"}}},
+            "cache_control": {"type": "ephemeral"}}]}),
+    );
+    assert_eq!(
+        converted.chat.tools.as_deref(),
+        Some(
+            &[
+                json!({"type": "function", "function": {"name": "get_weather", "description": "Weather",
+            "parameters": {"$schema": "x", "type": "object", "properties": {"city": {"type": "string"}}}}})
+            ][..]
+        )
+    );
+    let built = converted
+        .build("anthropic-claude-4-5-sonnet", UpstreamApi::V8, 1)
+        .expect("builds");
+    let body: Value = serde_json::from_slice(&built.body).expect("json");
+    let tools: Value = serde_json::from_str(
+        body["parameters"]["data"][1]["value"]
+            .as_str()
+            .expect("value"),
+    )
+    .expect("tools");
+    assert_eq!(
+        tools,
+        json!([{"name": "get_weather", "description": "Weather",
+            "parameters": {"schema": {"type": "object", "properties": {"city": {"type": "string"}}}}}])
+    );
+
+    let err = failure(
+        json!({"model": "m", "messages": [{"role": "user", "content": "x"}],
+        "tools": [{"type": "web_search_20250305", "name": "web_search"}]}),
+    );
+    assert_eq!(err.param.as_deref(), Some("tools[0].type"));
+    assert!(err.message.contains("server tool"), "{}", err.message);
+}
+
+#[test]
+fn errors_from_the_shared_mapping_name_anthropic_fields() {
+    // The image's media type is checked by the shared mapping, and reported at the Anthropic block.
+    let err = failure(json!({"model": "m", "system": "s", "messages": [
+        {"role": "user", "content": "first"},
+        {"role": "user", "content": [{"type": "text", "text": "see"},
+            {"type": "image", "source": {"type": "base64", "media_type": "image/tiff", "data": PNG}}]}
+    ]}));
+    assert_eq!(err.param.as_deref(), Some("messages[1].content[1].source"));
+    assert!(
+        err.message
+            .starts_with("messages[1].content[1].source: unsupported image type")
+    );
+
+    let err = failure(
+        json!({"model": "m", "messages": [{"role": "user", "content": [
+        {"type": "image", "source": {"type": "url", "url": "https://example.com/cat.png"}}]}]}),
+    );
+    assert_eq!(err.param.as_deref(), Some("messages[0].content[0].source"));
+    assert!(err.message.contains("not fetched"), "{}", err.message);
+
+    let err = failure(json!({"model": "m", "messages": [
+        {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "nope", "content": "x"}]}]}));
+    assert_eq!(
+        err.param.as_deref(),
+        Some("messages[0].content[0].tool_use_id")
+    );
+
+    let err = failure(
+        json!({"model": "m", "messages": [{"role": "user", "content": "x"}],
+        "tools": [{"description": "no name"}]}),
+    );
+    assert_eq!(err.param.as_deref(), Some("tools[0].name"));
+
+    let err = failure(
+        json!({"model": "m", "messages": [{"role": "user", "content": "x"}],
+        "tools": [{"name": "f", "input_schema": "not a schema"}]}),
+    );
+    assert_eq!(err.param.as_deref(), Some("tools[0].input_schema"));
+}
+
+#[test]
+fn malformed_requests_are_refused_with_their_path() {
+    for (body, param) in [
+        (json!({"model": "m", "messages": []}), "messages"),
+        (json!({"model": "m", "messages": ["hi"]}), "messages[0]"),
+        (
+            json!({"model": "m", "messages": [{"content": "x"}]}),
+            "messages[0].role",
+        ),
+        (
+            json!({"model": "m", "messages": [{"role": "system", "content": "x"}]}),
+            "messages[0].role",
+        ),
+        (
+            json!({"model": "m", "messages": [{"role": "user"}]}),
+            "messages[0].content",
+        ),
+        (
+            json!({"model": "m", "messages": [{"role": "user", "content": []}]}),
+            "messages[0].content",
+        ),
+        (
+            json!({"model": "m", "messages": [{"role": "user", "content": 5}]}),
+            "messages[0].content",
+        ),
+        (
+            json!({"model": "m", "messages": [{"role": "user", "content": [{"type": "document"}]}]}),
+            "messages[0].content[0].type",
+        ),
+        (
+            json!({"model": "m", "messages": [{"role": "user", "content": [{"type": "text"}]}]}),
+            "messages[0].content[0].text",
+        ),
+        (
+            json!({"model": "m", "messages": [{"role": "user", "content": [{"type": "image"}]}]}),
+            "messages[0].content[0].source",
+        ),
+        (
+            json!({"model": "m", "messages": [{"role": "assistant", "content": [{"type": "tool_use", "name": "f"}]}]}),
+            "messages[0].content[0].id",
+        ),
+        (
+            json!({"model": "m", "messages": [{"role": "assistant", "content": [
+            {"type": "tool_use", "id": "a", "name": "f", "input": [1]}]}]}),
+            "messages[0].content[0].input",
+        ),
+        (
+            json!({"model": "m", "system": 3, "messages": [{"role": "user", "content": "x"}]}),
+            "system",
+        ),
+        (
+            json!({"model": "m", "system": [{"type": "image"}], "messages": [{"role": "user", "content": "x"}]}),
+            "system[0].type",
+        ),
+        (
+            json!({"model": "m", "messages": [{"role": "user", "content": [{"type": "text", "text": ""}]}]}),
+            "messages[0].content",
+        ),
+    ] {
+        let err = failure(body.clone());
+        assert_eq!(err.param.as_deref(), Some(param), "{body}: {}", err.message);
+        assert!(err.message.starts_with(param), "{}", err.message);
+    }
+    assert!(serde_json::from_value::<MessagesRequest>(json!({"messages": []})).is_err());
+}
+
+#[test]
+fn v7_is_spoken_through_the_same_mapping() {
+    let built = convert(json!({"model": "m", "messages": [{"role": "user", "content": "hi"}]}))
+        .build("anthropic-claude-4-5-sonnet", UpstreamApi::V7, 1)
+        .expect("builds");
+    assert_eq!(built.path, "/user/v5/llm/chat/stream/v7");
+}
+
+#[test]
+fn input_tokens_count_system_messages_tools_and_images() {
+    let tokens = |body: Value| {
+        input_tokens(parse(body), "anthropic-claude-4-5-sonnet", UpstreamApi::V8).expect("counts")
+    };
+    let base = tokens(json!({"model": "m", "messages": [{"role": "user", "content": "abcdefgh"}]}));
+    assert_eq!(base, 2, "8 bytes at 4 bytes a token");
+    let with_system = tokens(json!({"model": "m", "system": "abcd",
+        "messages": [{"role": "user", "content": "abcdefgh"}]}));
+    assert_eq!(with_system, 3);
+    let with_tools = tokens(
+        json!({"model": "m", "messages": [{"role": "user", "content": "abcdefgh"}],
+        "tools": [{"name": "get_weather", "input_schema": {"type": "object"}}]}),
+    );
+    assert!(with_tools > base + 5, "{with_tools}");
+    let with_image = tokens(
+        json!({"model": "m", "messages": [{"role": "user", "content": [
+        {"type": "text", "text": "abcdefgh"},
+        {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": PNG}}]}]}),
+    );
+    assert!(
+        with_image > base + 100,
+        "an image counts as a fixed amount: {with_image}"
+    );
+}

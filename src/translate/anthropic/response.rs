@@ -1,0 +1,192 @@
+//! Non-streamed answers in Anthropic's format: upstream events → one `message` object with its content blocks
+//! (text and tool_use, in the order they came), stop reason and estimated usage.
+
+use serde_json::{Value, json};
+
+use super::{generated_tool_id, stop_reason};
+use crate::translate::events::{FinishReason, UpstreamEvent};
+use crate::translate::usage;
+
+/// Collects one answer's events. One per response.
+pub struct MessageBuilder {
+    id: String,
+    model: String,
+    input_tokens: u32,
+    blocks: Vec<Block>,
+    tool_uses: usize,
+    /// The last `FinishMetadata`; content may still follow it.
+    reason: Option<FinishReason>,
+}
+
+enum Block {
+    Text(String),
+    ToolUse {
+        id: String,
+        name: String,
+        input: String,
+    },
+}
+
+impl MessageBuilder {
+    pub fn new(id: String, model: String, input_tokens: u32) -> Self {
+        MessageBuilder {
+            id,
+            model,
+            input_tokens,
+            blocks: Vec::new(),
+            tool_uses: 0,
+            reason: None,
+        }
+    }
+
+    /// Records one event. Consecutive text deltas form one text block; End, Skip, Quota and Unknown change nothing.
+    pub fn push(&mut self, event: &UpstreamEvent) {
+        match event {
+            UpstreamEvent::Content(text) if !text.is_empty() => match self.blocks.last_mut() {
+                Some(Block::Text(current)) => current.push_str(text),
+                _ => self.blocks.push(Block::Text(text.clone())),
+            },
+            UpstreamEvent::ToolCallStart { id, name } => {
+                let id = if id.is_empty() {
+                    generated_tool_id(&self.id, self.tool_uses)
+                } else {
+                    id.clone()
+                };
+                self.tool_uses += 1;
+                self.blocks.push(Block::ToolUse {
+                    id,
+                    name: name.clone(),
+                    input: String::new(),
+                });
+            }
+            // As when streaming, arguments attach only to a tool-use block that is still the latest block.
+            UpstreamEvent::ToolCallArgs(args) => {
+                if let Some(Block::ToolUse { input, .. }) = self.blocks.last_mut() {
+                    input.push_str(args);
+                }
+            }
+            UpstreamEvent::Finish(reason) => self.reason = Some(*reason),
+            _ => {}
+        }
+    }
+
+    /// The `message` object. A tool's `input` is its arguments parsed as JSON (`{}` when there were none); arguments
+    /// that are not valid JSON are passed on as a string, so the client sees what the model produced rather than a
+    /// silently emptied input.
+    pub fn finish(self) -> Value {
+        let mut output_bytes = 0;
+        let content: Vec<Value> = self
+            .blocks
+            .into_iter()
+            .map(|block| match block {
+                Block::Text(text) => {
+                    output_bytes += text.len();
+                    json!({"type": "text", "text": text})
+                }
+                Block::ToolUse { id, name, input } => {
+                    output_bytes += name.len() + input.len();
+                    let parsed = if input.trim().is_empty() {
+                        json!({})
+                    } else {
+                        serde_json::from_str(&input).unwrap_or(Value::String(input))
+                    };
+                    json!({"type": "tool_use", "id": id, "name": name, "input": parsed})
+                }
+            })
+            .collect();
+        json!({
+            "id": self.id,
+            "type": "message",
+            "role": "assistant",
+            "model": self.model,
+            "content": content,
+            "stop_reason": stop_reason(self.reason, self.tool_uses > 0),
+            "stop_sequence": null,
+            "usage": {
+                "input_tokens": self.input_tokens,
+                "output_tokens": usage::tokens_for_bytes(output_bytes),
+            },
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn build(events: &[UpstreamEvent]) -> Value {
+        let mut b = MessageBuilder::new("msg_7".into(), "claude-haiku-4-5".into(), 30);
+        for e in events {
+            b.push(e);
+        }
+        b.finish()
+    }
+
+    #[test]
+    fn text_answer() {
+        let m = build(&[
+            UpstreamEvent::Content("Hello ".into()),
+            UpstreamEvent::Content("world".into()),
+            UpstreamEvent::Finish(FinishReason::Stop),
+            UpstreamEvent::End,
+        ]);
+        assert_eq!(
+            m,
+            json!({
+                "id": "msg_7", "type": "message", "role": "assistant", "model": "claude-haiku-4-5",
+                "content": [{"type": "text", "text": "Hello world"}],
+                "stop_reason": "end_turn", "stop_sequence": null,
+                "usage": {"input_tokens": 30, "output_tokens": 3},
+            })
+        );
+    }
+
+    #[test]
+    fn tool_use_blocks_carry_parsed_input_in_order() {
+        let m = build(&[
+            UpstreamEvent::Content("Checking.".into()),
+            UpstreamEvent::ToolCallStart {
+                id: "toolu_1".into(),
+                name: "get_weather".into(),
+            },
+            UpstreamEvent::ToolCallArgs("{\"city\":".into()),
+            UpstreamEvent::ToolCallArgs("\"Paris\"}".into()),
+            UpstreamEvent::ToolCallStart {
+                id: String::new(),
+                name: "no_args".into(),
+            },
+            UpstreamEvent::Finish(FinishReason::ToolCalls),
+        ]);
+        assert_eq!(
+            m["content"],
+            json!([
+                {"type": "text", "text": "Checking."},
+                {"type": "tool_use", "id": "toolu_1", "name": "get_weather", "input": {"city": "Paris"}},
+                {"type": "tool_use", "id": "toolu_7_1", "name": "no_args", "input": {}},
+            ])
+        );
+        assert_eq!(m["stop_reason"], "tool_use");
+    }
+
+    #[test]
+    fn broken_arguments_are_passed_on_as_text_and_length_is_max_tokens() {
+        let m = build(&[
+            UpstreamEvent::ToolCallStart {
+                id: "t".into(),
+                name: "f".into(),
+            },
+            UpstreamEvent::ToolCallArgs("{\"cut".into()),
+            UpstreamEvent::Finish(FinishReason::Length),
+        ]);
+        assert_eq!(m["content"][0]["input"], "{\"cut");
+        assert_eq!(m["stop_reason"], "max_tokens");
+    }
+
+    #[test]
+    fn empty_answer_has_no_blocks() {
+        let m = build(&[UpstreamEvent::End]);
+        assert_eq!(m["content"], json!([]));
+        assert_eq!(m["stop_reason"], "end_turn");
+        assert_eq!(m["usage"]["output_tokens"], 0);
+    }
+}

@@ -1,0 +1,416 @@
+//! Streaming answers in Anthropic's format: upstream events → complete SSE records (`event: <name>` and
+//! `data: <json>`). The sequence is `message_start`, `ping`, then per block `content_block_start`,
+//! `content_block_delta`*, `content_block_stop`, and at the end `message_delta` (stop reason, output usage) and
+//! `message_stop`. A failure after the start is an `error` record and no `message_stop`.
+
+use serde::Serialize;
+use serde_json::json;
+
+use super::{generated_tool_id, stop_reason};
+use crate::translate::events::{FinishReason, UpstreamEvent};
+use crate::translate::usage;
+
+/// The kind of the content block currently open.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Open {
+    Text,
+    ToolUse,
+}
+
+/// Turns one answer's events into Anthropic SSE records. One per response; not reusable.
+pub struct EventWriter {
+    id: String,
+    model: String,
+    input_tokens: u32,
+    started: bool,
+    /// The open block; its index is `blocks - 1`.
+    open: Option<Open>,
+    /// Blocks started so far.
+    blocks: usize,
+    tool_uses: usize,
+    /// The last `FinishMetadata`, sent at the end because content may still follow it.
+    reason: Option<FinishReason>,
+    /// UTF-8 bytes of text and tool input emitted, estimated as tokens once at the end.
+    output_bytes: usize,
+    finished: bool,
+}
+
+#[derive(Serialize)]
+struct Delta<'a> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    index: usize,
+    delta: DeltaBody<'a>,
+}
+
+#[derive(Serialize)]
+#[serde(tag = "type")]
+enum DeltaBody<'a> {
+    #[serde(rename = "text_delta")]
+    Text { text: &'a str },
+    #[serde(rename = "input_json_delta")]
+    InputJson { partial_json: &'a str },
+}
+
+impl EventWriter {
+    /// `id` is the message id (`msg_…`), `model` the client's model name, `input_tokens` the prompt estimate.
+    pub fn new(id: String, model: String, input_tokens: u32) -> Self {
+        EventWriter {
+            id,
+            model,
+            input_tokens,
+            started: false,
+            open: None,
+            blocks: 0,
+            tool_uses: 0,
+            reason: None,
+            output_bytes: 0,
+            finished: false,
+        }
+    }
+
+    /// Appends the records for one event. The first call also writes `message_start` and a `ping`. End, Skip,
+    /// Quota and Unknown write nothing else; Finish is remembered for `message_delta`.
+    pub fn push(&mut self, event: &UpstreamEvent, out: &mut String) {
+        self.start(out);
+        match event {
+            UpstreamEvent::Content(text) if !text.is_empty() => {
+                if self.open != Some(Open::Text) {
+                    self.open_block(Open::Text, json!({"type": "text", "text": ""}), out);
+                }
+                self.output_bytes += text.len();
+                self.delta(DeltaBody::Text { text }, out);
+            }
+            UpstreamEvent::ToolCallStart { id, name } => {
+                let id = if id.is_empty() {
+                    generated_tool_id(&self.id, self.tool_uses)
+                } else {
+                    id.clone()
+                };
+                self.tool_uses += 1;
+                self.output_bytes += name.len();
+                self.open_block(
+                    Open::ToolUse,
+                    json!({"type": "tool_use", "id": id, "name": name, "input": {}}),
+                    out,
+                );
+            }
+            // Arguments belong to the open tool-use block. With none open (none started, or text came in between),
+            // a closed block cannot be reopened in this format: the fragment is dropped.
+            UpstreamEvent::ToolCallArgs(args)
+                if !args.is_empty() && self.open == Some(Open::ToolUse) =>
+            {
+                self.output_bytes += args.len();
+                self.delta(DeltaBody::InputJson { partial_json: args }, out);
+            }
+            UpstreamEvent::Finish(reason) => self.reason = Some(*reason),
+            _ => {}
+        }
+    }
+
+    /// The normal end: closes the open block, then `message_delta` and `message_stop`. Calling it again appends
+    /// nothing.
+    pub fn finish(&mut self, out: &mut String) {
+        if self.finished {
+            return;
+        }
+        self.start(out);
+        self.finished = true;
+        self.close_block(out);
+        let output_tokens = usage::tokens_for_bytes(self.output_bytes);
+        record(
+            out,
+            "message_delta",
+            &json!({
+                "type": "message_delta",
+                "delta": {"stop_reason": stop_reason(self.reason, self.tool_uses > 0), "stop_sequence": null},
+                "usage": {"input_tokens": self.input_tokens, "output_tokens": output_tokens},
+            }),
+        );
+        record(out, "message_stop", &json!({"type": "message_stop"}));
+    }
+
+    /// A failure after the stream started: an `error` record (`kind` is Anthropic's error type) and nothing after
+    /// it, so the client knows the answer is incomplete.
+    pub fn error(&mut self, kind: &str, message: &str, out: &mut String) {
+        if self.finished {
+            return;
+        }
+        self.finished = true;
+        record(
+            out,
+            "error",
+            &json!({"type": "error", "error": {"type": kind, "message": message}}),
+        );
+    }
+
+    fn start(&mut self, out: &mut String) {
+        if self.started {
+            return;
+        }
+        self.started = true;
+        let message = json!({
+            "type": "message_start",
+            "message": {
+                "id": self.id,
+                "type": "message",
+                "role": "assistant",
+                "model": self.model,
+                "content": [],
+                "stop_reason": null,
+                "stop_sequence": null,
+                "usage": {"input_tokens": self.input_tokens, "output_tokens": 0},
+            },
+        });
+        record(out, "message_start", &message);
+        record(out, "ping", &json!({"type": "ping"}));
+    }
+
+    fn open_block(&mut self, kind: Open, block: serde_json::Value, out: &mut String) {
+        self.close_block(out);
+        let index = self.blocks;
+        self.blocks += 1;
+        self.open = Some(kind);
+        record(
+            out,
+            "content_block_start",
+            &json!({"type": "content_block_start", "index": index, "content_block": block}),
+        );
+    }
+
+    fn close_block(&mut self, out: &mut String) {
+        if self.open.take().is_some() {
+            record(
+                out,
+                "content_block_stop",
+                &json!({"type": "content_block_stop", "index": self.blocks - 1}),
+            );
+        }
+    }
+
+    fn delta(&mut self, delta: DeltaBody<'_>, out: &mut String) {
+        record(
+            out,
+            "content_block_delta",
+            &Delta {
+                kind: "content_block_delta",
+                index: self.blocks.saturating_sub(1),
+                delta,
+            },
+        );
+    }
+}
+
+/// Appends one SSE record. Serializing these plain values cannot fail; if it ever did, the record is left out
+/// rather than written half.
+fn record<T: Serialize>(out: &mut String, event: &str, data: &T) {
+    if let Ok(json) = serde_json::to_string(data) {
+        out.reserve(json.len() + event.len() + 16);
+        out.push_str("event: ");
+        out.push_str(event);
+        out.push_str("\ndata: ");
+        out.push_str(&json);
+        out.push_str("\n\n");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::Value;
+
+    use super::*;
+
+    /// `(event name, data)` of every record, checking each is well formed.
+    fn records(out: &str) -> Vec<(String, Value)> {
+        assert!(out.ends_with("\n\n"), "{out:?}");
+        out.trim_end()
+            .split("\n\n")
+            .map(|record| {
+                let (event, data) = record.split_once('\n').expect("two lines");
+                let name = event.strip_prefix("event: ").expect("event line");
+                let data: Value =
+                    serde_json::from_str(data.strip_prefix("data: ").expect("data line"))
+                        .expect("json");
+                assert_eq!(data["type"], name, "event name matches the data type");
+                (name.to_string(), data)
+            })
+            .collect()
+    }
+
+    fn run(events: &[UpstreamEvent]) -> Vec<(String, Value)> {
+        let mut w = EventWriter::new("msg_1".into(), "claude-sonnet-4-5".into(), 12);
+        let mut out = String::new();
+        for e in events {
+            w.push(e, &mut out);
+        }
+        w.finish(&mut out);
+        records(&out)
+    }
+
+    fn names(records: &[(String, Value)]) -> Vec<&str> {
+        records.iter().map(|(n, _)| n.as_str()).collect()
+    }
+
+    #[test]
+    fn text_answer_has_the_full_event_sequence() {
+        let r = run(&[
+            UpstreamEvent::Content("Hel".into()),
+            UpstreamEvent::Content("lo".into()),
+            UpstreamEvent::Finish(FinishReason::Stop),
+            UpstreamEvent::End,
+        ]);
+        assert_eq!(
+            names(&r),
+            [
+                "message_start",
+                "ping",
+                "content_block_start",
+                "content_block_delta",
+                "content_block_delta",
+                "content_block_stop",
+                "message_delta",
+                "message_stop"
+            ]
+        );
+        let start = &r[0].1["message"];
+        assert_eq!(start["id"], "msg_1");
+        assert_eq!(start["model"], "claude-sonnet-4-5");
+        assert_eq!(start["content"], json!([]));
+        assert_eq!(
+            start["usage"],
+            json!({"input_tokens": 12, "output_tokens": 0})
+        );
+        assert_eq!(r[2].1["content_block"], json!({"type": "text", "text": ""}));
+        assert_eq!(
+            r[3].1["delta"],
+            json!({"type": "text_delta", "text": "Hel"})
+        );
+        assert_eq!(r[4].1["index"], 0);
+        assert_eq!(r[5].1["index"], 0);
+        assert_eq!(r[6].1["delta"]["stop_reason"], "end_turn");
+        assert_eq!(r[6].1["delta"]["stop_sequence"], Value::Null);
+        assert_eq!(r[6].1["usage"]["output_tokens"], 2);
+    }
+
+    #[test]
+    fn text_then_tool_use_get_their_own_indices() {
+        let r = run(&[
+            UpstreamEvent::Content("Let me check.".into()),
+            UpstreamEvent::ToolCallStart {
+                id: "toolu_9".into(),
+                name: "get_weather".into(),
+            },
+            UpstreamEvent::ToolCallArgs("{\"city\":".into()),
+            UpstreamEvent::ToolCallArgs("\"Paris\"}".into()),
+            UpstreamEvent::ToolCallStart {
+                id: String::new(),
+                name: "second".into(),
+            },
+            UpstreamEvent::Finish(FinishReason::ToolCalls),
+        ]);
+        assert_eq!(
+            names(&r),
+            [
+                "message_start",
+                "ping",
+                "content_block_start",
+                "content_block_delta",
+                "content_block_stop",
+                "content_block_start",
+                "content_block_delta",
+                "content_block_delta",
+                "content_block_stop",
+                "content_block_start",
+                "content_block_stop",
+                "message_delta",
+                "message_stop"
+            ]
+        );
+        assert_eq!(
+            r[5].1["content_block"],
+            json!({"type": "tool_use", "id": "toolu_9", "name": "get_weather", "input": {}})
+        );
+        assert_eq!(r[5].1["index"], 1);
+        let json: String = r[6..8]
+            .iter()
+            .map(|(_, d)| {
+                assert_eq!(d["index"], 1);
+                assert_eq!(d["delta"]["type"], "input_json_delta");
+                d["delta"]["partial_json"]
+                    .as_str()
+                    .expect("partial")
+                    .to_string()
+            })
+            .collect();
+        assert_eq!(
+            serde_json::from_str::<Value>(&json).expect("json"),
+            json!({"city": "Paris"})
+        );
+        assert_eq!(r[8].1["index"], 1);
+        assert_eq!(r[9].1["index"], 2);
+        assert_eq!(
+            r[9].1["content_block"]["id"], "toolu_1_1",
+            "generated from the message id"
+        );
+        assert_eq!(r[11].1["delta"]["stop_reason"], "tool_use");
+    }
+
+    #[test]
+    fn length_maps_to_max_tokens_and_empty_answers_still_close() {
+        let r = run(&[
+            UpstreamEvent::Content("x".into()),
+            UpstreamEvent::Finish(FinishReason::Length),
+        ]);
+        assert_eq!(r[r.len() - 2].1["delta"]["stop_reason"], "max_tokens");
+        let r = run(&[]);
+        assert_eq!(
+            names(&r),
+            ["message_start", "ping", "message_delta", "message_stop"]
+        );
+        assert_eq!(r[2].1["usage"]["output_tokens"], 0);
+    }
+
+    #[test]
+    fn quota_skip_unknown_and_stray_arguments_write_nothing() {
+        let r = run(&[
+            UpstreamEvent::Skip,
+            UpstreamEvent::Unknown("ThinkingMetadata".into()),
+            UpstreamEvent::ToolCallArgs("{}".into()),
+            UpstreamEvent::Quota(Default::default()),
+        ]);
+        assert_eq!(
+            names(&r),
+            ["message_start", "ping", "message_delta", "message_stop"]
+        );
+    }
+
+    #[test]
+    fn an_error_ends_the_stream_without_message_stop() {
+        let mut w = EventWriter::new("msg_1".into(), "m".into(), 1);
+        let mut out = String::new();
+        w.push(&UpstreamEvent::Content("part".into()), &mut out);
+        w.error("api_error", "the answer was cut", &mut out);
+        w.finish(&mut out);
+        let r = records(&out);
+        assert_eq!(
+            names(&r),
+            [
+                "message_start",
+                "ping",
+                "content_block_start",
+                "content_block_delta",
+                "error"
+            ]
+        );
+        assert_eq!(
+            r[4].1,
+            json!({"type": "error", "error": {"type": "api_error", "message": "the answer was cut"}})
+        );
+    }
+
+    #[test]
+    fn text_is_escaped_in_json() {
+        let r = run(&[UpstreamEvent::Content("line\n\n\"quoted\"".into())]);
+        assert_eq!(r[3].1["delta"]["text"], "line\n\n\"quoted\"");
+    }
+}
