@@ -160,6 +160,11 @@ impl Tried {
         }
     }
 
+    /// Nothing tried yet: the request's first pick.
+    pub fn is_empty(&self) -> bool {
+        self.0.iter().all(|w| *w == 0)
+    }
+
     pub fn contains(&self, index: usize) -> bool {
         self.0
             .get(index / 64)

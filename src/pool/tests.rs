@@ -63,6 +63,20 @@ fn round_robin_skips_tokens_that_cannot_serve() {
     let names: Vec<String> = (0..4).map(|_| pick_name(&pool)).collect();
     assert!(!names.contains(&"b".to_string()), "{names:?}");
     assert_eq!(pool.usable_count(), 2);
+    // Regression: b's turn went to c, so c served twice as often as a.
+    assert_eq!(names, ["a", "c", "a", "c"]);
+}
+
+#[test]
+fn failover_picks_do_not_take_the_next_requests_turn() {
+    let pool = pool(&config(&["a", "b", "c"], Strategy::RoundRobin));
+    let first = pool.pick(&Tried::default()).expect("a token");
+    let mut tried = Tried::default();
+    tried.insert(first.index());
+    let retry = pool.pick(&tried).expect("another token");
+    assert_eq!(retry.slot().config.name, "b");
+    drop((first, retry));
+    assert_eq!(pick_name(&pool), "b", "the next request's turn is b's");
 }
 
 #[test]
