@@ -218,3 +218,22 @@ async fn an_abandoned_probe_does_not_leave_the_token_stuck() {
     drop(probe);
     assert_eq!(pool.token_stats()[0].state, "ejected");
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_477_without_a_reset_time_uses_the_last_known_quota_reset() {
+    let pool = pool(&config(&["a"], Strategy::RoundRobin));
+    pool.record_quota(
+        0,
+        QuotaInfo {
+            used: 10.0,
+            maximum: 10.0,
+            left: 0.0,
+            until: Some(SystemTime::now() + Duration::from_secs(600)),
+        },
+    );
+    pool.report(0, &Outcome::QuotaExhausted { until: None });
+    let until = pool.slots()[0].state.health().until.expect("until");
+    let wait = until - Instant::now();
+    assert!(wait <= Duration::from_secs(600), "{wait:?}");
+    assert!(wait >= Duration::from_secs(590), "{wait:?}");
+}
