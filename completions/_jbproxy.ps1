@@ -86,8 +86,10 @@ Register-ArgumentCompleter -Native -CommandName 'jbproxy' -ScriptBlock {
         }
         'jbproxy;check-tokens' {
             [CompletionResult]::new('--warn-within', '--warn-within', [CompletionResultType]::ParameterName, 'Fail a token that expires within this time')
+            [CompletionResult]::new('--min-healthy', '--min-healthy', [CompletionResultType]::ParameterName, 'Succeed when at least N tokens are healthy, even if others fail')
             [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Read the configuration from FILE instead of searching for it')
             [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print the results as JSON')
+            [CompletionResult]::new('--online', '--online', [CompletionResultType]::ParameterName, 'Also ask JetBrains AI''s quota endpoint whether each JWT is accepted and how much quota is left (costs no quota)')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
             break

@@ -89,13 +89,17 @@ _jbproxy() {
             return 0
             ;;
         jbproxy__subcmd__check__subcmd__tokens)
-            opts="-h --warn-within --json --config --help"
+            opts="-h --warn-within --json --online --min-healthy --config --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --warn-within)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --min-healthy)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -79,8 +79,10 @@ set edit:completion:arg-completer[jbproxy] = {|@words|
         }
         &'jbproxy;check-tokens'= {
             cand --warn-within 'Fail a token that expires within this time'
+            cand --min-healthy 'Succeed when at least N tokens are healthy, even if others fail'
             cand --config 'Read the configuration from FILE instead of searching for it'
             cand --json 'Print the results as JSON'
+            cand --online 'Also ask JetBrains AI''s quota endpoint whether each JWT is accepted and how much quota is left (costs no quota)'
             cand -h 'Print help'
             cand --help 'Print help'
         }

@@ -64,8 +64,10 @@ complete -c jbproxy -n "__fish_jbproxy_using_subcommand print-config" -l config 
 complete -c jbproxy -n "__fish_jbproxy_using_subcommand print-config" -l help -d 'Print help'
 complete -c jbproxy -n "__fish_jbproxy_using_subcommand print-config" -l json -d 'One JSON object: the config file\'s keys with their effective values, plus `sources`'
 complete -c jbproxy -n "__fish_jbproxy_using_subcommand check-tokens" -l warn-within -d 'Fail a token that expires within this time' -r
+complete -c jbproxy -n "__fish_jbproxy_using_subcommand check-tokens" -l min-healthy -d 'Succeed when at least N tokens are healthy, even if others fail' -r
 complete -c jbproxy -n "__fish_jbproxy_using_subcommand check-tokens" -l config -d 'Read the configuration from FILE instead of searching for it' -r -F
 complete -c jbproxy -n "__fish_jbproxy_using_subcommand check-tokens" -l json -d 'Print the results as JSON'
+complete -c jbproxy -n "__fish_jbproxy_using_subcommand check-tokens" -l online -d 'Also ask JetBrains AI\'s quota endpoint whether each JWT is accepted and how much quota is left (costs no quota)'
 complete -c jbproxy -n "__fish_jbproxy_using_subcommand check-tokens" -s h -l help -d 'Print help'
 complete -c jbproxy -n "__fish_jbproxy_using_subcommand decode-jwt" -l name -d 'Decode the configured token with this name instead' -r
 complete -c jbproxy -n "__fish_jbproxy_using_subcommand decode-jwt" -l config -d 'Read the configuration from FILE instead of searching for it' -r -F

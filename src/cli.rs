@@ -149,6 +149,13 @@ pub struct CheckTokensArgs {
     /// Print the results as JSON
     #[arg(long)]
     pub json: bool,
+    /// Also ask JetBrains AI's quota endpoint whether each JWT is accepted and how much quota is left (costs no
+    /// quota)
+    #[arg(long)]
+    pub online: bool,
+    /// Succeed when at least N tokens are healthy, even if others fail
+    #[arg(long, value_name = "N")]
+    pub min_healthy: Option<usize>,
 }
 
 #[derive(Debug, Args)]
@@ -217,6 +224,7 @@ const CHECK_EXAMPLES: &str = "\
 Examples:
   jbproxy check-tokens
   jbproxy check-tokens --warn-within 48h --json
+  jbproxy check-tokens --online --min-healthy 2      ask JetBrains AI; accept 2 working tokens
 Exit codes: 0 all tokens usable, 1 a token failed, 2 configuration error";
 
 const DECODE_EXAMPLES: &str = "\

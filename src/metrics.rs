@@ -5,6 +5,7 @@ use std::sync::OnceLock;
 use std::time::Duration;
 
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+use metrics_util::MetricKindMask;
 
 use crate::pool::Pool;
 
@@ -15,6 +16,9 @@ const OVERHEAD_BUCKETS: [f64; 12] = [
 const LATENCY_BUCKETS: [f64; 12] = [
     0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
 ];
+
+/// How long a per-token gauge outlives the last scrape that saw its token.
+const GAUGE_IDLE: Duration = Duration::from_secs(1);
 
 /// The process-wide recorder; installed on first use. `None` if another recorder was installed first.
 pub fn handle() -> Option<&'static PrometheusHandle> {
@@ -32,6 +36,10 @@ pub fn handle() -> Option<&'static PrometheusHandle> {
                         &LATENCY_BUCKETS,
                     )
                 })
+                // Per-token gauges are set on every scrape just before rendering, so a gauge left untouched
+                // for a while belongs to a token a reload removed; without this it would report its last state
+                // (say, healthy and usable) forever. Counters and histograms are never dropped.
+                .map(|b| b.idle_timeout(MetricKindMask::GAUGE, Some(GAUGE_IDLE)))
                 .and_then(|b| b.install_recorder())
                 .ok()
         })

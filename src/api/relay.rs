@@ -167,6 +167,8 @@ struct Failover<'a> {
     live: &'a Arc<Live>,
     request: GrazieRequest,
     tried: Tried,
+    /// Tokens whose JWT this request refreshed (each gets one retry).
+    refreshed: Tried,
     attempts: usize,
     max_attempts: usize,
     last_error: Option<UpstreamError>,
@@ -179,6 +181,7 @@ impl<'a> Failover<'a> {
             live,
             request,
             tried: Tried::default(),
+            refreshed: Tried::default(),
             attempts: 0,
             max_attempts: live.max_attempts(),
             last_error: None,
@@ -223,11 +226,15 @@ impl<'a> Failover<'a> {
             if !err.retriable() {
                 return Err(ApiError::upstream(&err, self.attempts));
             }
-            // A refreshed JWT deserves one more try on the same token.
+            // A refreshed JWT deserves one more try on the same token, once per request; that try is extra, or a
+            // pool of one could never use its refreshed JWT (max_attempts defaults to the token count).
             if matches!(err, UpstreamError::Unauthorized)
+                && !self.refreshed.contains(permit.index())
                 && crate::health::refresh(self.live, permit.index()).await
             {
+                self.refreshed.insert(permit.index());
                 self.tried.remove(permit.index());
+                self.max_attempts += 1;
             }
             self.last_error = Some(err);
         }

@@ -1,6 +1,8 @@
-//! `check-tokens`: is every configured token usable? A table or JSON, and an exit code for CI.
+//! `check-tokens`: is every configured token usable? A table or JSON, and an exit code for CI. Offline by
+//! default; `--online` also asks the upstream's quota endpoint (through `UpstreamClient`, which costs no quota).
 
 use std::collections::HashMap;
+use std::io::IsTerminal;
 use std::process::ExitCode;
 use std::time::{Duration, SystemTime};
 
@@ -12,6 +14,8 @@ use crate::cli::CheckTokensArgs;
 use crate::config::TokenConfig;
 use crate::jwt::{self, DecodedJwt};
 use crate::output;
+use crate::pool::QuotaInfo;
+use crate::upstream::{UpstreamClient, UpstreamError};
 
 /// The verdict on one token.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -22,6 +26,12 @@ pub enum Verdict {
     Expired,
     ExpiresSoon,
     Duplicate(String),
+    /// `--online`: the upstream refused the JWT (401/403).
+    Rejected,
+    /// `--online`: the JWT works but its quota shows nothing left.
+    NoQuota,
+    /// `--online`: the check itself failed (network, 5xx, timeout, 429).
+    Unreachable(String),
 }
 
 impl Verdict {
@@ -37,6 +47,9 @@ impl Verdict {
             Verdict::Expired => "expired",
             Verdict::ExpiresSoon => "expires soon",
             Verdict::Duplicate(_) => "duplicate",
+            Verdict::Rejected => "rejected",
+            Verdict::NoQuota => "no quota",
+            Verdict::Unreachable(_) => "check failed",
         }
     }
 }
@@ -76,50 +89,173 @@ pub fn run(ctx: &Context, args: CheckTokensArgs) -> anyhow::Result<ExitCode> {
         );
     }
     let now = SystemTime::now();
-    let verdicts = judge(&config.tokens, args.warn_within, now);
+    let mut verdicts = judge(&config.tokens, args.warn_within, now);
+    let online = if args.online {
+        let results = check_online(&config, &verdicts)?;
+        for (verdict, result) in verdicts.iter_mut().zip(&results) {
+            if let Some(result) = result {
+                *verdict = online_verdict(verdict, result);
+            }
+        }
+        Some(results)
+    } else {
+        None
+    };
     let failed = verdicts.iter().filter(|v| v.failed()).count();
+    let healthy = verdicts.iter().filter(|v| **v == Verdict::Ok).count();
+    let quota_of = |i: usize| -> Option<&QuotaInfo> {
+        online
+            .as_ref()
+            .and_then(|r| r.get(i))
+            .and_then(|r| r.as_ref())
+            .and_then(|r| r.as_ref().ok())
+    };
+    let valid_of = |i: usize| -> Option<bool> {
+        let result = online.as_ref()?.get(i)?.as_ref()?;
+        match result {
+            Ok(_) => Some(true),
+            Err(UpstreamError::Unauthorized) => Some(false),
+            Err(_) => None,
+        }
+    };
 
     if args.json {
         let rows: Vec<_> = config
             .tokens
             .iter()
             .zip(&verdicts)
-            .map(|(token, verdict)| {
+            .enumerate()
+            .map(|(i, (token, verdict))| {
                 let exp = token.expires_at();
-                json!({
+                let mut row = json!({
                     "name": token.name,
                     "fingerprint": token.fingerprint(),
                     "status": verdict.label(),
                     "ok": !verdict.failed(),
                     "detail": detail(verdict, exp, now),
                     "expires_at": exp.map(jwt::rfc3339),
-                })
+                });
+                if online.is_some() {
+                    row["valid"] = json!(valid_of(i));
+                    row["quota"] = json!(quota_of(i).map(|q| json!({
+                        "used": q.used,
+                        "maximum": q.maximum,
+                        "left": q.left,
+                        "resets_at": q.until.map(jwt::rfc3339),
+                    })));
+                }
+                row
             })
             .collect();
-        output::print_json(&json!({"tokens": rows, "total": verdicts.len(), "failed": failed}))?;
+        let mut report = json!({"tokens": rows, "total": verdicts.len(), "failed": failed});
+        if online.is_some() || args.min_healthy.is_some() {
+            report["healthy"] = json!(healthy);
+        }
+        output::print_json(&report)?;
     } else {
-        let mut table = output::table(&["name", "fingerprint", "status", "expires", "detail"]);
-        for (token, verdict) in config.tokens.iter().zip(&verdicts) {
+        let mut headers = vec!["name", "fingerprint", "status", "expires"];
+        if online.is_some() {
+            headers.extend(["valid", "quota left"]);
+        }
+        headers.push("detail");
+        let mut table = output::table(&headers);
+        for (i, (token, verdict)) in config.tokens.iter().zip(&verdicts).enumerate() {
             let exp = token.expires_at();
-            table.add_row([
+            let mut row = vec![
                 token.name.clone(),
                 token.fingerprint(),
                 verdict.label().to_string(),
                 exp.map(jwt::rfc3339).unwrap_or_else(|| "-".into()),
-                detail(verdict, exp, now),
-            ]);
+            ];
+            if online.is_some() {
+                row.push(match valid_of(i) {
+                    Some(true) => "yes".into(),
+                    Some(false) => "no".into(),
+                    None => "-".into(),
+                });
+                row.push(
+                    quota_of(i)
+                        .map(|q| format!("{} / {}", q.left, q.maximum))
+                        .unwrap_or_else(|| "-".into()),
+                );
+            }
+            row.push(detail(verdict, exp, now));
+            table.add_row(row);
         }
-        output::print(format!(
-            "{table}\n{} of {} tokens failed",
-            failed,
-            verdicts.len()
-        ))?;
+        let mut summary = format!("{table}\n{} of {} tokens failed", failed, verdicts.len());
+        if let Some(min) = args.min_healthy {
+            summary.push_str(&format!("; {healthy} healthy (at least {min} required)"));
+        }
+        output::print(summary)?;
     }
-    Ok(if failed > 0 {
-        ExitCode::from(1)
-    } else {
+    let passed = match args.min_healthy {
+        Some(min) => healthy >= min,
+        None => failed == 0,
+    };
+    Ok(if passed {
         ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
     })
+}
+
+/// One online check per token: `None` where the offline verdict already settles it (disabled, malformed,
+/// expired, duplicate), else what the quota endpoint said.
+type OnlineResult = Option<Result<QuotaInfo, UpstreamError>>;
+
+/// Asks the quota endpoint about every token worth asking, a few at a time, with a progress bar on a terminal.
+fn check_online(
+    config: &crate::config::Config,
+    verdicts: &[Verdict],
+) -> anyhow::Result<Vec<OnlineResult>> {
+    use futures_util::StreamExt;
+    let client = UpstreamClient::new(config)?;
+    let asked: Vec<usize> = verdicts
+        .iter()
+        .enumerate()
+        .filter(|(_, v)| matches!(v, Verdict::Ok | Verdict::ExpiresSoon))
+        .map(|(i, _)| i)
+        .collect();
+    // Quiet in CI and pipes: the bar only where a person watches stderr.
+    let bar = if std::io::stderr().is_terminal() {
+        indicatif::ProgressBar::new(asked.len() as u64)
+    } else {
+        indicatif::ProgressBar::hidden()
+    };
+    bar.set_message("asking JetBrains AI");
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let answers: Vec<(usize, Result<QuotaInfo, UpstreamError>)> = runtime.block_on(
+        futures_util::stream::iter(asked)
+            .map(|i| {
+                let (client, bar) = (&client, &bar);
+                async move {
+                    let answer = client.quota(config.tokens[i].token.expose_secret()).await;
+                    bar.inc(1);
+                    (i, answer)
+                }
+            })
+            .buffer_unordered(4)
+            .collect(),
+    );
+    bar.finish_and_clear();
+    let mut results: Vec<OnlineResult> = (0..verdicts.len()).map(|_| None).collect();
+    for (i, answer) in answers {
+        results[i] = Some(answer);
+    }
+    Ok(results)
+}
+
+/// Combines the offline verdict with the quota endpoint's answer.
+fn online_verdict(offline: &Verdict, answer: &Result<QuotaInfo, UpstreamError>) -> Verdict {
+    match answer {
+        Ok(quota) if quota.left <= 0.0 => Verdict::NoQuota,
+        Ok(_) => offline.clone(),
+        Err(UpstreamError::Unauthorized) => Verdict::Rejected,
+        Err(UpstreamError::QuotaExhausted) => Verdict::NoQuota,
+        Err(err) => Verdict::Unreachable(err.to_string()),
+    }
 }
 
 fn detail(verdict: &Verdict, exp: Option<SystemTime>, now: SystemTime) -> String {
@@ -127,6 +263,9 @@ fn detail(verdict: &Verdict, exp: Option<SystemTime>, now: SystemTime) -> String
         Verdict::Malformed(why) => why.clone(),
         Verdict::Duplicate(first) => format!("same JWT as \"{first}\""),
         Verdict::Disabled => "enabled: false in the config".into(),
+        Verdict::Rejected => "JetBrains AI refused this JWT (401); replace or refresh it".into(),
+        Verdict::NoQuota => "no quota left until the reset".into(),
+        Verdict::Unreachable(why) => why.clone(),
         _ => match exp {
             Some(exp) if exp <= now => format!("expired {}", jwt::relative(exp, now)),
             Some(exp) => format!("expires {}", jwt::relative(exp, now)),

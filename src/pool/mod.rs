@@ -163,6 +163,11 @@ impl Tried {
         }
     }
 
+    /// Nothing tried yet: the request's first pick.
+    pub fn is_empty(&self) -> bool {
+        self.0.iter().all(|w| *w == 0)
+    }
+
     pub fn contains(&self, index: usize) -> bool {
         self.0
             .get(index / 64)
@@ -330,6 +335,25 @@ impl Pool {
                 return;
             }
         }
+        // A 477 carries no reset time, but the token's last quota report (a check or a stream's QuotaMetadata)
+        // usually does; without it the token would sit out the default hour after its quota came back.
+        let known_reset;
+        let outcome = match outcome {
+            Outcome::QuotaExhausted { until: None } => {
+                known_reset = Outcome::QuotaExhausted {
+                    until: slot
+                        .state
+                        .quota
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .as_ref()
+                        .and_then(|q| q.until)
+                        .filter(|&t| t > SystemTime::now()),
+                };
+                &known_reset
+            }
+            other => other,
+        };
         let transition = {
             let mut health = slot.state.health();
             let t = health.apply(outcome, Instant::now());

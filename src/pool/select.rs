@@ -20,10 +20,24 @@ pub(super) fn choose(pool: &Pool, tried: &Tried, now: Instant, now_unix: i64) ->
     };
     let candidate = |i: usize| tier.is_none_or(|p| pool.slots[i].config.priority == p) && ok(i);
 
+    // The rotation counts turns over the tokens that can serve now, not over slots: counting slots handed a
+    // missing token's turn to its neighbour (a, c, c, a, c, c with b out) and ignored tiers. Only a request's first
+    // pick takes a turn, so failover picks do not make the next request skip one; a failover pick reuses the
+    // latest turn over the untried tokens, which lands on the token after the failed one.
+    let turn = || {
+        if tried.is_empty() {
+            pool.cursor.fetch_add(1, Ordering::Relaxed)
+        } else {
+            pool.cursor.load(Ordering::Relaxed).wrapping_sub(1)
+        }
+    };
     match pool.strategy {
         Strategy::RoundRobin => {
-            let start = pool.cursor.fetch_add(1, Ordering::Relaxed);
-            (0..n).map(|k| (start + k) % n).find(|&i| candidate(i))
+            let count = (0..n).filter(|&i| candidate(i)).count();
+            if count == 0 {
+                return None;
+            }
+            (0..n).filter(|&i| candidate(i)).nth(turn() % count)
         }
         Strategy::Random => {
             let count = (0..n).filter(|&i| candidate(i)).count();
@@ -54,7 +68,7 @@ pub(super) fn choose(pool: &Pool, tried: &Tried, now: Instant, now_unix: i64) ->
         }
         Strategy::LeastInflight => {
             // Ties rotate, so equal load still spreads over every token.
-            let start = pool.cursor.fetch_add(1, Ordering::Relaxed);
+            let start = turn();
             (0..n)
                 .map(|k| (start + k) % n)
                 .filter(|&i| candidate(i))

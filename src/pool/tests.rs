@@ -63,6 +63,20 @@ fn round_robin_skips_tokens_that_cannot_serve() {
     let names: Vec<String> = (0..4).map(|_| pick_name(&pool)).collect();
     assert!(!names.contains(&"b".to_string()), "{names:?}");
     assert_eq!(pool.usable_count(), 2);
+    // Regression: b's turn went to c, so c served twice as often as a.
+    assert_eq!(names, ["a", "c", "a", "c"]);
+}
+
+#[test]
+fn failover_picks_do_not_take_the_next_requests_turn() {
+    let pool = pool(&config(&["a", "b", "c"], Strategy::RoundRobin));
+    let first = pool.pick(&Tried::default()).expect("a token");
+    let mut tried = Tried::default();
+    tried.insert(first.index());
+    let retry = pool.pick(&tried).expect("another token");
+    assert_eq!(retry.slot().config.name, "b");
+    drop((first, retry));
+    assert_eq!(pick_name(&pool), "b", "the next request's turn is b's");
 }
 
 #[test]
@@ -203,4 +217,23 @@ async fn an_abandoned_probe_does_not_leave_the_token_stuck() {
     assert!(pool.pick(&Tried::default()).is_err(), "one probe at a time");
     drop(probe);
     assert_eq!(pool.token_stats()[0].state, "ejected");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_477_without_a_reset_time_uses_the_last_known_quota_reset() {
+    let pool = pool(&config(&["a"], Strategy::RoundRobin));
+    pool.record_quota(
+        0,
+        QuotaInfo {
+            used: 10.0,
+            maximum: 10.0,
+            left: 0.0,
+            until: Some(SystemTime::now() + Duration::from_secs(600)),
+        },
+    );
+    pool.report(0, &Outcome::QuotaExhausted { until: None });
+    let until = pool.slots()[0].state.health().until.expect("until");
+    let wait = until - Instant::now();
+    assert!(wait <= Duration::from_secs(600), "{wait:?}");
+    assert!(wait >= Duration::from_secs(590), "{wait:?}");
 }
