@@ -77,8 +77,7 @@ fn the_demo_never_prints_a_key_the_user_chose() {
         ],
         &[],
     );
-    std::thread::sleep(Duration::from_millis(300));
-    let stdout = proxy.stdout.lock().expect("stdout").clone();
+    let stdout = proxy.stdout_with("Stop with Ctrl-C");
     assert!(stdout.contains("$YOUR_KEY"), "{stdout}");
     assert!(
         !stdout.contains("sk-my-own-secret-key") && !proxy.logs().contains("sk-my-own-secret-key")

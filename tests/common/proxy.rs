@@ -61,6 +61,12 @@ impl Proxy {
         let sink = Arc::clone(&logs);
         std::thread::spawn(move || {
             for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                {
+                    // Logged before announcing the address, so a test that reads the logs once started sees it.
+                    let mut logs = sink.lock().expect("logs");
+                    logs.push_str(&line);
+                    logs.push('\n');
+                }
                 if let Some(at) = line.find("listening on ") {
                     // Text logs end with the address; JSON logs close a quoted message after it.
                     let addr: String = line[at + "listening on ".len()..]
@@ -69,9 +75,6 @@ impl Proxy {
                         .collect();
                     let _ = tx.send(addr);
                 }
-                let mut logs = sink.lock().expect("logs");
-                logs.push_str(&line);
-                logs.push('\n');
             }
         });
         let out = child.stdout.take().expect("stdout");
@@ -106,6 +109,18 @@ impl Proxy {
 
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{path}", self.addr)
+    }
+
+    /// Stdout once it contains `needle` (or after 10 s, whatever it holds then).
+    pub fn stdout_with(&self, needle: &str) -> String {
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            let out = self.stdout.lock().expect("stdout").clone();
+            if out.contains(needle) || std::time::Instant::now() > deadline {
+                return out;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
     }
 
     pub fn logs(&self) -> String {
