@@ -82,12 +82,7 @@ async fn handle(
     } else {
         let model = req.model.clone();
         let json = relay::collect(live, grazie, &meta, || {
-            OpenAiCompletion(ResponseBuilder::new(
-                id.clone(),
-                model.clone(),
-                created,
-                prompt_tokens,
-            ))
+            ResponseBuilder::new(id.clone(), model.clone(), created, prompt_tokens)
         })
         .await?;
         Ok((StatusCode::OK, axum::Json(json)).into_response())
@@ -131,14 +126,12 @@ impl StreamFormat for OpenAiStream {
     }
 }
 
-struct OpenAiCompletion(ResponseBuilder);
-
-impl Collector for OpenAiCompletion {
+impl Collector for ResponseBuilder {
     fn push(&mut self, event: &UpstreamEvent) {
-        self.0.push(event);
+        ResponseBuilder::push(self, event);
     }
 
     fn finish(self) -> Value {
-        self.0.finish()
+        ResponseBuilder::finish(self)
     }
 }

@@ -118,7 +118,7 @@ async fn handle(
         relay::stream(live, grazie, meta, format, app.drain.clone()).await
     } else {
         let json = relay::collect(live, grazie, &meta, || {
-            AnthropicMessage(MessageBuilder::new(id.clone(), model.clone(), input_tokens))
+            MessageBuilder::new(id.clone(), model.clone(), input_tokens)
         })
         .await?;
         Ok((StatusCode::OK, axum::Json(json)).into_response())
@@ -143,14 +143,12 @@ impl StreamFormat for AnthropicStream {
     }
 }
 
-struct AnthropicMessage(MessageBuilder);
-
-impl Collector for AnthropicMessage {
+impl Collector for MessageBuilder {
     fn push(&mut self, event: &UpstreamEvent) {
-        self.0.push(event);
+        MessageBuilder::push(self, event);
     }
 
     fn finish(self) -> Value {
-        self.0.finish()
+        MessageBuilder::finish(self)
     }
 }

@@ -280,18 +280,7 @@ mod tests {
     use crate::jwt::tests::make_jwt;
 
     fn token(name: &str, text: &str) -> TokenConfig {
-        TokenConfig {
-            token: text.to_string().into(),
-            name: name.into(),
-            description: None,
-            priority: 0,
-            weight: 1,
-            max_concurrency: None,
-            metadata: Default::default(),
-            enabled: true,
-            license_id: None,
-            authorization: None,
-        }
+        TokenConfig::new(name, text)
     }
 
     #[test]

@@ -112,16 +112,8 @@ pieces the way the real service sends them. Configure real JWTs to talk to the r
         .map(|i| {
             let name = format!("demo-{i}");
             TokenConfig {
-                token: SecretString::from(mint_jwt(&name, Duration::from_secs(24 * 3600))),
-                name,
                 description: Some("demo token for the built-in fake upstream".into()),
-                priority: 0,
-                weight: 1,
-                max_concurrency: None,
-                metadata: Default::default(),
-                enabled: true,
-                license_id: None,
-                authorization: None,
+                ..TokenConfig::new(&name, mint_jwt(&name, Duration::from_secs(24 * 3600)))
             }
         })
         .collect();

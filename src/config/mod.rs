@@ -211,6 +211,22 @@ pub struct TokenConfig {
 }
 
 impl TokenConfig {
+    /// A token with every optional setting at its default: enabled, priority 0, weight 1, no limits.
+    pub fn new(name: impl Into<String>, token: impl Into<String>) -> Self {
+        Self {
+            token: SecretString::from(token.into()),
+            name: name.into(),
+            description: None,
+            priority: 0,
+            weight: 1,
+            max_concurrency: None,
+            metadata: Map::new(),
+            enabled: true,
+            license_id: None,
+            authorization: None,
+        }
+    }
+
     pub fn fingerprint(&self) -> String {
         crate::secret::fingerprint(self.token.expose_secret())
     }
