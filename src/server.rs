@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use arc_swap::ArcSwap;
+use axum::serve::ListenerExt;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
@@ -67,6 +68,11 @@ pub async fn run(
     });
 
     tracing::info!("listening on {addr}");
+    // No Nagle delay: a stream is many small writes, and Nagle holding one back until the client's delayed ACK
+    // (40 ms on Linux) made every streamed event wait for it.
+    let listener = listener.tap_io(|tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
     let serve = axum::serve(listener, router)
         .with_graceful_shutdown(handles.shutdown.clone().cancelled_owned());
     // After the grace period, streams end themselves; the extra margin bounds a request that ignores that.
