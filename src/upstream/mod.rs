@@ -6,6 +6,7 @@
 
 pub mod error;
 mod events;
+mod sse;
 
 use std::time::Duration;
 
