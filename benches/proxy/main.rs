@@ -243,6 +243,8 @@ fn direct_job(fake: &FakeProcess, tokens: &[String]) -> anyhow::Result<Job> {
 struct Measured {
     outcome: Outcome,
     proxy_cpu: Option<Duration>,
+    /// The kernel's part of `proxy_cpu` (stime).
+    proxy_sys: Option<Duration>,
     fake_cpu: Duration,
     loadgen_cpu: Duration,
     proxy_hwm: Option<u64>,
@@ -274,15 +276,16 @@ async fn measure(
     // Warm-up: connections opened, caches and allocator pools filled; not counted.
     let warm = load::run(client, job, concurrency, o.warmup.max(concurrency)).await;
     let me = std::process::id();
-    let p0 = proxy.map(|p| procfs::cpu_time(p, ticks)).transpose()?;
+    let p0 = proxy.map(|p| procfs::cpu_split(p, ticks)).transpose()?;
     let f0 = procfs::cpu_time(fake, ticks)?;
     let l0 = procfs::cpu_time(me, ticks)?;
     let mut outcome = load::run(client, job, concurrency, o.requests).await;
-    let p1 = proxy.map(|p| procfs::cpu_time(p, ticks)).transpose()?;
+    let p1 = proxy.map(|p| procfs::cpu_split(p, ticks)).transpose()?;
     outcome.failed += warm.failed;
     outcome.errors.extend(warm.errors);
     Ok(Measured {
-        proxy_cpu: p0.zip(p1).map(|(a, b)| b.saturating_sub(a)),
+        proxy_cpu: p0.zip(p1).map(|(a, b)| (b.0 + b.1).saturating_sub(a.0 + a.1)),
+        proxy_sys: p0.zip(p1).map(|(a, b)| b.1.saturating_sub(a.1)),
         fake_cpu: procfs::cpu_time(fake, ticks)?.saturating_sub(f0),
         loadgen_cpu: procfs::cpu_time(me, ticks)?.saturating_sub(l0),
         proxy_hwm: proxy.map(|p| procfs::status_kb(p, "VmHWM")).transpose()?,
@@ -324,7 +327,7 @@ async fn bench(o: Options) -> anyhow::Result<()> {
     let mut total_failed = 0usize;
     let _ = writeln!(
         table,
-        "| answer | c | req/s direct | req/s proxy | p50 direct | p50 proxy | p50 added | p99 direct | p99 proxy | p99 added | TTFB p50 direct / proxy | TTFB p99 direct / proxy | TTFB p99 added | proxy CPU/req | fake CPU/req (direct / via proxy) | loadgen CPU/req (direct / via proxy) | proxy peak RSS | failed |"
+        "| answer | c | req/s direct | req/s proxy | p50 direct | p50 proxy | p50 added | p99 direct | p99 proxy | p99 added | TTFB p50 direct / proxy | TTFB p99 direct / proxy | TTFB p99 added | proxy CPU/req (kernel part) | fake CPU/req (direct / via proxy) | loadgen CPU/req (direct / via proxy) | proxy peak RSS | failed |"
     );
     let _ = writeln!(table, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
     for (stream, name) in [(false, "plain"), (true, "stream")] {
@@ -356,7 +359,7 @@ async fn bench(o: Options) -> anyhow::Result<()> {
             let ttfb = |v: &[Duration], pct| if stream { ms(q(v, pct)) } else { "–".into() };
             let _ = writeln!(
                 table,
-                "| {name} | {c} | {:.0} | {:.0} | {} | {} | {} | {} | {} | {} | {} / {} | {} / {} | {} | {} µs | {} / {} µs | {} / {} µs | {} MB | {failed} |",
+                "| {name} | {c} | {:.0} | {:.0} | {} | {} | {} | {} | {} | {} | {} / {} | {} / {} | {} | {} µs ({}) | {} / {} µs | {} / {} µs | {} MB | {failed} |",
                 d.as_ref().map_or(0.0, Measured::rps),
                 p.rps(),
                 ms(q(&dt, 50.0)),
@@ -371,6 +374,7 @@ async fn bench(o: Options) -> anyhow::Result<()> {
                 ttfb(&pf, 99.0),
                 if stream { added(q(&pf, 99.0), q(&df, 99.0)) } else { "–".into() },
                 us(p.per_request(p.proxy_cpu.unwrap_or_default())),
+                us(p.per_request(p.proxy_sys.unwrap_or_default())),
                 d.as_ref().map_or("–".into(), |d| us(d.per_request(d.fake_cpu))),
                 us(p.per_request(p.fake_cpu)),
                 d.as_ref().map_or("–".into(), |d| us(d.per_request(d.loadgen_cpu))),

@@ -19,6 +19,11 @@ pub fn clock_ticks() -> anyhow::Result<u64> {
 
 /// utime + stime of the whole process (all threads), as a duration.
 pub fn cpu_time(pid: u32, ticks_per_sec: u64) -> anyhow::Result<Duration> {
+    cpu_split(pid, ticks_per_sec).map(|(user, system)| user + system)
+}
+
+/// (utime, stime) of the whole process: user space and kernel (syscalls, network stack) apart.
+pub fn cpu_split(pid: u32, ticks_per_sec: u64) -> anyhow::Result<(Duration, Duration)> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))
         .with_context(|| format!("read /proc/{pid}/stat"))?;
     // The command name (field 2) may hold spaces and parentheses: count fields after its closing `)`.
@@ -30,9 +35,8 @@ pub fn cpu_time(pid: u32, ticks_per_sec: u64) -> anyhow::Result<Duration> {
     // After `)`: field 3 (state) is index 0, so utime (14) is index 11 and stime (15) index 12.
     let utime: u64 = fields.get(11).context("no utime")?.parse()?;
     let stime: u64 = fields.get(12).context("no stime")?.parse()?;
-    Ok(Duration::from_nanos(
-        (utime + stime) * 1_000_000_000 / ticks_per_sec,
-    ))
+    let at = |ticks: u64| Duration::from_nanos(ticks * 1_000_000_000 / ticks_per_sec);
+    Ok((at(utime), at(stime)))
 }
 
 /// A `kB` field of `/proc/PID/status` (`VmRSS`, `VmHWM`), in bytes.
