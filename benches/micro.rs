@@ -19,12 +19,13 @@ fn main() {
 }
 
 /// The benchmark's own request: one short user message, as the load generator sends it.
-const SHORT_CHAT: &str =
-    r#"{"model":"gpt-4o","stream":true,"messages":[{"role":"user","content":"Say hello to the benchmark."}]}"#;
+const SHORT_CHAT: &str = r#"{"model":"gpt-4o","stream":true,"messages":[{"role":"user","content":"Say hello to the benchmark."}]}"#;
 
 /// A longer conversation with a system prompt, a tool and earlier turns: the shape of an agent's request.
 fn agent_chat() -> String {
-    let mut messages = vec![serde_json::json!({"role": "system", "content": "You are a careful assistant. ".repeat(20)})];
+    let mut messages = vec![
+        serde_json::json!({"role": "system", "content": "You are a careful assistant. ".repeat(20)}),
+    ];
     for i in 0..8 {
         messages.push(serde_json::json!({"role": "user", "content": format!("Question {i}: {}", "why? ".repeat(40))}));
         messages.push(serde_json::json!({"role": "assistant", "content": format!("Answer {i}: {}", "because. ".repeat(40))}));
@@ -42,13 +43,17 @@ fn agent_chat() -> String {
 #[divan::bench(name = "request::build (1 message)")]
 fn build_short(bencher: Bencher) {
     let req: ChatRequest = serde_json::from_str(SHORT_CHAT).unwrap();
-    bencher.bench_local(|| request::build(black_box(&req), "openai-gpt-4o", UpstreamApi::V8, 0).unwrap());
+    bencher.bench_local(|| {
+        request::build(black_box(&req), "openai-gpt-4o", UpstreamApi::V8, 0).unwrap()
+    });
 }
 
 #[divan::bench(name = "request::build (18 messages + tool)")]
 fn build_agent(bencher: Bencher) {
     let req: ChatRequest = serde_json::from_str(&agent_chat()).unwrap();
-    bencher.bench_local(|| request::build(black_box(&req), "openai-gpt-4o", UpstreamApi::V8, 0).unwrap());
+    bencher.bench_local(|| {
+        request::build(black_box(&req), "openai-gpt-4o", UpstreamApi::V8, 0).unwrap()
+    });
 }
 
 #[divan::bench(name = "parse request JSON + request::build (1 message)")]
@@ -84,8 +89,13 @@ fn parse_quota(bencher: Bencher) {
 #[divan::bench(name = "ChunkTranslator::push (one content delta)")]
 fn push_content(bencher: Bencher) {
     let event = UpstreamEvent::Content("Echo: Say hello to ".into());
-    let mut translator =
-        ChunkTranslator::new("chatcmpl-abcdefghijklmnopqrstuvwx".into(), "gpt-4o".into(), 1, false, 10);
+    let mut translator = ChunkTranslator::new(
+        "chatcmpl-abcdefghijklmnopqrstuvwx".into(),
+        "gpt-4o".into(),
+        1,
+        false,
+        10,
+    );
     let mut out = Vec::with_capacity(4);
     bencher.bench_local(|| {
         out.clear();
@@ -99,8 +109,13 @@ fn translate_answer(bencher: Bencher) {
         .map(|i| UpstreamEvent::Content(format!("piece {i} of the answer ")))
         .collect();
     bencher.bench_local(|| {
-        let mut translator =
-            ChunkTranslator::new("chatcmpl-abcdefghijklmnopqrstuvwx".into(), "gpt-4o".into(), 1, true, 10);
+        let mut translator = ChunkTranslator::new(
+            "chatcmpl-abcdefghijklmnopqrstuvwx".into(),
+            "gpt-4o".into(),
+            1,
+            true,
+            10,
+        );
         let mut out = Vec::with_capacity(4);
         for event in &events {
             translator.push(event, &mut out);

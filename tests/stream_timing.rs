@@ -30,7 +30,9 @@ async fn each_upstream_event_is_forwarded_without_waiting_for_the_next() {
         ..FakeOptions::default()
     };
     let s = Setup::with_options(&["a"], json!({}), options).await;
-    let mut response = s.chat(streaming("one two three four five six seven eight")).await;
+    let mut response = s
+        .chat(streaming("one two three four five six seven eight"))
+        .await;
     assert_eq!(response.status(), 200);
 
     // (arrival time, content deltas in the chunk, the chunk) for every chunk the client reads.
@@ -42,11 +44,18 @@ async fn each_upstream_event_is_forwarded_without_waiting_for_the_next() {
     let body: String = chunks.iter().map(|(_, _, t)| t.as_str()).collect();
     assert!(body.trim_end().ends_with("data: [DONE]"), "{body}");
 
-    let content: Vec<&(Instant, usize, String)> = chunks.iter().filter(|(_, n, _)| *n > 0).collect();
+    let content: Vec<&(Instant, usize, String)> =
+        chunks.iter().filter(|(_, n, _)| *n > 0).collect();
     let deltas: usize = content.iter().map(|(_, n, _)| n).sum();
-    assert_eq!(deltas, CONTENT_EVENTS, "every content event arrives: {body}");
+    assert_eq!(
+        deltas, CONTENT_EVENTS,
+        "every content event arrives: {body}"
+    );
     for (_, n, text) in &content {
-        assert_eq!(*n, 1, "a chunk carried {n} content deltas, so events were batched: {text:?}");
+        assert_eq!(
+            *n, 1,
+            "a chunk carried {n} content deltas, so events were batched: {text:?}"
+        );
     }
     // Events leave the fake EVENT_DELAY apart; forwarded one by one, the first and last content chunk are
     // (CONTENT_EVENTS - 1) delays apart. Batching until the end would put them together.

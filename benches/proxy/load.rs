@@ -65,7 +65,12 @@ pub fn client() -> anyhow::Result<reqwest::Client> {
 }
 
 /// Sends `total` requests from `concurrency` workers and waits for all of them.
-pub async fn run(client: &reqwest::Client, job: &Arc<Job>, concurrency: usize, total: usize) -> Outcome {
+pub async fn run(
+    client: &reqwest::Client,
+    job: &Arc<Job>,
+    concurrency: usize,
+    total: usize,
+) -> Outcome {
     let next = Arc::new(AtomicUsize::new(0));
     let started = Instant::now();
     let mut workers = tokio::task::JoinSet::new();
@@ -123,7 +128,10 @@ async fn one(client: &reqwest::Client, job: &Job, seq: usize) -> Result<Sample, 
     if response.status() != 200 {
         let status = response.status();
         let text = response.text().await.unwrap_or_default();
-        return Err(format!("status {status}: {}", text.chars().take(200).collect::<String>()));
+        return Err(format!(
+            "status {status}: {}",
+            text.chars().take(200).collect::<String>()
+        ));
     }
     let mut first_byte = None;
     // The last bytes seen: enough to find the end marker even when it straddles two chunks.

@@ -60,7 +60,11 @@ fn options(args: &[String]) -> anyhow::Result<Options> {
     };
     let mut it = args.iter();
     while let Some(arg) = it.next() {
-        let mut value = || it.next().cloned().with_context(|| format!("{arg} needs a value"));
+        let mut value = || {
+            it.next()
+                .cloned()
+                .with_context(|| format!("{arg} needs a value"))
+        };
         match arg.as_str() {
             "--requests" => o.requests = value()?.parse()?,
             "--warmup" => o.warmup = value()?.parse()?,
@@ -91,7 +95,9 @@ fn main() -> anyhow::Result<()> {
         return fake::serve(events, Duration::from_millis(delay));
     }
     if !args.iter().any(|a| a == "--bench") {
-        println!("proxy benchmark: run it with `cargo bench --bench proxy` (skipped under `cargo test`)");
+        println!(
+            "proxy benchmark: run it with `cargo bench --bench proxy` (skipped under `cargo test`)"
+        );
         return Ok(());
     }
     let o = options(&args)?;
@@ -111,7 +117,9 @@ struct ProxyProcess {
 impl ProxyProcess {
     fn start(upstream_url: &str, tokens: &[String], o: &Options) -> anyhow::Result<ProxyProcess> {
         let dir = tempfile::tempdir()?;
-        let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+        let port = std::net::TcpListener::bind("127.0.0.1:0")?
+            .local_addr()?
+            .port();
         let config = json!({
             "jetbrains_tokens": tokens.iter().enumerate()
                 .map(|(i, t)| json!({"token": t, "name": format!("bench-{i}")})).collect::<Vec<_>>(),
@@ -130,10 +138,22 @@ impl ProxyProcess {
             .as_deref()
             .map(|w| w.split_whitespace().map(String::from).collect())
             .unwrap_or_default();
-        words.extend([exe.to_string(), "--config".into(), path.display().to_string(), "serve".into()]);
+        words.extend([
+            exe.to_string(),
+            "--config".into(),
+            path.display().to_string(),
+            "serve".into(),
+        ]);
         let mut cmd = Command::new(&words[0]);
         cmd.args(&words[1..]);
-        for name in ["JWT_TOKENS", "JWT_TOKEN", "BEARER_TOKEN", "UPSTREAM_URL", "CONFIG_FILE", "RUST_LOG"] {
+        for name in [
+            "JWT_TOKENS",
+            "JWT_TOKEN",
+            "BEARER_TOKEN",
+            "UPSTREAM_URL",
+            "CONFIG_FILE",
+            "RUST_LOG",
+        ] {
             cmd.env_remove(name);
         }
         if let Some(level) = &o.log {
@@ -159,11 +179,15 @@ impl ProxyProcess {
                 }
             }
         });
-        let deadline = Instant::now() + Duration::from_secs(if o.wrap.is_some() { 120 } else { 20 });
+        let deadline =
+            Instant::now() + Duration::from_secs(if o.wrap.is_some() { 120 } else { 20 });
         while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
             if Instant::now() > deadline || child.try_wait()?.is_some() {
                 let _ = child.kill();
-                anyhow::bail!("jbproxy did not start:\n{}", log.lock().unwrap_or_else(|e| e.into_inner()).join("\n"));
+                anyhow::bail!(
+                    "jbproxy did not start:\n{}",
+                    log.lock().unwrap_or_else(|e| e.into_inner()).join("\n")
+                );
             }
             std::thread::sleep(Duration::from_millis(20));
         }
@@ -180,7 +204,10 @@ impl ProxyProcess {
 
     /// Stops the proxy with SIGTERM (so a profiler wrapped around it writes its output), then waits.
     fn stop(mut self) {
-        let _ = Command::new("kill").arg("-TERM").arg(self.pid().to_string()).status();
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(self.pid().to_string())
+            .status();
         let deadline = Instant::now() + Duration::from_secs(60);
         while Instant::now() < deadline {
             if let Ok(Some(_)) = self.child.try_wait() {
@@ -206,11 +233,17 @@ fn openai_body(stream: bool) -> Value {
 
 fn proxy_job(proxy: &ProxyProcess, stream: bool) -> anyhow::Result<Job> {
     let mut headers = HeaderMap::new();
-    headers.insert("authorization", HeaderValue::from_str(&format!("Bearer {KEY}"))?);
+    headers.insert(
+        "authorization",
+        HeaderValue::from_str(&format!("Bearer {KEY}"))?,
+    );
     headers.insert("content-type", HeaderValue::from_static("application/json"));
     Ok(Job {
         url: format!("{}/v1/chat/completions", proxy.url),
-        variants: vec![(headers, Bytes::from(serde_json::to_vec(&openai_body(stream))?))],
+        variants: vec![(
+            headers,
+            Bytes::from(serde_json::to_vec(&openai_body(stream))?),
+        )],
         expect: if stream { Expect::Done } else { Expect::Json },
     })
 }
@@ -252,7 +285,9 @@ struct Measured {
 
 impl Measured {
     fn per_request(&self, cpu: Duration) -> Duration {
-        cpu / u32::try_from(self.outcome.samples.len() + self.outcome.failed).unwrap_or(u32::MAX).max(1)
+        cpu / u32::try_from(self.outcome.samples.len() + self.outcome.failed)
+            .unwrap_or(u32::MAX)
+            .max(1)
     }
     fn rps(&self) -> f64 {
         self.outcome.samples.len() as f64 / self.outcome.wall.as_secs_f64()
@@ -284,7 +319,9 @@ async fn measure(
     outcome.failed += warm.failed;
     outcome.errors.extend(warm.errors);
     Ok(Measured {
-        proxy_cpu: p0.zip(p1).map(|(a, b)| (b.0 + b.1).saturating_sub(a.0 + a.1)),
+        proxy_cpu: p0
+            .zip(p1)
+            .map(|(a, b)| (b.0 + b.1).saturating_sub(a.0 + a.1)),
         proxy_sys: p0.zip(p1).map(|(a, b)| b.1.saturating_sub(a.1)),
         fake_cpu: procfs::cpu_time(fake, ticks)?.saturating_sub(f0),
         loadgen_cpu: procfs::cpu_time(me, ticks)?.saturating_sub(l0),
@@ -329,7 +366,10 @@ async fn bench(o: Options) -> anyhow::Result<()> {
         table,
         "| answer | c | req/s direct | req/s proxy | p50 direct | p50 proxy | p50 added | p99 direct | p99 proxy | p99 added | TTFB p50 direct / proxy | TTFB p99 direct / proxy | TTFB p99 added | proxy CPU/req (kernel part) | fake CPU/req (direct / via proxy) | loadgen CPU/req (direct / via proxy) | proxy peak RSS | failed |"
     );
-    let _ = writeln!(table, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+    let _ = writeln!(
+        table,
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+    );
     for (stream, name) in [(false, "plain"), (true, "stream")] {
         if o.only.as_deref().is_some_and(|only| only != name) {
             continue;
@@ -372,12 +412,18 @@ async fn bench(o: Options) -> anyhow::Result<()> {
                 ttfb(&pf, 50.0),
                 ttfb(&df, 99.0),
                 ttfb(&pf, 99.0),
-                if stream { added(q(&pf, 99.0), q(&df, 99.0)) } else { "–".into() },
+                if stream {
+                    added(q(&pf, 99.0), q(&df, 99.0))
+                } else {
+                    "–".into()
+                },
                 us(p.per_request(p.proxy_cpu.unwrap_or_default())),
                 us(p.per_request(p.proxy_sys.unwrap_or_default())),
-                d.as_ref().map_or("–".into(), |d| us(d.per_request(d.fake_cpu))),
+                d.as_ref()
+                    .map_or("–".into(), |d| us(d.per_request(d.fake_cpu))),
                 us(p.per_request(p.fake_cpu)),
-                d.as_ref().map_or("–".into(), |d| us(d.per_request(d.loadgen_cpu))),
+                d.as_ref()
+                    .map_or("–".into(), |d| us(d.per_request(d.loadgen_cpu))),
                 us(p.per_request(p.loadgen_cpu)),
                 mb(p.proxy_hwm.unwrap_or_default()),
             );
@@ -390,9 +436,21 @@ async fn bench(o: Options) -> anyhow::Result<()> {
 
     let mut memory = String::new();
     let _ = writeln!(memory, "| memory | proxy | target |\n|---|---:|---:|");
-    let _ = writeln!(memory, "| RSS idle, after start | {} MB | ≤ 30 MB |", mb(idle_rss));
-    let _ = writeln!(memory, "| RSS idle, after all load | {} MB | ≤ 30 MB |", mb(after_rss));
-    let _ = writeln!(memory, "| peak RSS (VmHWM) under load | {} MB | |", mb(peak_rss));
+    let _ = writeln!(
+        memory,
+        "| RSS idle, after start | {} MB | ≤ 30 MB |",
+        mb(idle_rss)
+    );
+    let _ = writeln!(
+        memory,
+        "| RSS idle, after all load | {} MB | ≤ 30 MB |",
+        mb(after_rss)
+    );
+    let _ = writeln!(
+        memory,
+        "| peak RSS (VmHWM) under load | {} MB | |",
+        mb(peak_rss)
+    );
     if o.idle_streams > 0 {
         let (rss, hwm, failed, errors) = idle_streams(&o, &tokens, &client).await?;
         total_failed += failed;
@@ -436,7 +494,8 @@ async fn idle_streams(
     let fake = FakeProcess::spawn(CONTENT_EVENTS, Duration::from_secs(60))?;
     let proxy = ProxyProcess::start(&fake.url, tokens, o)?;
     let job = Arc::new(proxy_job(&proxy, true)?);
-    let (open, errors) = load::open_streams(client, &job, o.idle_streams, Duration::from_secs(30)).await;
+    let (open, errors) =
+        load::open_streams(client, &job, o.idle_streams, Duration::from_secs(30)).await;
     tokio::time::sleep(Duration::from_secs(1)).await;
     let rss = procfs::status_kb(proxy.pid(), "VmRSS")?;
     let hwm = procfs::status_kb(proxy.pid(), "VmHWM")?;

@@ -72,6 +72,9 @@ pub fn machine() -> String {
                 .find_map(|l| l.strip_prefix("MemTotal:"))
                 .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
         })
-        .map_or_else(|| "?".into(), |kb| format!("{:.1} GiB", kb as f64 / 1048576.0));
+        .map_or_else(
+            || "?".into(),
+            |kb| format!("{:.1} GiB", kb as f64 / 1048576.0),
+        );
     format!("{cores} cores, {model}, {mem} RAM")
 }

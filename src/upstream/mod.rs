@@ -85,7 +85,11 @@ impl UpstreamClient {
         jwt: &str,
         request: &GrazieRequest,
     ) -> Result<EventStream, UpstreamError> {
-        let url = match self.chat_urls.iter().find(|(path, _)| *path == request.path) {
+        let url = match self
+            .chat_urls
+            .iter()
+            .find(|(path, _)| *path == request.path)
+        {
             Some((_, url)) => url.clone(),
             None => reqwest::Url::parse(&format!("{}{}", self.base, request.path))
                 .map_err(|e| UpstreamError::Fault(format!("bad upstream URL: {e}")))?,

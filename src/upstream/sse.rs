@@ -115,7 +115,9 @@ mod tests {
 
     #[test]
     fn events_split_anywhere_across_chunks_decode_the_same() {
-        let whole: &[u8] = "data: {\"type\":\"Content\",\"content\":\"h\u{e9}llo\"}\r\n\r\ndata: end\r\n\r\n".as_bytes();
+        let whole: &[u8] =
+            "data: {\"type\":\"Content\",\"content\":\"h\u{e9}llo\"}\r\n\r\ndata: end\r\n\r\n"
+                .as_bytes();
         let expected = decode(&[whole]).unwrap();
         assert_eq!(expected.len(), 2);
         for cut in 0..whole.len() {
@@ -128,13 +130,19 @@ mod tests {
 
     #[test]
     fn data_lines_join_and_other_fields_and_comments_are_ignored() {
-        let got = decode(&[b"\xEF\xBB\xBFdata: one\ndata:two\nevent: x\nid: 3\nretry: 5\n: comment\nfoo\n\n"]).unwrap();
+        let got = decode(&[
+            b"\xEF\xBB\xBFdata: one\ndata:two\nevent: x\nid: 3\nretry: 5\n: comment\nfoo\n\n",
+        ])
+        .unwrap();
         assert_eq!(got, ["one\ntwo"]);
     }
 
     #[test]
     fn events_without_data_are_not_dispatched_but_empty_data_is() {
-        assert_eq!(decode(&[b"\n\nevent: x\n\n: hi\n\ndata\n\n"]).unwrap(), [""]);
+        assert_eq!(
+            decode(&[b"\n\nevent: x\n\n: hi\n\ndata\n\n"]).unwrap(),
+            [""]
+        );
         assert_eq!(decode(&[b"data:\n\n"]).unwrap(), [""]);
     }
 

@@ -306,7 +306,10 @@ fn special_characters_are_escaped() {
 fn chunks_are_byte_identical_to_serializing_the_whole_chunk() {
     let mut t = ChunkTranslator::new("chatcmpl-\"x\"".into(), "gpt-4o/é".into(), 7, false, 1);
     let mut out = Vec::new();
-    t.push(&UpstreamEvent::Content("a \"quoted\"\n line".into()), &mut out);
+    t.push(
+        &UpstreamEvent::Content("a \"quoted\"\n line".into()),
+        &mut out,
+    );
     t.finish(&mut out);
     let whole = |delta: Delta<'_>, finish_reason| {
         let choices = [Choice {
