@@ -113,6 +113,8 @@ async fn accept_loop(
             );
             continue;
         };
+        // No Nagle delay: a stream is many small writes, and Nagle holding one back until the client's delayed
+        // ACK (40 ms on Linux) would make every streamed event wait for it.
         let _ = stream.set_nodelay(true);
         let service = hyper_util::service::TowerToHyperService::new(router.clone());
         let connection = builder

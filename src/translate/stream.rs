@@ -24,6 +24,8 @@ pub struct ChunkTranslator {
     /// UTF-8 bytes of content and tool arguments emitted, estimated as tokens once at the end.
     completion_bytes: usize,
     finished: bool,
+    /// Every chunk's constant start, rendered once (see `chunk_prefix`).
+    prefix: String,
 }
 
 #[derive(Serialize)]
@@ -103,6 +105,7 @@ impl ChunkTranslator {
         prompt_tokens: u32,
     ) -> Self {
         ChunkTranslator {
+            prefix: chunk_prefix(&id, &model, created),
             id,
             model,
             created,
@@ -222,24 +225,43 @@ impl ChunkTranslator {
             self.role_sent = true;
             delta.role = Some("assistant");
         }
-        let choices = [Choice {
-            index: 0,
-            delta,
-            finish_reason,
-        }];
-        let chunk = Chunk {
-            id: &self.id,
-            object: "chat.completion.chunk",
-            created: self.created,
-            model: &self.model,
-            choices: &choices,
-            usage: None,
-        };
-        to_json(
-            &chunk,
-            CHUNK_OVERHEAD + self.id.len() + self.model.len() + text_len,
-        )
+        // Byte for byte what serializing `Chunk { choices: [Choice { index: 0, delta, finish_reason }], usage: None }`
+        // writes, but the part that is the same in every chunk (id, object, created, model) is rendered once per
+        // stream instead of escaped again for each of its chunks.
+        let mut buf = Vec::with_capacity(self.prefix.len() + 64 + text_len);
+        buf.extend_from_slice(self.prefix.as_bytes());
+        // Writing these plain structs into a Vec cannot fail: string keys only, no I/O.
+        if serde_json::to_writer(&mut buf, &delta).is_err() {
+            return String::new();
+        }
+        buf.extend_from_slice(b",\"finish_reason\":");
+        if serde_json::to_writer(&mut buf, &finish_reason).is_err() {
+            return String::new();
+        }
+        buf.extend_from_slice(b"}]}");
+        // serde_json writes UTF-8 only, and the prefix is a `String`.
+        String::from_utf8(buf).unwrap_or_default()
     }
+}
+
+/// `{"id":…,"object":"chat.completion.chunk","created":…,"model":…,"choices":[{"index":0,"delta":`: the start of
+/// every chunk of one stream, up to its delta.
+fn chunk_prefix(id: &str, model: &str, created: u64) -> String {
+    let chunk = Chunk {
+        id,
+        object: "chat.completion.chunk",
+        created,
+        model,
+        choices: &[],
+        usage: None,
+    };
+    let mut prefix = to_json(&chunk, CHUNK_OVERHEAD + id.len() + model.len());
+    // `…"choices":[]}` → `…"choices":[{"index":0,"delta":`
+    if prefix.ends_with("[]}") {
+        prefix.truncate(prefix.len() - 2);
+    }
+    prefix.push_str("{\"index\":0,\"delta\":");
+    prefix
 }
 
 /// Serializes into a buffer of `capacity` bytes (a guess that avoids regrowth for typical deltas).

@@ -1,12 +1,12 @@
-//! Reading a chat answer: SSE framing (eventsource-stream) → `UpstreamEvent`s, with the first-event and idle
+//! Reading a chat answer: SSE framing (`sse`) → `UpstreamEvent`s, with the first-event and idle
 //! timeouts and a cap on a single line's size.
 
 use std::pin::Pin;
 
 use bytes::Bytes;
-use eventsource_stream::Eventsource;
 use futures_util::{Stream, StreamExt};
 
+use super::sse::SseDecoder;
 use super::{StreamTimeouts, UpstreamError};
 use std::collections::VecDeque;
 
@@ -15,11 +15,12 @@ use crate::translate::events::{UpstreamEvent, parse_data_into};
 /// A line longer than this is refused: large tool arguments fit easily, a runaway upstream does not.
 pub const MAX_LINE_BYTES: usize = 4 * 1024 * 1024;
 
-type SseStream = Pin<Box<dyn Stream<Item = Result<eventsource_stream::Event, String>> + Send>>;
+type ByteStream = Pin<Box<dyn Stream<Item = Result<Bytes, String>> + Send>>;
 
 /// The events of one chat answer, in order, ending with `UpstreamEvent::End`.
 pub struct EventStream {
-    inner: SseStream,
+    inner: ByteStream,
+    sse: SseDecoder,
     timeouts: StreamTimeouts,
     seen_event: bool,
     ended: bool,
@@ -58,9 +59,9 @@ impl EventStream {
             }
             Ok(chunk)
         });
-        let inner = limited.eventsource().map(|r| r.map_err(|e| e.to_string()));
         Self {
-            inner: Box::pin(inner),
+            inner: Box::pin(limited),
+            sse: SseDecoder::default(),
             timeouts,
             seen_event: false,
             ended: false,
@@ -85,7 +86,7 @@ impl EventStream {
             } else {
                 self.timeouts.first_event
             };
-            let item = match tokio::time::timeout(wait, self.inner.next()).await {
+            match tokio::time::timeout(wait, next_data(&mut self.inner, &mut self.sse)).await {
                 Err(_) => {
                     self.ended = true;
                     let what = if self.seen_event {
@@ -109,11 +110,11 @@ impl EventStream {
                         "upstream stream broken: {err}"
                     ))));
                 }
-                Ok(Some(Ok(event))) => event,
+                Ok(Some(Ok(()))) => {}
             };
             self.seen_event = true;
             self.parsed.clear();
-            if let Err(err) = parse_data_into(&item.data, &mut self.parsed) {
+            if let Err(err) = parse_data_into(self.sse.current(), &mut self.parsed) {
                 // One unreadable event should not cost the user the whole answer.
                 self.unknown_events += 1;
                 tracing::warn!("skipping a malformed upstream event: {err}");
@@ -142,5 +143,21 @@ impl EventStream {
 
     pub fn unknown_events(&self) -> u32 {
         self.unknown_events
+    }
+}
+
+/// Reads bytes until the decoder holds a complete event. `None` when the stream ends first (an unfinished event is
+/// discarded); cancel-safe, since bytes enter the decoder only after they were received.
+async fn next_data(inner: &mut ByteStream, sse: &mut SseDecoder) -> Option<Result<(), String>> {
+    loop {
+        match sse.next_event() {
+            Ok(true) => return Some(Ok(())),
+            Ok(false) => {}
+            Err(err) => return Some(Err(err)),
+        }
+        match inner.next().await? {
+            Ok(bytes) => sse.push(&bytes),
+            Err(err) => return Some(Err(err)),
+        }
     }
 }

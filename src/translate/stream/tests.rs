@@ -300,3 +300,38 @@ fn special_characters_are_escaped() {
         "{\"k\":\"\\n\"}"
     );
 }
+
+/// The pre-rendered prefix path writes exactly what serializing the whole `Chunk` would.
+#[test]
+fn chunks_are_byte_identical_to_serializing_the_whole_chunk() {
+    let mut t = ChunkTranslator::new("chatcmpl-\"x\"".into(), "gpt-4o/é".into(), 7, false, 1);
+    let mut out = Vec::new();
+    t.push(
+        &UpstreamEvent::Content("a \"quoted\"\n line".into()),
+        &mut out,
+    );
+    t.finish(&mut out);
+    let whole = |delta: Delta<'_>, finish_reason| {
+        let choices = [Choice {
+            index: 0,
+            delta,
+            finish_reason,
+        }];
+        serde_json::to_string(&Chunk {
+            id: "chatcmpl-\"x\"",
+            object: "chat.completion.chunk",
+            created: 7,
+            model: "gpt-4o/é",
+            choices: &choices,
+            usage: None,
+        })
+        .expect("serializes")
+    };
+    let first = Delta {
+        role: Some("assistant"),
+        content: Some("a \"quoted\"\n line"),
+        ..Delta::default()
+    };
+    assert_eq!(out[0], whole(first, None));
+    assert_eq!(out[1], whole(Delta::default(), Some("stop")));
+}
