@@ -118,7 +118,11 @@ async fn s02_rate_limited_token_cools_for_retry_after_and_a_pool_wide_429_carrie
     assert_eq!(a["state"], "cooling", "{a}");
     assert_eq!(a["failures"]["rate_limited"], 1);
     assert!(a["reason"].as_str().expect("reason").contains("30s"), "{a}");
-    assert_eq!(s.fake.chat_requests_for("a"), 1, "a cooling token gets no traffic");
+    assert_eq!(
+        s.fake.chat_requests_for("a"),
+        1,
+        "a cooling token gets no traffic"
+    );
 
     s.fake.set_behaviour(
         "b",
@@ -155,7 +159,10 @@ async fn s03_exhausted_quota_takes_the_token_out_until_reset_and_is_not_a_fault(
     let a = token(&st, "a");
     assert_eq!(a["state"], "exhausted", "{a}");
     assert_eq!(a["failures"]["quota_exhausted"], 1);
-    assert_eq!(a["failures"]["fault"], 0, "exhaustion is not counted as a fault");
+    assert_eq!(
+        a["failures"]["fault"], 0,
+        "exhaustion is not counted as a fault"
+    );
     assert!(a["until"].is_string(), "a long, known cooldown: {a}");
     assert_eq!(s.fake.chat_requests_for("a"), 1);
     still_serving(&s).await;
@@ -172,7 +179,10 @@ async fn s04_server_errors_are_retried_on_another_token_and_only_repeated_ones_e
     let st = stats(&s).await;
     let a = token(&st, "a");
     assert_eq!(a["failures"]["fault"], 1);
-    assert_eq!(a["state"], "healthy", "one 5xx must not blacklist a token: {a}");
+    assert_eq!(
+        a["state"], "healthy",
+        "one 5xx must not blacklist a token: {a}"
+    );
     for i in 0..6 {
         assert_eq!(s.chat(user(&format!("q{i}"))).await.status(), 200);
     }
@@ -270,7 +280,10 @@ async fn s06_an_unreachable_upstream_is_a_quick_502_and_service_resumes_when_it_
             .contains("cannot connect"),
         "{body}"
     );
-    assert!(started.elapsed() < Duration::from_secs(3), "connect errors fail fast");
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "connect errors fail fast"
+    );
 
     // Both tokens tried once (a local-origin fault each), neither ejected by one failure.
     let st: Value = client
@@ -340,7 +353,10 @@ async fn s07_slow_headers_or_first_byte_fail_over_before_anything_reaches_the_cl
             let text = response.text().await.expect("body");
             if stream {
                 assert!(text.ends_with("data: [DONE]\n\n"), "{text}");
-                assert!(streamed_text(&sse_data(&text)).contains("patience"), "{text}");
+                assert!(
+                    streamed_text(&sse_data(&text)).contains("patience"),
+                    "{text}"
+                );
             } else {
                 assert!(text.contains("patience"), "{slow:?}: {text}");
             }
@@ -378,12 +394,22 @@ async fn s08_a_stream_reset_after_it_started_ends_with_an_error_event_and_no_don
     let response = s.chat(streaming("cut me off please")).await;
     assert_eq!(response.status(), 200);
     let data = sse_data(&response.text().await.expect("body"));
-    assert!(!streamed_text(&data).is_empty(), "content reached the client first");
+    assert!(
+        !streamed_text(&data).is_empty(),
+        "content reached the client first"
+    );
     assert_ne!(data.last().map(String::as_str), Some("[DONE]"), "{data:?}");
     let last: Value = serde_json::from_str(data.last().expect("events")).expect("json error");
     assert_eq!(last["error"]["code"], "stream_interrupted", "{last}");
-    assert_eq!(last["error"]["type"], "upstream_error", "retriable, not a client error");
-    assert_eq!(s.fake.chat_requests_for("a"), 1, "never a second upstream after bytes went out");
+    assert_eq!(
+        last["error"]["type"], "upstream_error",
+        "retriable, not a client error"
+    );
+    assert_eq!(
+        s.fake.chat_requests_for("a"),
+        1,
+        "never a second upstream after bytes went out"
+    );
     let st = stats(&s).await;
     assert_eq!(token(&st, "a")["failures"]["fault"], 1);
     assert_eq!(token(&st, "a")["inflight"], 0);
@@ -415,7 +441,10 @@ async fn s08_a_non_streamed_answer_cut_midway_fails_over_whole() {
         );
     }
     let st = stats(&s).await;
-    assert!(token(&st, "a")["failures"]["fault"].as_u64().expect("n") >= 1, "{st}");
+    assert!(
+        token(&st, "a")["failures"]["fault"].as_u64().expect("n") >= 1,
+        "{st}"
+    );
     assert_eq!(token(&st, "b")["failures"]["fault"], 0);
 }
 
@@ -435,13 +464,19 @@ async fn s09_a_stall_after_the_first_event_hits_the_idle_timeout() {
         },
     )
     .await;
-    s.fake.set_behaviour("a", Behaviour::PauseBetweenEvents(Duration::from_secs(5)));
-    s.fake.set_behaviour("b", Behaviour::PauseBetweenEvents(Duration::from_secs(5)));
+    s.fake
+        .set_behaviour("a", Behaviour::PauseBetweenEvents(Duration::from_secs(5)));
+    s.fake
+        .set_behaviour("b", Behaviour::PauseBetweenEvents(Duration::from_secs(5)));
     let started = Instant::now();
     let response = s.chat(streaming("stalled")).await;
     assert_eq!(response.status(), 200);
     let data = sse_data(&response.text().await.expect("body"));
-    assert!(started.elapsed() < Duration::from_secs(3), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        started.elapsed()
+    );
     assert_ne!(data.last().map(String::as_str), Some("[DONE]"));
     let last: Value = serde_json::from_str(data.last().expect("events")).expect("json");
     assert_eq!(last["error"]["code"], "stream_interrupted");
@@ -456,7 +491,12 @@ async fn s09_a_stall_after_the_first_event_hits_the_idle_timeout() {
     // Non-streamed, a stall fails over to the other token, which answers in time.
     s.fake.set_behaviour("b", Behaviour::Ok);
     let response = s.chat(user("stalled but saved")).await;
-    assert_eq!(response.status(), 200, "{}", response.text().await.unwrap_or_default());
+    assert_eq!(
+        response.status(),
+        200,
+        "{}",
+        response.text().await.unwrap_or_default()
+    );
     let st = stats(&s).await;
     assert!(token(&st, "a")["failures"]["fault"].as_u64().expect("n") >= 1);
     assert_eq!(token(&st, "a")["inflight"], 0);
@@ -490,7 +530,11 @@ async fn s10_all_tokens_cooling_fails_fast_with_503_and_retry_after_without_upst
         assert_eq!(error_code(&body), "no_available_tokens");
         assert!(started.elapsed() < Duration::from_millis(500), "fails fast");
     }
-    assert_eq!(s.fake.requests().len(), before, "no upstream call while all cool");
+    assert_eq!(
+        s.fake.requests().len(),
+        before,
+        "no upstream call while all cool"
+    );
     let health = s.get("/health").await;
     assert_eq!(health.status(), 503);
     let st = stats(&s).await;
@@ -559,7 +603,11 @@ async fn s11_reloading_every_second_while_32_clients_stream_drops_nothing() {
     while Instant::now() < until {
         tokio::time::sleep(Duration::from_millis(900)).await;
         round += 1;
-        let strategy = if round % 2 == 0 { "round_robin" } else { "least_inflight" };
+        let strategy = if round % 2 == 0 {
+            "round_robin"
+        } else {
+            "least_inflight"
+        };
         let mut config = original.clone();
         config["load_balance_strategy"] = json!(strategy);
         config["models"] = json!({ format!("alias-{round}"): "openai-gpt-4o" });
@@ -587,7 +635,12 @@ async fn s11_reloading_every_second_while_32_clients_stream_drops_nothing() {
                 .send()
                 .await
                 .expect("reload");
-            assert_eq!(response.status(), 200, "{}", response.text().await.unwrap_or_default());
+            assert_eq!(
+                response.status(),
+                200,
+                "{}",
+                response.text().await.unwrap_or_default()
+            );
         }
         reloads += 1;
     }
@@ -638,7 +691,11 @@ async fn s12_malformed_client_json_is_a_400_before_any_upstream_call() {
         assert_eq!(response.status(), 400, "{}", String::from_utf8_lossy(body));
         let json: Value = response.json().await.expect("OpenAI-shaped error");
         assert_eq!(json["error"]["type"], "invalid_request_error");
-        assert!(json["error"]["message"].as_str().is_some_and(|m| !m.is_empty()));
+        assert!(
+            json["error"]["message"]
+                .as_str()
+                .is_some_and(|m| !m.is_empty())
+        );
     }
     // 5,000 levels of nesting inside a message: refused cleanly too, not a stack overflow.
     let deep = format!(
@@ -684,7 +741,9 @@ async fn s13_a_body_over_max_body_size_is_a_413_streamed_or_not() {
         .post(s.url("/v1/chat/completions"))
         .bearer_auth(KEY)
         .header("content-type", "application/json")
-        .body(reqwest::Body::wrap_stream(futures_util::stream::iter(chunks)))
+        .body(reqwest::Body::wrap_stream(futures_util::stream::iter(
+            chunks,
+        )))
         .send()
         .await
         .expect("request");
@@ -718,7 +777,11 @@ async fn s14_slow_readers_of_big_answers_do_not_grow_proxy_memory() {
     let mut chunks = warm.bytes_stream();
     assert!(chunks.next().await.is_some());
     drop(chunks);
-    assert!(eventually(Duration::from_secs(20), async || s.fake.active_streams() == 0).await);
+    assert!(
+        eventually(Duration::from_secs(20), async || s.fake.active_streams()
+            == 0)
+        .await
+    );
     let pid = s.proxy.pid();
     let baseline = rss_kib(pid);
 
@@ -755,10 +818,16 @@ async fn s14_slow_readers_of_big_answers_do_not_grow_proxy_memory() {
         growth_mib < 24,
         "proxy RSS grew {growth_mib} MiB with {READERS} slow readers (baseline {baseline} KiB, peak {peak} KiB)"
     );
-    assert_eq!(s.fake.active_streams(), READERS, "backpressure, not buffering: upstreams wait");
+    assert_eq!(
+        s.fake.active_streams(),
+        READERS,
+        "backpressure, not buffering: upstreams wait"
+    );
     drop(sockets);
     assert!(
-        eventually(Duration::from_secs(5), async || s.fake.active_streams() == 0).await,
+        eventually(Duration::from_secs(5), async || s.fake.active_streams()
+            == 0)
+        .await,
         "upstreams cancelled when the slow readers left"
     );
     let st = stats(&s).await;
@@ -796,7 +865,9 @@ async fn s15_a_client_leaving_mid_stream_cancels_the_upstream_and_frees_the_toke
         assert_eq!(token(&stats(&s).await, "a")["inflight"], 1);
         drop(body);
         assert!(
-            eventually(Duration::from_secs(3), async || s.fake.active_streams() == 0).await,
+            eventually(Duration::from_secs(3), async || s.fake.active_streams()
+                == 0)
+            .await,
             "the upstream stream was not cancelled"
         );
         assert!(
@@ -809,7 +880,10 @@ async fn s15_a_client_leaving_mid_stream_cancels_the_upstream_and_frees_the_toke
     }
     let st = stats(&s).await;
     let a = token(&st, "a");
-    assert_eq!(a["state"], "healthy", "no penalty for the client leaving: {a}");
+    assert_eq!(
+        a["state"], "healthy",
+        "no penalty for the client leaving: {a}"
+    );
     assert_eq!(a["failures"]["fault"], 0, "{a}");
     still_serving(&s).await;
 }
@@ -832,11 +906,16 @@ async fn open_streams(s: &Setup, n: usize) -> Vec<tokio::task::JoinHandle<String
                 .await
                 .expect("send");
             assert_eq!(response.status(), 200);
-            response.text().await.unwrap_or_else(|e| format!("BROKEN: {e}"))
+            response
+                .text()
+                .await
+                .unwrap_or_else(|e| format!("BROKEN: {e}"))
         }));
     }
     assert!(
-        eventually(Duration::from_secs(10), async || s.fake.active_streams() == n).await,
+        eventually(Duration::from_secs(10), async || s.fake.active_streams()
+            == n)
+        .await,
         "only {} of {n} streams opened",
         s.fake.active_streams()
     );
@@ -861,19 +940,27 @@ async fn s16_sigterm_with_50_open_streams_lets_all_finish_then_exits_zero() {
     tokio::time::sleep(Duration::from_millis(300)).await;
     // Stopped accepting: a new connection is refused or closed unanswered.
     if let Ok(mut tcp) = TcpStream::connect(s.proxy.addr).await {
-        let _ = tcp.write_all(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n").await;
+        let _ = tcp
+            .write_all(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
+            .await;
         let mut answer = Vec::new();
         let _ = tokio::time::timeout(Duration::from_secs(2), tcp.read_to_end(&mut answer)).await;
         assert!(answer.is_empty(), "{}", String::from_utf8_lossy(&answer));
     }
     for (i, stream) in streams.into_iter().enumerate() {
         let body = stream.await.expect("stream task");
-        assert!(body.ends_with("data: [DONE]\n\n"), "stream {i} was cut: {body}");
+        assert!(
+            body.ends_with("data: [DONE]\n\n"),
+            "stream {i} was cut: {body}"
+        );
         assert!(streamed_text(&sse_data(&body)).contains(&format!("stream {i}")));
     }
     let status = s.proxy.wait(Duration::from_secs(10)).expect("exited");
     assert!(status.success(), "{status:?}");
-    assert!(signalled.elapsed() < Duration::from_secs(10), "within the grace period");
+    assert!(
+        signalled.elapsed() < Duration::from_secs(10),
+        "within the grace period"
+    );
 }
 
 #[tokio::test]
@@ -905,7 +992,11 @@ async fn s16_streams_longer_than_the_grace_period_are_cut_with_an_error_event() 
     }
     let status = s.proxy.wait(Duration::from_secs(8)).expect("exited");
     assert!(status.success(), "{status:?}");
-    assert!(signalled.elapsed() < Duration::from_secs(6), "{:?}", signalled.elapsed());
+    assert!(
+        signalled.elapsed() < Duration::from_secs(6),
+        "{:?}",
+        signalled.elapsed()
+    );
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -945,7 +1036,10 @@ async fn s17_a_flood_of_1000_bad_keys_is_rejected_cheaply() {
         grown_kib < 4 * 1024,
         "RSS grew {grown_kib} KiB over 1,000 rejected requests"
     );
-    assert!(s.fake.requests().is_empty(), "a bad key caused an upstream call");
+    assert!(
+        s.fake.requests().is_empty(),
+        "a bad key caused an upstream call"
+    );
     let st = stats(&s).await;
     assert_eq!(token(&st, "a")["requests"], 0);
     // Admin endpoints refuse bad keys the same way.

@@ -104,9 +104,11 @@ async fn run(requests: usize) {
                     answer.ends_with("data: [DONE]\n\n")
                         && streamed_text(&sse_data(&answer)) == format!("Echo: {text}")
                 } else {
-                    serde_json::from_str::<Value>(&answer).ok().is_some_and(|v| {
-                        v["choices"][0]["message"]["content"] == format!("Echo: {text}")
-                    })
+                    serde_json::from_str::<Value>(&answer)
+                        .ok()
+                        .is_some_and(|v| {
+                            v["choices"][0]["message"]["content"] == format!("Echo: {text}")
+                        })
                 };
                 if ok {
                     Ok(())

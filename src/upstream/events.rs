@@ -3,7 +3,7 @@
 
 use std::pin::Pin;
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use eventsource_stream::Eventsource;
 use futures_util::{Stream, StreamExt};
 
@@ -44,20 +44,7 @@ impl EventStream {
         bytes: impl Stream<Item = Result<Bytes, String>> + Send + 'static,
         timeouts: StreamTimeouts,
     ) -> Self {
-        let mut line_len = 0usize;
-        let limited = bytes.map(move |chunk| {
-            let chunk = chunk?;
-            match chunk.iter().rposition(|&b| b == b'\n') {
-                Some(last) => line_len = chunk.len() - last - 1,
-                None => line_len += chunk.len(),
-            }
-            if line_len > MAX_LINE_BYTES {
-                return Err(format!(
-                    "upstream sent a line longer than {MAX_LINE_BYTES} bytes"
-                ));
-            }
-            Ok(chunk)
-        });
+        let limited = whole_lines(bytes);
         let inner = limited.eventsource().map(|r| r.map_err(|e| e.to_string()));
         Self {
             inner: Box::pin(inner),
@@ -143,4 +130,65 @@ impl EventStream {
     pub fn unknown_events(&self) -> u32 {
         self.unknown_events
     }
+}
+
+/// Re-chunks `bytes` so every chunk ends at a line end (the tail of the stream excepted), refusing a line longer
+/// than `MAX_LINE_BYTES`.
+///
+/// Why: the SSE parser re-scans its whole buffer each time a chunk arrives without finishing a line, so a long
+/// line arriving in small pieces cost quadratic time (a 4 MiB line in 64 KiB chunks took seconds of CPU). Here a
+/// partial line is only appended to, in linear time, and the parser sees it once, complete.
+fn whole_lines(
+    bytes: impl Stream<Item = Result<Bytes, String>> + Send + 'static,
+) -> impl Stream<Item = Result<Bytes, String>> + Send + 'static {
+    let too_long = || format!("upstream sent a line longer than {MAX_LINE_BYTES} bytes");
+    futures_util::stream::unfold(
+        (Box::pin(bytes), BytesMut::new(), false),
+        move |(mut inner, mut pending, done)| async move {
+            if done {
+                return None;
+            }
+            loop {
+                match inner.next().await {
+                    Some(Ok(chunk)) => match chunk.iter().rposition(|&b| b == b'\n') {
+                        Some(last) => {
+                            let out = if pending.is_empty() {
+                                chunk.slice(..=last)
+                            } else {
+                                pending.extend_from_slice(&chunk[..=last]);
+                                pending.split().freeze()
+                            };
+                            pending.extend_from_slice(&chunk[last + 1..]);
+                            // The finished lines go out before a too-long tail is refused.
+                            let failed = (out.len() > MAX_LINE_BYTES && !has_short_lines(&out))
+                                || pending.len() > MAX_LINE_BYTES;
+                            if failed {
+                                return Some((Err(too_long()), (inner, pending, true)));
+                            }
+                            return Some((Ok(out), (inner, pending, false)));
+                        }
+                        None => {
+                            pending.extend_from_slice(&chunk);
+                            if pending.len() > MAX_LINE_BYTES {
+                                return Some((Err(too_long()), (inner, pending, true)));
+                            }
+                        }
+                    },
+                    Some(Err(err)) => return Some((Err(err), (inner, pending, true))),
+                    None if pending.is_empty() => return None,
+                    None => {
+                        let tail = pending.split().freeze();
+                        return Some((Ok(tail), (inner, pending, true)));
+                    }
+                }
+            }
+        },
+    )
+}
+
+/// Whether every line in `chunk` is within `MAX_LINE_BYTES`.
+fn has_short_lines(chunk: &[u8]) -> bool {
+    chunk
+        .split(|&b| b == b'\n')
+        .all(|line| line.len() <= MAX_LINE_BYTES)
 }
