@@ -191,14 +191,14 @@ async fn no_secret_appears_in_any_server_output_or_log() {
 
     // A bad config on reload: the error must not quote the file (which holds the tokens).
     let broken = config.to_string().replacen("\"name\"", "\"name\" 1", 1);
-    std::fs::write(&path_of(&proxy), broken).expect("write");
+    std::fs::write(path_of(&proxy), broken).expect("write");
     seen.push_str(&exchange(client.post(proxy.url("/reload")).bearer_auth(ADMIN)).await);
     let mut misplaced = config.clone();
     misplaced["jetbrains_tokens"] = json!(secrets.jwt("good"));
-    std::fs::write(&path_of(&proxy), misplaced.to_string()).expect("write");
+    std::fs::write(path_of(&proxy), misplaced.to_string()).expect("write");
     seen.push_str(&exchange(client.post(proxy.url("/reload")).bearer_auth(ADMIN)).await);
     proxy.signal("HUP");
-    std::fs::write(&path_of(&proxy), config.to_string()).expect("write");
+    std::fs::write(path_of(&proxy), config.to_string()).expect("write");
     proxy.signal("HUP");
     tokio::time::sleep(Duration::from_millis(300)).await;
 
@@ -268,6 +268,9 @@ async fn exchange(request: reqwest::RequestBuilder) -> String {
     text
 }
 
+/// What a CLI run is called, its arguments and its extra environment.
+type CliRun = (String, Vec<String>, Vec<(&'static str, String)>);
+
 #[test]
 fn no_secret_appears_in_any_cli_output() {
     let secrets = Secrets::new();
@@ -291,7 +294,7 @@ fn no_secret_appears_in_any_cli_output() {
 
     let jwt_list = format!("{},{}", secrets.jwt("good"), secrets.jwt("old"));
     let bad_files = [&broken_syntax, &misplaced, &wrong_type, &unknown_key];
-    let mut runs: Vec<(String, Vec<String>, Vec<(&str, String)>)> = vec![
+    let mut runs: Vec<CliRun> = vec![
         (
             "print-config".into(),
             vec!["--config".into(), good.clone(), "print-config".into()],
