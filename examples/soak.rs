@@ -227,9 +227,10 @@ async fn main() -> anyhow::Result<()> {
                     continue;
                 }
                 match response.text().await {
+                    // Streamed text is split across chunks, so a stream is judged by its end marker.
                     Ok(answer)
-                        if answer.contains("request")
-                            && (!stream || answer.ends_with("data: [DONE]\n\n")) =>
+                        if (stream && answer.ends_with("data: [DONE]\n\n"))
+                            || (!stream && answer.contains(&text)) =>
                     {
                         counters.ok.fetch_add(1, Ordering::Relaxed);
                     }

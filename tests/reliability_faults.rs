@@ -1099,3 +1099,70 @@ async fn s18_retries_are_capped_per_request_and_ejection_stops_a_storm() {
     }
     still_serving(&capped).await;
 }
+
+// ---------------------------------------------------------------------------------------------------------------
+// Found by the soak run: a closed log pipe.
+
+#[tokio::test]
+async fn a_closed_log_pipe_breaks_neither_requests_nor_shutdown() {
+    use std::io::{BufRead, BufReader};
+    let fake = FakeUpstream::start(FakeOptions::default())
+        .await
+        .expect("fake");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("config.json");
+    let config = common::serve::config_for(&fake, &["a"], json!({}));
+    std::fs::write(&path, config.to_string()).expect("write");
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_jbproxy"))
+        .args(["--config", &path.display().to_string(), "serve", "-p", "0"])
+        .env("RUST_LOG", "debug")
+        .env("HOME", dir.path())
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let mut lines = BufReader::new(child.stderr.take().expect("stderr")).lines();
+    let addr = lines
+        .by_ref()
+        .map_while(Result::ok)
+        .find_map(|l| {
+            l.split("listening on ")
+                .nth(1)
+                .map(|a| a.trim().to_string())
+        })
+        .expect("listening line");
+    // The log reader goes away: every later log line is a write to a broken pipe.
+    drop(lines);
+    let client = reqwest::Client::new();
+    for i in 0..3 {
+        let response = client
+            .post(format!("http://{addr}/v1/chat/completions"))
+            .bearer_auth(KEY)
+            .json(&streaming(&format!("nobody reads the logs {i}")))
+            .send()
+            .await
+            .expect("a request is answered");
+        assert_eq!(response.status(), 200);
+        let body = response.text().await.expect("the whole answer");
+        assert!(body.ends_with("data: [DONE]\n\n"), "{body}");
+    }
+    let status = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(status.success());
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let exited = loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            break Some(status);
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            break None;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let exited = exited.expect("SIGTERM was ignored once the log pipe closed");
+    assert!(exited.success(), "{exited:?}");
+}
