@@ -70,9 +70,13 @@ fn is_loopback(host: &str) -> bool {
 fn init_logging(format: LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    // When stderr's reader goes away (a closed pipe, a log shipper that died), tracing-subscriber would report
+    // the failed write with `eprintln!`, which panics on the same broken stderr and kills the task that logged:
+    // the shutdown task (SIGTERM then did nothing) or a request's. Failed log writes are dropped instead.
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+        .with_writer(std::io::stderr)
+        .log_internal_errors(false);
     let _ = match format {
         LogFormat::Text => builder.try_init(),
         LogFormat::Json => builder.json().try_init(),

@@ -106,7 +106,11 @@ pub fn parse(text: &str, path: &Path) -> Result<FileConfig, ConfigError> {
 }
 
 fn refuse_unknown_keys(file: &FileConfig, path: &Path) -> Result<(), ConfigError> {
-    let unknown_top = file.unknown.keys().find(|k| !k.starts_with('_')).cloned();
+    let unknown_top = file
+        .unknown
+        .keys()
+        .find(|k| !k.starts_with('_'))
+        .map(|k| printable_key(k));
     let unknown_token = file
         .jetbrains_tokens
         .iter()
@@ -116,7 +120,7 @@ fn refuse_unknown_keys(file: &FileConfig, path: &Path) -> Result<(), ConfigError
             t.unknown
                 .keys()
                 .find(|k| !k.starts_with('_'))
-                .map(|k| format!("jetbrains_tokens[{i}].{k}"))
+                .map(|k| format!("jetbrains_tokens[{i}].{}", printable_key(k)))
         });
     match unknown_top.or(unknown_token) {
         Some(key) => Err(ConfigError::UnknownKey {
@@ -124,6 +128,19 @@ fn refuse_unknown_keys(file: &FileConfig, path: &Path) -> Result<(), ConfigError
             key,
         }),
         None => Ok(()),
+    }
+}
+
+/// An unknown key as it may be shown. A token pasted where a key belongs (`{"eyJ…": …}`) must not be echoed into
+/// an error, a log or a `/reload` answer, so a key that is long or dotted like a JWT is described, not quoted.
+fn printable_key(key: &str) -> String {
+    if key.len() > 48 || key.matches('.').count() >= 2 {
+        format!(
+            "<a {}-character key that looks like a secret>",
+            key.chars().count()
+        )
+    } else {
+        key.to_string()
     }
 }
 

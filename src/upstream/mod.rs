@@ -14,7 +14,7 @@ use reqwest::header::{ACCEPT, CONTENT_TYPE, HeaderMap, HeaderValue, USER_AGENT};
 use serde_json::Value;
 
 pub use error::UpstreamError;
-pub use events::EventStream;
+pub use events::{EventStream, MAX_LINE_BYTES};
 
 use crate::config::{Config, UpstreamApi};
 use crate::pool::QuotaInfo;

@@ -13,6 +13,9 @@ pub(super) struct SseDecoder {
     /// Bytes received and not yet consumed, from `start`.
     buf: Vec<u8>,
     start: usize,
+    /// How many bytes after `start` are known to hold no line end, so a long line arriving in small pieces is
+    /// scanned once, not once per piece (which would be quadratic).
+    scanned: usize,
     /// The data of the event being read, each line followed by LF (the spec's "data buffer").
     data: String,
     /// The last dispatched event's data.
@@ -35,13 +38,19 @@ impl SseDecoder {
     pub fn next_event(&mut self) -> Result<bool, String> {
         loop {
             let rest = &self.buf[self.start..];
-            let Some(end) = rest.iter().position(|&b| b == b'\n' || b == b'\r') else {
+            let Some(end) = rest[self.scanned..]
+                .iter()
+                .position(|&b| b == b'\n' || b == b'\r')
+                .map(|pos| self.scanned + pos)
+            else {
+                self.scanned = rest.len();
                 self.compact();
                 return Ok(false);
             };
             let next = match rest[end] {
                 b'\r' if end + 1 == rest.len() => {
                     // CR last in the buffer: it may be the first half of CRLF, so wait for the next byte.
+                    self.scanned = end;
                     self.compact();
                     return Ok(false);
                 }
@@ -68,6 +77,7 @@ impl SseDecoder {
                 }
             }
             self.start += next;
+            self.scanned = 0;
             if dispatch && !self.data.is_empty() {
                 self.data.pop();
                 // Swapped, not moved: both buffers keep their capacity for the next events.

@@ -123,6 +123,11 @@ impl Proxy {
         }
     }
 
+    /// The server's process id, for reading its `/proc/PID/status` (RSS) and `/proc/PID/fd`.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     pub fn logs(&self) -> String {
         self.logs.lock().expect("logs").clone()
     }
