@@ -745,9 +745,13 @@ async fn s13_a_body_over_max_body_size_is_a_413_streamed_or_not() {
             chunks,
         )))
         .send()
-        .await
-        .expect("request");
-    assert_eq!(response.status(), 413);
+        .await;
+    // The proxy answers 413 at the limit and closes without reading the rest; a client still writing may see the
+    // broken pipe before it reads the 413 (hyper's client does). Either way the body was cut off at the limit.
+    match response {
+        Ok(response) => assert_eq!(response.status(), 413),
+        Err(err) => assert!(format!("{err:?}").contains("BodyWrite"), "{err:?}"),
+    }
     assert!(s.fake.requests().is_empty());
     assert_eq!(token(&stats(&s).await, "a")["requests"], 0);
     still_serving(&s).await;
