@@ -46,6 +46,27 @@ pub fn handle() -> Option<&'static PrometheusHandle> {
         .as_ref()
 }
 
+/// How often histogram samples are folded into their buckets.
+const UPKEEP_EVERY: Duration = Duration::from_secs(5);
+
+/// Folds recorded histogram samples into their buckets every few seconds until `stop`.
+///
+/// Why: the recorder queues every histogram sample until it is drained, and only a `/metrics` scrape drained it;
+/// a server nobody scrapes grew by about 40 bytes per request (the soak run: +118 MiB after 2.9 M requests).
+pub fn spawn_upkeep(stop: tokio_util::sync::CancellationToken) {
+    let Some(handle) = handle() else {
+        return;
+    };
+    tokio::spawn(async move {
+        loop {
+            tokio::select! {
+                _ = stop.cancelled() => return,
+                _ = tokio::time::sleep(UPKEEP_EVERY) => handle.run_upkeep(),
+            }
+        }
+    });
+}
+
 pub fn request_finished(status: u16, model: &str) {
     metrics::counter!("jbproxy_requests_total", "status" => status.to_string(), "model" => model.to_string()).increment(1);
 }

@@ -53,6 +53,7 @@ pub async fn run(
         started: std::time::Instant::now(),
     };
     spawn_background(&handles, reloader);
+    crate::metrics::spawn_upkeep(handles.shutdown.clone());
     let router = api::router(state);
 
     let stop = handles.shutdown.clone();

@@ -746,11 +746,11 @@ async fn s13_a_body_over_max_body_size_is_a_413_streamed_or_not() {
         )))
         .send()
         .await;
-    // The proxy answers 413 as soon as the limit is crossed and closes the connection; a client still writing the
-    // rest may see that as a broken pipe instead of reading the answer. Either way nothing was buffered or sent on.
+    // The proxy answers 413 at the limit and closes without reading the rest; a client still writing may see the
+    // broken pipe before it reads the 413 (hyper's client does). Either way the body was cut off at the limit.
     match response {
         Ok(response) => assert_eq!(response.status(), 413),
-        Err(err) => assert!(err.is_request() || err.is_body(), "{err}"),
+        Err(err) => assert!(format!("{err:?}").contains("BodyWrite"), "{err:?}"),
     }
     assert!(s.fake.requests().is_empty());
     assert_eq!(token(&stats(&s).await, "a")["requests"], 0);

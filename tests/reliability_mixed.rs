@@ -153,7 +153,7 @@ async fn run(requests: usize) {
         failures.iter().take(5).collect::<Vec<_>>()
     );
     assert!(
-        bad_failures >= 20,
+        bad_failures >= 8,
         "the failing tokens were hardly tried ({bad_failures}): the test proves nothing"
     );
     assert_eq!(st["totals"]["inflight"], 0, "{st}");
