@@ -48,11 +48,15 @@ impl EventStream {
         let mut line_len = 0usize;
         let limited = bytes.map(move |chunk| {
             let chunk = chunk?;
-            match chunk.iter().rposition(|&b| b == b'\n') {
-                Some(last) => line_len = chunk.len() - last - 1,
-                None => line_len += chunk.len(),
+            // Every line in the chunk counts, not only the one it ends in: a whole over-long line can arrive at once.
+            let mut parts = chunk.split(|&b| b == b'\n');
+            line_len += parts.next().map_or(0, <[u8]>::len);
+            let mut longest = line_len;
+            for part in parts {
+                line_len = part.len();
+                longest = longest.max(line_len);
             }
-            if line_len > MAX_LINE_BYTES {
+            if longest > MAX_LINE_BYTES {
                 return Err(format!(
                     "upstream sent a line longer than {MAX_LINE_BYTES} bytes"
                 ));
@@ -159,5 +163,51 @@ async fn next_data(inner: &mut ByteStream, sse: &mut SseDecoder) -> Option<Resul
             Ok(bytes) => sse.push(&bytes),
             Err(err) => return Some(Err(err)),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    fn timeouts() -> StreamTimeouts {
+        StreamTimeouts {
+            first_event: Duration::from_secs(5),
+            idle: Duration::from_secs(5),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_whole_over_long_line_in_one_chunk_is_refused() {
+        let mut body = b"data: {\"type\":\"Content\",\"content\":\"".to_vec();
+        body.extend(std::iter::repeat_n(b'x', MAX_LINE_BYTES + 1));
+        body.extend_from_slice(b"\"}\n\ndata: end\n\n");
+        let bytes = futures_util::stream::iter([Ok::<_, String>(Bytes::from(body))]);
+        let mut events = EventStream::from_bytes(bytes, timeouts());
+        let first = events.next().await.expect("an item");
+        assert!(
+            matches!(first, Err(UpstreamError::Fault(ref m)) if m.contains("longer than")),
+            "{first:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn lines_under_the_cap_pass_in_any_chunking() {
+        let body = b"data: {\"type\":\"Content\",\"content\":\"hi\"}\n\ndata: end\n\n".to_vec();
+        let chunks: Vec<Result<Bytes, String>> = body
+            .chunks(3)
+            .map(|c| Ok(Bytes::copy_from_slice(c)))
+            .collect();
+        let mut events = EventStream::from_bytes(futures_util::stream::iter(chunks), timeouts());
+        assert_eq!(
+            events.next().await.expect("item").expect("event"),
+            UpstreamEvent::Content("hi".into())
+        );
+        assert_eq!(
+            events.next().await.expect("item").expect("event"),
+            UpstreamEvent::End
+        );
     }
 }
