@@ -17,7 +17,8 @@ Exit codes:
     name = "jbproxy",
     version,
     about = "An OpenAI-compatible proxy for JetBrains AI that balances requests over many JWTs",
-    long_about = "jbproxy serves an OpenAI-compatible API (/v1/chat/completions, /v1/models) in front of JetBrains AI, \
+    long_about = "jbproxy serves an OpenAI-compatible API (/v1/chat/completions, /v1/models) and the Anthropic Messages API \
+(/v1/messages) in front of JetBrains AI, \
 spreading requests over all your JWTs, dropping dead or exhausted ones and bringing them back. \
 The other subcommands are offline tools for the same configuration.",
     after_help = EXIT_CODES,

@@ -67,7 +67,8 @@ pub async fn check_token(live: &Live, index: usize) {
     let due = slot
         .state_exp()
         .is_some_and(|exp| exp - unix_now() < REFRESH_AHEAD.as_secs() as i64);
-    if slot.config.can_refresh() && (due || !slot.is_healthy()) {
+    // A rejected JWT needs a new one; a cooling or ejected token does not (its JWT is fine).
+    if slot.config.can_refresh() && (due || slot.state_kind() == crate::pool::StateKind::Invalid) {
         refresh(live, index).await;
     }
     if slot.expired(unix_now()) {

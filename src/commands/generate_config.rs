@@ -36,8 +36,14 @@ pub fn run(args: GenerateConfigArgs) -> anyhow::Result<ExitCode> {
         example_with_fresh_bearer()?
     };
     // Validate what we are about to write with the real loader's parser, so the file always loads.
-    crate::config::file::parse(&config_text, &args.output)
+    let written = crate::config::file::parse(&config_text, &args.output)
         .context("internal error: the generated config does not parse")?;
+    let has_real_tokens = written
+        .jetbrains_tokens
+        .iter()
+        .flatten()
+        .filter_map(|t| t.token.as_deref())
+        .any(|t| DecodedJwt::decode(t).is_ok());
     output::write_secret_file(&args.output, &config_text)
         .with_context(|| format!("cannot write {}", args.output.display()))?;
     output::write_secret_file(&args.env_output, EXAMPLE_ENV)
@@ -47,10 +53,14 @@ pub fn run(args: GenerateConfigArgs) -> anyhow::Result<ExitCode> {
         args.output.display(),
         args.env_output.display()
     );
-    eprintln!(
-        "next: put your JetBrains AI JWTs in {}, then run `jbproxy serve`",
-        args.output.display()
-    );
+    if has_real_tokens {
+        eprintln!("next: `jbproxy check-tokens` to check them, then `jbproxy serve`");
+    } else {
+        eprintln!(
+            "next: put your JetBrains AI JWTs in {}, then run `jbproxy serve`",
+            args.output.display()
+        );
+    }
     Ok(ExitCode::SUCCESS)
 }
 

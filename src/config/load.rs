@@ -335,13 +335,7 @@ impl Layers {
                 parse(v).map_err(|m| ConfigError::invalid(format_key(file_origin.as_ref(), key), m))
             })
             .transpose()?;
-        let env_value = from_env
-            .map(|(n, v)| {
-                parse(v)
-                    .map(|p| (n, p))
-                    .map_err(|m| ConfigError::invalid(Source::Env(n), m))
-            })
-            .transpose()?;
+        let env_value = env_value(from_env, &parse)?;
         let flag_value = from_flag
             .map(|(n, v)| {
                 parse(v)

@@ -139,6 +139,10 @@ impl Slot {
         Some(self.state.exp.load(Ordering::Relaxed)).filter(|&e| e != i64::MAX)
     }
 
+    pub fn state_kind(&self) -> StateKind {
+        self.state.health().kind
+    }
+
     pub fn is_healthy(&self) -> bool {
         self.state.healthy.load(Ordering::Acquire)
     }

@@ -6,6 +6,7 @@
 //! - `stream`: events → OpenAI `chat.completion.chunk` payloads (streaming answers).
 //! - `response`: events → one `chat.completion` object (non-streaming answers).
 //! - `usage`: token estimates (the upstream reports none).
+//! - `anthropic`: the Anthropic Messages face, mapped onto the same request path and events.
 
 pub mod anthropic;
 pub mod events;
