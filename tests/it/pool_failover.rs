@@ -2,7 +2,7 @@
 //! success, a dead or exhausted token is not tried again on every request, 429s cool and come back, expired JWTs
 //! are never sent, and 401s are healed by a JWT refresh.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

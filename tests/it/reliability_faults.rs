@@ -2,7 +2,7 @@
 //! process in front of the in-repo fake upstream. Each test checks what the client sees, what the pool did (its
 //! state in `/stats`) and that the server still serves afterwards. RELIABILITY.md maps scenarios to these names.
 
-mod common;
+use crate::common;
 
 use std::time::{Duration, Instant};
 

@@ -1,7 +1,7 @@
 //! `check-tokens --online` against the fake upstream: validity and quota per token from the quota endpoint, and
 //! the exit code with and without `--min-healthy`.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

@@ -2,7 +2,7 @@
 //! waiting for the next one (issue 5). A fake pauses between events and the client timestamps every chunk; the
 //! assertions are about spread and grouping, never about absolute speed.
 
-mod common;
+use crate::common;
 
 use std::time::{Duration, Instant};
 

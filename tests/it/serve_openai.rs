@@ -1,6 +1,6 @@
 //! The OpenAI face over real sockets: `jbproxy serve` as a process in front of the in-repo fake JetBrains AI.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

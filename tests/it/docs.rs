@@ -3,7 +3,7 @@
 //! Each page runs in its `commands/<page>.in/` directory (copied to a temp dir when `<page>.out/` exists, for pages
 //! whose examples write files). trycmd cannot remove variables, so every variable jbproxy reads is set to the empty
 //! string, which jbproxy treats as unset; HOME points nowhere, so no per-user config file is found.
-mod common;
+use crate::common;
 
 #[test]
 fn command_pages() {

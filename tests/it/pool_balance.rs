@@ -1,7 +1,7 @@
 //! The pool's strategies over real sockets: round-robin order, the spread of random and weighted, priority tiers,
 //! and `least_inflight`, as seen by the fake upstream.
 
-mod common;
+use crate::common;
 
 use std::collections::HashMap;
 use std::time::Duration;

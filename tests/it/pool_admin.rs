@@ -1,7 +1,7 @@
 //! The management surface over real sockets: `/stats` fields (and never a token), `/metrics` Prometheus text,
 //! admin authentication, `/health` counts, `/config` redaction, and `jbproxy stats` against a running proxy.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

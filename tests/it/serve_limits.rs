@@ -1,7 +1,7 @@
 //! Connection-level defences over real sockets: slow headers, slow bodies and connection floods cost the server
 //! nothing lasting, and the server stays up.
 
-mod common;
+use crate::common;
 
 use std::time::{Duration, Instant};
 

@@ -1,7 +1,7 @@
 //! Hot reload over real sockets: the watched config file, SIGHUP and `POST /reload` each swap in a new config; a
 //! broken file keeps the old one; unchanged tokens keep their state; reloading under load fails no request.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

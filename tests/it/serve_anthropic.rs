@@ -1,7 +1,7 @@
 //! The Anthropic face (`/v1/messages`, `/v1/messages/count_tokens`) over real sockets: `jbproxy serve` as a process
 //! in front of the in-repo fake JetBrains AI, in both stream modes.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

@@ -1,6 +1,6 @@
 //! The offline tools driven as a process: print-config, decode-jwt, check-tokens, generate-config, the seed's
 //! top-level aliases, help and version.
-mod common;
+use crate::common;
 
 use std::path::Path;
 

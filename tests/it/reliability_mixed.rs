@@ -2,7 +2,7 @@
 //! no client request may fail. CI runs 2,000 requests; the full 10,000 run is `#[ignore]`d (run it with
 //! `cargo test --release --test reliability_mixed -- --ignored`) or sized with `RELIABILITY_REQUESTS=N`.
 
-mod common;
+use crate::common;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};

@@ -1,7 +1,7 @@
 //! Active health checks over real sockets: a token put out by a 401 or by faults comes back once a quota check
 //! passes, a quota check showing nothing left marks it exhausted, and a check round logs the seed's lines.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

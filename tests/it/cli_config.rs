@@ -1,6 +1,6 @@
 //! The config core as a user meets it through the binary: where the file is found, which layer wins, `.env`, and
 //! the errors and warnings a broken config produces.
-mod common;
+use crate::common;
 
 use common::{SEED_EXAMPLE, effective, jbproxy, jwt, run, tempdir, unix_in, write};
 use predicates::prelude::*;

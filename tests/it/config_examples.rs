@@ -1,6 +1,6 @@
 //! The example files in `config/` load through the real loader (as a library and through the binary), and
 //! `config/README.md` describes every key and environment variable the loader knows.
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 

@@ -3,7 +3,7 @@
 //! `RUST_LOG=debug`) run with recognisable JWTs and keys, and no output, log, header or body may contain any of
 //! them whole, nor a JWT's payload segment.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

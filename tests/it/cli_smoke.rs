@@ -1,5 +1,5 @@
 //! Smoke test: the binary starts, and `--version` answers.
-mod common;
+use crate::common;
 
 #[test]
 fn version_prints_the_crate_version() {

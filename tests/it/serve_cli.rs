@@ -1,6 +1,6 @@
 //! `serve` as a user starts it: the demo, and the refusals that come before any socket is opened.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

@@ -1,6 +1,6 @@
 //! The checked-in completion scripts under `completions/` must be exactly what the binary generates, so they
 //! cannot drift from the CLI. After changing the CLI, regenerate them (see `REGENERATE`).
-mod common;
+use crate::common;
 
 use std::path::Path;
 

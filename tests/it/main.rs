@@ -1,0 +1,27 @@
+//! The integration tests, as one binary (one link instead of one per file): the CLI as a process, the server over
+//! real sockets on 127.0.0.1, against the in-repo fake upstream. One module per area.
+
+mod common;
+
+mod check_tokens_online;
+mod cli_config;
+mod cli_smoke;
+mod cli_tools;
+mod completions;
+mod config_examples;
+mod docs;
+mod hostile_input;
+mod pool_admin;
+mod pool_balance;
+mod pool_failover;
+mod pool_health;
+mod pool_reload;
+mod reliability_faults;
+mod reliability_mixed;
+mod secrets_never_leak;
+mod serve_anthropic;
+mod serve_cli;
+mod serve_limits;
+mod serve_openai;
+mod stream_timing;
+mod upstream_tls;
