@@ -3,6 +3,7 @@
 //!
 //! Loading is two-staged: `file` reads the raw, all-optional JSON; `load` lays defaults < file < env < flags and
 //! validates the result into concrete types. Everything after start-up sees only `Config`.
+//! `explain` words mistakes for people (key paths, "did you mean"); `placeholder` knows the examples' stand-ins.
 
 pub mod discovery;
 pub mod dotenv;
