@@ -22,14 +22,14 @@ Register-ArgumentCompleter -Native -CommandName 'jbproxy' -ScriptBlock {
     $completions = @(switch ($command) {
         'jbproxy' {
             [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Read the configuration from FILE instead of searching for it')
-            [CompletionResult]::new('--generate-config', '--generate-config', [CompletionResultType]::ParameterName, 'Same as the `generate-config` subcommand (the seed''s spelling)')
-            [CompletionResult]::new('--print-config', '--print-config', [CompletionResultType]::ParameterName, 'Same as the `print-config` subcommand (the seed''s spelling)')
+            [CompletionResult]::new('--generate-config', '--generate-config', [CompletionResultType]::ParameterName, 'Same as the `generate-config` subcommand (the original jetbrains-ai-proxy''s spelling)')
+            [CompletionResult]::new('--print-config', '--print-config', [CompletionResultType]::ParameterName, 'Same as the `print-config` subcommand (the original jetbrains-ai-proxy''s spelling)')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
             [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
             [CompletionResult]::new('serve', 'serve', [CompletionResultType]::ParameterValue, 'Run the proxy server')
-            [CompletionResult]::new('generate-config', 'generate-config', [CompletionResultType]::ParameterValue, 'Write an example config file and .env.example (interactive on a terminal)')
+            [CompletionResult]::new('generate-config', 'generate-config', [CompletionResultType]::ParameterValue, 'Write a config file and .env.example (asks on a terminal)')
             [CompletionResult]::new('print-config', 'print-config', [CompletionResultType]::ParameterValue, 'Show the effective configuration, each value''s source, secrets redacted')
             [CompletionResult]::new('check-tokens', 'check-tokens', [CompletionResultType]::ParameterValue, 'Check every configured token: well-formed, not expired, not expiring soon, no duplicates')
             [CompletionResult]::new('decode-jwt', 'decode-jwt', [CompletionResultType]::ParameterValue, 'Show a JWT''s header and claims (without verifying its signature)')
@@ -43,8 +43,8 @@ Register-ArgumentCompleter -Native -CommandName 'jbproxy' -ScriptBlock {
             [CompletionResult]::new('--jwt-tokens', '--jwt-tokens', [CompletionResultType]::ParameterName, 'JetBrains AI JWTs, comma-separated (replaces the file''s and the environment''s tokens)')
             [CompletionResult]::new('-k', '-k', [CompletionResultType]::ParameterName, 'The key clients must send as `Authorization: Bearer <key>`')
             [CompletionResult]::new('--bearer-token', '--bearer-token', [CompletionResultType]::ParameterName, 'The key clients must send as `Authorization: Bearer <key>`')
-            [CompletionResult]::new('-s', '-s', [CompletionResultType]::ParameterName, 'Load balance strategy: round_robin, random, weighted, least_inflight')
-            [CompletionResult]::new('--strategy', '--strategy', [CompletionResultType]::ParameterName, 'Load balance strategy: round_robin, random, weighted, least_inflight')
+            [CompletionResult]::new('-s', '-s', [CompletionResultType]::ParameterName, 'Load balance strategy')
+            [CompletionResult]::new('--strategy', '--strategy', [CompletionResultType]::ParameterName, 'Load balance strategy')
             [CompletionResult]::new('-p', '-p', [CompletionResultType]::ParameterName, 'Port to listen on (0 picks a free one)')
             [CompletionResult]::new('--port', '--port', [CompletionResultType]::ParameterName, 'Port to listen on (0 picks a free one)')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Address to listen on')
@@ -57,8 +57,8 @@ Register-ArgumentCompleter -Native -CommandName 'jbproxy' -ScriptBlock {
             break
         }
         'jbproxy;generate-config' {
-            [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Where to write the config file')
-            [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Where to write the config file')
+            [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Where to write the config file [default: the global --config FILE, else config/config.json]')
+            [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Where to write the config file [default: the global --config FILE, else config/config.json]')
             [CompletionResult]::new('--env-output', '--env-output', [CompletionResultType]::ParameterName, 'Where to write the environment example')
             [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Read the configuration from FILE instead of searching for it')
             [CompletionResult]::new('--force', '--force', [CompletionResultType]::ParameterName, 'Overwrite existing files')
@@ -72,8 +72,8 @@ Register-ArgumentCompleter -Native -CommandName 'jbproxy' -ScriptBlock {
             [CompletionResult]::new('--jwt-tokens', '--jwt-tokens', [CompletionResultType]::ParameterName, 'JetBrains AI JWTs, comma-separated (replaces the file''s and the environment''s tokens)')
             [CompletionResult]::new('-k', '-k', [CompletionResultType]::ParameterName, 'The key clients must send as `Authorization: Bearer <key>`')
             [CompletionResult]::new('--bearer-token', '--bearer-token', [CompletionResultType]::ParameterName, 'The key clients must send as `Authorization: Bearer <key>`')
-            [CompletionResult]::new('-s', '-s', [CompletionResultType]::ParameterName, 'Load balance strategy: round_robin, random, weighted, least_inflight')
-            [CompletionResult]::new('--strategy', '--strategy', [CompletionResultType]::ParameterName, 'Load balance strategy: round_robin, random, weighted, least_inflight')
+            [CompletionResult]::new('-s', '-s', [CompletionResultType]::ParameterName, 'Load balance strategy')
+            [CompletionResult]::new('--strategy', '--strategy', [CompletionResultType]::ParameterName, 'Load balance strategy')
             [CompletionResult]::new('-p', '-p', [CompletionResultType]::ParameterName, 'Port to listen on (0 picks a free one)')
             [CompletionResult]::new('--port', '--port', [CompletionResultType]::ParameterName, 'Port to listen on (0 picks a free one)')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Address to listen on')
@@ -85,7 +85,10 @@ Register-ArgumentCompleter -Native -CommandName 'jbproxy' -ScriptBlock {
             break
         }
         'jbproxy;check-tokens' {
-            [CompletionResult]::new('--warn-within', '--warn-within', [CompletionResultType]::ParameterName, 'Fail a token that expires within this time')
+            [CompletionResult]::new('-c', '-c', [CompletionResultType]::ParameterName, 'JetBrains AI JWTs to check, comma-separated (as `serve -c`; replaces the file''s and the environment''s)')
+            [CompletionResult]::new('--jwt-tokens', '--jwt-tokens', [CompletionResultType]::ParameterName, 'JetBrains AI JWTs to check, comma-separated (as `serve -c`; replaces the file''s and the environment''s)')
+            [CompletionResult]::new('--upstream-url', '--upstream-url', [CompletionResultType]::ParameterName, 'Base URL of the JetBrains AI API, for --online (as `serve --upstream-url`)')
+            [CompletionResult]::new('--warn-within', '--warn-within', [CompletionResultType]::ParameterName, 'Fail a token that expires within this time (e.g. 30m, 48h, 7d)')
             [CompletionResult]::new('--min-healthy', '--min-healthy', [CompletionResultType]::ParameterName, 'Succeed when at least N tokens are healthy, even if others fail')
             [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Read the configuration from FILE instead of searching for it')
             [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print the results as JSON')
@@ -103,9 +106,11 @@ Register-ArgumentCompleter -Native -CommandName 'jbproxy' -ScriptBlock {
             break
         }
         'jbproxy;stats' {
-            [CompletionResult]::new('--url', '--url', [CompletionResultType]::ParameterName, 'Base URL of the running server (default: from the config''s host and port)')
+            [CompletionResult]::new('--url', '--url', [CompletionResultType]::ParameterName, 'The running server, as a URL or HOST:PORT (default: from the config''s host and port)')
+            [CompletionResult]::new('-k', '-k', [CompletionResultType]::ParameterName, 'Admin key (default: the config''s admin_token, else its bearer_token)')
             [CompletionResult]::new('--token', '--token', [CompletionResultType]::ParameterName, 'Admin key (default: the config''s admin_token, else its bearer_token)')
-            [CompletionResult]::new('--watch', '--watch', [CompletionResultType]::ParameterName, 'Refresh every N seconds until interrupted')
+            [CompletionResult]::new('--bearer-token', '--bearer-token', [CompletionResultType]::ParameterName, 'Admin key (default: the config''s admin_token, else its bearer_token)')
+            [CompletionResult]::new('--watch', '--watch', [CompletionResultType]::ParameterName, 'Refresh every INTERVAL (seconds, or e.g. 500ms, 5s; default 2s) until Ctrl-C')
             [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Read the configuration from FILE instead of searching for it')
             [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print the raw /stats JSON')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
@@ -121,7 +126,7 @@ Register-ArgumentCompleter -Native -CommandName 'jbproxy' -ScriptBlock {
         }
         'jbproxy;help' {
             [CompletionResult]::new('serve', 'serve', [CompletionResultType]::ParameterValue, 'Run the proxy server')
-            [CompletionResult]::new('generate-config', 'generate-config', [CompletionResultType]::ParameterValue, 'Write an example config file and .env.example (interactive on a terminal)')
+            [CompletionResult]::new('generate-config', 'generate-config', [CompletionResultType]::ParameterValue, 'Write a config file and .env.example (asks on a terminal)')
             [CompletionResult]::new('print-config', 'print-config', [CompletionResultType]::ParameterValue, 'Show the effective configuration, each value''s source, secrets redacted')
             [CompletionResult]::new('check-tokens', 'check-tokens', [CompletionResultType]::ParameterValue, 'Check every configured token: well-formed, not expired, not expiring soon, no duplicates')
             [CompletionResult]::new('decode-jwt', 'decode-jwt', [CompletionResultType]::ParameterValue, 'Show a JWT''s header and claims (without verifying its signature)')

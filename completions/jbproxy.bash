@@ -89,12 +89,24 @@ _jbproxy() {
             return 0
             ;;
         jbproxy__subcmd__check__subcmd__tokens)
-            opts="-h --warn-within --json --online --min-healthy --config --help"
+            opts="-c -h --jwt-tokens --upstream-url --warn-within --json --online --min-healthy --config --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --jwt-tokens)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -c)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --upstream-url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --warn-within)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -338,11 +350,11 @@ _jbproxy() {
                     return 0
                     ;;
                 --strategy)
-                    COMPREPLY=($(compgen -f "${cur}"))
+                    COMPREPLY=($(compgen -W "round_robin random weighted least_inflight" -- "${cur}"))
                     return 0
                     ;;
                 -s)
-                    COMPREPLY=($(compgen -f "${cur}"))
+                    COMPREPLY=($(compgen -W "round_robin random weighted least_inflight" -- "${cur}"))
                     return 0
                     ;;
                 --port)
@@ -400,11 +412,11 @@ _jbproxy() {
                     return 0
                     ;;
                 --strategy)
-                    COMPREPLY=($(compgen -f "${cur}"))
+                    COMPREPLY=($(compgen -W "round_robin random weighted least_inflight" -- "${cur}"))
                     return 0
                     ;;
                 -s)
-                    COMPREPLY=($(compgen -f "${cur}"))
+                    COMPREPLY=($(compgen -W "round_robin random weighted least_inflight" -- "${cur}"))
                     return 0
                     ;;
                 --port)
@@ -443,7 +455,7 @@ _jbproxy() {
             return 0
             ;;
         jbproxy__subcmd__stats)
-            opts="-h --url --token --json --watch --config --help"
+            opts="-k -h --url --bearer-token --token --json --watch --config --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -454,6 +466,14 @@ _jbproxy() {
                     return 0
                     ;;
                 --token)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --bearer-token)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -k)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -19,14 +19,14 @@ set edit:completion:arg-completer[jbproxy] = {|@words|
     var completions = [
         &'jbproxy'= {
             cand --config 'Read the configuration from FILE instead of searching for it'
-            cand --generate-config 'Same as the `generate-config` subcommand (the seed''s spelling)'
-            cand --print-config 'Same as the `print-config` subcommand (the seed''s spelling)'
+            cand --generate-config 'Same as the `generate-config` subcommand (the original jetbrains-ai-proxy''s spelling)'
+            cand --print-config 'Same as the `print-config` subcommand (the original jetbrains-ai-proxy''s spelling)'
             cand -h 'Print help (see more with ''--help'')'
             cand --help 'Print help (see more with ''--help'')'
             cand -V 'Print version'
             cand --version 'Print version'
             cand serve 'Run the proxy server'
-            cand generate-config 'Write an example config file and .env.example (interactive on a terminal)'
+            cand generate-config 'Write a config file and .env.example (asks on a terminal)'
             cand print-config 'Show the effective configuration, each value''s source, secrets redacted'
             cand check-tokens 'Check every configured token: well-formed, not expired, not expiring soon, no duplicates'
             cand decode-jwt 'Show a JWT''s header and claims (without verifying its signature)'
@@ -39,8 +39,8 @@ set edit:completion:arg-completer[jbproxy] = {|@words|
             cand --jwt-tokens 'JetBrains AI JWTs, comma-separated (replaces the file''s and the environment''s tokens)'
             cand -k 'The key clients must send as `Authorization: Bearer <key>`'
             cand --bearer-token 'The key clients must send as `Authorization: Bearer <key>`'
-            cand -s 'Load balance strategy: round_robin, random, weighted, least_inflight'
-            cand --strategy 'Load balance strategy: round_robin, random, weighted, least_inflight'
+            cand -s 'Load balance strategy'
+            cand --strategy 'Load balance strategy'
             cand -p 'Port to listen on (0 picks a free one)'
             cand --port 'Port to listen on (0 picks a free one)'
             cand -h 'Address to listen on'
@@ -52,8 +52,8 @@ set edit:completion:arg-completer[jbproxy] = {|@words|
             cand --demo 'Run against a built-in fake JetBrains AI with demo tokens: no JWT needed'
         }
         &'jbproxy;generate-config'= {
-            cand -o 'Where to write the config file'
-            cand --output 'Where to write the config file'
+            cand -o 'Where to write the config file [default: the global --config FILE, else config/config.json]'
+            cand --output 'Where to write the config file [default: the global --config FILE, else config/config.json]'
             cand --env-output 'Where to write the environment example'
             cand --config 'Read the configuration from FILE instead of searching for it'
             cand --force 'Overwrite existing files'
@@ -66,8 +66,8 @@ set edit:completion:arg-completer[jbproxy] = {|@words|
             cand --jwt-tokens 'JetBrains AI JWTs, comma-separated (replaces the file''s and the environment''s tokens)'
             cand -k 'The key clients must send as `Authorization: Bearer <key>`'
             cand --bearer-token 'The key clients must send as `Authorization: Bearer <key>`'
-            cand -s 'Load balance strategy: round_robin, random, weighted, least_inflight'
-            cand --strategy 'Load balance strategy: round_robin, random, weighted, least_inflight'
+            cand -s 'Load balance strategy'
+            cand --strategy 'Load balance strategy'
             cand -p 'Port to listen on (0 picks a free one)'
             cand --port 'Port to listen on (0 picks a free one)'
             cand -h 'Address to listen on'
@@ -78,7 +78,10 @@ set edit:completion:arg-completer[jbproxy] = {|@words|
             cand --json 'One JSON object: the config file''s keys with their effective values, plus `sources`'
         }
         &'jbproxy;check-tokens'= {
-            cand --warn-within 'Fail a token that expires within this time'
+            cand -c 'JetBrains AI JWTs to check, comma-separated (as `serve -c`; replaces the file''s and the environment''s)'
+            cand --jwt-tokens 'JetBrains AI JWTs to check, comma-separated (as `serve -c`; replaces the file''s and the environment''s)'
+            cand --upstream-url 'Base URL of the JetBrains AI API, for --online (as `serve --upstream-url`)'
+            cand --warn-within 'Fail a token that expires within this time (e.g. 30m, 48h, 7d)'
             cand --min-healthy 'Succeed when at least N tokens are healthy, even if others fail'
             cand --config 'Read the configuration from FILE instead of searching for it'
             cand --json 'Print the results as JSON'
@@ -94,9 +97,11 @@ set edit:completion:arg-completer[jbproxy] = {|@words|
             cand --help 'Print help'
         }
         &'jbproxy;stats'= {
-            cand --url 'Base URL of the running server (default: from the config''s host and port)'
+            cand --url 'The running server, as a URL or HOST:PORT (default: from the config''s host and port)'
+            cand -k 'Admin key (default: the config''s admin_token, else its bearer_token)'
             cand --token 'Admin key (default: the config''s admin_token, else its bearer_token)'
-            cand --watch 'Refresh every N seconds until interrupted'
+            cand --bearer-token 'Admin key (default: the config''s admin_token, else its bearer_token)'
+            cand --watch 'Refresh every INTERVAL (seconds, or e.g. 500ms, 5s; default 2s) until Ctrl-C'
             cand --config 'Read the configuration from FILE instead of searching for it'
             cand --json 'Print the raw /stats JSON'
             cand -h 'Print help'
@@ -110,7 +115,7 @@ set edit:completion:arg-completer[jbproxy] = {|@words|
         }
         &'jbproxy;help'= {
             cand serve 'Run the proxy server'
-            cand generate-config 'Write an example config file and .env.example (interactive on a terminal)'
+            cand generate-config 'Write a config file and .env.example (asks on a terminal)'
             cand print-config 'Show the effective configuration, each value''s source, secrets redacted'
             cand check-tokens 'Check every configured token: well-formed, not expired, not expiring soon, no duplicates'
             cand decode-jwt 'Show a JWT''s header and claims (without verifying its signature)'

@@ -25,12 +25,12 @@ function __fish_jbproxy_using_subcommand
 end
 
 complete -c jbproxy -n "__fish_jbproxy_needs_command" -l config -d 'Read the configuration from FILE instead of searching for it' -r -F
-complete -c jbproxy -n "__fish_jbproxy_needs_command" -l generate-config -d 'Same as the `generate-config` subcommand (the seed\'s spelling)'
-complete -c jbproxy -n "__fish_jbproxy_needs_command" -l print-config -d 'Same as the `print-config` subcommand (the seed\'s spelling)'
+complete -c jbproxy -n "__fish_jbproxy_needs_command" -l generate-config -d 'Same as the `generate-config` subcommand (the original jetbrains-ai-proxy\'s spelling)'
+complete -c jbproxy -n "__fish_jbproxy_needs_command" -l print-config -d 'Same as the `print-config` subcommand (the original jetbrains-ai-proxy\'s spelling)'
 complete -c jbproxy -n "__fish_jbproxy_needs_command" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c jbproxy -n "__fish_jbproxy_needs_command" -s V -l version -d 'Print version'
 complete -c jbproxy -n "__fish_jbproxy_needs_command" -f -a "serve" -d 'Run the proxy server'
-complete -c jbproxy -n "__fish_jbproxy_needs_command" -f -a "generate-config" -d 'Write an example config file and .env.example (interactive on a terminal)'
+complete -c jbproxy -n "__fish_jbproxy_needs_command" -f -a "generate-config" -d 'Write a config file and .env.example (asks on a terminal)'
 complete -c jbproxy -n "__fish_jbproxy_needs_command" -f -a "print-config" -d 'Show the effective configuration, each value\'s source, secrets redacted'
 complete -c jbproxy -n "__fish_jbproxy_needs_command" -f -a "check-tokens" -d 'Check every configured token: well-formed, not expired, not expiring soon, no duplicates'
 complete -c jbproxy -n "__fish_jbproxy_needs_command" -f -a "decode-jwt" -d 'Show a JWT\'s header and claims (without verifying its signature)'
@@ -39,7 +39,10 @@ complete -c jbproxy -n "__fish_jbproxy_needs_command" -f -a "completions" -d 'Pr
 complete -c jbproxy -n "__fish_jbproxy_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c jbproxy -n "__fish_jbproxy_using_subcommand serve" -s c -l jwt-tokens -d 'JetBrains AI JWTs, comma-separated (replaces the file\'s and the environment\'s tokens)' -r
 complete -c jbproxy -n "__fish_jbproxy_using_subcommand serve" -s k -l bearer-token -d 'The key clients must send as `Authorization: Bearer <key>`' -r
-complete -c jbproxy -n "__fish_jbproxy_using_subcommand serve" -s s -l strategy -d 'Load balance strategy: round_robin, random, weighted, least_inflight' -r
+complete -c jbproxy -n "__fish_jbproxy_using_subcommand serve" -s s -l strategy -d 'Load balance strategy' -r -f -a "round_robin\t''
+random\t''
+weighted\t''
+least_inflight\t''"
 complete -c jbproxy -n "__fish_jbproxy_using_subcommand serve" -s p -l port -d 'Port to listen on (0 picks a free one)' -r
 complete -c jbproxy -n "__fish_jbproxy_using_subcommand serve" -s h -l host -d 'Address to listen on' -r
 complete -c jbproxy -n "__fish_jbproxy_using_subcommand serve" -l upstream-url -d 'Base URL of the JetBrains AI API' -r
@@ -48,7 +51,7 @@ json\t''"
 complete -c jbproxy -n "__fish_jbproxy_using_subcommand serve" -l config -d 'Read the configuration from FILE instead of searching for it' -r -F
 complete -c jbproxy -n "__fish_jbproxy_using_subcommand serve" -l help -d 'Print help'
 complete -c jbproxy -n "__fish_jbproxy_using_subcommand serve" -l demo -d 'Run against a built-in fake JetBrains AI with demo tokens: no JWT needed'
-complete -c jbproxy -n "__fish_jbproxy_using_subcommand generate-config" -s o -l output -d 'Where to write the config file' -r -F
+complete -c jbproxy -n "__fish_jbproxy_using_subcommand generate-config" -s o -l output -d 'Where to write the config file [default: the global --config FILE, else config/config.json]' -r -F
 complete -c jbproxy -n "__fish_jbproxy_using_subcommand generate-config" -l env-output -d 'Where to write the environment example' -r -F
 complete -c jbproxy -n "__fish_jbproxy_using_subcommand generate-config" -l config -d 'Read the configuration from FILE instead of searching for it' -r -F
 complete -c jbproxy -n "__fish_jbproxy_using_subcommand generate-config" -l force -d 'Overwrite existing files'
@@ -56,14 +59,19 @@ complete -c jbproxy -n "__fish_jbproxy_using_subcommand generate-config" -l non-
 complete -c jbproxy -n "__fish_jbproxy_using_subcommand generate-config" -s h -l help -d 'Print help'
 complete -c jbproxy -n "__fish_jbproxy_using_subcommand print-config" -s c -l jwt-tokens -d 'JetBrains AI JWTs, comma-separated (replaces the file\'s and the environment\'s tokens)' -r
 complete -c jbproxy -n "__fish_jbproxy_using_subcommand print-config" -s k -l bearer-token -d 'The key clients must send as `Authorization: Bearer <key>`' -r
-complete -c jbproxy -n "__fish_jbproxy_using_subcommand print-config" -s s -l strategy -d 'Load balance strategy: round_robin, random, weighted, least_inflight' -r
+complete -c jbproxy -n "__fish_jbproxy_using_subcommand print-config" -s s -l strategy -d 'Load balance strategy' -r -f -a "round_robin\t''
+random\t''
+weighted\t''
+least_inflight\t''"
 complete -c jbproxy -n "__fish_jbproxy_using_subcommand print-config" -s p -l port -d 'Port to listen on (0 picks a free one)' -r
 complete -c jbproxy -n "__fish_jbproxy_using_subcommand print-config" -s h -l host -d 'Address to listen on' -r
 complete -c jbproxy -n "__fish_jbproxy_using_subcommand print-config" -l upstream-url -d 'Base URL of the JetBrains AI API' -r
 complete -c jbproxy -n "__fish_jbproxy_using_subcommand print-config" -l config -d 'Read the configuration from FILE instead of searching for it' -r -F
 complete -c jbproxy -n "__fish_jbproxy_using_subcommand print-config" -l help -d 'Print help'
 complete -c jbproxy -n "__fish_jbproxy_using_subcommand print-config" -l json -d 'One JSON object: the config file\'s keys with their effective values, plus `sources`'
-complete -c jbproxy -n "__fish_jbproxy_using_subcommand check-tokens" -l warn-within -d 'Fail a token that expires within this time' -r
+complete -c jbproxy -n "__fish_jbproxy_using_subcommand check-tokens" -s c -l jwt-tokens -d 'JetBrains AI JWTs to check, comma-separated (as `serve -c`; replaces the file\'s and the environment\'s)' -r
+complete -c jbproxy -n "__fish_jbproxy_using_subcommand check-tokens" -l upstream-url -d 'Base URL of the JetBrains AI API, for --online (as `serve --upstream-url`)' -r
+complete -c jbproxy -n "__fish_jbproxy_using_subcommand check-tokens" -l warn-within -d 'Fail a token that expires within this time (e.g. 30m, 48h, 7d)' -r
 complete -c jbproxy -n "__fish_jbproxy_using_subcommand check-tokens" -l min-healthy -d 'Succeed when at least N tokens are healthy, even if others fail' -r
 complete -c jbproxy -n "__fish_jbproxy_using_subcommand check-tokens" -l config -d 'Read the configuration from FILE instead of searching for it' -r -F
 complete -c jbproxy -n "__fish_jbproxy_using_subcommand check-tokens" -l json -d 'Print the results as JSON'
@@ -73,9 +81,9 @@ complete -c jbproxy -n "__fish_jbproxy_using_subcommand decode-jwt" -l name -d '
 complete -c jbproxy -n "__fish_jbproxy_using_subcommand decode-jwt" -l config -d 'Read the configuration from FILE instead of searching for it' -r -F
 complete -c jbproxy -n "__fish_jbproxy_using_subcommand decode-jwt" -l json -d 'Print header and claims as JSON'
 complete -c jbproxy -n "__fish_jbproxy_using_subcommand decode-jwt" -s h -l help -d 'Print help'
-complete -c jbproxy -n "__fish_jbproxy_using_subcommand stats" -l url -d 'Base URL of the running server (default: from the config\'s host and port)' -r
-complete -c jbproxy -n "__fish_jbproxy_using_subcommand stats" -l token -d 'Admin key (default: the config\'s admin_token, else its bearer_token)' -r
-complete -c jbproxy -n "__fish_jbproxy_using_subcommand stats" -l watch -d 'Refresh every N seconds until interrupted' -r
+complete -c jbproxy -n "__fish_jbproxy_using_subcommand stats" -l url -d 'The running server, as a URL or HOST:PORT (default: from the config\'s host and port)' -r
+complete -c jbproxy -n "__fish_jbproxy_using_subcommand stats" -s k -l token -l bearer-token -d 'Admin key (default: the config\'s admin_token, else its bearer_token)' -r
+complete -c jbproxy -n "__fish_jbproxy_using_subcommand stats" -l watch -d 'Refresh every INTERVAL (seconds, or e.g. 500ms, 5s; default 2s) until Ctrl-C' -r
 complete -c jbproxy -n "__fish_jbproxy_using_subcommand stats" -l config -d 'Read the configuration from FILE instead of searching for it' -r -F
 complete -c jbproxy -n "__fish_jbproxy_using_subcommand stats" -l json -d 'Print the raw /stats JSON'
 complete -c jbproxy -n "__fish_jbproxy_using_subcommand stats" -s h -l help -d 'Print help'
@@ -83,7 +91,7 @@ complete -c jbproxy -n "__fish_jbproxy_using_subcommand completions" -l out-dir 
 complete -c jbproxy -n "__fish_jbproxy_using_subcommand completions" -l config -d 'Read the configuration from FILE instead of searching for it' -r -F
 complete -c jbproxy -n "__fish_jbproxy_using_subcommand completions" -s h -l help -d 'Print help'
 complete -c jbproxy -n "__fish_jbproxy_using_subcommand help; and not __fish_seen_subcommand_from serve generate-config print-config check-tokens decode-jwt stats completions help" -f -a "serve" -d 'Run the proxy server'
-complete -c jbproxy -n "__fish_jbproxy_using_subcommand help; and not __fish_seen_subcommand_from serve generate-config print-config check-tokens decode-jwt stats completions help" -f -a "generate-config" -d 'Write an example config file and .env.example (interactive on a terminal)'
+complete -c jbproxy -n "__fish_jbproxy_using_subcommand help; and not __fish_seen_subcommand_from serve generate-config print-config check-tokens decode-jwt stats completions help" -f -a "generate-config" -d 'Write a config file and .env.example (asks on a terminal)'
 complete -c jbproxy -n "__fish_jbproxy_using_subcommand help; and not __fish_seen_subcommand_from serve generate-config print-config check-tokens decode-jwt stats completions help" -f -a "print-config" -d 'Show the effective configuration, each value\'s source, secrets redacted'
 complete -c jbproxy -n "__fish_jbproxy_using_subcommand help; and not __fish_seen_subcommand_from serve generate-config print-config check-tokens decode-jwt stats completions help" -f -a "check-tokens" -d 'Check every configured token: well-formed, not expired, not expiring soon, no duplicates'
 complete -c jbproxy -n "__fish_jbproxy_using_subcommand help; and not __fish_seen_subcommand_from serve generate-config print-config check-tokens decode-jwt stats completions help" -f -a "decode-jwt" -d 'Show a JWT\'s header and claims (without verifying its signature)'

@@ -37,7 +37,7 @@ pub async fn fetch_stats(base: &str, key: Option<&str>) -> anyhow::Result<Value>
             .await
             .context("the server's /stats answer is not JSON"),
         401 => anyhow::bail!(
-            "{url} refused the key (401); pass the admin_token (or bearer_token) with --token"
+            "{url} refused the key (401); pass the admin_token (or bearer_token) with -k/--token"
         ),
         status => anyhow::bail!("{url} answered {status}"),
     }

@@ -12,6 +12,12 @@ use serde_json::{Map, Value};
 /// What is wrong with a string that should be a JWT. The messages never quote the token.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum JwtError {
+    #[error("the token is empty; a JetBrains AI JWT is a long text starting with eyJ")]
+    Empty,
+    #[error(
+        "not a JWT: it starts with \"Bearer \", which belongs in an HTTP header; give the JWT alone, without the prefix"
+    )]
+    BearerPrefix,
     #[error("not a JWT: expected three dot-separated parts (header.payload.signature), found {0}")]
     PartCount(usize),
     #[error("not a JWT: the {0} is not valid base64url")]
@@ -31,6 +37,15 @@ impl DecodedJwt {
     /// Decodes header and claims. The signature is not checked; only its presence as a third part is.
     pub fn decode(token: &str) -> Result<Self, JwtError> {
         let token = token.trim();
+        if token.is_empty() {
+            return Err(JwtError::Empty);
+        }
+        if token
+            .get(..7)
+            .is_some_and(|p| p.eq_ignore_ascii_case("bearer "))
+        {
+            return Err(JwtError::BearerPrefix);
+        }
         let parts: Vec<&str> = token.split('.').collect();
         if parts.len() != 3 {
             return Err(JwtError::PartCount(parts.len()));
@@ -148,6 +163,12 @@ pub(crate) mod tests {
         assert_eq!(
             DecodedJwt::decode("a.b").unwrap_err(),
             JwtError::PartCount(2)
+        );
+        assert_eq!(DecodedJwt::decode("  ").unwrap_err(), JwtError::Empty);
+        let header = make_jwt(&serde_json::json!({}));
+        assert_eq!(
+            DecodedJwt::decode(&format!("Bearer {header}")).unwrap_err(),
+            JwtError::BearerPrefix
         );
         assert_eq!(
             DecodedJwt::decode("!!!.e30.x").unwrap_err(),

@@ -6,13 +6,14 @@
 //! `pool` (token selection and health), `upstream` (the JetBrains client), `translate` (pure API translation),
 //! `api` (the HTTP faces, with `api::relay` the one failover-and-streaming engine), `live` (the snapshot swapped on
 //! reload), `health` (active checks and refresh), `reload`, `metrics`, `server` (accept loop and lifecycle),
-//! `admin_client` (what `jbproxy stats` reads), and `fake_upstream` (a faithful fake for tests, bench and demo).
+//! `admin_client` (what `jbproxy stats` reads), `demo_log` (the label on a demo's log lines), and `fake_upstream` (a faithful fake for tests, bench and demo).
 
 pub mod admin_client;
 pub mod api;
 pub mod cli;
 pub mod commands;
 pub mod config;
+pub mod demo_log;
 pub mod fake_upstream;
 pub mod health;
 pub mod jwt;

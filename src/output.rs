@@ -24,6 +24,15 @@ pub fn print(text: impl std::fmt::Display) -> io::Result<()> {
     }
 }
 
+/// A count with its noun: "1 token", "2 tokens".
+pub fn count(n: usize, noun: &str) -> String {
+    if n == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{n} {noun}s")
+    }
+}
+
 /// Pretty JSON to stdout.
 pub fn print_json(value: &serde_json::Value) -> io::Result<()> {
     print(serde_json::to_string_pretty(value).unwrap_or_else(|_| value.to_string()))

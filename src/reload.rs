@@ -81,8 +81,8 @@ impl Reloader {
         };
         self.handles.live.store(Arc::new(live));
         tracing::info!(
-            "config reloaded ({trigger}): {} tokens ({} kept their state), strategy: {}",
-            summary.tokens,
+            "config reloaded ({trigger}): {} ({} kept their state), strategy: {}",
+            crate::output::count(summary.tokens, "token"),
             summary.kept_state,
             summary.strategy
         );

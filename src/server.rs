@@ -35,7 +35,8 @@ pub async fn run(
     let addr = listener.local_addr()?;
     let tokens = live.pool.len();
     let strategy = live.pool.strategy();
-    tracing::info!("JWT balancer initialized with {tokens} tokens, strategy: {strategy}");
+    let counted = crate::output::count(tokens, "token");
+    tracing::info!("JWT balancer initialized with {counted}, strategy: {strategy}");
     tracing::info!("Server starting on {addr}");
     tracing::info!("JWT tokens configured: {tokens}");
     tracing::info!("Load balance strategy: {strategy}");

@@ -23,6 +23,8 @@ pub enum Verdict {
     Ok,
     Disabled,
     Malformed(String),
+    /// A value left from an example file; the text says where (`.env (line 5)`).
+    Placeholder(String),
     Expired,
     ExpiresSoon,
     Duplicate(String),
@@ -44,6 +46,7 @@ impl Verdict {
             Verdict::Ok => "ok",
             Verdict::Disabled => "disabled",
             Verdict::Malformed(_) => "malformed",
+            Verdict::Placeholder(_) => "placeholder",
             Verdict::Expired => "expired",
             Verdict::ExpiresSoon => "expires soon",
             Verdict::Duplicate(_) => "duplicate",
@@ -55,13 +58,23 @@ impl Verdict {
 }
 
 /// Judges each token offline: JWT shape, expiry against `warn_within`, and duplicates of an earlier entry.
-pub fn judge(tokens: &[TokenConfig], warn_within: Duration, now: SystemTime) -> Vec<Verdict> {
+/// `origin` is where the tokens came from, to point at a placeholder; placeholders are all alike and so are not
+/// reported as duplicates of each other.
+pub fn judge(
+    tokens: &[TokenConfig],
+    origin: &str,
+    warn_within: Duration,
+    now: SystemTime,
+) -> Vec<Verdict> {
     // A huge `--warn-within` must not overflow the clock: `None` means "beyond any representable time".
     let soon = now.checked_add(warn_within);
     let mut first_by_fingerprint: HashMap<String, &str> = HashMap::new();
     tokens
         .iter()
         .map(|token| {
+            if crate::config::placeholder::is_placeholder(token.token.expose_secret()) {
+                return Verdict::Placeholder(origin.to_string());
+            }
             if let Some(first) = first_by_fingerprint.get(&token.fingerprint()) {
                 return Verdict::Duplicate(first.to_string());
             }
@@ -82,14 +95,23 @@ pub fn judge(tokens: &[TokenConfig], warn_within: Duration, now: SystemTime) -> 
 }
 
 pub fn run(ctx: &Context, args: CheckTokensArgs) -> anyhow::Result<ExitCode> {
-    let config = ctx.load_config(None)?;
+    let flags = crate::cli::ConfigFlags {
+        jwt_tokens: args.jwt_tokens.clone(),
+        upstream_url: args.upstream_url.clone(),
+        ..crate::cli::ConfigFlags::default()
+    };
+    let config = ctx.load_config(Some(&flags))?;
+    // Token problems are the table's business; anything else the loader noticed (a misspelt variable, a
+    // placeholder key) is said on stderr.
+    super::print_warnings_except_tokens(&config);
     if config.tokens.is_empty() {
         anyhow::bail!(
             "no tokens configured; add them to jetbrains_tokens in the config file, JWT_TOKENS, or see `jbproxy generate-config`"
         );
     }
     let now = SystemTime::now();
-    let mut verdicts = judge(&config.tokens, args.warn_within, now);
+    let origin = config.origin_of("jetbrains_tokens");
+    let mut verdicts = judge(&config.tokens, &origin, args.warn_within, now);
     let online = if args.online {
         let results = check_online(&config, &verdicts)?;
         for (verdict, result) in verdicts.iter_mut().zip(&results) {
@@ -182,7 +204,10 @@ pub fn run(ctx: &Context, args: CheckTokensArgs) -> anyhow::Result<ExitCode> {
             row.push(detail(verdict, exp, now));
             table.add_row(row);
         }
-        let mut summary = format!("{table}\n{} of {} tokens failed", failed, verdicts.len());
+        let mut summary = format!(
+            "{table}\n{failed} of {} failed",
+            output::count(verdicts.len(), "token")
+        );
         if let Some(min) = args.min_healthy {
             summary.push_str(&format!("; {healthy} healthy (at least {min} required)"));
         }
@@ -261,6 +286,10 @@ fn online_verdict(offline: &Verdict, answer: &Result<QuotaInfo, UpstreamError>) 
 fn detail(verdict: &Verdict, exp: Option<SystemTime>, now: SystemTime) -> String {
     match verdict {
         Verdict::Malformed(why) => why.clone(),
+        Verdict::Placeholder(origin) => format!(
+            "{}; put your JetBrains AI JWT there",
+            crate::config::placeholder::describe(origin)
+        ),
         Verdict::Duplicate(first) => format!("same JWT as \"{first}\""),
         Verdict::Disabled => "enabled: false in the config".into(),
         Verdict::Rejected => "JetBrains AI refused this JWT (401); replace or refresh it".into(),
@@ -299,7 +328,7 @@ mod tests {
             token("junk", "not-a-jwt"),
             token("again", &good),
         ];
-        let verdicts = judge(&tokens, Duration::from_secs(86_400), now);
+        let verdicts = judge(&tokens, "test", Duration::from_secs(86_400), now);
         assert_eq!(verdicts[0], Verdict::Ok);
         assert_eq!(verdicts[1], Verdict::ExpiresSoon);
         assert_eq!(verdicts[2], Verdict::Expired);
@@ -308,10 +337,31 @@ mod tests {
     }
 
     #[test]
+    fn placeholders_are_named_as_such_and_never_duplicates() {
+        let tokens = [
+            token("Primary_JWT", "eyJ0eXAiOiJKV1QiLCJhbGciOiJIUzI1NiJ9..."),
+            token("Secondary_JWT", "eyJ0eXAiOiJKV1QiLCJhbGciOiJIUzI1NiJ9..."),
+        ];
+        let verdicts = judge(&tokens, ".env (line 7)", Duration::ZERO, SystemTime::now());
+        let placeholder = Verdict::Placeholder(".env (line 7)".into());
+        assert_eq!(verdicts, [placeholder.clone(), placeholder.clone()]);
+        assert!(placeholder.failed());
+        assert_eq!(
+            detail(&placeholder, None, SystemTime::now()),
+            "placeholder value from .env (line 7); put your JetBrains AI JWT there"
+        );
+    }
+
+    #[test]
     fn a_huge_warn_within_does_not_overflow_the_clock() {
         // Regression: `--warn-within 500000000000y` panicked adding the duration to now.
         let far = make_jwt(&json!({ "exp": 4_000_000_000_i64 }));
-        let verdicts = judge(&[token("far", &far)], Duration::MAX, SystemTime::now());
+        let verdicts = judge(
+            &[token("far", &far)],
+            "test",
+            Duration::MAX,
+            SystemTime::now(),
+        );
         assert_eq!(verdicts, [Verdict::ExpiresSoon]);
     }
 }

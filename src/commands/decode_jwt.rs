@@ -30,6 +30,10 @@ pub fn run(ctx: &Context, args: DecodeJwtArgs) -> anyhow::Result<ExitCode> {
             }
             text
         }
+        (Some(t), _) if t.trim().is_empty() => anyhow::bail!(
+            "the TOKEN argument is empty; give the JWT (it starts with eyJ), `-` to read it from standard input, \
+or --name NAME for a configured one"
+        ),
         (Some(t), _) => t.trim().to_string(),
         (None, Some(name)) => {
             let config = ctx.load_config(None)?;

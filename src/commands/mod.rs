@@ -21,7 +21,6 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let command = match cli.command {
         Some(command) => command,
         None if cli.generate_config => Command::GenerateConfig(GenerateConfigArgs {
-            output: "config/config.json".into(),
             env_output: ".env.example".into(),
             ..GenerateConfigArgs::default()
         }),
@@ -34,7 +33,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let ctx = Context { config_file };
     match command {
         Command::Serve(args) => serve::run(&ctx, args),
-        Command::GenerateConfig(args) => generate_config::run(args),
+        Command::GenerateConfig(args) => generate_config::run(&ctx, args),
         Command::PrintConfig(args) => print_config::run(&ctx, args),
         Command::CheckTokens(args) => check_tokens::run(&ctx, args),
         Command::DecodeJwt(args) => decode_jwt::run(&ctx, args),
@@ -73,6 +72,14 @@ impl Context {
 /// Prints load-time warnings to stderr, where they do not mix with a command's output.
 pub fn print_warnings(config: &Config) {
     for warning in &config.warnings {
+        eprintln!("warning: {warning}");
+    }
+}
+
+/// The warnings that are not about a token: for commands that report on tokens their own way (`check-tokens`'
+/// table) or do not use them (`serve --demo`).
+pub fn print_warnings_except_tokens(config: &Config) {
+    for warning in config.warnings.iter().filter(|w| !w.starts_with("token ")) {
         eprintln!("warning: {warning}");
     }
 }

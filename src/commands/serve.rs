@@ -5,31 +5,48 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use secrecy::SecretString;
+use secrecy::{ExposeSecret, SecretString};
 
 use super::{Context, print_warnings};
 use crate::cli::{LogFormat, ServeArgs};
 use crate::config::{Config, HealthCheckMode, TokenConfig};
+use crate::demo_log::DemoLabel;
 use crate::fake_upstream::{FakeOptions, FakeUpstream, mint_jwt};
 use crate::live::Live;
 
 pub fn run(ctx: &Context, args: ServeArgs) -> anyhow::Result<ExitCode> {
     let mut config = ctx.load_config(Some(&args.flags))?;
-    print_warnings(&config);
+    if args.demo {
+        super::print_warnings_except_tokens(&config);
+    } else {
+        print_warnings(&config);
+    }
     if config.tokens.is_empty() && !args.demo {
         anyhow::bail!(
             "no JetBrains AI JWTs configured; create a config with `jbproxy generate-config`, pass them with -c or \
 JWT_TOKENS, or try `jbproxy serve --demo`"
         );
     }
-    if config.bearer_token.is_none() && !args.demo && !is_loopback(&config.server_host) {
+    let placeholder =
+        |s: &SecretString| crate::config::placeholder::is_placeholder(s.expose_secret());
+    if !args.demo && config.tokens.iter().all(|t| placeholder(&t.token)) {
         anyhow::bail!(
-            "no bearer_token set while listening on {}: anyone who can reach it could spend your JWTs; set \
-bearer_token (or -k / BEARER_TOKEN), or listen on 127.0.0.1",
+            "every configured token is a placeholder value from {}; put your JetBrains AI JWTs there, or try \
+`jbproxy serve --demo`",
+            config.origin_of("jetbrains_tokens")
+        );
+    }
+    if config.bearer_token.as_ref().is_none_or(placeholder)
+        && !args.demo
+        && !is_loopback(&config.server_host)
+    {
+        anyhow::bail!(
+            "no bearer_token of your own set while listening on {}: anyone who can reach it could spend your JWTs; \
+set bearer_token (or -k / BEARER_TOKEN), or listen on 127.0.0.1",
             config.server_host
         );
     }
-    init_logging(args.log_format);
+    init_logging(args.log_format, args.demo);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -67,7 +84,7 @@ fn is_loopback(host: &str) -> bool {
             .is_ok_and(|ip| ip.is_loopback())
 }
 
-fn init_logging(format: LogFormat) {
+fn init_logging(format: LogFormat, demo: bool) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     // When stderr's reader goes away (a closed pipe, a log shipper that died), tracing-subscriber would report
@@ -77,9 +94,16 @@ fn init_logging(format: LogFormat) {
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .log_internal_errors(false);
-    let _ = match format {
-        LogFormat::Text => builder.try_init(),
-        LogFormat::Json => builder.json().try_init(),
+    let _ = match (format, demo) {
+        (LogFormat::Text, false) => builder.try_init(),
+        (LogFormat::Json, false) => builder.json().try_init(),
+        (LogFormat::Text, true) => builder
+            .event_format(DemoLabel::text(tracing_subscriber::fmt::format()))
+            .try_init(),
+        (LogFormat::Json, true) => builder
+            .json()
+            .event_format(DemoLabel::json(tracing_subscriber::fmt::format().json()))
+            .try_init(),
     };
 }
 
@@ -108,8 +132,8 @@ pieces the way the real service sends them. Configure real JWTs to talk to the r
     .context("cannot start the demo upstream")?;
     if !config.tokens.is_empty() {
         tracing::warn!(
-            "demo mode: ignoring the {} configured token(s)",
-            config.tokens.len()
+            "demo mode: ignoring the {} configured",
+            crate::output::count(config.tokens.len(), "token")
         );
     }
     config.tokens = (1..=3)

@@ -1,5 +1,6 @@
 //! `stats`: a running server's token pool and counters, read from its `/stats` endpoint, as tables or JSON.
 
+use std::io::IsTerminal;
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -16,7 +17,8 @@ pub fn run(ctx: &Context, args: StatsArgs) -> anyhow::Result<ExitCode> {
     let config = ctx.load_config(None).ok();
     let url = args
         .url
-        .clone()
+        .as_deref()
+        .map(with_scheme)
         .or_else(|| config.as_ref().map(admin_client::default_url))
         .unwrap_or_else(|| "http://127.0.0.1:8080".to_string());
     let key = args.token.clone().or_else(|| {
@@ -27,28 +29,50 @@ pub fn run(ctx: &Context, args: StatsArgs) -> anyhow::Result<ExitCode> {
             .or(config.bearer_token.as_ref())
             .map(|k| k.expose_secret().to_string())
     });
+    // Refreshing in place means clearing the screen: only where a person watches. A pipe or a file gets each
+    // refresh after the last, with no control codes.
+    let clear_screen = std::io::stdout().is_terminal();
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
-    runtime.block_on(async {
+    let show = async {
+        let mut first = true;
         loop {
             let stats = admin_client::fetch_stats(&url, key.as_deref()).await?;
             if args.json {
                 output::print_json(&stats)?;
             } else {
-                if args.watch.is_some() {
-                    // Clear the screen and home the cursor so the tables refresh in place.
-                    print!("\x1b[2J\x1b[H");
+                let text = render(&stats, &url);
+                match (args.watch.is_some(), clear_screen, first) {
+                    (true, true, _) => output::print(format!("\x1b[2J\x1b[H{text}"))?,
+                    (true, false, false) => output::print(format!("\n{text}"))?,
+                    _ => output::print(text)?,
                 }
-                output::print(render(&stats, &url))?;
             }
+            first = false;
             match args.watch {
-                Some(secs) => tokio::time::sleep(Duration::from_secs(secs.max(1))).await,
+                Some(every) => tokio::time::sleep(every.max(Duration::from_millis(100))).await,
                 None => return Ok::<_, anyhow::Error>(()),
             }
         }
+    };
+    runtime.block_on(async {
+        tokio::select! {
+            shown = show => shown,
+            // Ctrl-C is how --watch is meant to end, so it is a success.
+            _ = tokio::signal::ctrl_c(), if args.watch.is_some() => Ok(()),
+        }
     })?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// `127.0.0.1:8080` means `http://127.0.0.1:8080`: the server speaks plain HTTP.
+fn with_scheme(url: &str) -> String {
+    if url.contains("://") {
+        url.to_string()
+    } else {
+        format!("http://{url}")
+    }
 }
 
 fn render(stats: &Value, url: &str) -> String {

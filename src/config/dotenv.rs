@@ -1,6 +1,7 @@
 //! The `.env` file in the working directory: read once at start-up, before the command line is parsed, so its
 //! values count as environment variables (a variable already set in the real environment wins).
 
+use std::collections::BTreeMap;
 use std::path::Path;
 
 /// Loads `path` into the process environment. Returns a warning for the user when the file exists but could not be
@@ -14,6 +15,28 @@ pub fn load(path: &Path) -> Option<String> {
         Err(dotenvy::Error::Io(err)) if err.kind() == std::io::ErrorKind::NotFound => None,
         Err(err) => Some(describe(path, &err)),
     }
+}
+
+/// The file read from the working directory.
+pub const FILE_NAME: &str = ".env";
+
+/// Each variable `path` sets, with its line (from 1) and value: the first line wins, as when loading. For messages
+/// that point at the line to fix; empty when the file is missing, odd or too big to be a `.env`.
+pub fn lines(path: &Path) -> BTreeMap<String, (usize, String)> {
+    let mut found = BTreeMap::new();
+    let readable = std::fs::metadata(path).is_ok_and(|m| m.is_file() && m.len() <= 1 << 20);
+    let Some(text) = readable
+        .then(|| std::fs::read_to_string(path).ok())
+        .flatten()
+    else {
+        return found;
+    };
+    for (i, line) in text.lines().enumerate() {
+        if let Some(Ok((key, value))) = dotenvy::from_read_iter(line.as_bytes()).next() {
+            found.entry(key).or_insert((i + 1, value));
+        }
+    }
+    found
 }
 
 /// Says what is wrong without quoting the line: a `.env` line usually holds a secret.
@@ -59,6 +82,21 @@ mod tests {
         let text = describe(Path::new(".env"), &err);
         assert!(text.contains("cannot parse a line"), "{text}");
         assert!(!text.contains("eyJsecret"), "{text}");
+    }
+
+    #[test]
+    fn lines_name_where_each_variable_is_set() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join(".env");
+        std::fs::write(
+            &path,
+            "# comment\nJWT_TOKENS=a,b\n\nexport BEARER_TOKEN=\"k\"\nJWT_TOKENS=again\n",
+        )
+        .expect("write");
+        let lines = lines(&path);
+        assert_eq!(lines.get("JWT_TOKENS"), Some(&(2, "a,b".to_string())));
+        assert_eq!(lines.get("BEARER_TOKEN"), Some(&(4, "k".to_string())));
+        assert!(super::lines(&dir.path().join("missing")).is_empty());
     }
 
     #[test]

@@ -7,10 +7,14 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
 
+use std::fmt;
+
+use serde::de::{IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Deserializer};
 use serde_json::{Map, Value};
 
 use super::ConfigError;
+use super::explain;
 
 /// The whole file. Unknown keys are collected so they can be refused by name, unless they start with `_`
 /// (the JSON stand-in for a comment).
@@ -25,6 +29,7 @@ pub struct FileConfig {
     #[serde(default, deserialize_with = "opt_duration")]
     pub health_check_interval: Option<Duration>,
     pub health_check_mode: Option<String>,
+    #[serde(default, deserialize_with = "opt_port")]
     pub server_port: Option<u16>,
     pub server_host: Option<String>,
     pub upstream_url: Option<String>,
@@ -39,12 +44,14 @@ pub struct FileConfig {
     pub idle_timeout: Option<Duration>,
     #[serde(default, deserialize_with = "opt_duration")]
     pub request_timeout: Option<Duration>,
+    #[serde(default, deserialize_with = "opt_attempts")]
     pub max_attempts: Option<u32>,
     pub watch_config: Option<bool>,
     #[serde(default, deserialize_with = "opt_byte_size")]
     pub max_body_size: Option<u64>,
     #[serde(default, deserialize_with = "opt_duration")]
     pub shutdown_grace: Option<Duration>,
+    #[serde(default, deserialize_with = "opt_connections")]
     pub max_connections: Option<u32>,
     #[serde(default, deserialize_with = "opt_duration")]
     pub client_header_timeout: Option<Duration>,
@@ -61,8 +68,11 @@ pub struct FileToken {
     pub token: Option<String>,
     pub name: Option<String>,
     pub description: Option<String>,
+    #[serde(default, deserialize_with = "opt_priority")]
     pub priority: Option<i64>,
+    #[serde(default, deserialize_with = "opt_weight")]
     pub weight: Option<u32>,
+    #[serde(default, deserialize_with = "opt_concurrency")]
     pub max_concurrency: Option<u32>,
     pub metadata: Option<Map<String, Value>>,
     pub enabled: Option<bool>,
@@ -85,49 +95,77 @@ pub fn parse(text: &str, path: &Path) -> Result<FileConfig, ConfigError> {
     let mut de = serde_json::Deserializer::from_str(text);
     let file: FileConfig = serde_path_to_error::deserialize(&mut de).map_err(|err| {
         let at = err.path().to_string();
-        let inner = err.into_inner();
-        ConfigError::Parse {
-            path: path.to_path_buf(),
-            line: inner.line(),
-            column: inner.column(),
-            key: (at != "." && !at.is_empty()).then_some(at),
-            message: strip_position(&inner.to_string()),
-        }
+        parse_error(text, path, Some(at), err.into_inner())
     })?;
-    de.end().map_err(|inner| ConfigError::Parse {
-        path: path.to_path_buf(),
-        line: inner.line(),
-        column: inner.column(),
-        key: None,
-        message: strip_position(&inner.to_string()),
-    })?;
+    de.end()
+        .map_err(|inner| parse_error(text, path, None, inner))?;
     refuse_unknown_keys(&file, path)?;
     Ok(file)
 }
 
+/// A JSON error at `file:line:column`, said in the user's words: a syntax error with the key path it follows
+/// (`trailing comma after jetbrains_tokens[0]`), a wrong value with its key (`server_port: "abc" is not a port
+/// number; …`).
+fn parse_error(
+    text: &str,
+    path: &Path,
+    at: Option<String>,
+    inner: serde_json::Error,
+) -> ConfigError {
+    use serde_json::error::Category;
+    let message = strip_position(&inner.to_string());
+    let (key, message) = match inner.classify() {
+        Category::Syntax | Category::Eof => {
+            let start_of_line: usize = text
+                .split_inclusive('\n')
+                .take(inner.line().saturating_sub(1))
+                .map(str::len)
+                .sum();
+            let offset = start_of_line + inner.column();
+            let eof = inner.classify() == Category::Eof;
+            (None, explain::syntax_error(text, offset, &message, eof))
+        }
+        Category::Data | Category::Io => {
+            // serde_path_to_error writes `?` for a step it could not name; such a path helps nobody.
+            let key = at.filter(|a| a != "." && !a.is_empty() && !a.contains('?'));
+            (key, explain::plain_words(&message))
+        }
+    };
+    ConfigError::Parse {
+        path: path.to_path_buf(),
+        line: inner.line(),
+        column: inner.column(),
+        key,
+        message,
+    }
+}
+
+/// Every unknown key at once (fixing one typo per run is tedious), each with the known key it is closest to.
 fn refuse_unknown_keys(file: &FileConfig, path: &Path) -> Result<(), ConfigError> {
-    let unknown_top = file
-        .unknown
-        .keys()
-        .find(|k| !k.starts_with('_'))
-        .map(|k| printable_key(k));
-    let unknown_token = file
-        .jetbrains_tokens
-        .iter()
-        .flatten()
-        .enumerate()
-        .find_map(|(i, t)| {
-            t.unknown
-                .keys()
-                .find(|k| !k.starts_with('_'))
-                .map(|k| format!("jetbrains_tokens[{i}].{}", printable_key(k)))
-        });
-    match unknown_top.or(unknown_token) {
-        Some(key) => Err(ConfigError::UnknownKey {
+    let unknown = |map: &BTreeMap<String, Value>, known: &[&str], prefix: &str| {
+        map.keys()
+            .filter(|k| !k.starts_with('_'))
+            .map(|k| {
+                let shown = format!("{prefix}{}", printable_key(k));
+                (shown, explain::did_you_mean(k, known).map(str::to_string))
+            })
+            .collect::<Vec<_>>()
+    };
+    let mut keys = unknown(&file.unknown, &explain::TOP_LEVEL_KEYS, "");
+    for (i, token) in file.jetbrains_tokens.iter().flatten().enumerate() {
+        keys.extend(unknown(
+            &token.unknown,
+            &explain::TOKEN_KEYS,
+            &format!("jetbrains_tokens[{i}]."),
+        ));
+    }
+    if keys.is_empty() {
+        Ok(())
+    } else {
+        Err(ConfigError::UnknownKey {
             path: path.to_path_buf(),
-            key,
-        }),
-        None => Ok(()),
+            keys,
+        })
     }
 }
 
@@ -165,52 +203,162 @@ fn strip_position(message: &str) -> String {
     }
 }
 
+/// Reads one value and checks it with `check`, failing *while the parser is still at the value*, so the error's
+/// line and column point at it (a check after reading would be reported at the end of the enclosing object).
+/// `null` is the same as leaving the key out.
+fn checked<'de, D, T>(
+    de: D,
+    check: impl FnOnce(Value) -> Result<T, String>,
+) -> Result<Option<T>, D::Error>
+where
+    D: Deserializer<'de>,
+{
+    struct Checked<F>(F);
+
+    impl<F> Checked<F> {
+        fn run<T, E: serde::de::Error>(self, value: Value) -> Result<Option<T>, E>
+        where
+            F: FnOnce(Value) -> Result<T, String>,
+        {
+            (self.0)(value).map(Some).map_err(E::custom)
+        }
+    }
+
+    impl<'de, T, F: FnOnce(Value) -> Result<T, String>> Visitor<'de> for Checked<F> {
+        type Value = Option<T>;
+
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a value")
+        }
+        fn visit_unit<E: serde::de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_none<E: serde::de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_bool<E: serde::de::Error>(self, v: bool) -> Result<Self::Value, E> {
+            self.run(Value::Bool(v))
+        }
+        fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<Self::Value, E> {
+            self.run(Value::from(v))
+        }
+        fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<Self::Value, E> {
+            self.run(Value::from(v))
+        }
+        fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<Self::Value, E> {
+            self.run(Value::from(v))
+        }
+        fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Self::Value, E> {
+            self.run(Value::from(v))
+        }
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+            while seq.next_element::<IgnoredAny>()?.is_some() {}
+            self.run(Value::Array(Vec::new()))
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+            while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+            self.run(Value::Object(Map::new()))
+        }
+    }
+
+    de.deserialize_any(Checked(check))
+}
+
 /// A duration written as a humantime string (`"30s"`, `"1m 30s"`) or a number of seconds.
 fn opt_duration<'de, D: Deserializer<'de>>(de: D) -> Result<Option<Duration>, D::Error> {
-    #[derive(Deserialize)]
-    #[serde(untagged)]
-    enum Raw {
-        Text(String),
-        Seconds(f64),
-    }
-    match Option::<Raw>::deserialize(de)? {
-        None => Ok(None),
-        Some(Raw::Text(text)) => parse_duration(&text)
-            .map(Some)
-            .map_err(serde::de::Error::custom),
-        Some(Raw::Seconds(secs)) if secs >= 0.0 => Duration::try_from_secs_f64(secs)
-            .map(Some)
-            .map_err(|_| {
-                serde::de::Error::custom(format!(
-                    "{secs} seconds is too long to be a duration; write a string such as \"30s\" or \"5m\""
-                ))
+    checked(de, |value| match value {
+        Value::String(text) => parse_duration(&text),
+        Value::Number(n) => match n.as_f64() {
+            Some(secs) if secs >= 0.0 => Duration::try_from_secs_f64(secs).map_err(|_| {
+                format!("{secs} seconds is too long to be a duration; {DURATION_EXAMPLES}")
             }),
-        Some(Raw::Seconds(secs)) => Err(serde::de::Error::custom(format!(
-            "{secs} is not a valid duration: use a non-negative number of seconds or a string such as \"30s\""
-        ))),
-    }
+            _ => Err(format!(
+                "{n} is not a duration: use a non-negative number of seconds, or text; {DURATION_EXAMPLES}"
+            )),
+        },
+        other => Err(format!(
+            "{} is not a duration; {DURATION_EXAMPLES}",
+            explain::describe_value(&other)
+        )),
+    })
 }
 
 /// A size in bytes written as a number or a string with a unit (`"32MiB"`, `"10 MB"`).
 fn opt_byte_size<'de, D: Deserializer<'de>>(de: D) -> Result<Option<u64>, D::Error> {
-    #[derive(Deserialize)]
-    #[serde(untagged)]
-    enum Raw {
-        Bytes(u64),
-        Text(String),
-    }
-    match Option::<Raw>::deserialize(de)? {
-        None => Ok(None),
-        Some(Raw::Bytes(n)) => Ok(Some(n)),
-        Some(Raw::Text(text)) => parse_byte_size(&text)
-            .map(Some)
-            .map_err(serde::de::Error::custom),
-    }
+    checked(de, |value| match value {
+        Value::String(text) => parse_byte_size(&text),
+        Value::Number(n) if n.as_u64().is_some() => Ok(n.as_u64().unwrap_or_default()),
+        other => Err(format!(
+            "{} is not a size; write a number of bytes or a string such as \"32MiB\"",
+            explain::describe_value(&other)
+        )),
+    })
 }
 
+/// Whole-number keys, each checked with a message that says what the number is for instead of a Rust type. Zero
+/// passes here where the loader has a more specific message for it (`weight: 0` → use `enabled: false`).
+macro_rules! opt_whole_number {
+    ($name:ident, $ty:ty, $what:literal, $advice:literal) => {
+        fn $name<'de, D: Deserializer<'de>>(de: D) -> Result<Option<$ty>, D::Error> {
+            let range = i64::try_from(<$ty>::MIN).unwrap_or(0)
+                ..=i64::try_from(<$ty>::MAX).unwrap_or(i64::MAX);
+            checked(de, |value| {
+                explain::whole_number(&value, range, $what, $advice)
+                    .and_then(|n| <$ty>::try_from(n).map_err(|e| e.to_string()))
+            })
+        }
+    };
+}
+
+fn opt_port<'de, D: Deserializer<'de>>(de: D) -> Result<Option<u16>, D::Error> {
+    checked(de, |value| {
+        value
+            .as_u64()
+            .and_then(|n| u16::try_from(n).ok())
+            .ok_or_else(|| explain::not_a_port(&explain::describe_value(&value)))
+    })
+}
+opt_whole_number!(
+    opt_priority,
+    i64,
+    "a priority",
+    "a whole number; lower is preferred"
+);
+opt_whole_number!(opt_weight, u32, "a weight", "a whole number of at least 1");
+opt_whole_number!(
+    opt_concurrency,
+    u32,
+    "a concurrency limit",
+    "a whole number of at least 1"
+);
+opt_whole_number!(
+    opt_attempts,
+    u32,
+    "a number of attempts",
+    "a whole number of at least 1"
+);
+opt_whole_number!(
+    opt_connections,
+    u32,
+    "a number of connections",
+    "a whole number of at least 1"
+);
+
+/// How every duration may be written, for the messages about one.
+pub const DURATION_EXAMPLES: &str = "expected e.g. 30s, 5m or 1h 30m";
+
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
-    humantime::parse_duration(text.trim()).map_err(|err| {
-        format!("\"{text}\" is not a duration ({err}); write it like \"30s\", \"5m\" or \"1h 30m\"")
+    let trimmed = text.trim();
+    // A bare number is seconds, as in the file.
+    if let Ok(secs) = trimmed.parse::<f64>()
+        && secs >= 0.0
+        && let Ok(d) = Duration::try_from_secs_f64(secs)
+    {
+        return Ok(d);
+    }
+    humantime::parse_duration(trimmed).map_err(|_| {
+        let shown = explain::describe_value(&Value::String(text.to_string()));
+        format!("{shown} is not a duration; {DURATION_EXAMPLES}")
     })
 }
 
@@ -251,6 +399,133 @@ mod tests {
     }
 
     #[test]
+    fn every_unknown_key_is_reported_at_once_with_a_suggestion() {
+        let err = parse_str(
+            r#"{"server_prot": 1, "helth_check_interval": "3s", "colour": "red",
+                "jetbrains_tokens": [{"token": "a", "nmae": "x"}]}"#,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.starts_with(
+                "cfg.json: unknown keys `colour`, `helth_check_interval` (did you mean `health_check_interval`?), \
+`server_prot` (did you mean `server_port`?), `jetbrains_tokens[0].nmae` (did you mean `name`?)"
+            ),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn the_key_lists_for_suggestions_are_the_keys_the_parser_knows() {
+        for key in explain::TOP_LEVEL_KEYS
+            .iter()
+            .filter(|k| !k.starts_with("jwt_"))
+        {
+            let file = parse_str(&format!(r#"{{"{key}": null}}"#)).expect(key);
+            assert!(file.unknown.is_empty(), "{key} is not a key of the file");
+        }
+        for key in explain::TOKEN_KEYS {
+            let file =
+                parse_str(&format!(r#"{{"jetbrains_tokens": [{{"{key}": null}}]}}"#)).expect(key);
+            let entry = file.jetbrains_tokens.unwrap_or_default();
+            assert!(
+                entry[0].unknown.is_empty(),
+                "{key} is not a key of a token entry"
+            );
+        }
+        // And no key is missing from the lists: the loader's view names every key.
+        let sample = r#"{"jetbrains_tokens":[{"token":"a","license_id":"l","authorization":"a"}]}"#;
+        let config = crate::config::load_text(sample, Path::new("cfg.json")).expect("loads");
+        let view = crate::config::view::redacted_json(&config);
+        for key in view.as_object().into_iter().flatten().map(|(k, _)| k) {
+            assert!(
+                key == "sources" || explain::TOP_LEVEL_KEYS.contains(&key.as_str()),
+                "{key} is missing from TOP_LEVEL_KEYS"
+            );
+        }
+        for key in view["jetbrains_tokens"][0]
+            .as_object()
+            .into_iter()
+            .flatten()
+            .map(|(k, _)| k)
+        {
+            assert!(
+                key == "expires_at" || explain::TOKEN_KEYS.contains(&key.as_str()),
+                "{key} is missing from TOKEN_KEYS"
+            );
+        }
+    }
+
+    #[test]
+    fn numbers_and_durations_are_explained_without_rust_types() {
+        for (text, want) in [
+            (
+                r#"{"server_port": "abc"}"#,
+                "server_port: \"abc\" is not a port number; use a whole number from 0 to 65535",
+            ),
+            (
+                r#"{"server_port": 99999}"#,
+                "server_port: 99999 is not a port number",
+            ),
+            (
+                r#"{"jetbrains_tokens":[{"token":"a","priority":"high"}]}"#,
+                "jetbrains_tokens[0].priority: \"high\" is not a priority; use a whole number",
+            ),
+            (
+                r#"{"jetbrains_tokens":[{"token":"a","weight":-1}]}"#,
+                "jetbrains_tokens[0].weight: -1 is not a weight; use a whole number of at least 1",
+            ),
+            (
+                r#"{"max_attempts": 1.5}"#,
+                "max_attempts: 1.5 is not a number of attempts",
+            ),
+            (
+                r#"{"shutdown_grace": true}"#,
+                "shutdown_grace: true is not a duration; expected e.g. 30s, 5m",
+            ),
+            (
+                r#"{"max_body_size": -3}"#,
+                "max_body_size: -3 is not a size",
+            ),
+            (
+                r#"{"watch_config": "yes"}"#,
+                "watch_config: expected true or false, got a string",
+            ),
+        ] {
+            let err = parse_str(text).unwrap_err().to_string();
+            assert!(err.contains(want), "{text}\n  got: {err}\n want: {want}");
+            for jargon in ["u16", "u32", "u64", "i64", "invalid digit", "untagged"] {
+                assert!(!err.contains(jargon), "{err}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_bad_value_is_reported_where_it_is() {
+        let err = parse_str("{\n  \"server_port\": \"eighty\",\n  \"watch_config\": true\n}")
+            .unwrap_err()
+            .to_string();
+        assert!(err.starts_with("cfg.json:2:"), "{err}");
+        let err = parse_str(
+            "{\n  \"jetbrains_tokens\": [\n    {\"token\": \"a\", \"weight\": -2}\n  ]\n}",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.starts_with("cfg.json:3:"), "{err}");
+    }
+
+    #[test]
+    fn a_syntax_error_says_after_which_key_without_question_marks() {
+        let err = parse_str("{\"jetbrains_tokens\": [{\"token\": \"a\"},\n  ]}")
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            err,
+            "cfg.json:2:3: trailing comma after jetbrains_tokens[0]"
+        );
+    }
+
+    #[test]
     fn unknown_keys_are_refused_by_name_but_underscore_keys_are_comments() {
         let err = parse_str(r#"{"server_prot": 1}"#).unwrap_err().to_string();
         assert!(err.contains("unknown key `server_prot`"), "{err}");
@@ -275,7 +550,9 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(
-            err.contains("health_check_interval") && err.contains("\"30s\""),
+            err.contains(
+                "health_check_interval: \"soon\" is not a duration; expected e.g. 30s, 5m"
+            ),
             "{err}"
         );
     }
@@ -318,13 +595,16 @@ mod tests {
             .to_string();
         assert!(!err.contains("eyJsecret"), "{err}");
         assert!(
-            err.contains("jetbrains_tokens: invalid type: a string, expected a sequence"),
+            err.contains("jetbrains_tokens: expected a list, got a string"),
             "{err}"
         );
         let err = parse_str(r#"{"bearer_token": 42}"#)
             .unwrap_err()
             .to_string();
-        assert!(err.contains("bearer_token: invalid type: integer"), "{err}");
+        assert!(
+            err.contains("bearer_token: expected a string, got 42"),
+            "{err}"
+        );
     }
 
     #[test]

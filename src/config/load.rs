@@ -32,6 +32,10 @@ pub struct Overrides {
 pub struct Env {
     vars: BTreeMap<String, String>,
     home: Option<PathBuf>,
+    /// The `.env` line each variable's value came from, for messages that point at the line to fix.
+    env_file_lines: BTreeMap<&'static str, usize>,
+    /// Variables that look like a misspelt one of ours (`JWT_TOKES`), as warnings.
+    warnings: Vec<String>,
 }
 
 impl Env {
@@ -54,10 +58,36 @@ impl Env {
             .iter()
             .filter_map(|name| Some((name.to_string(), std::env::var(name).ok()?)))
             .collect();
-        Self {
+        let env_file = Path::new(super::dotenv::FILE_NAME);
+        let names: Vec<String> = std::env::vars_os()
+            .map(|(name, _)| name.to_string_lossy().into_owned())
+            .collect();
+        let mut env = Self {
             vars,
             home: std::env::var_os("HOME").map(PathBuf::from),
+            ..Self::default()
         }
+        .with_env_file(env_file);
+        env.warnings = misspelt_variables(&names, &super::dotenv::lines(env_file));
+        env
+    }
+
+    pub(crate) fn with_lines(mut self, lines: BTreeMap<&'static str, usize>) -> Self {
+        self.env_file_lines = lines;
+        self
+    }
+
+    /// Notes which values came from this `.env` file (same variable, same value) and on which line.
+    pub fn with_env_file(mut self, path: &Path) -> Self {
+        let lines = super::dotenv::lines(path);
+        self.env_file_lines = Self::NAMES
+            .iter()
+            .filter_map(|name| {
+                let (line, value) = lines.get(*name)?;
+                (self.vars.get(*name) == Some(value)).then_some((*name, *line))
+            })
+            .collect();
+        self
     }
 
     pub fn from_pairs<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> Self {
@@ -66,7 +96,7 @@ impl Env {
                 .into_iter()
                 .map(|(k, v)| (k.to_string(), v.to_string()))
                 .collect(),
-            home: None,
+            ..Self::default()
         }
     }
 
@@ -98,15 +128,37 @@ pub fn load(overrides: &Overrides, env: &Env) -> Result<Config, ConfigError> {
         Some((path, _)) => (file::read(path)?, Some(path.clone())),
         None => (FileConfig::default(), None),
     };
+    load_layers(raw, file_path, overrides, env)
+}
+
+/// Loads `text` as if it were the config file at `path`, with no environment and no flags: what that file alone
+/// gives. `generate-config` checks what it is about to write with this, so the file always loads.
+pub fn load_text(text: &str, path: &Path) -> Result<Config, ConfigError> {
+    let raw = file::parse(text, path)?;
+    load_layers(
+        raw,
+        Some(path.to_path_buf()),
+        &Overrides::default(),
+        &Env::default(),
+    )
+}
+
+fn load_layers(
+    raw: FileConfig,
+    file_path: Option<PathBuf>,
+    overrides: &Overrides,
+    env: &Env,
+) -> Result<Config, ConfigError> {
     let mut layers = Layers {
         sources: BTreeMap::new(),
         file: file_path.clone().map(Source::File),
     };
-    let mut warnings = Vec::new();
+    let mut warnings = env.warnings.clone();
 
     let tokens = layers.tokens(&raw, overrides, env)?;
+    let token_origin = origin_text(&layers.source("jetbrains_tokens"), env);
     for token in &tokens {
-        warnings.extend(token_warning(token, SystemTime::now()));
+        warnings.extend(token_warning(token, &token_origin, SystemTime::now()));
     }
 
     let strategy = layers.parsed(
@@ -174,6 +226,21 @@ pub fn load(overrides: &Overrides, env: &Env) -> Result<Config, ConfigError> {
             .map(|v| ("--bearer-token", v)),
     );
     let admin_token = layers.secret("admin_token", raw.admin_token, env.get("ADMIN_TOKEN"), None);
+    for (key, value) in [
+        ("bearer_token", &bearer_token),
+        ("admin_token", &admin_token),
+    ] {
+        if value
+            .as_ref()
+            .is_some_and(|v| super::placeholder::is_placeholder(v.expose_secret()))
+        {
+            warnings.push(format!(
+                "{key}: {}; clients would have to send it as it stands, so set a key of your own \
+(`jbproxy generate-config` makes a strong one)",
+                super::placeholder::describe(&origin_text(&layers.source(key), env))
+            ));
+        }
+    }
     let priority_mode = layers.parsed(
         "priority_mode",
         raw.priority_mode.as_deref(),
@@ -277,6 +344,7 @@ pub fn load(overrides: &Overrides, env: &Env) -> Result<Config, ConfigError> {
         file: file_path,
         sources: layers.sources,
         warnings,
+        env_file_lines: env.env_file_lines.clone(),
     };
     validate(&config)?;
     Ok(config)
@@ -311,6 +379,10 @@ impl Layers {
             self.sources.entry(key).or_insert(Source::Default);
             default
         }
+    }
+
+    fn source(&self, key: &str) -> Source {
+        self.sources.get(key).cloned().unwrap_or(Source::Default)
     }
 
     fn mark_file(&mut self, key: &'static str) {
@@ -502,9 +574,54 @@ fn resolve_tokens(raw: Vec<FileToken>, origin: &Source) -> Result<Vec<TokenConfi
     Ok(tokens)
 }
 
-/// A load-time warning for a token that will not work as it stands; it does not stop loading.
-pub(crate) fn token_warning(token: &TokenConfig, now: SystemTime) -> Option<String> {
+/// Where a value came from, as a place the user can go and fix: `.env (line 5)`, `config/config.json`,
+/// `the environment variable JWT_TOKENS`, `--jwt-tokens`.
+pub(crate) fn origin_text(source: &Source, env: &Env) -> String {
+    match source {
+        Source::Env(name) => match env.env_file_lines.get(name) {
+            Some(line) => format!("{} (line {line})", super::dotenv::FILE_NAME),
+            None => format!("the environment variable {name}"),
+        },
+        Source::File(path) => path.display().to_string(),
+        Source::Flag(flag) => flag.to_string(),
+        Source::Default => "the defaults".to_string(),
+    }
+}
+
+/// Environment variables named almost like one jbproxy reads, which it would otherwise ignore without a word.
+fn misspelt_variables(
+    names: &[String],
+    env_file: &BTreeMap<String, (usize, String)>,
+) -> Vec<String> {
+    names
+        .iter()
+        .filter(|name| !Env::NAMES.contains(&name.as_str()))
+        .filter_map(|name| {
+            let meant = super::explain::did_you_mean(name, &Env::NAMES)?;
+            let place = match env_file.get(name) {
+                Some((line, _)) => {
+                    format!("{} (line {line}) sets {name}", super::dotenv::FILE_NAME)
+                }
+                None => format!("the environment variable {name} is set"),
+            };
+            Some(format!(
+                "{place}, which jbproxy does not read; did you mean {meant}?"
+            ))
+        })
+        .collect()
+}
+
+/// A load-time warning for a token that will not work as it stands; it does not stop loading. `origin` says where
+/// the token came from, for a placeholder left in an example file.
+pub(crate) fn token_warning(token: &TokenConfig, origin: &str, now: SystemTime) -> Option<String> {
     let text = token.token.expose_secret();
+    if super::placeholder::is_placeholder(text) {
+        return Some(format!(
+            "token {}: {}; put your JetBrains AI JWT there",
+            token.label(),
+            super::placeholder::describe(origin)
+        ));
+    }
     match crate::jwt::DecodedJwt::decode(text) {
         Err(err) => Some(format!("token {}: {err}", token.label())),
         Ok(jwt) => match jwt.expires_at() {

@@ -3,11 +3,14 @@
 //!
 //! Loading is two-staged: `file` reads the raw, all-optional JSON; `load` lays defaults < file < env < flags and
 //! validates the result into concrete types. Everything after start-up sees only `Config`.
+//! `explain` words mistakes for people (key paths, "did you mean"); `placeholder` knows the examples' stand-ins.
 
 pub mod discovery;
 pub mod dotenv;
+pub mod explain;
 pub mod file;
 mod load;
+pub mod placeholder;
 pub mod view;
 
 use std::collections::BTreeMap;
@@ -19,7 +22,7 @@ use std::time::{Duration, SystemTime};
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::{Map, Value};
 
-pub use load::{Env, Overrides, load};
+pub use load::{Env, Overrides, load, load_text};
 
 use crate::models::ModelTable;
 
@@ -59,10 +62,27 @@ pub enum ConfigError {
         key: Option<String>,
         message: String,
     },
-    #[error("{}: unknown key `{key}`; check its spelling against the configuration reference (keys starting with `_` are comments)", path.display())]
-    UnknownKey { path: PathBuf, key: String },
+    #[error("{}: {}; every key is described in config/README.md (keys starting with `_` are comments)", path.display(), unknown_keys(keys))]
+    UnknownKey {
+        path: PathBuf,
+        /// Each unknown key as it may be shown, and the known key it is closest to.
+        keys: Vec<(String, Option<String>)>,
+    },
     #[error("{origin}: {message}")]
     Invalid { origin: String, message: String },
+}
+
+/// `unknown key `x` (did you mean `y`?)`, or `unknown keys `a`, `b` (did you mean `c`?)` for several.
+fn unknown_keys(keys: &[(String, Option<String>)]) -> String {
+    let list: Vec<String> = keys
+        .iter()
+        .map(|(key, close)| match close {
+            Some(close) => format!("`{key}` (did you mean `{close}`?)"),
+            None => format!("`{key}`"),
+        })
+        .collect();
+    let noun = if list.len() == 1 { "key" } else { "keys" };
+    format!("unknown {noun} {}", list.join(", "))
 }
 
 impl ConfigError {
@@ -283,6 +303,8 @@ pub struct Config {
     pub sources: BTreeMap<&'static str, Source>,
     /// Problems that do not stop jbproxy but that the user should hear about (e.g. an expired token).
     pub warnings: Vec<String>,
+    /// The `.env` line each environment value came from (same variable, same value), for messages.
+    pub env_file_lines: BTreeMap<&'static str, usize>,
 }
 
 impl Config {
@@ -292,6 +314,12 @@ impl Config {
 
     pub fn source_of(&self, key: &str) -> Source {
         self.sources.get(key).cloned().unwrap_or(Source::Default)
+    }
+
+    /// Where a key's value came from, as a place to go and fix it: `.env (line 5)`, `config/config.json`, …
+    pub fn origin_of(&self, key: &str) -> String {
+        let env = Env::default().with_lines(self.env_file_lines.clone());
+        load::origin_text(&self.source_of(key), &env)
     }
 
     /// The address serve binds, as `host:port` (IPv6 hosts bracketed).

@@ -315,7 +315,9 @@ fn a_wrong_type_names_the_key_and_position() {
         .assert()
         .code(2)
         .stderr(predicate::str::contains("config.json:2:"))
-        .stderr(predicate::str::contains("server_port: invalid type"));
+        .stderr(predicate::str::contains(
+            "server_port: \"eighty\" is not a port number; use a whole number from 0 to 65535",
+        ));
 }
 
 #[test]

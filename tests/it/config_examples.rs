@@ -12,11 +12,37 @@ fn repo(rel: &str) -> PathBuf {
 }
 
 /// The `KEY=value` pairs of `config/.env.example`, parsed by the same parser that reads `.env` at start-up.
-fn env_example_pairs() -> Vec<(String, String)> {
-    dotenvy::from_path_iter(repo("config/.env.example"))
-        .expect("config/.env.example exists")
+fn env_example_pairs(text: &str) -> Vec<(String, String)> {
+    dotenvy::from_read_iter(text.as_bytes())
         .map(|item| item.expect("every line of config/.env.example parses"))
         .collect()
+}
+
+fn env_example() -> String {
+    std::fs::read_to_string(repo("config/.env.example")).expect("config/.env.example exists")
+}
+
+/// The example with every `# NAME=value` line uncommented: what a user gets who enables every line unedited.
+fn env_example_uncommented() -> String {
+    env_example_with(&Env::NAMES)
+}
+
+/// The example with the lines setting `names` uncommented, as a user who fills in just those would.
+fn env_example_with(names: &[&str]) -> String {
+    env_example()
+        .lines()
+        .map(|line| match line.strip_prefix("# ") {
+            Some(rest)
+                if rest
+                    .split_once('=')
+                    .is_some_and(|(k, _)| names.contains(&k)) =>
+            {
+                rest
+            }
+            _ => line,
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 fn example_file() -> Overrides {
@@ -39,35 +65,62 @@ fn the_example_config_loads_through_the_library() {
         config.health_check_interval,
         std::time::Duration::from_secs(30)
     );
+    // Loopback, as README and the default say: other machines only when the operator asks (issue 11.4).
     assert_eq!(
         (config.server_host.as_str(), config.server_port),
-        ("0.0.0.0", 8080)
+        ("127.0.0.1", 8080)
     );
     assert_eq!(
         config.bearer_token.as_ref().map(|b| b.expose_secret()),
         Some("your_bearer_token_here")
     );
-    // The placeholder tokens are not JWTs: warnings, not errors.
-    assert_eq!(config.warnings.len(), 2, "{:?}", config.warnings);
+    // The placeholders are named as such: warnings, not errors.
+    assert_eq!(config.warnings.len(), 3, "{:?}", config.warnings);
+    assert!(
+        config
+            .warnings
+            .iter()
+            .all(|w| w.contains("placeholder value from")),
+        "{:?}",
+        config.warnings
+    );
 }
 
 #[test]
-fn the_env_example_loads_through_the_library_over_the_example_config() {
-    let pairs = env_example_pairs();
-    assert!(pairs.iter().any(|(k, _)| k == "JWT_TOKENS"), "{pairs:?}");
-    let env = Env::from_pairs(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+fn the_env_example_sets_nothing_until_a_line_is_uncommented() {
+    // Issue 11.5: copied to .env as the docs suggest, its placeholders replaced the config file's values.
+    assert_eq!(env_example_pairs(&env_example()), Vec::new());
+    let pairs = env_example_pairs(&env_example_uncommented());
+    let names: Vec<&str> = pairs.iter().map(|(k, _)| k.as_str()).collect();
+    for var in Env::NAMES {
+        assert!(names.contains(&var), "{var} is not in config/.env.example");
+    }
+}
+
+#[test]
+fn the_env_example_uncommented_loads_over_the_example_config_with_placeholder_warnings() {
+    let text = env_example_uncommented();
+    let pairs = env_example_pairs(&text);
+    let dir = common::tempdir();
+    let env_file = common::write(dir.path(), ".env", &text);
+    let env = Env::from_pairs(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+        .with_env_file(&env_file);
     let config = config::load(&example_file(), &env).expect("example config + env example load");
     assert_eq!(config.tokens.len(), 3);
     assert_eq!(
         config.source_of("jetbrains_tokens"),
         Source::Env("JWT_TOKENS")
     );
-    assert_eq!(
-        config.source_of("bearer_token"),
-        Source::Env("BEARER_TOKEN")
+    let line = 1 + text
+        .lines()
+        .position(|l| l.starts_with("JWT_TOKENS="))
+        .expect("a JWT_TOKENS line");
+    let want = format!("placeholder value from .env (line {line})");
+    assert!(
+        config.warnings.iter().filter(|w| w.contains(&want)).count() == 3,
+        "{:?}",
+        config.warnings
     );
-    assert_eq!(config.source_of("server_host"), Source::Env("SERVER_HOST"));
-    assert_eq!(config.server_host, "127.0.0.1");
 }
 
 #[test]
@@ -91,16 +144,65 @@ fn the_example_config_loads_through_the_binary() {
 }
 
 #[test]
-fn the_env_example_works_as_a_dot_env_file() {
+fn the_env_example_copied_to_dot_env_changes_nothing() {
     let dir = common::tempdir();
+    let example = repo("config/config.example.json");
+    let example = example.to_str().expect("utf-8 path");
+    let without = common::effective(dir.path(), &["--config", example], &[]);
     std::fs::copy(repo("config/.env.example"), dir.path().join(".env")).expect("copy");
-    let value = common::effective(dir.path(), &[], &[]);
-    assert_eq!(value["jetbrains_tokens"].as_array().map(Vec::len), Some(3));
-    assert_eq!(value["sources"]["jetbrains_tokens"], "env JWT_TOKENS");
+    let with = common::effective(dir.path(), &["--config", example], &[]);
+    assert_eq!(with, without);
     assert_eq!(
-        value["sources"]["load_balance_strategy"],
-        "env LOAD_BALANCE_STRATEGY"
+        with["sources"]["jetbrains_tokens"],
+        format!("file {example}")
     );
+}
+
+#[test]
+fn check_tokens_names_the_dot_env_line_of_a_placeholder() {
+    let dir = common::tempdir();
+    let text = env_example_with(&["JWT_TOKENS", "BEARER_TOKEN"]);
+    common::write(dir.path(), ".env", &text);
+    let line = 1 + text
+        .lines()
+        .position(|l| l.starts_with("JWT_TOKENS="))
+        .expect("a JWT_TOKENS line");
+    let run = common::run(common::jbproxy(dir.path()).arg("check-tokens"));
+    assert_eq!(run.code, Some(1), "{}", run.all());
+    let want =
+        format!("placeholder value from .env (line {line}); put your JetBrains AI JWT there");
+    assert_eq!(run.stdout.matches(&want).count(), 3, "{}", run.stdout);
+    assert!(!run.stdout.contains("duplicate"), "{}", run.stdout);
+    assert!(!run.stdout.contains("not a JWT"), "{}", run.stdout);
+    // serve refuses to start on placeholders alone, and says where they are.
+    let run = common::run(common::jbproxy(dir.path()).arg("serve"));
+    assert_eq!(run.code, Some(2), "{}", run.all());
+    assert!(
+        run.stderr.contains(&format!(
+            "every configured token is a placeholder value from .env (line {line})"
+        )),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn the_example_configs_placeholders_are_not_duplicates_of_each_other() {
+    let dir = common::tempdir();
+    let example = repo("config/config.example.json");
+    let run = common::run(common::jbproxy(dir.path()).args([
+        "--config",
+        example.to_str().expect("utf-8 path"),
+        "check-tokens",
+    ]));
+    assert_eq!(run.code, Some(1), "{}", run.all());
+    assert_eq!(
+        run.stdout.matches("placeholder value from").count(),
+        2,
+        "{}",
+        run.stdout
+    );
+    assert!(!run.stdout.contains("duplicate"), "{}", run.stdout);
 }
 
 #[test]
