@@ -20,10 +20,17 @@ pub struct ApiError {
 }
 
 impl ApiError {
+    /// Control characters in `message` are escaped: it often quotes the client (a model name, a parse error) and
+    /// goes into the log as well as the answer, where a raw line break could forge a log line.
     pub fn new(status: StatusCode, kind: &'static str, message: impl Into<String>) -> Self {
+        let message = message.into();
+        let message = match crate::logging::escape_controls(&message) {
+            std::borrow::Cow::Borrowed(_) => message,
+            std::borrow::Cow::Owned(escaped) => escaped,
+        };
         Self {
             status,
-            message: message.into(),
+            message,
             kind,
             code: None,
             param: None,
@@ -55,10 +62,15 @@ impl ApiError {
     }
 
     pub fn model_not_found(model: &str) -> Self {
+        // Quoted, but not at any length: the name is the client's, and the message is logged.
+        let shown = match model.char_indices().nth(100) {
+            Some((cut, _)) => format!("{}…", &model[..cut]),
+            None => model.to_string(),
+        };
         Self::new(
             StatusCode::NOT_FOUND,
             "invalid_request_error",
-            format!("The model `{model}` does not exist; GET /v1/models lists the models this proxy serves"),
+            format!("The model `{shown}` does not exist; GET /v1/models lists the models this proxy serves"),
         )
         .code("model_not_found")
         .param("model")

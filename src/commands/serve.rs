@@ -1,6 +1,5 @@
 //! `serve`: load and validate the config, set up logging, and run the proxy (or the demo).
 
-use std::net::IpAddr;
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -16,20 +15,18 @@ use crate::live::Live;
 pub fn run(ctx: &Context, args: ServeArgs) -> anyhow::Result<ExitCode> {
     let mut config = ctx.load_config(Some(&args.flags))?;
     print_warnings(&config);
-    if config.tokens.is_empty() && !args.demo {
-        anyhow::bail!(
-            "no JetBrains AI JWTs configured; create a config with `jbproxy generate-config`, pass them with -c or \
-JWT_TOKENS, or try `jbproxy serve --demo`"
-        );
+    // The demo brings its own tokens and key; everything else must pass the checks a reload passes too.
+    if !args.demo {
+        crate::config::serving::check(&config, None)?;
     }
-    if config.bearer_token.is_none() && !args.demo && !is_loopback(&config.server_host) {
-        anyhow::bail!(
-            "no bearer_token set while listening on {}: anyone who can reach it could spend your JWTs; set \
-bearer_token (or -k / BEARER_TOKEN), or listen on 127.0.0.1",
-            config.server_host
-        );
-    }
-    init_logging(args.log_format);
+    let logging = crate::logging::init(matches!(args.log_format, LogFormat::Json));
+    let served = serve(ctx, args, &mut config);
+    logging.finish();
+    served?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn serve(ctx: &Context, args: ServeArgs, config: &mut Config) -> anyhow::Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -37,7 +34,7 @@ bearer_token (or -k / BEARER_TOKEN), or listen on 127.0.0.1",
     runtime.block_on(async move {
         // Held for the server's lifetime: dropping it stops the demo upstream.
         let demo = if args.demo {
-            Some(setup_demo(&mut config).await?)
+            Some(setup_demo(config).await?)
         } else {
             None
         };
@@ -49,38 +46,15 @@ bearer_token (or -k / BEARER_TOKEN), or listen on 127.0.0.1",
                     config.listen_address()
                 )
             })?;
+        // A host name is judged by the address it actually bound to.
+        crate::config::serving::check(config, Some(listener.local_addr()?))?;
         if let Some(demo) = &demo {
             print_demo_banner(demo.made_up_key.as_deref(), listener.local_addr()?);
         }
-        let live = Live::build(config, None)?;
+        let live = Live::build(config.clone(), None)?;
         let reload = (!args.demo).then(|| ctx.overrides(&args.flags));
         crate::server::run(live, listener, crate::server::shutdown_signal(), reload).await
-    })?;
-    Ok(ExitCode::SUCCESS)
-}
-
-fn is_loopback(host: &str) -> bool {
-    host == "localhost"
-        || host
-            .trim_matches(|c| c == '[' || c == ']')
-            .parse::<IpAddr>()
-            .is_ok_and(|ip| ip.is_loopback())
-}
-
-fn init_logging(format: LogFormat) {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    // When stderr's reader goes away (a closed pipe, a log shipper that died), tracing-subscriber would report
-    // the failed write with `eprintln!`, which panics on the same broken stderr and kills the task that logged:
-    // the shutdown task (SIGTERM then did nothing) or a request's. Failed log writes are dropped instead.
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .log_internal_errors(false);
-    let _ = match format {
-        LogFormat::Text => builder.try_init(),
-        LogFormat::Json => builder.json().try_init(),
-    };
+    })
 }
 
 /// The demo's fake upstream (kept alive while serving) and the key made up for it, if the user gave none.

@@ -8,6 +8,8 @@ pub mod discovery;
 pub mod dotenv;
 pub mod file;
 mod load;
+pub mod regular_file;
+pub mod serving;
 pub mod view;
 
 use std::collections::BTreeMap;

@@ -11,6 +11,7 @@ mod completions;
 mod config_examples;
 mod docs;
 mod hostile_input;
+mod operator_safety;
 mod pool_admin;
 mod pool_balance;
 mod pool_failover;
