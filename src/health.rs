@@ -21,9 +21,12 @@ const CONCURRENT_CHECKS: usize = 4;
 /// A refreshable JWT is renewed when it has less than this left.
 pub const REFRESH_AHEAD: Duration = Duration::from_secs(15 * 60);
 
-/// Runs check rounds until shutdown. Reads the current snapshot each round, so reloads take effect.
+/// Runs check rounds until shutdown. Reads the current snapshot each round, so reloads take effect (turning checks
+/// on or off included).
 pub async fn run(handles: Handles) {
-    tracing::info!("JWT health checker started");
+    if handles.live.load().config.health_check_mode != HealthCheckMode::Off {
+        tracing::info!("JWT health checker started");
+    }
     loop {
         let live = handles.live.load_full();
         let interval = live.config.health_check_interval;
@@ -44,61 +47,91 @@ pub async fn run(handles: Handles) {
     }
 }
 
-/// Checks every enabled token once; logs the seed's two lines.
+/// Checks every enabled token once; logs the seed's two lines, and says so when the upstream could not be reached
+/// (the tokens then keep their state: the network is not their fault).
 pub async fn check_round(live: &Arc<Live>) -> usize {
     tracing::info!("Performing JWT health check...");
     let indices: Vec<usize> = (0..live.pool.len())
         .filter(|&i| live.pool.slots()[i].config.enabled)
         .collect();
-    futures_util::stream::iter(indices)
-        .for_each_concurrent(CONCURRENT_CHECKS, |i| check_token(live, i))
+    let unreachable = futures_util::stream::iter(indices)
+        .map(|i| check_token(live, i))
+        .buffer_unordered(CONCURRENT_CHECKS)
+        .filter_map(|checked| async move { checked.err() })
+        .collect::<Vec<String>>()
         .await;
     let healthy = live.pool.usable_count();
-    tracing::info!(
-        "Health check completed: {healthy}/{} tokens healthy",
-        live.pool.len()
-    );
+    match unreachable.last() {
+        None => tracing::info!(
+            "Health check completed: {healthy}/{} tokens healthy",
+            live.pool.len()
+        ),
+        Some(error) => tracing::warn!(
+            "Health check completed: upstream unreachable ({error}); {} token(s) could not be checked and keep \
+their state; {healthy}/{} usable",
+            unreachable.len(),
+            live.pool.len()
+        ),
+    }
     healthy
 }
 
-/// Checks one token (refreshing its JWT first when due) and records the result in the pool.
-pub async fn check_token(live: &Live, index: usize) {
+/// Checks one token (refreshing its JWT first when due) and records the result in the pool. `Err` carries the
+/// reason when the upstream could not be reached, which says nothing about the token.
+pub async fn check_token(live: &Live, index: usize) -> Result<(), String> {
     let slot = &live.pool.slots()[index];
+    // Saturating: `exp` is whatever the JWT claims, `-1e300` included.
     let due = slot
         .state_exp()
-        .is_some_and(|exp| exp - unix_now() < REFRESH_AHEAD.as_secs() as i64);
+        .is_some_and(|exp| exp.saturating_sub(unix_now()) < REFRESH_AHEAD.as_secs() as i64);
     // A rejected JWT needs a new one; a cooling or ejected token does not (its JWT is fine).
     if slot.config.can_refresh() && (due || slot.state_kind() == crate::pool::StateKind::Invalid) {
         refresh(live, index).await;
     }
     if slot.expired(unix_now()) {
-        return;
+        return Ok(());
     }
     let jwt = slot.current_jwt();
     let result = match live.config.health_check_mode {
         HealthCheckMode::Chat => chat_check(live, jwt.expose_secret()).await,
         _ => live.upstream.quota(jwt.expose_secret()).await.map(Some),
     };
+    live.reachability.observe(result.as_ref().map(|_| ()));
     match result {
         Ok(Some(quota)) if quota.left <= 0.0 => {
             let until = quota.until;
             live.pool.record_quota(index, quota);
             live.pool.report(index, &Outcome::QuotaExhausted { until });
+            live.pool.record_check(index, "quota_exhausted", None);
         }
         Ok(quota) => {
             if let Some(quota) = quota {
                 live.pool.record_quota(index, quota);
             }
             live.pool.check_passed(index);
+            live.pool.record_check(index, "ok", None);
+        }
+        Err(UpstreamError::Unreachable(error)) => {
+            tracing::debug!(token = %slot.label(), "health check could not reach the upstream: {error}");
+            live.pool
+                .record_check(index, "unreachable", Some(error.clone()));
+            return Err(error);
         }
         Err(err) => {
             tracing::debug!(token = %slot.label(), "health check failed: {err}");
-            live.pool.report(index, &err.outcome());
+            let outcome = err.outcome();
+            live.pool.report(index, &outcome);
+            live.pool.record_check(
+                index,
+                crate::pool::outcome_name(&outcome),
+                Some(err.to_string()),
+            );
             if matches!(err, UpstreamError::Unauthorized) && slot.config.can_refresh() {
                 refresh(live, index).await;
             }
         }
     }
+    Ok(())
 }
 
 /// The seed's check: a one-word chat. Spends quota, hence opt-in.

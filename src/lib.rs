@@ -5,8 +5,10 @@
 //! `models` (model id → profile), `cli` and `commands` (the command line, thin), and the serve path:
 //! `pool` (token selection and health), `upstream` (the JetBrains client), `translate` (pure API translation),
 //! `api` (the HTTP faces, with `api::relay` the one failover-and-streaming engine), `live` (the snapshot swapped on
-//! reload), `health` (active checks and refresh), `reload`, `metrics`, `server` (accept loop and lifecycle),
-//! `admin_client` (what `jbproxy stats` reads), `demo_log` (the label on a demo's log lines), and `fake_upstream` (a faithful fake for tests, bench and demo).
+//! reload), `health` (active checks and refresh), `reachability` (whether the upstream answers), `reload`,
+//! `metrics`, `logging` (the server's log), `server` (accept loop and lifecycle), `admin_client` (what
+//! `jbproxy stats` reads), `demo_log` (the label on a demo's log lines), and `fake_upstream` (a faithful fake for
+//! tests, bench and demo).
 
 pub mod admin_client;
 pub mod api;
@@ -18,10 +20,12 @@ pub mod fake_upstream;
 pub mod health;
 pub mod jwt;
 pub mod live;
+pub mod logging;
 pub mod metrics;
 pub mod models;
 pub mod output;
 pub mod pool;
+pub mod reachability;
 pub mod reload;
 pub mod secret;
 pub mod server;

@@ -10,6 +10,7 @@ use secrecy::ExposeSecret;
 use crate::config::Config;
 use crate::models::ModelTable;
 use crate::pool::Pool;
+use crate::reachability::Reachability;
 use crate::secret::KeyDigest;
 use crate::upstream::UpstreamClient;
 
@@ -18,6 +19,8 @@ pub struct Live {
     pub pool: Arc<Pool>,
     pub upstream: UpstreamClient,
     pub models: ModelTable,
+    /// Whether the upstream answered lately; carried over while the upstream stays the same.
+    pub reachability: Arc<Reachability>,
     pub client_key: Option<KeyDigest>,
     /// The key for management endpoints: `admin_token` if set, else the client key.
     pub admin_key: Option<KeyDigest>,
@@ -28,9 +31,14 @@ impl Live {
     /// its warm connections) is reused when the upstream settings did not change.
     pub fn build(config: Config, previous: Option<&Live>) -> anyhow::Result<Self> {
         let pool = Arc::new(Pool::new(&config, previous.map(|p| p.pool.as_ref())));
-        let upstream = match previous {
-            Some(p) if same_upstream(&p.config, &config) => p.upstream.clone(),
-            _ => UpstreamClient::new(&config)?,
+        let (upstream, reachability) = match previous {
+            Some(p) if same_upstream(&p.config, &config) => {
+                (p.upstream.clone(), Arc::clone(&p.reachability))
+            }
+            Some(p) if p.config.upstream_url == config.upstream_url => {
+                (UpstreamClient::new(&config)?, Arc::clone(&p.reachability))
+            }
+            _ => (UpstreamClient::new(&config)?, Arc::default()),
         };
         let client_key = config
             .bearer_token
@@ -46,6 +54,7 @@ impl Live {
             config: Arc::new(config),
             pool,
             upstream,
+            reachability,
             client_key,
             admin_key,
         })

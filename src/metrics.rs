@@ -61,7 +61,11 @@ pub fn spawn_upkeep(stop: tokio_util::sync::CancellationToken) {
         loop {
             tokio::select! {
                 _ = stop.cancelled() => return,
-                _ = tokio::time::sleep(UPKEEP_EVERY) => handle.run_upkeep(),
+                _ = tokio::time::sleep(UPKEEP_EVERY) => {
+                    handle.run_upkeep();
+                    // The last refusals of a burst are reported even when no further one comes.
+                    crate::logging::report_refused_if_due();
+                }
             }
         }
     });
@@ -90,6 +94,7 @@ pub fn render(pool: &Pool) -> String {
     let Some(handle) = handle() else {
         return String::new();
     };
+    metrics::counter!("jbproxy_log_lines_dropped_total").absolute(crate::logging::dropped_lines());
     for stats in pool.token_stats() {
         let token = stats.name.clone();
         metrics::gauge!("jbproxy_token_usable", "token" => token.clone()).set(if stats.usable {

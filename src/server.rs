@@ -9,7 +9,7 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 use crate::api::{self, AppState};
-use crate::config::{HealthCheckMode, Overrides};
+use crate::config::Overrides;
 use crate::live::Live;
 use crate::reload::Reloader;
 
@@ -46,7 +46,7 @@ pub async fn run(
         shutdown: CancellationToken::new(),
     };
     let drain = CancellationToken::new();
-    let reloader = reload.map(|overrides| Reloader::new(overrides, handles.clone()));
+    let reloader = reload.map(|overrides| Reloader::new(overrides, handles.clone(), addr));
     let state = AppState {
         live: Arc::clone(&handles.live),
         drain: drain.clone(),
@@ -140,9 +140,8 @@ async fn accept_loop(
 /// Starts the tasks that live as long as the server: health checks, and the reload triggers.
 fn spawn_background(handles: &Handles, reloader: Option<Arc<Reloader>>) {
     let live = handles.live.load_full();
-    if live.config.health_check_mode != HealthCheckMode::Off {
-        tokio::spawn(crate::health::run(handles.clone()));
-    }
+    // Started even when checks are off: it skips its rounds then, and a reload can turn them on.
+    tokio::spawn(crate::health::run(handles.clone()));
     if let Some(reloader) = reloader {
         tokio::spawn(Arc::clone(&reloader).on_sighup());
         if let (true, Some(file)) = (live.config.watch_config, live.config.file.clone()) {

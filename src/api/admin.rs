@@ -25,8 +25,13 @@ pub async fn stats(
         "successes": total(|t| t.successes),
         "inflight": total(|t| u64::from(t.inflight)),
     });
+    let reloads = app.reloader.as_ref().map(|r| {
+        let (succeeded, failed) = r.counts();
+        json!({"succeeded": succeeded, "failed": failed})
+    });
     Ok(Json(json!({
         "strategy": live.pool.strategy().as_str(),
+        "reloads": reloads,
         "priority_mode": live.config.priority_mode.as_str(),
         "uptime_secs": app.started.elapsed().as_secs(),
         "totals": totals,

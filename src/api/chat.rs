@@ -31,13 +31,18 @@ pub async fn completions(State(app): State<AppState>, headers: HeaderMap, body: 
         Ok(response) => response,
         Err(err) => {
             crate::metrics::request_finished(err.status.as_u16(), "");
-            tracing::info!(
-                status = err.status.as_u16(),
-                code = err.code.unwrap_or(""),
-                elapsed_ms = started.elapsed().as_millis() as u64,
-                "chat completion failed: {}",
-                err.message
-            );
+            if err.status == StatusCode::UNAUTHORIZED {
+                // Anyone can send these; a line each would let them fill the log.
+                crate::logging::refused_unauthenticated();
+            } else {
+                tracing::info!(
+                    status = err.status.as_u16(),
+                    code = err.code.unwrap_or(""),
+                    elapsed_ms = started.elapsed().as_millis() as u64,
+                    "chat completion failed: {}",
+                    err.message
+                );
+            }
             err.into_response()
         }
     }

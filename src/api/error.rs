@@ -9,6 +9,9 @@ use crate::pool::NO_TOKENS_MESSAGE;
 use crate::translate::request::TranslateError;
 use crate::upstream::UpstreamError;
 
+/// Longer messages are cut: no error of ours needs more, and a client's value quoted whole could be megabytes.
+const MAX_MESSAGE_CHARS: usize = 1000;
+
 #[derive(Debug, Clone)]
 pub struct ApiError {
     pub status: StatusCode,
@@ -20,10 +23,22 @@ pub struct ApiError {
 }
 
 impl ApiError {
+    /// Control characters in `message` are escaped: it often quotes the client (a model name, a parse error) and
+    /// goes into the log as well as the answer, where a raw line break could forge a log line. For the same reason
+    /// it is cut at `MAX_MESSAGE_CHARS`: a parse error can quote a value of any size.
     pub fn new(status: StatusCode, kind: &'static str, message: impl Into<String>) -> Self {
+        let mut message = message.into();
+        if let Some((cut, _)) = message.char_indices().nth(MAX_MESSAGE_CHARS) {
+            message.truncate(cut);
+            message.push('…');
+        }
+        let message = match crate::logging::escape_controls(&message) {
+            std::borrow::Cow::Borrowed(_) => message,
+            std::borrow::Cow::Owned(escaped) => escaped,
+        };
         Self {
             status,
-            message: message.into(),
+            message,
             kind,
             code: None,
             param: None,
@@ -55,10 +70,15 @@ impl ApiError {
     }
 
     pub fn model_not_found(model: &str) -> Self {
+        // Quoted, but not at any length: the name is the client's, and the message is logged.
+        let shown = match model.char_indices().nth(100) {
+            Some((cut, _)) => format!("{}…", &model[..cut]),
+            None => model.to_string(),
+        };
         Self::new(
             StatusCode::NOT_FOUND,
             "invalid_request_error",
-            format!("The model `{model}` does not exist; GET /v1/models lists the models this proxy serves"),
+            format!("The model `{shown}` does not exist; GET /v1/models lists the models this proxy serves"),
         )
         .code("model_not_found")
         .param("model")
@@ -147,5 +167,24 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let body = self.body();
         self.respond(body)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn messages_are_escaped_and_bounded() {
+        let err = ApiError::bad_request(format!("bad\nline {}", "x".repeat(5000)));
+        assert!(err.message.starts_with("bad\\nline x"), "{}", err.message);
+        assert!(err.message.chars().count() <= MAX_MESSAGE_CHARS + 2);
+        assert!(err.message.ends_with('…'));
+        let long_model = ApiError::model_not_found(&"m".repeat(500));
+        assert!(
+            long_model
+                .message
+                .contains(&format!("{}…`", "m".repeat(100)))
+        );
     }
 }

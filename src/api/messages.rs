@@ -63,13 +63,18 @@ fn respond(result: Result<Response, ApiError>, started: Instant, what: &str) -> 
         Ok(response) => response,
         Err(err) => {
             crate::metrics::request_finished(err.status.as_u16(), "");
-            tracing::info!(
-                status = err.status.as_u16(),
-                kind = err.anthropic_kind(),
-                elapsed_ms = started.elapsed().as_millis() as u64,
-                "anthropic {what} failed: {}",
-                err.message
-            );
+            if err.status == StatusCode::UNAUTHORIZED {
+                // Anyone can send these; a line each would let them fill the log.
+                crate::logging::refused_unauthenticated();
+            } else {
+                tracing::info!(
+                    status = err.status.as_u16(),
+                    kind = err.anthropic_kind(),
+                    elapsed_ms = started.elapsed().as_millis() as u64,
+                    "anthropic {what} failed: {}",
+                    err.message
+                );
+            }
             err.into_anthropic_response()
         }
     }

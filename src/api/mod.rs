@@ -24,6 +24,7 @@ use tokio_util::sync::CancellationToken;
 pub use error::ApiError;
 
 use crate::live::Live;
+use crate::reachability::{Status, down_after};
 use crate::reload::Reloader;
 
 /// What every handler shares.
@@ -63,20 +64,32 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
-/// Public, for load balancers: 200 while at least one token can serve, 503 otherwise.
+/// Public, for load balancers: 200 while at least one token can serve and the upstream answers; 200 "degraded" while
+/// the upstream cannot be reached, turning 503 once that has lasted three check intervals; 503 when no token can
+/// serve.
 async fn health(State(app): State<AppState>) -> impl IntoResponse {
     let live = app.snapshot();
     let healthy = live.pool.usable_count();
-    let status = if healthy > 0 {
-        StatusCode::OK
-    } else {
-        StatusCode::SERVICE_UNAVAILABLE
+    let (upstream, down) = match live.reachability.status() {
+        Status::Unknown => ("not contacted yet".to_string(), None),
+        Status::Reachable => ("reachable".to_string(), None),
+        Status::Unreachable { since, error } => (
+            format!("unreachable: {error}"),
+            Some(since.elapsed() >= down_after(live.config.health_check_interval)),
+        ),
+    };
+    let (status, word) = match (healthy, down) {
+        (0, _) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
+        (_, Some(true)) => (StatusCode::SERVICE_UNAVAILABLE, "degraded"),
+        (_, Some(false)) => (StatusCode::OK, "degraded"),
+        (_, None) => (StatusCode::OK, "ok"),
     };
     let body = json!({
-        "status": if healthy > 0 { "ok" } else { "unavailable" },
+        "status": word,
         "healthy_tokens": healthy,
         "total_tokens": live.pool.len(),
         "strategy": live.pool.strategy().as_str(),
+        "upstream": upstream,
     });
     (status, axum::Json(body))
 }

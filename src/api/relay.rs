@@ -210,6 +210,7 @@ impl<'a> Failover<'a> {
                 Ok(mut events) => match events.next().await {
                     Some(Ok(first)) => {
                         crate::metrics::upstream_latency(sent.elapsed());
+                        self.live.reachability.observe(Ok(()));
                         return Ok(Begun {
                             permit,
                             events,
@@ -222,6 +223,7 @@ impl<'a> Failover<'a> {
                 },
             };
             tracing::debug!(token = %permit.slot().label(), "attempt {} failed: {err}", self.attempts);
+            self.live.reachability.observe(Err(&err));
             permit.report(&err.outcome());
             if !err.retriable() {
                 return Err(ApiError::upstream(&err, self.attempts));

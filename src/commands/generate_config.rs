@@ -39,6 +39,13 @@ pub fn run(ctx: &Context, args: GenerateConfigArgs) -> anyhow::Result<ExitCode> 
     let interactive =
         !args.non_interactive && std::io::stdin().is_terminal() && std::io::stderr().is_terminal();
     for path in [&output, &args.env_output] {
+        // Replacing a FIFO or a device node by a file is never what was meant.
+        if let Some(kind) = crate::config::regular_file::irregular(path) {
+            anyhow::bail!(
+                "{} is {kind}, not a regular file; give the path of a file to write (--force only replaces files)",
+                path.display()
+            );
+        }
         if !path.exists() || args.force {
             continue;
         }

@@ -1,16 +1,14 @@
 //! `serve`: load and validate the config, set up logging, and run the proxy (or the demo).
 
-use std::net::IpAddr;
 use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use secrecy::{ExposeSecret, SecretString};
+use secrecy::SecretString;
 
 use super::{Context, print_warnings};
 use crate::cli::{LogFormat, ServeArgs};
 use crate::config::{Config, HealthCheckMode, TokenConfig};
-use crate::demo_log::DemoLabel;
 use crate::fake_upstream::{FakeOptions, FakeUpstream, mint_jwt};
 use crate::live::Live;
 
@@ -21,32 +19,18 @@ pub fn run(ctx: &Context, args: ServeArgs) -> anyhow::Result<ExitCode> {
     } else {
         print_warnings(&config);
     }
-    if config.tokens.is_empty() && !args.demo {
-        anyhow::bail!(
-            "no JetBrains AI JWTs configured; create a config with `jbproxy generate-config`, pass them with -c or \
-JWT_TOKENS, or try `jbproxy serve --demo`"
-        );
+    // The demo brings its own tokens and key; everything else must pass the checks a reload passes too.
+    if !args.demo {
+        crate::config::serving::check(&config, None)?;
     }
-    let placeholder =
-        |s: &SecretString| crate::config::placeholder::is_placeholder(s.expose_secret());
-    if !args.demo && config.tokens.iter().all(|t| placeholder(&t.token)) {
-        anyhow::bail!(
-            "every configured token is a placeholder value from {}; put your JetBrains AI JWTs there, or try \
-`jbproxy serve --demo`",
-            config.origin_of("jetbrains_tokens")
-        );
-    }
-    if config.bearer_token.as_ref().is_none_or(placeholder)
-        && !args.demo
-        && !is_loopback(&config.server_host)
-    {
-        anyhow::bail!(
-            "no bearer_token of your own set while listening on {}: anyone who can reach it could spend your JWTs; \
-set bearer_token (or -k / BEARER_TOKEN), or listen on 127.0.0.1",
-            config.server_host
-        );
-    }
-    init_logging(args.log_format, args.demo);
+    let logging = crate::logging::init(matches!(args.log_format, LogFormat::Json), args.demo);
+    let served = serve(ctx, args, &mut config);
+    logging.finish();
+    served?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn serve(ctx: &Context, args: ServeArgs, config: &mut Config) -> anyhow::Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -54,7 +38,7 @@ set bearer_token (or -k / BEARER_TOKEN), or listen on 127.0.0.1",
     runtime.block_on(async move {
         // Held for the server's lifetime: dropping it stops the demo upstream.
         let demo = if args.demo {
-            Some(setup_demo(&mut config).await?)
+            Some(setup_demo(config).await?)
         } else {
             None
         };
@@ -66,45 +50,15 @@ set bearer_token (or -k / BEARER_TOKEN), or listen on 127.0.0.1",
                     config.listen_address()
                 )
             })?;
+        // A host name is judged by the address it actually bound to.
+        crate::config::serving::check(config, Some(listener.local_addr()?))?;
         if let Some(demo) = &demo {
             print_demo_banner(demo.made_up_key.as_deref(), listener.local_addr()?);
         }
-        let live = Live::build(config, None)?;
+        let live = Live::build(config.clone(), None)?;
         let reload = (!args.demo).then(|| ctx.overrides(&args.flags));
         crate::server::run(live, listener, crate::server::shutdown_signal(), reload).await
-    })?;
-    Ok(ExitCode::SUCCESS)
-}
-
-fn is_loopback(host: &str) -> bool {
-    host == "localhost"
-        || host
-            .trim_matches(|c| c == '[' || c == ']')
-            .parse::<IpAddr>()
-            .is_ok_and(|ip| ip.is_loopback())
-}
-
-fn init_logging(format: LogFormat, demo: bool) {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    // When stderr's reader goes away (a closed pipe, a log shipper that died), tracing-subscriber would report
-    // the failed write with `eprintln!`, which panics on the same broken stderr and kills the task that logged:
-    // the shutdown task (SIGTERM then did nothing) or a request's. Failed log writes are dropped instead.
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .log_internal_errors(false);
-    let _ = match (format, demo) {
-        (LogFormat::Text, false) => builder.try_init(),
-        (LogFormat::Json, false) => builder.json().try_init(),
-        (LogFormat::Text, true) => builder
-            .event_format(DemoLabel::text(tracing_subscriber::fmt::format()))
-            .try_init(),
-        (LogFormat::Json, true) => builder
-            .json()
-            .event_format(DemoLabel::json(tracing_subscriber::fmt::format().json()))
-            .try_init(),
-    };
+    })
 }
 
 /// The demo's fake upstream (kept alive while serving) and the key made up for it, if the user gave none.

@@ -112,6 +112,7 @@ fn render(stats: &Value, url: &str) -> String {
         "avg ms",
         "quota left",
         "expires in",
+        "last check",
     ]);
     for t in stats["tokens"].as_array().into_iter().flatten() {
         let failures: u64 = t["failures"]
@@ -147,7 +148,17 @@ fn render(stats: &Value, url: &str) -> String {
                 .unwrap_or_else(|| "-".into()),
             quota,
             expires,
+            last_check(&t["last_check"]),
         ]);
     }
     format!("{summary}\n{tokens}")
+}
+
+/// A token's last active check: "ok", or what failed and why ("unreachable: cannot connect to upstream: …").
+fn last_check(check: &Value) -> String {
+    match (check["result"].as_str(), check["error"].as_str()) {
+        (None, _) => "-".into(),
+        (Some(result), None) => result.to_string(),
+        (Some(result), Some(error)) => format!("{result}: {error}"),
+    }
 }

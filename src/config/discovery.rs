@@ -38,6 +38,20 @@ pub fn find(
                 .map(|p| (PathBuf::from(p), Source::Env("CONFIG_FILE")))
         });
     if let Some((path, source)) = explicit {
+        if let Some(kind) = super::regular_file::irregular(&path) {
+            let hint = if kind == "a directory" {
+                format!(
+                    "give the config file's path, e.g. {}",
+                    path.join("config.json").display()
+                )
+            } else {
+                "give the path of a JSON config file".to_string()
+            };
+            return Err(ConfigError::invalid(
+                &source,
+                format!("{} is {kind}, not a config file; {hint}", path.display()),
+            ));
+        }
         if !path.is_file() {
             return Err(ConfigError::invalid(
                 &source,

@@ -9,10 +9,22 @@ use std::path::Path;
 ///
 /// Only the given file is read, never a `.env` in a parent directory: the seed reads the working directory's `.env`,
 /// and a stray file higher up must not inject tokens.
+///
+/// Only a regular file of at most `DOTENV_MAX_BYTES` is read: a FIFO named `.env` would otherwise hang every
+/// command, `--version` included.
 pub fn load(path: &Path) -> Option<String> {
-    match dotenvy::from_path(path) {
+    let bytes = match super::regular_file::read(path, super::regular_file::DOTENV_MAX_BYTES) {
+        Ok(bytes) => bytes,
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => return None,
+        Err(err) => {
+            return Some(format!(
+                "{}: not read ({err}); its variables were ignored",
+                path.display()
+            ));
+        }
+    };
+    match dotenvy::from_read(bytes.as_slice()) {
         Ok(()) => None,
-        Err(dotenvy::Error::Io(err)) if err.kind() == std::io::ErrorKind::NotFound => None,
         Err(err) => Some(describe(path, &err)),
     }
 }

@@ -84,10 +84,12 @@ pub struct FileToken {
 
 /// Reads and parses a config file, naming the file (and line and column, for JSON errors) in every error.
 pub fn read(path: &Path) -> Result<FileConfig, ConfigError> {
-    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-        path: path.to_path_buf(),
-        source,
-    })?;
+    let text = super::regular_file::read(path, super::regular_file::CONFIG_MAX_BYTES)
+        .and_then(|b| String::from_utf8(b).map_err(std::io::Error::other))
+        .map_err(|source| ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
     parse(&text, path)
 }
 

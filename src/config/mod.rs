@@ -11,6 +11,8 @@ pub mod explain;
 pub mod file;
 mod load;
 pub mod placeholder;
+pub mod regular_file;
+pub mod serving;
 pub mod view;
 
 use std::collections::BTreeMap;

@@ -32,8 +32,10 @@ pub enum Outcome {
     RateLimited {
         retry_after: Option<Duration>,
     },
-    /// 5xx, connect error, timeout, a stream cut before it started.
+    /// 5xx, timeout, a stream cut before it started.
     Fault,
+    /// The upstream could not be reached at all: not the token's doing, so no penalty.
+    Unreachable,
     /// 400/404/413/422: the request was bad, not the token. No penalty.
     RequestError,
 }
@@ -165,7 +167,7 @@ impl Health {
                     Some(t) => format!("quota exhausted until {}", crate::jwt::rfc3339(*t)),
                     None => "quota exhausted (reset time unknown)".to_string(),
                 };
-                self.set(StateKind::Exhausted, &reason, Some(now + wait));
+                self.set(StateKind::Exhausted, &reason, Some(later(now, wait)));
             }
             Outcome::RateLimited { retry_after } => {
                 self.cooldowns = self.cooldowns.saturating_add(1);
@@ -175,7 +177,14 @@ impl Health {
                     "rate limited (429), cooling for {}",
                     crate::jwt::short_duration(wait)
                 );
-                self.set(StateKind::Cooling, &reason, Some(now + wait));
+                self.set(StateKind::Cooling, &reason, Some(later(now, wait)));
+            }
+            Outcome::Unreachable => {
+                // A probe that could not reach anyone proved nothing: the next request may probe again.
+                if self.kind == StateKind::Probing {
+                    let reason = self.reason.clone();
+                    self.set(StateKind::Ejected, &reason, Some(now));
+                }
             }
             Outcome::Fault => {
                 self.consecutive_faults = self.consecutive_faults.saturating_add(1);
@@ -188,7 +197,7 @@ impl Health {
                         self.consecutive_faults,
                         crate::jwt::short_duration(wait)
                     );
-                    self.set(StateKind::Ejected, &reason, Some(now + wait));
+                    self.set(StateKind::Ejected, &reason, Some(later(now, wait)));
                 }
             }
         }
@@ -230,6 +239,13 @@ impl Health {
         self.reason = reason.to_string();
         self.until = until;
     }
+}
+
+/// `now + wait`, without the overflow panic an absurd wait (a quota reset in the year 30000, a huge `Retry-After`)
+/// would cause: such a wait is cut to a year, and the health checker will have looked again long before.
+fn later(now: Instant, wait: Duration) -> Instant {
+    const YEAR: Duration = Duration::from_secs(365 * 86_400);
+    now.checked_add(wait.min(YEAR)).unwrap_or(now)
 }
 
 /// `base × 2^(n-1)`, capped.

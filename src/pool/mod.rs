@@ -35,13 +35,28 @@ pub struct QuotaInfo {
 }
 
 /// Counters per failure class, in the order of `FAILURE_CLASSES`.
-pub const FAILURE_CLASSES: [&str; 5] = [
+pub const FAILURE_CLASSES: [&str; 6] = [
     "unauthorized",
     "quota_exhausted",
     "rate_limited",
     "fault",
     "request_error",
+    "unreachable",
 ];
+
+/// An outcome's name, as `/stats` shows it: "ok" or its failure class.
+pub fn outcome_name(outcome: &Outcome) -> &'static str {
+    failure_class(outcome).map_or("ok", |i| FAILURE_CLASSES[i])
+}
+
+/// The last active check of a token, for `/stats` and `jbproxy stats`.
+#[derive(Debug, Clone)]
+pub struct LastCheck {
+    pub at: SystemTime,
+    /// "ok" or a failure class ("unreachable", "unauthorized", …).
+    pub result: &'static str,
+    pub error: Option<String>,
+}
 
 fn failure_class(outcome: &Outcome) -> Option<usize> {
     match outcome {
@@ -51,6 +66,7 @@ fn failure_class(outcome: &Outcome) -> Option<usize> {
         Outcome::RateLimited { .. } => Some(2),
         Outcome::Fault => Some(3),
         Outcome::RequestError => Some(4),
+        Outcome::Unreachable => Some(5),
     }
 }
 
@@ -72,6 +88,7 @@ pub struct TokenState {
     latency_total_us: AtomicU64,
     last_used_ms: AtomicU64,
     quota: Mutex<Option<QuotaInfo>>,
+    last_check: Mutex<Option<LastCheck>>,
 }
 
 impl TokenState {
@@ -89,6 +106,7 @@ impl TokenState {
             latency_total_us: AtomicU64::new(0),
             last_used_ms: AtomicU64::new(0),
             quota: Mutex::new(None),
+            last_check: Mutex::new(None),
         };
         state.set_exp(jwt);
         state
@@ -409,6 +427,21 @@ impl Pool {
         if let Some(slot) = self.slots.get(index) {
             slot.state.set_exp(&jwt);
             slot.state.jwt.store(Arc::new(jwt));
+        }
+    }
+
+    /// Keeps the result of the token's latest active check.
+    pub fn record_check(&self, index: usize, result: &'static str, error: Option<String>) {
+        if let Some(slot) = self.slots.get(index) {
+            *slot
+                .state
+                .last_check
+                .lock()
+                .unwrap_or_else(|p| p.into_inner()) = Some(LastCheck {
+                at: SystemTime::now(),
+                result,
+                error,
+            });
         }
     }
 

@@ -32,6 +32,15 @@ pub struct TokenStats {
     pub expires_at: Option<String>,
     pub expires_in_secs: Option<i64>,
     pub refreshable: bool,
+    /// The latest active check, if one ran: when, "ok" or what failed, and the error.
+    pub last_check: Option<LastCheckStats>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct LastCheckStats {
+    pub at: String,
+    pub result: &'static str,
+    pub error: Option<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -103,8 +112,19 @@ impl Pool {
                     }),
                     expires_at: (exp != i64::MAX)
                         .then(|| rfc3339(crate::jwt::unix_to_system_time(exp))),
-                    expires_in_secs: (exp != i64::MAX).then(|| exp - now_unix),
+                    // Saturating: `exp` is whatever the JWT claims, `-1e300` included.
+                    expires_in_secs: (exp != i64::MAX).then(|| exp.saturating_sub(now_unix)),
                     refreshable: slot.config.can_refresh(),
+                    last_check: state
+                        .last_check
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .as_ref()
+                        .map(|c| LastCheckStats {
+                            at: rfc3339(c.at),
+                            result: c.result,
+                            error: c.error.clone(),
+                        }),
                 }
             })
             .collect()

@@ -16,9 +16,13 @@ pub enum UpstreamError {
     /// 400/404/413/422: the request itself is bad. Passed on to the client with this status.
     #[error("upstream refused the request ({status}): {body}")]
     Request { status: u16, body: String },
-    /// 5xx, connect errors, timeouts, broken streams: the upstream's fault, retried on another token.
+    /// 5xx, timeouts, broken streams: the upstream's fault, retried on another token.
     #[error("{0}")]
     Fault(String),
+    /// No connection could be made (DNS, refused, unreachable network): nobody's fault but the network's, so no
+    /// token pays for it.
+    #[error("{0}")]
+    Unreachable(String),
 }
 
 impl UpstreamError {
@@ -46,6 +50,7 @@ impl UpstreamError {
             },
             UpstreamError::Request { .. } => Outcome::RequestError,
             UpstreamError::Fault(_) => Outcome::Fault,
+            UpstreamError::Unreachable(_) => Outcome::Unreachable,
         }
     }
 

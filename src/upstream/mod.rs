@@ -156,7 +156,13 @@ impl UpstreamClient {
                     self.request_timeout
                 ))
             })?
-            .map_err(|e| UpstreamError::Fault(describe(&e)))?;
+            .map_err(|e| {
+                if e.is_connect() {
+                    UpstreamError::Unreachable(describe(&e))
+                } else {
+                    UpstreamError::Fault(describe(&e))
+                }
+            })?;
         let status = response.status().as_u16();
         if status == 200 {
             return Ok(response);

@@ -12,6 +12,7 @@ mod config_examples;
 mod docs;
 mod first_hour;
 mod hostile_input;
+mod operator_safety;
 mod pool_admin;
 mod pool_balance;
 mod pool_failover;

@@ -260,7 +260,8 @@ async fn health_is_public_and_everything_else_needs_the_key() {
         .expect("json");
     assert_eq!(
         health,
-        json!({"status": "ok", "healthy_tokens": 2, "total_tokens": 2, "strategy": "round_robin"})
+        json!({"status": "ok", "healthy_tokens": 2, "total_tokens": 2, "strategy": "round_robin",
+               "upstream": "not contacted yet"})
     );
 
     let no_key = s
