@@ -29,7 +29,7 @@ impl Live {
     pub fn build(config: Config, previous: Option<&Live>) -> anyhow::Result<Self> {
         let pool = Arc::new(Pool::new(&config, previous.map(|p| p.pool.as_ref())));
         let upstream = match previous {
-            Some(p) if same_upstream(&p.config, &config) => p.upstream.clone(),
+            Some(p) if same_upstream(&p.config, &config) => p.upstream.for_config(&config),
             _ => UpstreamClient::new(&config)?,
         };
         let client_key = config

@@ -529,11 +529,13 @@ fn non_empty(v: &str, what: &str) -> Result<String, String> {
 }
 
 fn parse_upstream_url(v: &str) -> Result<String, String> {
+    // Errors quote the value, so a password in it is redacted first.
+    let shown = crate::secret::redact_url(v);
     let url = reqwest::Url::parse(v.trim())
-        .map_err(|e| format!("\"{v}\" is not a URL ({e}); use e.g. {DEFAULT_UPSTREAM_URL}"))?;
+        .map_err(|e| format!("\"{shown}\" is not a URL ({e}); use e.g. {DEFAULT_UPSTREAM_URL}"))?;
     if !matches!(url.scheme(), "http" | "https") {
         return Err(format!(
-            "\"{v}\" must start with https:// (or http:// for a local test upstream)"
+            "\"{shown}\" must start with https:// (or http:// for a local test upstream)"
         ));
     }
     Ok(url.as_str().trim_end_matches('/').to_string())

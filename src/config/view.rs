@@ -48,7 +48,7 @@ pub fn redacted_json(config: &Config) -> Value {
         "health_check_mode": config.health_check_mode.as_str(),
         "server_port": config.server_port,
         "server_host": config.server_host,
-        "upstream_url": config.upstream_url,
+        "upstream_url": crate::secret::redact_url(&config.upstream_url),
         "upstream_api": config.upstream_api.as_str(),
         "grazie_agent": serde_json::from_str::<Value>(&config.grazie_agent).unwrap_or(Value::Null),
         "models": config.model_table().as_map(),

@@ -10,6 +10,7 @@ mod cli_tools;
 mod completions;
 mod config_examples;
 mod docs;
+mod hardening_net;
 mod hostile_input;
 mod pool_admin;
 mod pool_balance;
