@@ -63,6 +63,8 @@ pub fn redacted_json(config: &Config) -> Value {
         "max_connections": config.max_connections,
         "client_header_timeout": humantime::format_duration(config.client_header_timeout).to_string(),
         "client_body_timeout": humantime::format_duration(config.client_body_timeout).to_string(),
+        "client_idle_timeout": humantime::format_duration(config.client_idle_timeout).to_string(),
+        "max_header_size": config.max_header_size,
     });
     let sources: Map<String, Value> = keys(&out)
         .into_iter()
