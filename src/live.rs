@@ -33,7 +33,7 @@ impl Live {
         let pool = Arc::new(Pool::new(&config, previous.map(|p| p.pool.as_ref())));
         let (upstream, reachability) = match previous {
             Some(p) if same_upstream(&p.config, &config) => {
-                (p.upstream.clone(), Arc::clone(&p.reachability))
+                (p.upstream.for_config(&config), Arc::clone(&p.reachability))
             }
             Some(p) if p.config.upstream_url == config.upstream_url => {
                 (UpstreamClient::new(&config)?, Arc::clone(&p.reachability))

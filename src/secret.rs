@@ -22,6 +22,26 @@ pub fn redacted(secret: &str) -> String {
     format!("<redacted {}>", fingerprint(secret))
 }
 
+/// A URL as it may be shown: any userinfo (`user:password@`) replaced by `<redacted>`. Works on text that does not
+/// parse as a URL too, since it is also used in the error that says so.
+pub fn redact_url(url: &str) -> String {
+    let Some(scheme_end) = url.find("://").map(|i| i + 3) else {
+        return url.to_string();
+    };
+    let authority_len = url[scheme_end..]
+        .find(['/', '?', '#'])
+        .unwrap_or(url.len() - scheme_end);
+    let authority = &url[scheme_end..scheme_end + authority_len];
+    match authority.rfind('@') {
+        Some(at) => format!(
+            "{}<redacted>{}",
+            &url[..scheme_end],
+            &url[scheme_end + at..]
+        ),
+        None => url.to_string(),
+    }
+}
+
 /// A client key held in a form that can be compared in constant time, whatever the lengths involved.
 ///
 /// Both sides are hashed first so the comparison neither leaks the expected key's length nor stops early.
@@ -56,6 +76,25 @@ mod tests {
         assert_eq!(fp.len(), "sha256:".len() + 8);
         assert!(!fp.contains("payload"));
         assert_ne!(fp, fingerprint("another"));
+    }
+
+    #[test]
+    fn url_userinfo_is_redacted_and_the_rest_kept() {
+        assert_eq!(
+            redact_url("https://user:pa%40ss@api.example:8443/p?q=1"),
+            "https://<redacted>@api.example:8443/p?q=1"
+        );
+        assert_eq!(redact_url("http://tok@h"), "http://<redacted>@h");
+        assert_eq!(
+            redact_url("ftp://u:p@ bad url"),
+            "ftp://<redacted>@ bad url"
+        );
+        assert_eq!(
+            redact_url("https://api.jetbrains.ai"),
+            "https://api.jetbrains.ai"
+        );
+        assert_eq!(redact_url("https://h/path@x"), "https://h/path@x");
+        assert_eq!(redact_url("not a url"), "not a url");
     }
 
     #[test]

@@ -13,6 +13,9 @@ use crate::config::Overrides;
 use crate::live::Live;
 use crate::reload::Reloader;
 
+mod connection;
+mod refusal;
+
 /// A running server's shared handles, for the background tasks that act on it (health checks, reloads).
 #[derive(Clone)]
 pub struct Handles {
@@ -79,25 +82,29 @@ pub async fn run(
 /// once the grace period is over, with a margin for a connection that ignores that).
 ///
 /// Hand-rolled rather than `axum::serve` because that sets no header-read timeout (a slowloris client could hold a
-/// connection forever) and has no connection cap.
+/// connection forever), closes no idle connection and has no connection cap.
 async fn accept_loop(
     listener: TcpListener,
     router: axum::Router,
     config: &crate::config::Config,
     stop: CancellationToken,
 ) {
-    let mut builder =
-        hyper_util::server::conn::auto::Builder::new(hyper_util::rt::TokioExecutor::new());
-    builder
-        .http1()
-        .timer(hyper_util::rt::TokioTimer::new())
-        .header_read_timeout(config.client_header_timeout);
-    builder.http2().timer(hyper_util::rt::TokioTimer::new());
-    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let builder = Arc::new(http_builder(config));
+    let limits = connection::IdleLimits {
+        first_request: config.client_header_timeout,
+        between_requests: config.client_idle_timeout,
+    };
+    let connections = tokio_util::task::TaskTracker::new();
     let slots = Arc::new(tokio::sync::Semaphore::new(config.max_connections as usize));
+    let mut refusals = refusal::Refusals::new(config.max_connections);
     loop {
+        let report_due = refusals.due();
         let (stream, _peer) = tokio::select! {
             _ = stop.cancelled() => break,
+            () = tokio::time::sleep_until(report_due.unwrap_or_else(tokio::time::Instant::now)), if report_due.is_some() => {
+                refusals.report();
+                continue;
+            }
             accepted = listener.accept() => match accepted {
                 Ok(accepted) => accepted,
                 Err(err) => {
@@ -109,32 +116,47 @@ async fn accept_loop(
             },
         };
         let Ok(slot) = Arc::clone(&slots).try_acquire_owned() else {
-            tracing::warn!(
-                "connection refused: {} connections open (max_connections)",
-                config.max_connections
-            );
+            refusals.refuse(stream);
             continue;
         };
         // No Nagle delay: a stream is many small writes, and Nagle holding one back until the client's delayed
         // ACK (40 ms on Linux) would make every streamed event wait for it.
         let _ = stream.set_nodelay(true);
-        let service = hyper_util::service::TowerToHyperService::new(router.clone());
-        let connection = builder
-            .serve_connection_with_upgrades(hyper_util::rt::TokioIo::new(stream), service)
-            .into_owned();
-        let connection = graceful.watch(connection);
-        tokio::spawn(async move {
-            let _ = connection.await;
+        let (builder, router, stop) = (Arc::clone(&builder), router.clone(), stop.clone());
+        connections.spawn(async move {
+            connection::serve(&builder, stream, router, limits, stop).await;
             drop(slot);
         });
     }
     drop(listener);
+    connections.close();
     tokio::select! {
-        _ = graceful.shutdown() => {}
-        _ = tokio::time::sleep(config.shutdown_grace + Duration::from_secs(5)) => {
+        () = connections.wait() => {}
+        () = tokio::time::sleep(config.shutdown_grace + Duration::from_secs(5)) => {
             tracing::warn!("connections still open after the grace period; exiting anyway");
         }
     }
+}
+
+/// hyper's settings: the header timeout for requests after the first, and the header size cap. For HTTP/1 the
+/// cap is the connection's read buffer (what a client trickling headers can make the server hold), for HTTP/2
+/// the decoded header list.
+fn http_builder(
+    config: &crate::config::Config,
+) -> hyper_util::server::conn::auto::Builder<hyper_util::rt::TokioExecutor> {
+    let header_bytes = usize::try_from(config.max_header_size).unwrap_or(usize::MAX);
+    let mut builder =
+        hyper_util::server::conn::auto::Builder::new(hyper_util::rt::TokioExecutor::new());
+    builder
+        .http1()
+        .timer(hyper_util::rt::TokioTimer::new())
+        .header_read_timeout(config.client_header_timeout)
+        .max_buf_size(header_bytes);
+    builder
+        .http2()
+        .timer(hyper_util::rt::TokioTimer::new())
+        .max_header_list_size(u32::try_from(header_bytes).unwrap_or(u32::MAX));
+    builder
 }
 
 /// Starts the tasks that live as long as the server: health checks, and the reload triggers.

@@ -4,6 +4,7 @@
 
 mod admin;
 mod auth;
+pub mod body;
 mod chat;
 mod error;
 mod messages;
@@ -58,8 +59,9 @@ pub fn router(state: AppState) -> Router {
         .route("/reload", post(admin::reload))
         .route("/metrics", get(admin::metrics))
         .fallback(not_found)
-        .layer(tower_http::timeout::RequestBodyTimeoutLayer::new(
+        .layer(axum::middleware::from_fn_with_state(
             body_timeout,
+            body::guard,
         ))
         .with_state(state)
 }

@@ -55,7 +55,7 @@ pub async fn read_body(body: Body, limit: u64) -> Result<Bytes, ApiError> {
     };
     if caused_by(|e| e.is::<http_body_util::LengthLimitError>()) {
         Err(ApiError::too_large(limit))
-    } else if caused_by(|e| e.is::<tower_http::timeout::TimeoutError>()) {
+    } else if caused_by(|e| e.is::<super::body::BodyDeadline>()) {
         Err(ApiError::new(
             axum::http::StatusCode::REQUEST_TIMEOUT,
             "invalid_request_error",

@@ -5,7 +5,7 @@
 use serde_json::Value;
 
 /// Every top-level key of the config file, for "did you mean" (a test checks it against what the parser accepts).
-pub const TOP_LEVEL_KEYS: [&str; 26] = [
+pub const TOP_LEVEL_KEYS: [&str; 28] = [
     "jetbrains_tokens",
     "bearer_token",
     "admin_token",
@@ -30,6 +30,8 @@ pub const TOP_LEVEL_KEYS: [&str; 26] = [
     "max_connections",
     "client_header_timeout",
     "client_body_timeout",
+    "client_idle_timeout",
+    "max_header_size",
     // Not keys, but what someone who knows the environment variables may write: suggested as the real key.
     "jwt_tokens",
     "jwt_token",

@@ -57,6 +57,10 @@ pub struct FileConfig {
     pub client_header_timeout: Option<Duration>,
     #[serde(default, deserialize_with = "opt_duration")]
     pub client_body_timeout: Option<Duration>,
+    #[serde(default, deserialize_with = "opt_duration")]
+    pub client_idle_timeout: Option<Duration>,
+    #[serde(default, deserialize_with = "opt_byte_size")]
+    pub max_header_size: Option<u64>,
     #[serde(flatten)]
     pub unknown: BTreeMap<String, Value>,
 }

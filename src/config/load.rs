@@ -341,6 +341,20 @@ fn load_layers(
             None,
             None,
         ),
+        client_idle_timeout: layers.pick(
+            "client_idle_timeout",
+            Duration::from_secs(60),
+            raw.client_idle_timeout,
+            None,
+            None,
+        ),
+        max_header_size: layers.pick(
+            "max_header_size",
+            64 * 1024,
+            raw.max_header_size,
+            None,
+            None,
+        ),
         file: file_path,
         sources: layers.sources,
         warnings,
@@ -646,11 +660,13 @@ fn non_empty(v: &str, what: &str) -> Result<String, String> {
 }
 
 fn parse_upstream_url(v: &str) -> Result<String, String> {
+    // Errors quote the value, so a password in it is redacted first.
+    let shown = crate::secret::redact_url(v);
     let url = reqwest::Url::parse(v.trim())
-        .map_err(|e| format!("\"{v}\" is not a URL ({e}); use e.g. {DEFAULT_UPSTREAM_URL}"))?;
+        .map_err(|e| format!("\"{shown}\" is not a URL ({e}); use e.g. {DEFAULT_UPSTREAM_URL}"))?;
     if !matches!(url.scheme(), "http" | "https") {
         return Err(format!(
-            "\"{v}\" must start with https:// (or http:// for a local test upstream)"
+            "\"{shown}\" must start with https:// (or http:// for a local test upstream)"
         ));
     }
     Ok(url.as_str().trim_end_matches('/').to_string())
@@ -714,6 +730,7 @@ fn validate(config: &Config) -> Result<(), ConfigError> {
         ("idle_timeout", config.idle_timeout),
         ("client_header_timeout", config.client_header_timeout),
         ("client_body_timeout", config.client_body_timeout),
+        ("client_idle_timeout", config.client_idle_timeout),
     ];
     if let Some((key, _)) = timeouts.iter().find(|(_, value)| value.is_zero()) {
         return Err(ConfigError::invalid(origin(key), "must be longer than 0s"));
@@ -722,6 +739,13 @@ fn validate(config: &Config) -> Result<(), ConfigError> {
         return Err(ConfigError::invalid(
             origin("max_connections"),
             "must be at least 1; the default is 4096",
+        ));
+    }
+    // hyper's floor for a connection's read buffer; it panics below it.
+    if !(8 * 1024..=u64::from(u32::MAX)).contains(&config.max_header_size) {
+        return Err(ConfigError::invalid(
+            origin("max_header_size"),
+            "must be between 8KiB and 4GiB; the default is 64KiB",
         ));
     }
     Ok(())

@@ -299,6 +299,11 @@ pub struct Config {
     pub client_header_timeout: Duration,
     /// A client must send its whole request body within this time.
     pub client_body_timeout: Duration,
+    /// A keep-alive client connection with no request open is closed after this long.
+    pub client_idle_timeout: Duration,
+    /// Header bytes one request may carry; also caps a connection's read buffer, so what an unauthenticated
+    /// client can make the server hold.
+    pub max_header_size: u64,
     /// The config file that was read, if any.
     pub file: Option<PathBuf>,
     /// Where each top-level key's value came from.

@@ -104,6 +104,8 @@ pub fn keep_start_up_settings(running: &Config, new: &mut Config) -> Vec<&'stati
         max_connections,
         client_header_timeout,
         client_body_timeout,
+        client_idle_timeout,
+        max_header_size,
         shutdown_grace,
         watch_config
     );

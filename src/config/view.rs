@@ -48,7 +48,7 @@ pub fn redacted_json(config: &Config) -> Value {
         "health_check_mode": config.health_check_mode.as_str(),
         "server_port": config.server_port,
         "server_host": config.server_host,
-        "upstream_url": config.upstream_url,
+        "upstream_url": crate::secret::redact_url(&config.upstream_url),
         "upstream_api": config.upstream_api.as_str(),
         "grazie_agent": serde_json::from_str::<Value>(&config.grazie_agent).unwrap_or(Value::Null),
         "models": config.model_table().as_map(),
@@ -63,6 +63,8 @@ pub fn redacted_json(config: &Config) -> Value {
         "max_connections": config.max_connections,
         "client_header_timeout": humantime::format_duration(config.client_header_timeout).to_string(),
         "client_body_timeout": humantime::format_duration(config.client_body_timeout).to_string(),
+        "client_idle_timeout": humantime::format_duration(config.client_idle_timeout).to_string(),
+        "max_header_size": config.max_header_size,
     });
     let sources: Map<String, Value> = keys(&out)
         .into_iter()

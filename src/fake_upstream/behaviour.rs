@@ -36,6 +36,13 @@ pub enum Behaviour {
     PauseBetweenEvents(Duration),
     /// The request is accepted and never answered (until the client gives up or the fake shuts down).
     Hang,
+    /// This 3xx status with `Location: <location>`, as a hijacked or misrouted upstream might answer.
+    Redirect { status: u16, location: String },
+    /// This status with this body, where every `{jwt}` is replaced by the JWT the request carried (an upstream that
+    /// echoes the credential back).
+    ErrorBody { status: u16, body: String },
+    /// 500 with a body of this many bytes, streamed as it is read (nothing is held in memory).
+    HugeError { bytes: u64 },
 }
 
 /// 477 is JetBrains' own "quota exhausted" status; `StatusCode` accepts any three-digit code.
@@ -44,7 +51,8 @@ pub(super) fn quota_exhausted_status() -> StatusCode {
 }
 
 /// The immediate error reply of an error behaviour, or `None` for behaviours that answer normally (perhaps late).
-pub(super) fn error_reply(behaviour: &Behaviour) -> Option<Response> {
+/// `jwt` is the request's raw JWT, for `ErrorBody` to echo.
+pub(super) fn error_reply(behaviour: &Behaviour, jwt: &str) -> Option<Response> {
     match behaviour {
         Behaviour::Unauthorized => Some(text_error(
             StatusCode::UNAUTHORIZED,
@@ -68,6 +76,23 @@ pub(super) fn error_reply(behaviour: &Behaviour) -> Option<Response> {
             StatusCode::BAD_REQUEST,
             "request rejected by upstream policy",
         )),
+        Behaviour::Redirect { status, location } => {
+            let status = StatusCode::from_u16(*status).unwrap_or(StatusCode::FOUND);
+            let mut reply = text_error(status, "moved");
+            if let Ok(location) = HeaderValue::from_str(location) {
+                reply.headers_mut().insert(header::LOCATION, location);
+            }
+            Some(reply)
+        }
+        Behaviour::ErrorBody { status, body } => Some(
+            (
+                StatusCode::from_u16(*status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+                [(header::CONTENT_TYPE, "application/json")],
+                body.replace("{jwt}", jwt),
+            )
+                .into_response(),
+        ),
+        Behaviour::HugeError { bytes } => Some(huge_error(*bytes)),
         Behaviour::Ok
         | Behaviour::SlowFirstByte(_)
         | Behaviour::SlowHeaders(_)
@@ -85,6 +110,25 @@ pub(super) fn text_error(status: StatusCode, message: &str) -> Response {
         status,
         [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
         body,
+    )
+        .into_response()
+}
+
+/// A 500 whose body is `bytes` long, produced chunk by chunk only as fast as the client reads it.
+fn huge_error(bytes: u64) -> Response {
+    static CHUNK: [u8; 64 * 1024] = [b'x'; 64 * 1024];
+    let chunks = futures_util::stream::unfold(bytes, |left| async move {
+        if left == 0 {
+            return None;
+        }
+        let n = usize::try_from(left).map_or(CHUNK.len(), |left| left.min(CHUNK.len()));
+        let chunk = axum::body::Bytes::from_static(&CHUNK[..n]);
+        Some((Ok::<_, std::convert::Infallible>(chunk), left - n as u64))
+    });
+    (
+        StatusCode::INTERNAL_SERVER_ERROR,
+        [(header::CONTENT_TYPE, "text/plain")],
+        axum::body::Body::from_stream(chunks),
     )
         .into_response()
 }

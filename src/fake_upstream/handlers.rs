@@ -161,8 +161,12 @@ fn chat(
     }
     let behaviour = shared.behaviour(&name);
     // Authentication precedes body checks upstream; every other behaviour applies only to a valid body.
+    let jwt = headers
+        .get(JWT_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
     if behaviour == Behaviour::Unauthorized
-        && let Some(reply) = error_reply(&behaviour)
+        && let Some(reply) = error_reply(&behaviour, jwt)
     {
         return Outcome::now(Some(name), reply);
     }
@@ -179,7 +183,7 @@ fn chat(
         Ok(summary) => summary,
         Err(message) => return bad(&message),
     };
-    if let Some(reply) = error_reply(&behaviour) {
+    if let Some(reply) = error_reply(&behaviour, jwt) {
         return Outcome::now(Some(name), reply);
     }
     let guard = ActiveGuard::new(&shared.active);
@@ -277,8 +281,12 @@ fn quota(shared: &Shared, headers: &HeaderMap, empty_body: bool, json: Option<&V
         return bad("quota/get takes an empty body");
     }
     let behaviour = shared.behaviour(&name);
+    let jwt = headers
+        .get(JWT_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
     if behaviour != Behaviour::QuotaExhausted
-        && let Some(reply) = error_reply(&behaviour)
+        && let Some(reply) = error_reply(&behaviour, jwt)
     {
         return Outcome::now(Some(name), reply);
     }

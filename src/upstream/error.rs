@@ -16,6 +16,13 @@ pub enum UpstreamError {
     /// 400/404/413/422: the request itself is bad. Passed on to the client with this status.
     #[error("upstream refused the request ({status}): {body}")]
     Request { status: u16, body: String },
+    /// A 3xx. Never followed: the JWT (and on 307/308 the whole body) would go wherever the upstream points.
+    #[error(
+        "upstream answered {status} (a redirect{}), which jbproxy never follows so the JWT cannot leave upstream_url; \
+         check upstream_url",
+        .to.as_deref().map(|to| format!(" to {to}")).unwrap_or_default()
+    )]
+    Redirected { status: u16, to: Option<String> },
     /// 5xx, timeouts, broken streams: the upstream's fault, retried on another token.
     #[error("{0}")]
     Fault(String),
@@ -26,17 +33,25 @@ pub enum UpstreamError {
 }
 
 impl UpstreamError {
-    /// Classifies a non-200 answer.
-    pub fn from_status(status: u16, retry_after: Option<Duration>, body: &str) -> Self {
+    /// Classifies a non-200 answer. `secrets` are scrubbed from the body verbatim, besides anything JWT-shaped.
+    pub fn from_status(
+        status: u16,
+        retry_after: Option<Duration>,
+        body: &str,
+        secrets: &[&str],
+    ) -> Self {
         match status {
             401 | 403 => UpstreamError::Unauthorized,
             477 => UpstreamError::QuotaExhausted,
             429 => UpstreamError::RateLimited { retry_after },
             400 | 404 | 413 | 422 => UpstreamError::Request {
                 status,
-                body: opaque(body),
+                body: opaque(body, secrets),
             },
-            _ => UpstreamError::Fault(format!("upstream answered {status}: {}", opaque(body))),
+            _ => UpstreamError::Fault(format!(
+                "upstream answered {status}: {}",
+                opaque(body, secrets)
+            )),
         }
     }
 
@@ -48,48 +63,81 @@ impl UpstreamError {
             UpstreamError::RateLimited { retry_after } => Outcome::RateLimited {
                 retry_after: *retry_after,
             },
-            UpstreamError::Request { .. } => Outcome::RequestError,
+            // A redirect says nothing about the token: every token would get the same answer from that upstream.
+            // Counting it as a fault would eject the whole pool and hide the cause behind a 503.
+            UpstreamError::Request { .. } | UpstreamError::Redirected { .. } => {
+                Outcome::RequestError
+            }
             UpstreamError::Fault(_) => Outcome::Fault,
             UpstreamError::Unreachable(_) => Outcome::Unreachable,
         }
     }
 
-    /// Whether another token could do better (everything but a bad request).
+    /// Whether another token could do better: not for a bad request, and not for a redirect (the upstream would
+    /// redirect the next token too).
     pub fn retriable(&self) -> bool {
-        !matches!(self, UpstreamError::Request { .. })
+        !matches!(
+            self,
+            UpstreamError::Request { .. } | UpstreamError::Redirected { .. }
+        )
     }
 }
 
-/// An upstream body for an error message: one line, at most 300 characters, and never anything that looks like a
-/// JWT (three base64url segments), since an upstream might echo the credential back.
-pub fn opaque(body: &str) -> String {
-    let one_line: String = body.split_whitespace().collect::<Vec<_>>().join(" ");
-    let cleaned: Vec<String> = one_line
-        .split(' ')
-        .map(|word| {
-            if looks_like_jwt(word) {
-                "<jwt>".to_string()
-            } else {
-                word.to_string()
-            }
-        })
-        .collect();
-    let text = cleaned.join(" ");
-    match text.char_indices().nth(300) {
-        Some((cut, _)) => format!("{}…", &text[..cut]),
-        None => text,
+/// Where a redirect pointed, as scheme, host and port only: a path or query may carry anything, userinfo a password.
+pub fn redirect_target(location: Option<&str>) -> Option<String> {
+    let url = reqwest::Url::parse(location?).ok()?;
+    let host = url.host_str()?;
+    Some(match url.port() {
+        Some(port) => format!("{}://{host}:{port}", url.scheme()),
+        None => format!("{}://{host}", url.scheme()),
+    })
+}
+
+/// An upstream body for an error message. Secrets go first, while the text is whole: every `secrets` entry
+/// verbatim, then every JWT-shaped run of characters wherever it stands (in quotes, brackets, after `=`), since an
+/// upstream might echo the credential back. Then one line, at most 300 characters.
+pub fn opaque(body: &str, secrets: &[&str]) -> String {
+    let mut text = std::borrow::Cow::Borrowed(body);
+    for secret in secrets.iter().filter(|s| !s.is_empty()) {
+        if text.contains(secret) {
+            text = std::borrow::Cow::Owned(text.replace(secret, "<redacted>"));
+        }
+    }
+    let scrubbed = scrub_jwts(&text);
+    let one_line: String = scrubbed.split_whitespace().collect::<Vec<_>>().join(" ");
+    match one_line.char_indices().nth(300) {
+        Some((cut, _)) => format!("{}…", &one_line[..cut]),
+        None => one_line,
     }
 }
 
-fn looks_like_jwt(word: &str) -> bool {
-    let parts: Vec<&str> = word.split('.').collect();
-    parts.len() == 3
-        && parts[0].len() > 8
-        && parts[1].len() > 8
-        && parts
-            .iter()
-            .flat_map(|p| p.chars())
-            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '"' || c == '=')
+/// Replaces every maximal run of base64url characters and dots that holds a JWT shape with `<jwt>`.
+fn scrub_jwts(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(start) = rest.find(is_token_char) {
+        out.push_str(&rest[..start]);
+        let run = &rest[start..];
+        let len = run.find(|c| !is_token_char(c)).unwrap_or(run.len());
+        let (run, after) = run.split_at(len);
+        out.push_str(if looks_like_jwt(run) { "<jwt>" } else { run });
+        rest = after;
+    }
+    out.push_str(rest);
+    out
+}
+
+fn is_token_char(c: char) -> bool {
+    c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '=' | '.')
+}
+
+/// Three dot-separated segments in a row, the first two long enough to hold a JSON header and payload
+/// (`{"alg":"x"}` alone is 15 base64 characters). The signature may be empty (`alg: none`).
+pub fn looks_like_jwt(run: &str) -> bool {
+    let segments: Vec<&str> = run.split('.').collect();
+    segments
+        .windows(3)
+        .any(|w| w[0].len() >= 10 && w[1].len() >= 10)
 }
 
 #[cfg(test)]
@@ -98,35 +146,72 @@ mod tests {
 
     #[test]
     fn statuses_classify_as_the_upstream_table_says() {
+        let classify = |status| UpstreamError::from_status(status, None, "", &[]);
+        assert!(matches!(classify(401), UpstreamError::Unauthorized));
+        assert!(matches!(classify(477), UpstreamError::QuotaExhausted));
+        assert!(matches!(classify(429), UpstreamError::RateLimited { .. }));
         assert!(matches!(
-            UpstreamError::from_status(401, None, ""),
-            UpstreamError::Unauthorized
-        ));
-        assert!(matches!(
-            UpstreamError::from_status(477, None, ""),
-            UpstreamError::QuotaExhausted
-        ));
-        assert!(matches!(
-            UpstreamError::from_status(429, None, ""),
-            UpstreamError::RateLimited { .. }
-        ));
-        assert!(matches!(
-            UpstreamError::from_status(422, None, ""),
+            classify(422),
             UpstreamError::Request { status: 422, .. }
         ));
-        assert!(matches!(
-            UpstreamError::from_status(503, None, ""),
-            UpstreamError::Fault(_)
-        ));
-        assert!(!UpstreamError::from_status(400, None, "").retriable());
-        assert!(UpstreamError::from_status(500, None, "").retriable());
+        assert!(matches!(classify(503), UpstreamError::Fault(_)));
+        assert!(!classify(400).retriable());
+        assert!(classify(500).retriable());
+    }
+
+    #[test]
+    fn a_redirect_is_neither_retried_nor_held_against_the_token() {
+        let err = UpstreamError::Redirected {
+            status: 307,
+            to: redirect_target(Some("http://user:pw@evil.test:8443/steal?jwt=x")),
+        };
+        assert!(!err.retriable());
+        assert_eq!(err.outcome(), Outcome::RequestError);
+        let text = err.to_string();
+        assert!(
+            text.contains("307") && text.contains("http://evil.test:8443"),
+            "{text}"
+        );
+        assert!(!text.contains("pw") && !text.contains("steal"), "{text}");
+        assert_eq!(redirect_target(Some("/relative")), None);
     }
 
     #[test]
     fn opaque_bodies_are_short_and_never_carry_a_jwt() {
         let jwt = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ4In0.c2lnbmF0dXJlc2ln";
-        let text = opaque(&format!("bad token {jwt}\nplease retry"));
+        let text = opaque(&format!("bad token {jwt}\nplease retry"), &[]);
         assert_eq!(text, "bad token <jwt> please retry");
-        assert!(opaque(&"x".repeat(1000)).chars().count() <= 301);
+        assert!(opaque(&"x".repeat(1000), &[]).chars().count() <= 301);
+    }
+
+    #[test]
+    fn jwts_are_scrubbed_wherever_they_stand() {
+        let jwt = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ4In0.c2lnbmF0dXJlc2ln";
+        for wrapped in [
+            format!(r#"{{"token":"{jwt}"}}"#),
+            format!(r#"["{jwt}"]"#),
+            format!("(jwt={jwt})"),
+            format!("<{jwt}>"),
+            format!("'{jwt}',"),
+            format!("{}.", &jwt[..jwt.rfind('.').unwrap_or(0)]),
+        ] {
+            let text = opaque(&wrapped, &[]);
+            assert!(!text.contains("eyJzdWIiOiJ4In0"), "{wrapped} → {text}");
+            assert!(text.contains("<jwt>"), "{wrapped} → {text}");
+        }
+        // Ordinary dotted words stay readable.
+        assert_eq!(
+            opaque("see api.jetbrains.ai v1.2.3", &[]),
+            "see api.jetbrains.ai v1.2.3"
+        );
+    }
+
+    #[test]
+    fn configured_secrets_are_scrubbed_verbatim_before_truncation() {
+        let secret = "e30.short-not-jwt-shaped";
+        let body = format!("{}{secret} echoed", "x ".repeat(140));
+        let text = opaque(&body, &[secret]);
+        assert!(!text.contains("short-not-jwt"), "{text}");
+        assert!(text.contains("<redacted>"), "{text}");
     }
 }

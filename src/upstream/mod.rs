@@ -11,6 +11,7 @@ mod sse;
 use std::time::Duration;
 
 use reqwest::header::{ACCEPT, CONTENT_TYPE, HeaderMap, HeaderValue, USER_AGENT};
+use secrecy::ExposeSecret;
 use serde_json::Value;
 
 pub use error::UpstreamError;
@@ -21,6 +22,11 @@ use crate::pool::QuotaInfo;
 use crate::translate::request::{GrazieRequest, path_for};
 
 pub const QUOTA_PATH: &str = "/user/v5/quota/get";
+/// Error bodies are read this far and no further; the rest is never read (the connection is dropped), so an
+/// upstream answering a 1 GiB error costs 64 KiB. Only the first 300 characters are shown anyway.
+const MAX_ERROR_BODY: usize = 64 * 1024;
+/// The quota and refresh answers are a few hundred bytes; a larger one is refused rather than read into memory.
+const MAX_JSON_BODY: usize = 1024 * 1024;
 pub const REFRESH_PATH: &str = "/auth/jetbrains-jwt/provide-access/license/v2";
 const JWT_HEADER: &str = "grazie-authenticate-jwt";
 
@@ -40,6 +46,9 @@ pub struct UpstreamClient {
     chat_urls: std::sync::Arc<[(&'static str, reqwest::Url)]>,
     request_timeout: Duration,
     timeouts: StreamTimeouts,
+    /// Configured credentials that do not look like JWTs (those are scrubbed by shape): scrubbed from upstream
+    /// error bodies verbatim, in case the upstream echoes one back.
+    verbatim: std::sync::Arc<[secrecy::SecretString]>,
 }
 
 impl UpstreamClient {
@@ -51,8 +60,10 @@ impl UpstreamClient {
             HeaderValue::from_str(&config.grazie_agent)
                 .map_err(|_| anyhow::anyhow!("grazie_agent is not a valid header value"))?,
         );
-        // TLS verification stays on (reqwest's default); the Go original turned it off.
+        // TLS verification stays on (reqwest's default); the Go original turned it off. Redirects are never
+        // followed: reqwest would resend the custom JWT header (and on 307/308 the body) to wherever they point.
         let http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
             .default_headers(headers)
             .connect_timeout(config.connect_timeout)
             .tcp_nodelay(true)
@@ -76,7 +87,17 @@ impl UpstreamClient {
                 first_event: config.first_byte_timeout,
                 idle: config.idle_timeout,
             },
+            verbatim: verbatim_secrets(config),
         })
+    }
+
+    /// The same client (and its warm connections) for a reloaded config whose upstream settings did not change:
+    /// only the credentials to scrub are new.
+    pub fn for_config(&self, config: &Config) -> Self {
+        Self {
+            verbatim: verbatim_secrets(config),
+            ..self.clone()
+        }
     }
 
     /// Starts a chat and returns its event stream once the upstream has answered 200.
@@ -102,7 +123,7 @@ impl UpstreamClient {
             .header(ACCEPT, "text/event-stream")
             .body(request.body.clone())
             .send();
-        let response = self.answered(send).await?;
+        let response = self.answered(send, jwt).await?;
         Ok(EventStream::new(response, self.timeouts))
     }
 
@@ -115,7 +136,7 @@ impl UpstreamClient {
             .header(CONTENT_TYPE, "application/json")
             .header(reqwest::header::CONTENT_LENGTH, "0")
             .send();
-        let response = self.answered(send).await?;
+        let response = self.answered(send, jwt).await?;
         let body: Value = self.json_body(response).await?;
         parse_quota(&body).ok_or_else(|| {
             UpstreamError::Fault("quota answer has no current/maximum amounts".into())
@@ -134,7 +155,7 @@ impl UpstreamClient {
             .bearer_auth(authorization)
             .json(&serde_json::json!({"licenseId": license_id}))
             .send();
-        let response = self.answered(send).await?;
+        let response = self.answered(send, authorization).await?;
         let body: Value = self.json_body(response).await?;
         body.get("token")
             .and_then(Value::as_str)
@@ -144,9 +165,11 @@ impl UpstreamClient {
     }
 
     /// Waits for response headers (bounded by `request_timeout`) and turns a non-200 into a classified error.
+    /// `credential` is what this call sent; it is scrubbed from the error body verbatim.
     async fn answered(
         &self,
         send: impl Future<Output = reqwest::Result<reqwest::Response>>,
+        credential: &str,
     ) -> Result<reqwest::Response, UpstreamError> {
         let response = tokio::time::timeout(self.request_timeout, send)
             .await
@@ -167,28 +190,83 @@ impl UpstreamClient {
         if status == 200 {
             return Ok(response);
         }
+        if (300..400).contains(&status) {
+            let location = response
+                .headers()
+                .get(reqwest::header::LOCATION)
+                .and_then(|v| v.to_str().ok());
+            return Err(UpstreamError::Redirected {
+                status,
+                to: error::redirect_target(location),
+            });
+        }
         let retry_after = response
             .headers()
             .get(reqwest::header::RETRY_AFTER)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.trim().parse::<u64>().ok())
             .map(Duration::from_secs);
-        let body = tokio::time::timeout(Duration::from_secs(5), response.text())
-            .await
-            .ok()
-            .and_then(Result::ok)
-            .unwrap_or_default();
-        Err(UpstreamError::from_status(status, retry_after, &body))
+        let body = tokio::time::timeout(
+            Duration::from_secs(5),
+            read_capped(response, MAX_ERROR_BODY),
+        )
+        .await
+        .ok()
+        .and_then(Result::ok)
+        .map(|(bytes, _)| String::from_utf8_lossy(&bytes).into_owned())
+        .unwrap_or_default();
+        let mut secrets: Vec<&str> = self.verbatim.iter().map(|s| s.expose_secret()).collect();
+        secrets.push(credential);
+        Err(UpstreamError::from_status(
+            status,
+            retry_after,
+            &body,
+            &secrets,
+        ))
     }
 
     async fn json_body(&self, response: reqwest::Response) -> Result<Value, UpstreamError> {
-        tokio::time::timeout(self.timeouts.idle, response.json::<Value>())
-            .await
-            .map_err(|_| UpstreamError::Fault("upstream body timed out".into()))?
-            .map_err(|e| {
-                UpstreamError::Fault(format!("upstream body is not JSON: {}", describe(&e)))
-            })
+        let (bytes, cut) =
+            tokio::time::timeout(self.timeouts.idle, read_capped(response, MAX_JSON_BODY))
+                .await
+                .map_err(|_| UpstreamError::Fault("upstream body timed out".into()))?
+                .map_err(|e| UpstreamError::Fault(describe(&e)))?;
+        if cut {
+            return Err(UpstreamError::Fault(format!(
+                "upstream answer is larger than {MAX_JSON_BODY} bytes"
+            )));
+        }
+        serde_json::from_slice(&bytes)
+            .map_err(|e| UpstreamError::Fault(format!("upstream body is not JSON: {e}")))
     }
+}
+
+/// Reads at most `cap` bytes of a body; the flag says whether more was left unread.
+async fn read_capped(
+    mut response: reqwest::Response,
+    cap: usize,
+) -> reqwest::Result<(Vec<u8>, bool)> {
+    let mut out = Vec::new();
+    while let Some(chunk) = response.chunk().await? {
+        let room = cap.saturating_sub(out.len());
+        if chunk.len() > room {
+            out.extend_from_slice(&chunk[..room]);
+            return Ok((out, true));
+        }
+        out.extend_from_slice(&chunk);
+    }
+    Ok((out, false))
+}
+
+/// Configured credentials that are not JWT-shaped (the shape scrubber cannot see them).
+fn verbatim_secrets(config: &Config) -> std::sync::Arc<[secrecy::SecretString]> {
+    config
+        .tokens
+        .iter()
+        .flat_map(|t| std::iter::once(&t.token).chain(t.authorization.as_ref()))
+        .filter(|s| !error::looks_like_jwt(s.expose_secret()))
+        .cloned()
+        .collect()
 }
 
 /// A reqwest error without the URL's query or anything secret: just what kind of failure it was.

@@ -11,6 +11,7 @@ mod completions;
 mod config_examples;
 mod docs;
 mod first_hour;
+mod hardening_net;
 mod hostile_input;
 mod operator_safety;
 mod pool_admin;
