@@ -83,7 +83,8 @@ impl ResponseBuilder {
         } else {
             Value::String(self.content)
         };
-        let mut message = json!({ "role": "assistant", "content": content });
+        // `refusal` and `logprobs` are required (nullable) in OpenAI's spec: strict clients reject answers without.
+        let mut message = json!({ "role": "assistant", "content": content, "refusal": null });
         if !self.tool_calls.is_empty() {
             let calls: Vec<Value> = self
                 .tool_calls
@@ -97,7 +98,7 @@ impl ResponseBuilder {
             "object": "chat.completion",
             "created": self.created,
             "model": self.model,
-            "choices": [{ "index": 0, "message": message, "finish_reason": finish_reason }],
+            "choices": [{ "index": 0, "message": message, "logprobs": null, "finish_reason": finish_reason }],
             "usage": {
                 "prompt_tokens": usage.prompt_tokens,
                 "completion_tokens": usage.completion_tokens,
@@ -138,7 +139,7 @@ mod tests {
         assert_eq!(
             v,
             json!({"id":"chatcmpl-9","object":"chat.completion","created":1700000001,"model":"claude-sonnet-4-5",
-                   "choices":[{"index":0,"message":{"role":"assistant","content":"Hello, world"},"finish_reason":"stop"}],
+                   "choices":[{"index":0,"message":{"role":"assistant","content":"Hello, world","refusal":null},"logprobs":null,"finish_reason":"stop"}],
                    "usage":{"prompt_tokens":10,"completion_tokens":3,"total_tokens":13}})
         );
     }
@@ -192,7 +193,7 @@ mod tests {
         let v = build(&[UpstreamEvent::Unknown("X".into())]);
         assert_eq!(
             v["choices"][0]["message"],
-            json!({"role":"assistant","content":""})
+            json!({"role":"assistant","content":"","refusal":null})
         );
         assert_eq!(v["choices"][0]["finish_reason"], "stop");
         assert_eq!(

@@ -21,6 +21,7 @@ mod pool_health;
 mod pool_reload;
 mod reliability_faults;
 mod reliability_mixed;
+mod sdk;
 mod secrets_never_leak;
 mod serve_anthropic;
 mod serve_cli;
