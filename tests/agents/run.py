@@ -147,7 +147,7 @@ class Stack:
     """The fake upstream and `jbproxy serve` in front of it, each a child process ended by its own handle."""
 
     def __init__(self, work, key, aliases):
-        self.work, self.key, self.procs, self.aliases = work, key, [], aliases
+        self.work, self.key, self.procs, self.files, self.aliases = work, key, [], [], aliases
 
     def start(self):
         run(["cargo", "build", "--quiet", "--bin", "jbproxy", "--example", "fake_upstream"], cwd=REPO,
@@ -155,7 +155,7 @@ class Stack:
         target = Path(os.environ.get("CARGO_TARGET_DIR", REPO / "target")) / "debug"
         config = self.work / "jbproxy.json"
         self.port = free_port()
-        fake_log = open(self.work / "fake_upstream.log", "w")
+        fake_log = self.open("fake_upstream.log")
         fake = subprocess.Popen(
             [str(target / "examples" / "fake_upstream"), "--write-config", str(config), "--bearer", self.key,
              "--proxy-port", str(self.port)], stdout=fake_log, stderr=subprocess.STDOUT)
@@ -170,7 +170,7 @@ class Stack:
         self.log_path = self.work / "jbproxy.log"
         env = dict(os.environ, RUST_LOG="info")
         proxy = subprocess.Popen([str(target / "jbproxy"), "serve", "--config", str(config)], env=env,
-                                 stdout=open(self.work / "jbproxy.stdout", "w"), stderr=open(self.log_path, "w"))
+                                 stdout=self.open("jbproxy.stdout"), stderr=self.open("jbproxy.log"))
         self.procs.append(proxy)
 
         def healthy():
@@ -182,6 +182,11 @@ class Stack:
                 return False
 
         wait_for(healthy, 30, "jbproxy serve")
+
+    def open(self, name):
+        f = open(self.work / name, "w")
+        self.files.append(f)
+        return f
 
     @property
     def url(self):
@@ -206,6 +211,8 @@ class Stack:
                     proc.wait(timeout=15)
                 except subprocess.TimeoutExpired:
                     proc.kill()
+        for f in self.files:
+            f.close()
 
 
 # --- the cases -------------------------------------------------------------------------------------------------------
