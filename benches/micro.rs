@@ -9,10 +9,10 @@ use divan::{Bencher, black_box};
 use jbproxy::config::{Config, Env, Overrides, UpstreamApi};
 use jbproxy::fake_upstream::mint_jwt;
 use jbproxy::pool::{Pool, Tried};
-use jbproxy::translate::events::{UpstreamEvent, parse_data, parse_data_into};
-use jbproxy::translate::openai::ChatRequest;
+use jbproxy::translate::openai::request::ChatRequest;
+use jbproxy::translate::openai::stream::ChunkTranslator;
 use jbproxy::translate::request;
-use jbproxy::translate::stream::ChunkTranslator;
+use jbproxy::upstream::event::{UpstreamEvent, parse_data, parse_data_into};
 
 fn main() {
     divan::main();
@@ -96,7 +96,7 @@ fn push_content(bencher: Bencher) {
         false,
         10,
     );
-    let mut out = Vec::with_capacity(4);
+    let mut out = String::with_capacity(512);
     bencher.bench_local(|| {
         out.clear();
         translator.push(black_box(&event), &mut out);
@@ -116,7 +116,7 @@ fn translate_answer(bencher: Bencher) {
             true,
             10,
         );
-        let mut out = Vec::with_capacity(4);
+        let mut out = String::with_capacity(512);
         for event in &events {
             translator.push(event, &mut out);
         }

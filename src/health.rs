@@ -13,8 +13,8 @@ use crate::config::HealthCheckMode;
 use crate::live::Live;
 use crate::pool::{Outcome, QuotaInfo, unix_now};
 use crate::server::Handles;
-use crate::translate::events::UpstreamEvent;
 use crate::upstream::UpstreamError;
+use crate::upstream::event::UpstreamEvent;
 
 /// How many tokens are checked at once: enough to finish a round quickly, few enough not to look like a burst.
 const CONCURRENT_CHECKS: usize = 4;
@@ -103,7 +103,7 @@ pub async fn check_token(live: &Live, index: usize) {
 
 /// The seed's check: a one-word chat. Spends quota, hence opt-in.
 async fn chat_check(live: &Live, jwt: &str) -> Result<Option<QuotaInfo>, UpstreamError> {
-    let request: crate::translate::openai::ChatRequest =
+    let request: crate::translate::openai::request::ChatRequest =
         serde_json::from_value(serde_json::json!({
             "model": "gpt-4o-mini",
             "messages": [{"role": "user", "content": "ping"}]

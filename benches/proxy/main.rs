@@ -25,7 +25,7 @@ use serde_json::{Value, json};
 
 use jbproxy::config::UpstreamApi;
 use jbproxy::fake_upstream::mint_jwt;
-use jbproxy::translate::openai::ChatRequest;
+use jbproxy::translate::openai::request::ChatRequest;
 
 use fake::FakeProcess;
 use load::{Expect, Job, Outcome, percentile};

@@ -8,16 +8,14 @@ use axum::body::Body;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use serde_json::Value;
 
-use super::relay::{self, Collector, Meta, StreamFormat};
+use super::relay::{self, Meta};
 use super::{ApiError, AppState, auth};
 use crate::live::Live;
-use crate::translate::events::UpstreamEvent;
-use crate::translate::openai::ChatRequest;
+use crate::translate::openai::request::ChatRequest;
+use crate::translate::openai::response::ResponseBuilder;
+use crate::translate::openai::stream::ChunkTranslator;
 use crate::translate::request;
-use crate::translate::response::ResponseBuilder;
-use crate::translate::stream::ChunkTranslator;
 
 pub async fn completions(State(app): State<AppState>, headers: HeaderMap, body: Body) -> Response {
     let live = app.snapshot();
@@ -68,16 +66,8 @@ async fn handle(
     };
     if req.stream {
         let include_usage = req.stream_options.as_ref().is_some_and(|o| o.include_usage);
-        let format = OpenAiStream {
-            translator: ChunkTranslator::new(
-                id,
-                req.model.clone(),
-                created,
-                include_usage,
-                prompt_tokens,
-            ),
-            chunks: Vec::with_capacity(4),
-        };
+        let format =
+            ChunkTranslator::new(id, req.model.clone(), created, include_usage, prompt_tokens);
         relay::stream(live, grazie, meta, format, app.drain.clone()).await
     } else {
         let model = req.model.clone();
@@ -86,52 +76,5 @@ async fn handle(
         })
         .await?;
         Ok((StatusCode::OK, axum::Json(json)).into_response())
-    }
-}
-
-/// OpenAI's streaming format: `data: <chunk>` records, ending with `data: [DONE]`.
-struct OpenAiStream {
-    translator: ChunkTranslator,
-    chunks: Vec<String>,
-}
-
-impl OpenAiStream {
-    fn drain_into(&mut self, out: &mut String) {
-        for chunk in self.chunks.drain(..) {
-            out.reserve(chunk.len() + 8);
-            out.push_str("data: ");
-            out.push_str(&chunk);
-            out.push_str("\n\n");
-        }
-    }
-}
-
-impl StreamFormat for OpenAiStream {
-    fn event(&mut self, event: &UpstreamEvent, out: &mut String) {
-        self.translator.push(event, &mut self.chunks);
-        self.drain_into(out);
-    }
-
-    fn finish(&mut self, out: &mut String) {
-        self.translator.finish(&mut self.chunks);
-        self.drain_into(out);
-        out.push_str("data: [DONE]\n\n");
-    }
-
-    /// An error object and no `[DONE]`, so clients know the answer was cut.
-    fn error(&mut self, error: &ApiError, out: &mut String) {
-        out.push_str("data: ");
-        out.push_str(&error.body().to_string());
-        out.push_str("\n\n");
-    }
-}
-
-impl Collector for ResponseBuilder {
-    fn push(&mut self, event: &UpstreamEvent) {
-        ResponseBuilder::push(self, event);
-    }
-
-    fn finish(self) -> Value {
-        ResponseBuilder::finish(self)
     }
 }

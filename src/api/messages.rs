@@ -12,15 +12,14 @@ use axum::body::Body;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use serde_json::{Value, json};
+use serde_json::json;
 
-use super::relay::{self, Collector, Meta, StreamFormat};
+use super::relay::{self, Meta};
 use super::{ApiError, AppState, auth};
 use crate::live::Live;
 use crate::translate::anthropic::request::{self, MessagesRequest};
 use crate::translate::anthropic::response::MessageBuilder;
 use crate::translate::anthropic::stream::EventWriter;
-use crate::translate::events::UpstreamEvent;
 
 /// `POST /v1/messages`, streamed (`"stream": true`) or not.
 pub async fn create(State(app): State<AppState>, headers: HeaderMap, body: Body) -> Response {
@@ -114,7 +113,7 @@ async fn handle(
         started,
     };
     if stream {
-        let format = AnthropicStream(EventWriter::new(id, model, input_tokens));
+        let format = EventWriter::new(id, model, input_tokens);
         relay::stream(live, grazie, meta, format, app.drain.clone()).await
     } else {
         let json = relay::collect(live, grazie, &meta, || {
@@ -122,33 +121,5 @@ async fn handle(
         })
         .await?;
         Ok((StatusCode::OK, axum::Json(json)).into_response())
-    }
-}
-
-/// Anthropic's streaming format; the records are written by the pure `EventWriter`.
-struct AnthropicStream(EventWriter);
-
-impl StreamFormat for AnthropicStream {
-    fn event(&mut self, event: &UpstreamEvent, out: &mut String) {
-        self.0.push(event, out);
-    }
-
-    fn finish(&mut self, out: &mut String) {
-        self.0.finish(out);
-    }
-
-    /// An `event: error` record and no `message_stop`, so clients know the answer was cut.
-    fn error(&mut self, error: &ApiError, out: &mut String) {
-        self.0.error(error.anthropic_kind(), &error.message, out);
-    }
-}
-
-impl Collector for MessageBuilder {
-    fn push(&mut self, event: &UpstreamEvent) {
-        MessageBuilder::push(self, event);
-    }
-
-    fn finish(self) -> Value {
-        MessageBuilder::finish(self)
     }
 }

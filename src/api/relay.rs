@@ -1,6 +1,7 @@
 //! The relay shared by every API face (OpenAI, Anthropic): fail over until an answer starts, then stream it (or
-//! collect it) through a face-specific format. One copy of the failover, streaming, cancellation and shutdown
-//! logic; the faces differ only in how requests are parsed and answers written.
+//! collect it) through the face's writer (`translate::SseWriter`, `translate::AnswerBuilder`). One copy of the
+//! failover, streaming, cancellation and shutdown logic; the faces differ only in how requests are parsed and
+//! answers written.
 
 use std::sync::Arc;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
@@ -15,24 +16,10 @@ use tokio_util::sync::CancellationToken;
 use super::ApiError;
 use crate::live::Live;
 use crate::pool::{Outcome, Permit, QuotaInfo, Tried};
-use crate::translate::events::{QuotaUpdate, UpstreamEvent};
-use crate::translate::request::GrazieRequest;
+use crate::translate::{AnswerBuilder, SseWriter, StreamFailure};
+use crate::upstream::event::{QuotaUpdate, UpstreamEvent};
+use crate::upstream::request::GrazieRequest;
 use crate::upstream::{EventStream, UpstreamError};
-
-/// How one API face writes a streamed answer. Each method appends complete SSE records to `out`.
-pub trait StreamFormat: Send + 'static {
-    fn event(&mut self, event: &UpstreamEvent, out: &mut String);
-    /// The normal end: the last records and the face's end marker.
-    fn finish(&mut self, out: &mut String);
-    /// A terminal error after the stream started, written so the client can tell the answer was cut.
-    fn error(&mut self, error: &ApiError, out: &mut String);
-}
-
-/// How one API face builds a non-streamed answer.
-pub trait Collector {
-    fn push(&mut self, event: &UpstreamEvent);
-    fn finish(self) -> Value;
-}
 
 /// Facts about one answer, for logs and for the face's ids.
 pub struct Meta {
@@ -71,7 +58,7 @@ pub async fn read_body(body: Body, limit: u64) -> Result<Bytes, ApiError> {
 
 /// Streams the answer to `request` in `format`. Errors before the first byte come back as `Err` (the face turns
 /// them into its own error response); after that, the stream ends with the format's error record.
-pub async fn stream<F: StreamFormat>(
+pub async fn stream<F: SseWriter>(
     live: &Arc<Live>,
     request: GrazieRequest,
     meta: Meta,
@@ -107,7 +94,7 @@ pub async fn stream<F: StreamFormat>(
 
 /// Collects the whole answer. Nothing reaches the client before it is complete, so even an answer cut midway
 /// fails over to another token.
-pub async fn collect<C: Collector>(
+pub async fn collect<C: AnswerBuilder>(
     live: &Arc<Live>,
     request: GrazieRequest,
     meta: &Meta,
@@ -269,7 +256,7 @@ struct Streamer<F> {
     finished: bool,
 }
 
-impl<F: StreamFormat> Streamer<F> {
+impl<F: SseWriter> Streamer<F> {
     /// The next frame to send, or `None` when the stream is over.
     async fn next_frame(&mut self) -> Option<Bytes> {
         if self.finished {
@@ -302,7 +289,7 @@ impl<F: StreamFormat> Streamer<F> {
                 UpstreamEvent::Quota(q) => record_quota(&self.permit, q),
                 _ => {}
             }
-            self.format.event(&event, &mut out);
+            self.format.push(&event, &mut out);
             if !out.is_empty() {
                 return Some(Bytes::from(out));
             }
@@ -323,13 +310,14 @@ impl<F: StreamFormat> Streamer<F> {
             self.permit.report(&err.outcome());
         }
         tracing::warn!(token = %self.permit.slot().label(), "stream cut after it started: {err}");
-        let error = ApiError::new(
-            axum::http::StatusCode::BAD_GATEWAY,
-            "upstream_error",
-            format!("the answer was cut: {err}"),
-        )
-        .code("stream_interrupted");
-        self.format.error(&error, out);
+        let message = format!("the answer was cut: {err}");
+        let failure = StreamFailure {
+            status: axum::http::StatusCode::BAD_GATEWAY.as_u16(),
+            kind: "upstream_error",
+            code: Some("stream_interrupted"),
+            message: &message,
+        };
+        self.format.fail(&failure, out);
     }
 }
 

@@ -9,9 +9,10 @@ use std::fmt;
 
 use serde::Serialize;
 
-use super::openai::ChatRequest;
+use super::openai::request::ChatRequest;
 use super::usage;
 use crate::config::UpstreamApi;
+use crate::upstream::request::{GrazieRequest, path_for};
 
 pub use image::MAX_IMAGE_BYTES;
 use messages::{Chat, Message};
@@ -42,38 +43,9 @@ impl fmt::Display for TranslateError {
 
 impl std::error::Error for TranslateError {}
 
-/// What to POST upstream.
-#[derive(Debug)]
-pub struct GrazieRequest {
-    /// Path under the upstream base URL.
-    pub path: &'static str,
-    /// The serialized JSON body.
-    pub body: Vec<u8>,
-    /// Estimated prompt tokens (the upstream reports none).
-    pub prompt_tokens: u32,
-}
-
-const PATH_V8: &str = "/user/v5/llm/chat/stream/v8";
-const PATH_V7: &str = "/user/v5/llm/chat/stream/v7";
-/// Codex profiles take the same body on the responses endpoint (unverified upstream behaviour, per the survey).
-const PATH_RESPONSES: &str = "/user/v5/llm/responses/stream/v8";
-
 /// Tokens an image counts for in the prompt estimate: what OpenAI bills a 1024×1024 image at high detail. Counting
 /// the base64 text instead would overstate it a hundredfold.
 const IMAGE_TOKENS: u32 = 765;
-
-/// The upstream path for a profile. A profile ending in `-codex` goes to the responses endpoint whatever the API
-/// version, since that endpoint exists only as v8.
-pub fn path_for(profile: &str, api: UpstreamApi) -> &'static str {
-    if profile.ends_with("-codex") {
-        PATH_RESPONSES
-    } else {
-        match api {
-            UpstreamApi::V8 => PATH_V8,
-            UpstreamApi::V7 => PATH_V7,
-        }
-    }
-}
 
 /// Validates `req` and builds the upstream request for `profile`. `now_ms` (epoch milliseconds) stamps the tools'
 /// `modified` field; it is passed in to keep this function pure.

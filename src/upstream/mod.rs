@@ -5,8 +5,10 @@
 //! (`idle_timeout`).
 
 pub mod error;
-mod events;
+pub mod event;
+pub mod request;
 mod sse;
+mod stream;
 
 use std::time::Duration;
 
@@ -14,11 +16,11 @@ use reqwest::header::{ACCEPT, CONTENT_TYPE, HeaderMap, HeaderValue, USER_AGENT};
 use serde_json::Value;
 
 pub use error::UpstreamError;
-pub use events::{EventStream, MAX_LINE_BYTES};
+pub use stream::{EventStream, MAX_LINE_BYTES};
 
 use crate::config::{Config, UpstreamApi};
 use crate::pool::QuotaInfo;
-use crate::translate::request::{GrazieRequest, path_for};
+use request::{GrazieRequest, path_for};
 
 pub const QUOTA_PATH: &str = "/user/v5/quota/get";
 pub const REFRESH_PATH: &str = "/auth/jetbrains-jwt/provide-access/license/v2";

@@ -7,11 +7,11 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use jbproxy::config::UpstreamApi;
-use jbproxy::translate::events::{UpstreamEvent, parse_data};
-use jbproxy::translate::openai::ChatRequest;
+use jbproxy::translate::openai::request::ChatRequest;
 use jbproxy::translate::request;
 use jbproxy::upstream::EventStream;
 use jbproxy::upstream::StreamTimeouts;
+use jbproxy::upstream::event::{UpstreamEvent, parse_data};
 use proptest::prelude::*;
 use serde_json::{Value, json};
 

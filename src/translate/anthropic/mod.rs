@@ -11,7 +11,7 @@ pub mod request;
 pub mod response;
 pub mod stream;
 
-use super::events::FinishReason;
+use crate::upstream::event::FinishReason;
 
 /// Anthropic's `stop_reason`. Tool-use blocks in the answer mean `tool_use` even if the upstream said `stop`: an
 /// Anthropic client runs tools only on `tool_use`, and the blocks are there. `length` wins over both, since the
@@ -39,6 +39,12 @@ pub fn error_type(status: u16) -> &'static str {
         s if s >= 500 => "api_error",
         _ => "invalid_request_error",
     }
+}
+
+/// Anthropic's error object, `{"type": "error", "error": {"type", "message"}}`: the body of an error response and
+/// of the `error` record that ends a cut stream.
+pub fn error_body(kind: &str, message: &str) -> serde_json::Value {
+    serde_json::json!({"type": "error", "error": {"type": kind, "message": message}})
 }
 
 /// The id given to a tool-use block whose upstream event carried none (v7 `FunctionCall` has no ids). Built from

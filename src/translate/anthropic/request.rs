@@ -10,8 +10,9 @@ use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
 use crate::config::UpstreamApi;
-use crate::translate::openai::ChatRequest;
-use crate::translate::request::{self, GrazieRequest, TranslateError};
+use crate::translate::openai::request::ChatRequest;
+use crate::translate::request::{self, TranslateError};
+use crate::upstream::request::GrazieRequest;
 
 /// `POST /v1/messages` (and `/v1/messages/count_tokens`) body. Messages, system and tools stay raw JSON so that
 /// every error can name its exact path.

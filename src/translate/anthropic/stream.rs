@@ -6,9 +6,10 @@
 use serde::Serialize;
 use serde_json::json;
 
-use super::{generated_tool_id, stop_reason};
-use crate::translate::events::{FinishReason, UpstreamEvent};
+use super::{error_body, error_type, generated_tool_id, stop_reason};
 use crate::translate::usage;
+use crate::translate::{SseWriter, StreamFailure};
+use crate::upstream::event::{FinishReason, UpstreamEvent};
 
 /// The kind of the content block currently open.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -137,11 +138,7 @@ impl EventWriter {
             return;
         }
         self.finished = true;
-        record(
-            out,
-            "error",
-            &json!({"type": "error", "error": {"type": kind, "message": message}}),
-        );
+        record(out, "error", &error_body(kind, message));
     }
 
     fn start(&mut self, out: &mut String) {
@@ -211,6 +208,21 @@ fn record<T: Serialize>(out: &mut String, event: &str, data: &T) {
         out.push_str("\ndata: ");
         out.push_str(&json);
         out.push_str("\n\n");
+    }
+}
+
+impl SseWriter for EventWriter {
+    fn push(&mut self, event: &UpstreamEvent, out: &mut String) {
+        EventWriter::push(self, event, out);
+    }
+
+    fn finish(&mut self, out: &mut String) {
+        EventWriter::finish(self, out);
+    }
+
+    /// Anthropic's error type follows the status, as its own errors do.
+    fn fail(&mut self, failure: &StreamFailure<'_>, out: &mut String) {
+        self.error(error_type(failure.status), failure.message, out);
     }
 }
 

@@ -10,7 +10,7 @@ use super::sse::SseDecoder;
 use super::{StreamTimeouts, UpstreamError};
 use std::collections::VecDeque;
 
-use crate::translate::events::{UpstreamEvent, parse_data_into};
+use super::event::{UpstreamEvent, parse_data_into};
 
 /// A line longer than this is refused: large tool arguments fit easily, a runaway upstream does not.
 pub const MAX_LINE_BYTES: usize = 4 * 1024 * 1024;
