@@ -103,18 +103,14 @@ pub async fn check_token(live: &Live, index: usize) {
 
 /// The seed's check: a one-word chat. Spends quota, hence opt-in.
 async fn chat_check(live: &Live, jwt: &str) -> Result<Option<QuotaInfo>, UpstreamError> {
-    let request: crate::translate::openai::request::ChatRequest =
-        serde_json::from_value(serde_json::json!({
-            "model": "gpt-4o-mini",
-            "messages": [{"role": "user", "content": "ping"}]
-        }))
-        .map_err(|e| UpstreamError::Fault(e.to_string()))?;
+    let conversation = crate::translate::conversation::Conversation::user_text("ping");
     let profile = live
         .models
         .profile_for("gpt-4o-mini")
         .unwrap_or("openai-gpt-4o-mini");
-    let grazie = crate::translate::request::build(&request, profile, live.config.upstream_api, 0)
-        .map_err(|e| UpstreamError::Fault(e.message))?;
+    let grazie =
+        crate::translate::grazie::build(&conversation, profile, live.config.upstream_api, 0)
+            .map_err(|e| UpstreamError::Fault(e.message))?;
     let mut events = live.upstream.chat(jwt, &grazie).await?;
     while let Some(event) = events.next().await {
         if event? == UpstreamEvent::End {

@@ -273,9 +273,11 @@ fn proxy_job(proxy: &ProxyProcess, stream: bool) -> anyhow::Result<Job> {
 
 /// The same chat sent straight to the fake: the body the proxy would build, one variant per token.
 fn direct_job(fake: &FakeProcess, tokens: &[String]) -> anyhow::Result<Job> {
-    let req: ChatRequest = serde_json::from_value(openai_body(true))?;
-    let built = jbproxy::translate::request::build(&req, "openai-gpt-4o", UpstreamApi::V8, 0)?;
-    let body = Bytes::from(built.body);
+    let bytes = serde_json::to_vec(&openai_body(true))?;
+    let req = ChatRequest::parse(&bytes)?;
+    let built =
+        jbproxy::translate::grazie::build(&req.conversation, "openai-gpt-4o", UpstreamApi::V8, 0)?;
+    let body = built.body;
     let variants = tokens
         .iter()
         .map(|jwt| {

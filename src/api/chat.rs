@@ -12,10 +12,11 @@ use axum::response::{IntoResponse, Response};
 use super::relay::{self, Meta};
 use super::{ApiError, AppState, auth};
 use crate::live::Live;
+use crate::translate::grazie;
 use crate::translate::openai::request::ChatRequest;
 use crate::translate::openai::response::ResponseBuilder;
 use crate::translate::openai::stream::ChunkTranslator;
-use crate::translate::request;
+use crate::upstream::request::GrazieRequest;
 
 pub async fn completions(State(app): State<AppState>, headers: HeaderMap, body: Body) -> Response {
     let live = app.snapshot();
@@ -50,31 +51,59 @@ async fn handle(
 ) -> Result<Response, ApiError> {
     auth::check(live.client_key.as_ref(), headers)?;
     let bytes = relay::read_body(body, live.config.max_body_size).await?;
-    let req: ChatRequest = serde_json::from_slice(&bytes)
-        .map_err(|e| ApiError::bad_request(format!("invalid request body: {e}")))?;
-    let profile = live
-        .models
-        .profile_for(&req.model)
-        .ok_or_else(|| ApiError::model_not_found(&req.model))?;
-    let grazie = request::build(&req, profile, live.config.upstream_api, relay::now_ms())?;
+    let Prepared {
+        model,
+        stream,
+        include_usage,
+        grazie,
+    } = prepare(live, &bytes)?;
+    // The body is not needed again: only the upstream body it became is kept, for the failover's attempts.
+    drop(bytes);
     let id = relay::random_id("chatcmpl-");
     let created = relay::now_secs();
     let prompt_tokens = grazie.prompt_tokens;
     let meta = Meta {
-        model: req.model.clone(),
+        model: model.clone(),
         started,
     };
-    if req.stream {
-        let include_usage = req.stream_options.as_ref().is_some_and(|o| o.include_usage);
-        let format =
-            ChunkTranslator::new(id, req.model.clone(), created, include_usage, prompt_tokens);
+    if stream {
+        let format = ChunkTranslator::new(id, model, created, include_usage, prompt_tokens);
         relay::stream(live, grazie, meta, format, app.drain.clone()).await
     } else {
-        let model = req.model.clone();
         let json = relay::collect(live, grazie, &meta, || {
             ResponseBuilder::new(id.clone(), model.clone(), created, prompt_tokens)
         })
         .await?;
         Ok((StatusCode::OK, axum::Json(json)).into_response())
     }
+}
+
+/// What the handler keeps of a request once it is parsed and mapped.
+struct Prepared {
+    model: String,
+    stream: bool,
+    include_usage: bool,
+    grazie: GrazieRequest,
+}
+
+/// Parses the body into the typed conversation (borrowing its text), maps the model and builds the upstream body;
+/// the conversation is gone when this returns.
+fn prepare(live: &Live, bytes: &[u8]) -> Result<Prepared, ApiError> {
+    let req = ChatRequest::parse(bytes)?;
+    let profile = live
+        .models
+        .profile_for(&req.model)
+        .ok_or_else(|| ApiError::model_not_found(&req.model))?;
+    let grazie = grazie::build(
+        &req.conversation,
+        profile,
+        live.config.upstream_api,
+        relay::now_ms(),
+    )?;
+    Ok(Prepared {
+        model: req.model.into_owned(),
+        stream: req.stream,
+        include_usage: req.include_usage,
+        grazie,
+    })
 }

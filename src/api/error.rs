@@ -5,7 +5,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
 use crate::pool::NO_TOKENS_MESSAGE;
-use crate::translate::request::TranslateError;
+use crate::translate::TranslateError;
 use crate::upstream::UpstreamError;
 
 #[derive(Debug, Clone)]

@@ -1,18 +1,62 @@
-//! Pure translation between the client APIs and the JetBrains AI ("Grazie") chat stream: no I/O, no async.
+//! Pure translation between the client APIs and the JetBrains AI ("Grazie") chat: no I/O, no async.
 //!
-//! - `openai`: the OpenAI chat-completions face (request, streamed chunks, whole completion).
-//! - `anthropic`: the Anthropic Messages face, mapped onto the same request path and events.
-//! - `request`: validation and the upstream body (`build`), v8 or v7.
+//! A request goes face → [`conversation::Conversation`] → upstream body; an answer goes upstream events → face.
+//!
+//! - `openai`, `anthropic`: the API faces. Each parses its request with serde straight into the one typed
+//!   conversation (`request`), and writes answers from the upstream's events: streamed as SSE records (`stream`,
+//!   an [`SseWriter`]) or whole (`response`, an [`AnswerBuilder`]). The OpenAI Responses face will sit beside them.
+//! - `conversation`: the typed conversation every face produces: turns of parts, tools, parameters.
+//! - `grazie`: the one mapping from a conversation to the upstream body (v8, v7).
+//! - `parse`: the serde helpers the faces share (located errors, borrowed text); `image`: image checks.
 //! - `usage`: token estimates (the upstream reports none).
 //!
 //! The upstream's own wire model (its request body, its events and their parser) lives in `crate::upstream`.
 
 pub mod anthropic;
+pub mod conversation;
+pub mod grazie;
+pub mod image;
 pub mod openai;
-pub mod request;
+mod parse;
 pub mod usage;
 
+use std::fmt;
+
 use crate::upstream::event::UpstreamEvent;
+
+/// A request jbproxy will not send upstream. Becomes a 400 `invalid_request_error`; `param` is the JSON path of
+/// the offending field in the client's request (`messages[2].content`), and the message names it too.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TranslateError {
+    pub message: String,
+    pub param: Option<String>,
+}
+
+impl TranslateError {
+    pub(crate) fn at(param: impl Into<String>, message: impl fmt::Display) -> Self {
+        let param = param.into();
+        TranslateError {
+            message: format!("{param}: {message}"),
+            param: Some(param),
+        }
+    }
+}
+
+impl fmt::Display for TranslateError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for TranslateError {}
+
+/// Client text quoted back in an error, cut so an error can never carry a whole prompt.
+fn truncate(s: &str) -> &str {
+    match s.char_indices().nth(64) {
+        Some((cut, _)) => &s[..cut],
+        None => s,
+    }
+}
 
 /// How a face writes a streamed answer. Every call appends whole SSE records to `out`, never part of one, so the
 /// relay can send whatever `out` holds as one frame.

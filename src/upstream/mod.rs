@@ -1,4 +1,7 @@
-//! The JetBrains AI client: chat streams, quota checks and JWT refresh over one shared HTTP connection pool.
+//! The JetBrains AI client: chat streams, quota checks and JWT refresh over one shared HTTP connection pool; and
+//! the upstream's wire model, which nothing here translates: `request` (the chat body's shape, message types and
+//! endpoint paths), `event` (one SSE `data:` payload → an `UpstreamEvent`), `sse` (SSE framing), `stream` (a chat
+//! answer's events, with the timeouts), `error` (statuses → what the pool does).
 //!
 //! Timeouts are layered because a total deadline would cut long streams: connect, time to response headers
 //! (`request_timeout`), time to the first event (`first_byte_timeout`) and the longest silence between events

@@ -3,6 +3,7 @@
 
 mod common;
 
+mod body_memory;
 mod check_tokens_online;
 mod cli_config;
 mod cli_smoke;
