@@ -3,6 +3,7 @@
 //! failover, streaming, cancellation and shutdown logic; the faces differ only in how requests are parsed and
 //! answers written.
 
+use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
@@ -70,7 +71,7 @@ pub async fn stream<F: SseWriter>(
     let streamer = Streamer {
         permit: begun.permit,
         events: begun.events,
-        pending: Some(begun.first),
+        pending: begun.opening,
         format,
         meta,
         attempts: begun.attempts,
@@ -105,12 +106,19 @@ pub async fn collect<C: AnswerBuilder>(
         let Begun {
             mut permit,
             mut events,
-            first,
+            mut opening,
             attempts,
         } = failover.start().await?;
         let mut collector = new_collector();
-        let mut event = first;
         let cut = loop {
+            let event = match opening.pop_front() {
+                Some(event) => event,
+                None => match events.next().await {
+                    Some(Ok(next)) => next,
+                    Some(Err(err)) => break Some(err),
+                    None => UpstreamEvent::End,
+                },
+            };
             if let UpstreamEvent::Quota(q) = &event {
                 record_quota(&permit, q);
             }
@@ -118,11 +126,6 @@ pub async fn collect<C: AnswerBuilder>(
                 break None;
             }
             collector.push(&event);
-            event = match events.next().await {
-                Some(Ok(next)) => next,
-                Some(Err(err)) => break Some(err),
-                None => UpstreamEvent::End,
-            };
         };
         match cut {
             None => {
@@ -140,12 +143,32 @@ pub async fn collect<C: AnswerBuilder>(
     }
 }
 
-/// An answer that has started: the token that serves it, its events, and the first one.
+/// An answer that has started: the token that serves it, its events, and those up to its first content.
 struct Begun {
     permit: Permit,
     events: EventStream,
-    first: UpstreamEvent,
+    opening: VecDeque<UpstreamEvent>,
     attempts: usize,
+}
+
+/// The events up to the first content (text or a tool call), or the whole of an answer without any. Until content
+/// comes nothing reaches the client, so a failure (keep-alives past the first-content deadline included) can still
+/// fail over to another token.
+async fn opening(events: &mut EventStream) -> Result<VecDeque<UpstreamEvent>, UpstreamError> {
+    let mut opening = VecDeque::new();
+    loop {
+        match events.next().await {
+            Some(Ok(event)) => {
+                let started = event.is_content() || event == UpstreamEvent::End;
+                opening.push_back(event);
+                if started {
+                    return Ok(opening);
+                }
+            }
+            Some(Err(err)) => return Err(err),
+            None => return Err(UpstreamError::Fault("upstream answer was empty".into())),
+        }
+    }
 }
 
 /// Tries tokens until one starts answering, never the same token twice (except once right after its JWT was
@@ -194,18 +217,17 @@ impl<'a> Failover<'a> {
             let sent = Instant::now();
             let err = match self.live.upstream.chat(permit.jwt(), &self.request).await {
                 Err(err) => err,
-                Ok(mut events) => match events.next().await {
-                    Some(Ok(first)) => {
+                Ok(mut events) => match opening(&mut events).await {
+                    Ok(opening) => {
                         crate::metrics::upstream_latency(sent.elapsed());
                         return Ok(Begun {
                             permit,
                             events,
-                            first,
+                            opening,
                             attempts: self.attempts,
                         });
                     }
-                    Some(Err(err)) => err,
-                    None => UpstreamError::Fault("upstream answer was empty".into()),
+                    Err(err) => err,
                 },
             };
             tracing::debug!(token = %permit.slot().label(), "attempt {} failed: {err}", self.attempts);
@@ -248,7 +270,7 @@ impl<'a> Failover<'a> {
 struct Streamer<F> {
     permit: Permit,
     events: EventStream,
-    pending: Option<UpstreamEvent>,
+    pending: VecDeque<UpstreamEvent>,
     format: F,
     meta: Meta,
     attempts: usize,
@@ -264,7 +286,7 @@ impl<F: SseWriter> Streamer<F> {
         }
         let mut out = String::new();
         loop {
-            let event = match self.pending.take() {
+            let event = match self.pending.pop_front() {
                 Some(event) => event,
                 None => {
                     let next = tokio::select! {

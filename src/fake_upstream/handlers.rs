@@ -242,6 +242,10 @@ fn timing_of(behaviour: &Behaviour, event_delay: Duration) -> (Duration, Timing)
         Behaviour::SlowHeaders(d) => delay = *d,
         Behaviour::PauseBetweenEvents(d) => timing.between = *d,
         Behaviour::CutMidStream { after_events } => timing.cut_after = Some(*after_events),
+        Behaviour::KeepAlive {
+            after_events,
+            every,
+        } => timing.keep_alive = Some((*after_events, *every)),
         _ => {}
     }
     (delay, timing)
@@ -296,6 +300,7 @@ fn quota(shared: &Shared, headers: &HeaderMap, empty_body: bool, json: Option<&V
     let body = quota.get_reply().to_string();
     let (delay, mut timing) = timing_of(&behaviour, Duration::ZERO);
     timing.between = Duration::ZERO;
+    timing.keep_alive = None;
     let frames = match behaviour {
         // Half a JSON document, then a broken connection.
         Behaviour::CutMidStream { .. } => {

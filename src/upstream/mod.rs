@@ -4,8 +4,8 @@
 //! answer's events, with the timeouts), `error` (statuses → what the pool does).
 //!
 //! Timeouts are layered because a total deadline would cut long streams: connect, time to response headers
-//! (`request_timeout`), time to the first event (`first_byte_timeout`) and the longest silence between events
-//! (`idle_timeout`).
+//! (`request_timeout`), time to the first content (`first_byte_timeout`) and the longest wait between two pieces of
+//! content (`idle_timeout`); keep-alive and metadata events reset neither.
 
 pub mod error;
 pub mod event;

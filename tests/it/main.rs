@@ -25,4 +25,5 @@ mod serve_cli;
 mod serve_limits;
 mod serve_openai;
 mod stream_timing;
+mod upstream_keepalive;
 mod upstream_tls;
