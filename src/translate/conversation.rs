@@ -100,6 +100,17 @@ pub struct Parameters<'a> {
     pub n: Option<u32>,
     /// Which tool the model must (or must not) call.
     pub tool_choice: Option<ToolChoice<'a>>,
+    /// The shape the answer must take (OpenAI `response_format`).
+    pub response_format: Option<ResponseFormat>,
+}
+
+/// OpenAI's `response_format`.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ResponseFormat {
+    Text,
+    JsonObject,
+    /// `json_schema`: the client's `{name, schema, strict, …}` object as sent.
+    JsonSchema(serde_json::Map<String, serde_json::Value>),
 }
 
 /// The client's `tool_choice`, in either face's spelling.

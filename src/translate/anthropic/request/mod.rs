@@ -73,8 +73,8 @@ impl<'a> MessagesRequest<'a> {
                 turns,
                 tools,
                 params: Parameters {
-                    n: None,
                     tool_choice: wire.tool_choice.and_then(WireToolChoice::into_choice),
+                    ..Parameters::default()
                 },
             },
         })

@@ -12,7 +12,7 @@ use std::borrow::Cow;
 use serde::Deserialize;
 
 use crate::translate::TranslateError;
-use crate::translate::conversation::{Conversation, Parameters, ToolChoice};
+use crate::translate::conversation::{Conversation, Parameters, ResponseFormat, ToolChoice};
 use crate::translate::parse::{self, Converted, Text};
 
 /// `POST /v1/chat/completions`, parsed. Text borrows from the body.
@@ -50,6 +50,7 @@ impl<'a> ChatRequest<'a> {
                 params: Parameters {
                     n: wire.n,
                     tool_choice: wire.tool_choice.and_then(WireToolChoice::into_choice),
+                    response_format: wire.response_format.and_then(WireFormat::into_format),
                 },
             },
         })
@@ -76,6 +77,9 @@ struct Body<'a> {
     tool_choice: Option<WireToolChoice<'a>>,
     #[serde(default)]
     n: Option<u32>,
+    /// Parsed leniently, like `tool_choice`.
+    #[serde(default)]
+    response_format: Option<WireFormat>,
 }
 
 /// `stream_options`: only `include_usage` means anything to jbproxy.
@@ -115,6 +119,34 @@ impl<'a> WireToolChoice<'a> {
             },
             WireToolChoice::Function { function } => Some(ToolChoice::Named(function.name)),
             WireToolChoice::Other(_) => None,
+        }
+    }
+}
+
+/// `response_format` as sent: `{"type": "text" | "json_object"}` or `{"type": "json_schema", "json_schema": {…}}`.
+/// Anything else is accepted and means nothing, as before jbproxy read this field.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum WireFormat {
+    Typed {
+        #[serde(rename = "type")]
+        kind: String,
+        #[serde(default)]
+        json_schema: Option<serde_json::Map<String, serde_json::Value>>,
+    },
+    Other(serde::de::IgnoredAny),
+}
+
+impl WireFormat {
+    fn into_format(self) -> Option<ResponseFormat> {
+        let WireFormat::Typed { kind, json_schema } = self else {
+            return None;
+        };
+        match (kind.as_str(), json_schema) {
+            ("text", _) => Some(ResponseFormat::Text),
+            ("json_object", _) => Some(ResponseFormat::JsonObject),
+            ("json_schema", Some(schema)) => Some(ResponseFormat::JsonSchema(schema)),
+            _ => None,
         }
     }
 }
