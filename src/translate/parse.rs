@@ -18,14 +18,27 @@ const MAX_DETAIL_CHARS: usize = 200;
 
 /// Parses a request body into `T`. A JSON syntax error, or a data error at the top level (a missing `model`), reads
 /// `invalid request body: …` with serde's position; a data error inside names its path.
+///
+/// The path tracker copies every object key it passes, so it runs only when a body turned out malformed: a second
+/// parse then finds where. (Errors of meaning, such as a missing role, are found while converting and carry their
+/// own paths.)
 pub fn body<'a, T: Deserialize<'a>>(bytes: &'a [u8]) -> Result<T, TranslateError> {
+    match serde_json::from_slice(bytes) {
+        Ok(value) => Ok(value),
+        Err(err) => Err(locate::<T>(bytes).unwrap_or_else(|| located(err, "."))),
+    }
+}
+
+/// The error of a body that failed to parse, with its path; `None` if it parses after all.
+fn locate<'a, T: Deserialize<'a>>(bytes: &'a [u8]) -> Option<TranslateError> {
     let mut de = serde_json::Deserializer::from_slice(bytes);
-    let value = serde_path_to_error::deserialize(&mut de).map_err(|err| {
-        let path = err.path().to_string();
-        located(err.into_inner(), &path)
-    })?;
-    de.end().map_err(|err| located(err, "."))?;
-    Ok(value)
+    match serde_path_to_error::deserialize::<_, T>(&mut de) {
+        Err(err) => {
+            let path = err.path().to_string();
+            Some(located(err.into_inner(), &path))
+        }
+        Ok(_) => de.end().err().map(|err| located(err, ".")),
+    }
 }
 
 fn located(err: serde_json::Error, path: &str) -> TranslateError {
