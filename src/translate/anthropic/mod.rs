@@ -1,10 +1,11 @@
 //! Pure translation for the Anthropic Messages API face (`/v1/messages`): no I/O, no async.
 //!
-//! - `request`: the Anthropic request as parsed (leniently) → the OpenAI [`ChatRequest`](super::openai::ChatRequest)
-//!   shape, so the one Grazie mapping in [`request::build`](super::request::build) serves both faces. Errors from
-//!   that mapping are relocated to the Anthropic field that caused them (`messages[1].content[0].source`).
-//! - `stream`: upstream events → Anthropic SSE records (`message_start` … `message_stop`).
-//! - `response`: upstream events → one non-streamed `message` object.
+//! - `request`: the Anthropic request parsed into the typed [`Conversation`](super::conversation::Conversation) the
+//!   OpenAI face also produces, so the one mapping ([`grazie::build`](super::grazie::build)) serves both; every error
+//!   names the Anthropic field (`messages[1].content[0].source`).
+//! - `stream`: upstream events → Anthropic SSE records (`message_start` … `message_stop`), an
+//!   [`SseWriter`](super::SseWriter).
+//! - `response`: upstream events → one non-streamed `message` object, an [`AnswerBuilder`](super::AnswerBuilder).
 //! - `stop_reason` and `error_type`: the mappings both answers and the HTTP layer share.
 
 pub mod request;
