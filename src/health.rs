@@ -13,8 +13,8 @@ use crate::config::HealthCheckMode;
 use crate::live::Live;
 use crate::pool::{Outcome, QuotaInfo, unix_now};
 use crate::server::Handles;
-use crate::translate::events::UpstreamEvent;
 use crate::upstream::UpstreamError;
+use crate::upstream::event::UpstreamEvent;
 
 /// How many tokens are checked at once: enough to finish a round quickly, few enough not to look like a burst.
 const CONCURRENT_CHECKS: usize = 4;
@@ -136,18 +136,14 @@ pub async fn check_token(live: &Live, index: usize) -> Result<(), String> {
 
 /// The seed's check: a one-word chat. Spends quota, hence opt-in.
 async fn chat_check(live: &Live, jwt: &str) -> Result<Option<QuotaInfo>, UpstreamError> {
-    let request: crate::translate::openai::ChatRequest =
-        serde_json::from_value(serde_json::json!({
-            "model": "gpt-4o-mini",
-            "messages": [{"role": "user", "content": "ping"}]
-        }))
-        .map_err(|e| UpstreamError::Fault(e.to_string()))?;
+    let conversation = crate::translate::conversation::Conversation::user_text("ping");
     let profile = live
         .models
         .profile_for("gpt-4o-mini")
         .unwrap_or("openai-gpt-4o-mini");
-    let grazie = crate::translate::request::build(&request, profile, live.config.upstream_api, 0)
-        .map_err(|e| UpstreamError::Fault(e.message))?;
+    let grazie =
+        crate::translate::grazie::build(&conversation, profile, live.config.upstream_api, 0)
+            .map_err(|e| UpstreamError::Fault(e.message))?;
     let mut events = live.upstream.chat(jwt, &grazie).await?;
     while let Some(event) = events.next().await {
         if event? == UpstreamEvent::End {

@@ -3,8 +3,10 @@
 //!
 //! Layout: `config` (loading, layering, validation, redaction), `jwt` and `secret` (how tokens are read and named),
 //! `models` (model id → profile), `cli` and `commands` (the command line, thin), and the serve path:
-//! `pool` (token selection and health), `upstream` (the JetBrains client), `translate` (pure API translation),
-//! `api` (the HTTP faces, with `api::relay` the one failover-and-streaming engine), `live` (the snapshot swapped on
+//! `pool` (token selection and health), `upstream` (the JetBrains client and the upstream's wire model: its request
+//! body, its events and their parser), `translate` (pure: each API face parses into one typed conversation, one
+//! mapping turns it into the upstream body, and each face writes answers from the upstream's events), `api` (the
+//! HTTP faces, with `api::relay` the one failover-and-streaming engine), `live` (the snapshot swapped on
 //! reload), `health` (active checks and refresh), `reachability` (whether the upstream answers), `reload`,
 //! `metrics`, `logging` (the server's log), `server` (accept loop and lifecycle), `admin_client` (what
 //! `jbproxy stats` reads), `demo_log` (the label on a demo's log lines), and `fake_upstream` (a faithful fake for

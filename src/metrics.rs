@@ -75,7 +75,7 @@ pub fn request_finished(status: u16, model: &str) {
     metrics::counter!("jbproxy_requests_total", "status" => status.to_string(), "model" => model.to_string()).increment(1);
 }
 
-/// Time from sending to the upstream until its first event.
+/// Time from sending to the upstream until its first content (text or a tool call), or its end when it has none.
 pub fn upstream_latency(elapsed: Duration) {
     metrics::histogram!("jbproxy_upstream_latency_seconds").record(elapsed.as_secs_f64());
 }

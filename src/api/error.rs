@@ -3,10 +3,9 @@
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use serde_json::json;
 
 use crate::pool::NO_TOKENS_MESSAGE;
-use crate::translate::request::TranslateError;
+use crate::translate::TranslateError;
 use crate::upstream::UpstreamError;
 
 /// Longer messages are cut: no error of ours needs more, and a client's value quoted whole could be megabytes.
@@ -125,7 +124,12 @@ impl ApiError {
 
     /// The error object as JSON, for responses and for a final SSE event.
     pub fn body(&self) -> serde_json::Value {
-        json!({"error": {"message": self.message, "type": self.kind, "code": self.code, "param": self.param}})
+        crate::translate::openai::error_body(
+            &self.message,
+            self.kind,
+            self.code,
+            self.param.as_deref(),
+        )
     }
 
     /// Anthropic's error type for this error: it follows the status, as Anthropic's own errors do.
@@ -135,7 +139,7 @@ impl ApiError {
 
     /// The Anthropic error object as JSON: `{"type":"error","error":{"type","message"}}`.
     pub fn anthropic_body(&self) -> serde_json::Value {
-        json!({"type": "error", "error": {"type": self.anthropic_kind(), "message": self.message}})
+        crate::translate::anthropic::error_body(self.anthropic_kind(), &self.message)
     }
 
     /// The response on the Anthropic face: same status and `Retry-After`, Anthropic's body.

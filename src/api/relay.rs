@@ -1,7 +1,9 @@
 //! The relay shared by every API face (OpenAI, Anthropic): fail over until an answer starts, then stream it (or
-//! collect it) through a face-specific format. One copy of the failover, streaming, cancellation and shutdown
-//! logic; the faces differ only in how requests are parsed and answers written.
+//! collect it) through the face's writer (`translate::SseWriter`, `translate::AnswerBuilder`). One copy of the
+//! failover, streaming, cancellation and shutdown logic; the faces differ only in how requests are parsed and
+//! answers written.
 
+use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
@@ -15,24 +17,10 @@ use tokio_util::sync::CancellationToken;
 use super::ApiError;
 use crate::live::Live;
 use crate::pool::{Outcome, Permit, QuotaInfo, Tried};
-use crate::translate::events::{QuotaUpdate, UpstreamEvent};
-use crate::translate::request::GrazieRequest;
+use crate::translate::{AnswerBuilder, SseWriter, StreamFailure};
+use crate::upstream::event::{QuotaUpdate, UpstreamEvent};
+use crate::upstream::request::GrazieRequest;
 use crate::upstream::{EventStream, UpstreamError};
-
-/// How one API face writes a streamed answer. Each method appends complete SSE records to `out`.
-pub trait StreamFormat: Send + 'static {
-    fn event(&mut self, event: &UpstreamEvent, out: &mut String);
-    /// The normal end: the last records and the face's end marker.
-    fn finish(&mut self, out: &mut String);
-    /// A terminal error after the stream started, written so the client can tell the answer was cut.
-    fn error(&mut self, error: &ApiError, out: &mut String);
-}
-
-/// How one API face builds a non-streamed answer.
-pub trait Collector {
-    fn push(&mut self, event: &UpstreamEvent);
-    fn finish(self) -> Value;
-}
 
 /// Facts about one answer, for logs and for the face's ids.
 pub struct Meta {
@@ -71,7 +59,7 @@ pub async fn read_body(body: Body, limit: u64) -> Result<Bytes, ApiError> {
 
 /// Streams the answer to `request` in `format`. Errors before the first byte come back as `Err` (the face turns
 /// them into its own error response); after that, the stream ends with the format's error record.
-pub async fn stream<F: StreamFormat>(
+pub async fn stream<F: SseWriter>(
     live: &Arc<Live>,
     request: GrazieRequest,
     meta: Meta,
@@ -83,7 +71,7 @@ pub async fn stream<F: StreamFormat>(
     let streamer = Streamer {
         permit: begun.permit,
         events: begun.events,
-        pending: Some(begun.first),
+        pending: begun.opening,
         format,
         meta,
         attempts: begun.attempts,
@@ -107,7 +95,7 @@ pub async fn stream<F: StreamFormat>(
 
 /// Collects the whole answer. Nothing reaches the client before it is complete, so even an answer cut midway
 /// fails over to another token.
-pub async fn collect<C: Collector>(
+pub async fn collect<C: AnswerBuilder>(
     live: &Arc<Live>,
     request: GrazieRequest,
     meta: &Meta,
@@ -118,12 +106,19 @@ pub async fn collect<C: Collector>(
         let Begun {
             mut permit,
             mut events,
-            first,
+            mut opening,
             attempts,
         } = failover.start().await?;
         let mut collector = new_collector();
-        let mut event = first;
         let cut = loop {
+            let event = match opening.pop_front() {
+                Some(event) => event,
+                None => match events.next().await {
+                    Some(Ok(next)) => next,
+                    Some(Err(err)) => break Some(err),
+                    None => UpstreamEvent::End,
+                },
+            };
             if let UpstreamEvent::Quota(q) = &event {
                 record_quota(&permit, q);
             }
@@ -131,11 +126,6 @@ pub async fn collect<C: Collector>(
                 break None;
             }
             collector.push(&event);
-            event = match events.next().await {
-                Some(Ok(next)) => next,
-                Some(Err(err)) => break Some(err),
-                None => UpstreamEvent::End,
-            };
         };
         match cut {
             None => {
@@ -153,12 +143,32 @@ pub async fn collect<C: Collector>(
     }
 }
 
-/// An answer that has started: the token that serves it, its events, and the first one.
+/// An answer that has started: the token that serves it, its events, and those up to its first content.
 struct Begun {
     permit: Permit,
     events: EventStream,
-    first: UpstreamEvent,
+    opening: VecDeque<UpstreamEvent>,
     attempts: usize,
+}
+
+/// The events up to the first content (text or a tool call), or the whole of an answer without any. Until content
+/// comes nothing reaches the client, so a failure (keep-alives past the first-content deadline included) can still
+/// fail over to another token.
+async fn opening(events: &mut EventStream) -> Result<VecDeque<UpstreamEvent>, UpstreamError> {
+    let mut opening = VecDeque::new();
+    loop {
+        match events.next().await {
+            Some(Ok(event)) => {
+                let started = event.is_content() || event == UpstreamEvent::End;
+                opening.push_back(event);
+                if started {
+                    return Ok(opening);
+                }
+            }
+            Some(Err(err)) => return Err(err),
+            None => return Err(UpstreamError::Fault("upstream answer was empty".into())),
+        }
+    }
 }
 
 /// Tries tokens until one starts answering, never the same token twice (except once right after its JWT was
@@ -207,19 +217,18 @@ impl<'a> Failover<'a> {
             let sent = Instant::now();
             let err = match self.live.upstream.chat(permit.jwt(), &self.request).await {
                 Err(err) => err,
-                Ok(mut events) => match events.next().await {
-                    Some(Ok(first)) => {
+                Ok(mut events) => match opening(&mut events).await {
+                    Ok(opening) => {
                         crate::metrics::upstream_latency(sent.elapsed());
                         self.live.reachability.observe(Ok(()));
                         return Ok(Begun {
                             permit,
                             events,
-                            first,
+                            opening,
                             attempts: self.attempts,
                         });
                     }
-                    Some(Err(err)) => err,
-                    None => UpstreamError::Fault("upstream answer was empty".into()),
+                    Err(err) => err,
                 },
             };
             tracing::debug!(token = %permit.slot().label(), "attempt {} failed: {err}", self.attempts);
@@ -263,7 +272,7 @@ impl<'a> Failover<'a> {
 struct Streamer<F> {
     permit: Permit,
     events: EventStream,
-    pending: Option<UpstreamEvent>,
+    pending: VecDeque<UpstreamEvent>,
     format: F,
     meta: Meta,
     attempts: usize,
@@ -271,7 +280,7 @@ struct Streamer<F> {
     finished: bool,
 }
 
-impl<F: StreamFormat> Streamer<F> {
+impl<F: SseWriter> Streamer<F> {
     /// The next frame to send, or `None` when the stream is over.
     async fn next_frame(&mut self) -> Option<Bytes> {
         if self.finished {
@@ -279,7 +288,7 @@ impl<F: StreamFormat> Streamer<F> {
         }
         let mut out = String::new();
         loop {
-            let event = match self.pending.take() {
+            let event = match self.pending.pop_front() {
                 Some(event) => event,
                 None => {
                     let next = tokio::select! {
@@ -304,7 +313,7 @@ impl<F: StreamFormat> Streamer<F> {
                 UpstreamEvent::Quota(q) => record_quota(&self.permit, q),
                 _ => {}
             }
-            self.format.event(&event, &mut out);
+            self.format.push(&event, &mut out);
             if !out.is_empty() {
                 return Some(Bytes::from(out));
             }
@@ -325,13 +334,14 @@ impl<F: StreamFormat> Streamer<F> {
             self.permit.report(&err.outcome());
         }
         tracing::warn!(token = %self.permit.slot().label(), "stream cut after it started: {err}");
-        let error = ApiError::new(
-            axum::http::StatusCode::BAD_GATEWAY,
-            "upstream_error",
-            format!("the answer was cut: {err}"),
-        )
-        .code("stream_interrupted");
-        self.format.error(&error, out);
+        let message = format!("the answer was cut: {err}");
+        let failure = StreamFailure {
+            status: axum::http::StatusCode::BAD_GATEWAY.as_u16(),
+            kind: "upstream_error",
+            code: Some("stream_interrupted"),
+            message: &message,
+        };
+        self.format.fail(&failure, out);
     }
 }
 

@@ -3,6 +3,7 @@
 
 mod common;
 
+mod body_memory;
 mod check_tokens_online;
 mod cli_config;
 mod cli_smoke;
@@ -28,4 +29,5 @@ mod serve_cli;
 mod serve_limits;
 mod serve_openai;
 mod stream_timing;
+mod upstream_keepalive;
 mod upstream_tls;

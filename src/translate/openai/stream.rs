@@ -1,12 +1,13 @@
-//! Streaming answers: upstream events → OpenAI `chat.completion.chunk` payloads, one string per SSE `data:` line.
-//! The `[DONE]` marker is the HTTP layer's; everything between the first chunk and the usage chunk is here.
+//! Streaming answers: upstream events → OpenAI's SSE records, `data: <chat.completion.chunk>` each, ending with
+//! `data: [DONE]` (or, when the answer is cut, an error object and no `[DONE]`).
 
 use serde::Serialize;
 
-use super::events::{FinishReason, UpstreamEvent};
-use super::{finish_reason_str, generated_call_id, usage};
+use super::{error_body, finish_reason_str, generated_call_id};
+use crate::translate::{SseWriter, StreamFailure, usage};
+use crate::upstream::event::{FinishReason, UpstreamEvent};
 
-/// Turns one answer's events into chunks. One per response; not reusable.
+/// Turns one answer's events into chunk records. One per response; not reusable.
 pub struct ChunkTranslator {
     id: String,
     model: String,
@@ -26,6 +27,9 @@ pub struct ChunkTranslator {
     finished: bool,
     /// Every chunk's constant start, rendered once (see `chunk_prefix`).
     prefix: String,
+    /// Where a chunk's variable part is serialized before it is appended (serde_json writes bytes, the records
+    /// are text); kept between chunks so a stream allocates it once.
+    scratch: Vec<u8>,
 }
 
 #[derive(Serialize)]
@@ -117,12 +121,13 @@ impl ChunkTranslator {
             reason: None,
             completion_bytes: 0,
             finished: false,
+            scratch: Vec::with_capacity(256),
         }
     }
 
-    /// Appends zero or more chunk payloads for this event to `out`. End, Skip, Quota and Unknown produce nothing
+    /// Appends zero or more chunk records for this event to `out`. End, Skip, Quota and Unknown produce nothing
     /// (the caller acts on them); Finish is remembered and sent by [`finish`](Self::finish).
-    pub fn push(&mut self, event: &UpstreamEvent, out: &mut Vec<String>) {
+    pub fn push(&mut self, event: &UpstreamEvent, out: &mut String) {
         match event {
             UpstreamEvent::Content(text) if !text.is_empty() => {
                 self.completion_bytes += text.len();
@@ -131,7 +136,7 @@ impl ChunkTranslator {
                     content: Some(text),
                     ..Delta::default()
                 };
-                out.push(self.chunk(delta, None, text.len()));
+                self.chunk(delta, None, out);
             }
             UpstreamEvent::ToolCallStart { id, name } => {
                 let index = self.tool_calls;
@@ -157,7 +162,7 @@ impl ChunkTranslator {
                     tool_calls: Some([call]),
                     ..Delta::default()
                 };
-                out.push(self.chunk(delta, None, id.len() + name.len()));
+                self.chunk(delta, None, out);
             }
             // Arguments before any call started cannot be attributed to a call: dropped.
             UpstreamEvent::ToolCallArgs(args) if !args.is_empty() && self.tool_calls > 0 => {
@@ -175,23 +180,22 @@ impl ChunkTranslator {
                     tool_calls: Some([call]),
                     ..Delta::default()
                 };
-                // Arguments are JSON text, so escaping may double them.
-                out.push(self.chunk(delta, None, args.len() * 2));
+                self.chunk(delta, None, out);
             }
             UpstreamEvent::Finish(reason) => self.reason = Some(*reason),
             _ => {}
         }
     }
 
-    /// At stream end: the chunk carrying `finish_reason` (once), then, when usage was asked for, the usage chunk
-    /// (`choices: []`). Never the `[DONE]` marker. Calling it again appends nothing.
-    pub fn finish(&mut self, out: &mut Vec<String>) {
+    /// At stream end: the chunk carrying `finish_reason`, then, when usage was asked for, the usage chunk
+    /// (`choices: []`), then `data: [DONE]`. Calling it again appends nothing.
+    pub fn finish(&mut self, out: &mut String) {
         if self.finished {
             return;
         }
         self.finished = true;
         let reason = finish_reason_str(self.reason, self.tool_calls > 0);
-        out.push(self.chunk(Delta::default(), Some(reason), 0));
+        self.chunk(Delta::default(), Some(reason), out);
         if self.include_usage {
             let usage = Usage::new(self.prompt_tokens, self.completion_bytes);
             let chunk = Chunk {
@@ -202,11 +206,23 @@ impl ChunkTranslator {
                 choices: &[],
                 usage: Some(usage),
             };
-            out.push(to_json(
-                &chunk,
-                CHUNK_OVERHEAD + self.id.len() + self.model.len(),
-            ));
+            record(
+                out,
+                &to_json(&chunk, CHUNK_OVERHEAD + self.id.len() + self.model.len()),
+            );
         }
+        out.push_str("data: [DONE]\n\n");
+    }
+
+    /// A failure after the stream started: an error object in OpenAI's shape and no `[DONE]`, so clients know the
+    /// answer was cut. Nothing is written after it.
+    pub fn fail(&mut self, failure: &StreamFailure<'_>, out: &mut String) {
+        if self.finished {
+            return;
+        }
+        self.finished = true;
+        let body = error_body(failure.message, failure.kind, failure.code, None);
+        record(out, &body.to_string());
     }
 
     /// Whether any content or tool call has been emitted (after that, an upstream failure can no longer be retried
@@ -215,12 +231,13 @@ impl ChunkTranslator {
         self.output
     }
 
+    /// Appends one chunk record with this delta.
     fn chunk(
         &mut self,
         mut delta: Delta<'_>,
         finish_reason: Option<&'static str>,
-        text_len: usize,
-    ) -> String {
+        out: &mut String,
+    ) {
         if !self.role_sent {
             self.role_sent = true;
             delta.role = Some("assistant");
@@ -228,19 +245,46 @@ impl ChunkTranslator {
         // Byte for byte what serializing `Chunk { choices: [Choice { index: 0, delta, finish_reason }], usage: None }`
         // writes, but the part that is the same in every chunk (id, object, created, model) is rendered once per
         // stream instead of escaped again for each of its chunks.
-        let mut buf = Vec::with_capacity(self.prefix.len() + 64 + text_len);
-        buf.extend_from_slice(self.prefix.as_bytes());
+        self.scratch.clear();
         // Writing these plain structs into a Vec cannot fail: string keys only, no I/O.
-        if serde_json::to_writer(&mut buf, &delta).is_err() {
-            return String::new();
+        if serde_json::to_writer(&mut self.scratch, &delta).is_err() {
+            return;
         }
-        buf.extend_from_slice(b",\"finish_reason\":");
-        if serde_json::to_writer(&mut buf, &finish_reason).is_err() {
-            return String::new();
+        self.scratch.extend_from_slice(b",\"finish_reason\":");
+        if serde_json::to_writer(&mut self.scratch, &finish_reason).is_err() {
+            return;
         }
-        buf.extend_from_slice(b"}]}");
-        // serde_json writes UTF-8 only, and the prefix is a `String`.
-        String::from_utf8(buf).unwrap_or_default()
+        // serde_json writes UTF-8 only.
+        let Ok(variable) = std::str::from_utf8(&self.scratch) else {
+            return;
+        };
+        out.reserve(self.prefix.len() + variable.len() + 12);
+        out.push_str("data: ");
+        out.push_str(&self.prefix);
+        out.push_str(variable);
+        out.push_str("}]}\n\n");
+    }
+}
+
+/// Appends `data: <payload>` and the blank line that ends the record.
+fn record(out: &mut String, payload: &str) {
+    out.reserve(payload.len() + 8);
+    out.push_str("data: ");
+    out.push_str(payload);
+    out.push_str("\n\n");
+}
+
+impl SseWriter for ChunkTranslator {
+    fn push(&mut self, event: &UpstreamEvent, out: &mut String) {
+        ChunkTranslator::push(self, event, out);
+    }
+
+    fn finish(&mut self, out: &mut String) {
+        ChunkTranslator::finish(self, out);
+    }
+
+    fn fail(&mut self, failure: &StreamFailure<'_>, out: &mut String) {
+        ChunkTranslator::fail(self, failure, out);
     }
 }
 

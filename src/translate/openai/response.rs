@@ -2,9 +2,10 @@
 
 use serde_json::{Value, json};
 
-use super::events::{FinishReason, UpstreamEvent};
 use super::stream::Usage;
 use super::{finish_reason_str, generated_call_id};
+use crate::translate::AnswerBuilder;
+use crate::upstream::event::{FinishReason, UpstreamEvent};
 
 /// Collects one answer's events. One per response.
 pub struct ResponseBuilder {
@@ -105,6 +106,16 @@ impl ResponseBuilder {
                 "total_tokens": usage.total_tokens,
             },
         })
+    }
+}
+
+impl AnswerBuilder for ResponseBuilder {
+    fn push(&mut self, event: &UpstreamEvent) {
+        ResponseBuilder::push(self, event);
+    }
+
+    fn finish(self) -> Value {
+        ResponseBuilder::finish(self)
     }
 }
 

@@ -1,11 +1,13 @@
-//! Images in user messages: only inline `data:` URLs of png, jpeg, gif or webp, base64, within the size limit.
-//! Remote URLs are refused rather than fetched: a proxy that fetches arbitrary URLs is an SSRF hole.
+//! Images from any face: inline `data:` URLs (OpenAI) or base64 with a media type (Anthropic), of png, jpeg, gif
+//! or webp, valid base64 within the size limit. Remote URLs are refused rather than fetched: a proxy that fetches
+//! arbitrary URLs is an SSRF hole. Errors are plain messages; the face adds the path.
+
+use std::borrow::Cow;
 
 use base64::Engine as _;
 use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
-use serde_json::Value;
 
-use super::TranslateError;
+use super::conversation::Image;
 
 /// The largest image accepted, decoded.
 pub const MAX_IMAGE_BYTES: usize = 20 * 1024 * 1024;
@@ -16,31 +18,34 @@ const BASE64: GeneralPurpose = GeneralPurpose::new(
     GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent),
 );
 
-/// `(mediaType, base64 data)` of an `image_url` content part at `at` (`messages[i].content[j]`).
-pub(super) fn from_part<'a>(
-    part: &'a Value,
-    at: &str,
-) -> Result<(&'static str, &'a str), TranslateError> {
-    // `image_url` is `{"url": …}`; a bare string is accepted too.
-    let (url, url_at) = match part.get("image_url") {
-        Some(Value::String(url)) => (url.as_str(), format!("{at}.image_url")),
-        Some(Value::Object(o)) => match o.get("url") {
-            Some(Value::String(url)) => (url.as_str(), format!("{at}.image_url.url")),
-            _ => {
-                return Err(TranslateError::at(
-                    format!("{at}.image_url.url"),
-                    "is required (a string)",
-                ));
-            }
-        },
-        _ => {
-            return Err(TranslateError::at(
-                format!("{at}.image_url"),
-                "is required (an object with a url)",
-            ));
+/// The image in a `data:` URL. The data is the URL's tail, borrowed when the URL was.
+pub fn from_data_url(url: Cow<'_, str>) -> Result<Image<'_>, String> {
+    let (media_type, data_len) = parse_data_url(&url).map(|(m, data)| (m, data.len()))?;
+    let start = url.len() - data_len;
+    let data = match url {
+        Cow::Borrowed(url) => Cow::Borrowed(&url[start..]),
+        Cow::Owned(mut url) => {
+            url.drain(..start);
+            Cow::Owned(url)
         }
     };
-    parse_data_url(url).map_err(|message| TranslateError::at(url_at, message))
+    Ok(Image { media_type, data })
+}
+
+/// An image given as a media type and base64 data (Anthropic's `source`), checked as a data URL would be.
+pub fn from_base64<'a>(media_type: &str, data: Cow<'a, str>) -> Result<Image<'a>, String> {
+    let media_type = known_type(media_type.trim())?;
+    check_base64(&data)?;
+    Ok(Image { media_type, data })
+}
+
+fn known_type(mime: &str) -> Result<&'static str, String> {
+    media_type(mime).ok_or_else(|| {
+        format!(
+            "unsupported image type {:?}; use png, jpeg, gif or webp",
+            super::truncate(mime)
+        )
+    })
 }
 
 fn parse_data_url(url: &str) -> Result<(&'static str, &str), String> {
@@ -64,12 +69,7 @@ fn parse_data_url(url: &str) -> Result<(&'static str, &str), String> {
     if !params.any(|p| p.trim().eq_ignore_ascii_case("base64")) {
         return Err("data URL must be base64-encoded (data:image/png;base64,...)".into());
     }
-    let media_type = media_type(mime).ok_or_else(|| {
-        format!(
-            "unsupported image type {:?}; use png, jpeg, gif or webp",
-            super::truncate(mime)
-        )
-    })?;
+    let media_type = known_type(mime)?;
     check_base64(data)?;
     Ok((media_type, data))
 }

@@ -29,6 +29,18 @@ pub enum UpstreamEvent {
     Unknown(String),
 }
 
+impl UpstreamEvent {
+    /// Text or a tool call: what the client is waiting for. Only content counts against the first-content and idle
+    /// deadlines; keep-alives, metadata and empty deltas do not.
+    pub fn is_content(&self) -> bool {
+        match self {
+            UpstreamEvent::Content(text) | UpstreamEvent::ToolCallArgs(text) => !text.is_empty(),
+            UpstreamEvent::ToolCallStart { .. } => true,
+            _ => false,
+        }
+    }
+}
+
 /// Why the upstream stopped. Unknown or missing reasons read as `Stop`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FinishReason {

@@ -12,15 +12,32 @@ fn translator(include_usage: bool) -> ChunkTranslator {
     )
 }
 
+/// The payloads of the `data:` records in `out`, checking each record is whole; `[DONE]` must be last, if there.
+fn payloads(out: &str) -> Vec<String> {
+    assert!(out.is_empty() || out.ends_with("\n\n"), "{out:?}");
+    let records: Vec<&str> = out.split_terminator("\n\n").collect();
+    let done = records.iter().position(|r| *r == "data: [DONE]");
+    if let Some(at) = done {
+        assert_eq!(at, records.len() - 1, "[DONE] is not last: {out:?}");
+    }
+    records
+        .iter()
+        .filter(|r| **r != "data: [DONE]")
+        .map(|r| r.strip_prefix("data: ").expect("a data record").to_string())
+        .collect()
+}
+
 /// Feeds `events`, then `finish`, and parses every chunk.
 fn run(include_usage: bool, events: &[UpstreamEvent]) -> Vec<Value> {
     let mut t = translator(include_usage);
-    let mut out = Vec::new();
+    let mut out = String::new();
     for event in events {
         t.push(event, &mut out);
     }
     t.finish(&mut out);
-    out.iter()
+    assert!(out.ends_with("data: [DONE]\n\n"), "{out:?}");
+    payloads(&out)
+        .iter()
         .map(|s| serde_json::from_str(s).unwrap())
         .collect()
 }
@@ -212,7 +229,7 @@ fn content_after_finish_still_comes_before_the_final_chunk() {
 #[test]
 fn ignored_events_produce_nothing() {
     let mut t = translator(true);
-    let mut out = Vec::new();
+    let mut out = String::new();
     for event in [
         UpstreamEvent::End,
         UpstreamEvent::Skip,
@@ -231,7 +248,7 @@ fn ignored_events_produce_nothing() {
 #[test]
 fn has_output_after_content_or_tool_call() {
     let mut t = translator(false);
-    let mut out = Vec::new();
+    let mut out = String::new();
     assert!(!t.has_output());
     t.push(&content("x"), &mut out);
     assert!(t.has_output());
@@ -268,11 +285,36 @@ fn usage_chunk_only_when_asked() {
 #[test]
 fn finish_twice_appends_nothing_more() {
     let mut t = translator(true);
-    let mut out = Vec::new();
+    let mut out = String::new();
     t.finish(&mut out);
-    assert_eq!(out.len(), 2);
+    assert_eq!(payloads(&out).len(), 2);
+    let once = out.clone();
     t.finish(&mut out);
-    assert_eq!(out.len(), 2);
+    assert_eq!(out, once);
+}
+
+#[test]
+fn a_failure_is_an_error_record_and_no_done() {
+    let mut t = translator(false);
+    let mut out = String::new();
+    t.push(&content("partial"), &mut out);
+    let failure = StreamFailure {
+        status: 502,
+        kind: "upstream_error",
+        code: Some("stream_interrupted"),
+        message: "the answer was cut: reset",
+    };
+    t.fail(&failure, &mut out);
+    t.finish(&mut out);
+    let records = payloads(&out);
+    assert!(!out.contains("[DONE]"), "{out:?}");
+    assert_eq!(records.len(), 2, "{out:?}");
+    let error: Value = serde_json::from_str(&records[1]).unwrap();
+    assert_eq!(
+        error,
+        json!({"error": {"message": "the answer was cut: reset", "type": "upstream_error",
+                         "code": "stream_interrupted", "param": null}})
+    );
 }
 
 #[test]
@@ -305,7 +347,7 @@ fn special_characters_are_escaped() {
 #[test]
 fn chunks_are_byte_identical_to_serializing_the_whole_chunk() {
     let mut t = ChunkTranslator::new("chatcmpl-\"x\"".into(), "gpt-4o/é".into(), 7, false, 1);
-    let mut out = Vec::new();
+    let mut out = String::new();
     t.push(
         &UpstreamEvent::Content("a \"quoted\"\n line".into()),
         &mut out,
@@ -332,6 +374,7 @@ fn chunks_are_byte_identical_to_serializing_the_whole_chunk() {
         content: Some("a \"quoted\"\n line"),
         ..Delta::default()
     };
+    let out = payloads(&out);
     assert_eq!(out[0], whole(first, None));
     assert_eq!(out[1], whole(Delta::default(), Some("stop")));
 }

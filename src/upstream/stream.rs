@@ -1,5 +1,8 @@
-//! Reading a chat answer: SSE framing (`sse`) → `UpstreamEvent`s, with the first-event and idle
-//! timeouts and a cap on a single line's size.
+//! Reading a chat answer: SSE framing (`sse`) → `UpstreamEvent`s, with the first-content and idle deadlines and a
+//! cap on a single line's size.
+//!
+//! Both deadlines are on *content* (text or a tool call): an upstream that keeps a stream open with keep-alive
+//! events (`Ping`, unknown types, metadata, empty `Content`) and never answers must not hold a request forever.
 
 use std::pin::Pin;
 
@@ -10,7 +13,7 @@ use super::sse::SseDecoder;
 use super::{StreamTimeouts, UpstreamError};
 use std::collections::VecDeque;
 
-use crate::translate::events::{UpstreamEvent, parse_data_into};
+use super::event::{UpstreamEvent, parse_data_into};
 
 /// A line longer than this is refused: large tool arguments fit easily, a runaway upstream does not.
 pub const MAX_LINE_BYTES: usize = 4 * 1024 * 1024;
@@ -22,7 +25,12 @@ pub struct EventStream {
     inner: ByteStream,
     sse: SseDecoder,
     timeouts: StreamTimeouts,
-    seen_event: bool,
+    /// When waiting ends: `first_event` after the stream opened until content comes, then `idle` after the latest
+    /// content. Other events do not move it.
+    deadline: tokio::time::Instant,
+    content_seen: bool,
+    /// Events since the latest content (or since the start): says whether a timeout was silence or keep-alives.
+    since_content: u32,
     ended: bool,
     unknown_events: u32,
     /// One SSE event can hold two of ours (a tool call's start with its first arguments).
@@ -66,8 +74,10 @@ impl EventStream {
         Self {
             inner: Box::pin(limited),
             sse: SseDecoder::default(),
+            deadline: tokio::time::Instant::now() + timeouts.first_event,
             timeouts,
-            seen_event: false,
+            content_seen: false,
+            since_content: 0,
             ended: false,
             unknown_events: 0,
             queued: VecDeque::new(),
@@ -85,22 +95,11 @@ impl EventStream {
             return None;
         }
         loop {
-            let wait = if self.seen_event {
-                self.timeouts.idle
-            } else {
-                self.timeouts.first_event
-            };
-            match tokio::time::timeout(wait, next_data(&mut self.inner, &mut self.sse)).await {
+            let data = next_data(&mut self.inner, &mut self.sse);
+            match tokio::time::timeout_at(self.deadline, data).await {
                 Err(_) => {
                     self.ended = true;
-                    let what = if self.seen_event {
-                        "between events"
-                    } else {
-                        "before the first event"
-                    };
-                    return Some(Err(UpstreamError::Fault(format!(
-                        "upstream went silent {what} for {wait:?}"
-                    ))));
+                    return Some(Err(UpstreamError::Fault(self.timed_out())));
                 }
                 Ok(None) => {
                     self.ended = true;
@@ -116,7 +115,6 @@ impl EventStream {
                 }
                 Ok(Some(Ok(()))) => {}
             };
-            self.seen_event = true;
             self.parsed.clear();
             if let Err(err) = parse_data_into(self.sse.current(), &mut self.parsed) {
                 // One unreadable event should not cost the user the whole answer.
@@ -125,6 +123,13 @@ impl EventStream {
                 continue;
             }
             for event in self.parsed.drain(..) {
+                if event.is_content() {
+                    self.content_seen = true;
+                    self.since_content = 0;
+                    self.deadline = tokio::time::Instant::now() + self.timeouts.idle;
+                } else {
+                    self.since_content = self.since_content.saturating_add(1);
+                }
                 match event {
                     UpstreamEvent::Skip => {}
                     UpstreamEvent::Unknown(kind) => {
@@ -147,6 +152,29 @@ impl EventStream {
 
     pub fn unknown_events(&self) -> u32 {
         self.unknown_events
+    }
+
+    /// Why the deadline passed: silence, or events that were not content.
+    fn timed_out(&self) -> String {
+        let n = self.since_content;
+        match (self.content_seen, n) {
+            (true, 0) => format!(
+                "upstream went silent between events for {:?}",
+                self.timeouts.idle
+            ),
+            (false, 0) => format!(
+                "upstream went silent before the first event for {:?}",
+                self.timeouts.first_event
+            ),
+            (true, _) => format!(
+                "upstream went silent: no content for {:?} since the last, only {n} keep-alive or metadata event(s)",
+                self.timeouts.idle
+            ),
+            (false, _) => format!(
+                "upstream went silent: no content within {:?}, only {n} keep-alive or metadata event(s)",
+                self.timeouts.first_event
+            ),
+        }
     }
 }
 
@@ -209,5 +237,113 @@ mod tests {
             events.next().await.expect("item").expect("event"),
             UpstreamEvent::End
         );
+    }
+
+    /// `frames` one after another, each `every` after the previous one, then (when `forever`) a `Ping` every
+    /// `every` without end.
+    fn timed(
+        frames: &'static [&'static str],
+        every: Duration,
+        forever: bool,
+    ) -> impl Stream<Item = Result<Bytes, String>> + Send + 'static {
+        futures_util::stream::unfold(0usize, move |i| async move {
+            let frame = match frames.get(i) {
+                Some(frame) => *frame,
+                None if forever => "data: {\"type\":\"Ping\"}\n\n",
+                None => return None,
+            };
+            tokio::time::sleep(every).await;
+            Some((Ok(Bytes::from_static(frame.as_bytes())), i + 1))
+        })
+    }
+
+    const LIMITS: StreamTimeouts = StreamTimeouts {
+        first_event: Duration::from_secs(2),
+        idle: Duration::from_secs(1),
+    };
+
+    #[tokio::test(start_paused = true)]
+    async fn keep_alives_do_not_hold_off_the_first_content_deadline() {
+        let started = tokio::time::Instant::now();
+        let keep_alives: &[&str] = &[
+            "data: {\"type\":\"Content\",\"content\":\"\"}\n\n",
+            "data: {\"type\":\"UnknownMetadata\"}\n\n",
+        ];
+        let mut events =
+            EventStream::from_bytes(timed(keep_alives, Duration::from_millis(500), true), LIMITS);
+        let err = events
+            .next()
+            .await
+            .expect("an item")
+            .expect_err("no content");
+        assert_eq!(started.elapsed(), LIMITS.first_event);
+        let message = err.to_string();
+        assert!(message.contains("no content within 2s"), "{message}");
+        assert!(message.contains("keep-alive"), "{message}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn returned_metadata_does_not_count_as_content_either() {
+        let frames: &[&str] = &[
+            "data: {\"type\":\"QuotaMetadata\",\"updated\":{}}\n\n",
+            "data: {\"type\":\"FinishMetadata\",\"reason\":\"stop\"}\n\n",
+        ];
+        let mut events =
+            EventStream::from_bytes(timed(frames, Duration::from_millis(500), true), LIMITS);
+        assert!(matches!(
+            events.next().await,
+            Some(Ok(UpstreamEvent::Quota(_)))
+        ));
+        assert!(matches!(
+            events.next().await,
+            Some(Ok(UpstreamEvent::Finish(_)))
+        ));
+        let err = events
+            .next()
+            .await
+            .expect("an item")
+            .expect_err("no content");
+        assert!(err.to_string().contains("no content within"), "{err}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn after_content_keep_alives_do_not_hold_off_the_idle_deadline() {
+        let frames: &[&str] = &["data: {\"type\":\"Content\",\"content\":\"hi\"}\n\n"];
+        let mut events =
+            EventStream::from_bytes(timed(frames, Duration::from_millis(300), true), LIMITS);
+        assert_eq!(
+            events.next().await.expect("item").expect("event"),
+            UpstreamEvent::Content("hi".into())
+        );
+        let content_at = tokio::time::Instant::now();
+        let err = events
+            .next()
+            .await
+            .expect("an item")
+            .expect_err("no more content");
+        assert_eq!(content_at.elapsed(), LIMITS.idle);
+        assert!(err.to_string().contains("since the last"), "{err}");
+        assert!(events.next().await.is_none(), "the stream is over");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn each_content_moves_the_idle_deadline() {
+        // Content every 0.8 s for 4 s: never 1 s without content, though longer than any one deadline.
+        let frames: &[&str] = &[
+            "data: {\"type\":\"ToolCall\",\"id\":\"t\",\"name\":\"f\"}\n\n",
+            "data: {\"type\":\"ToolCall\",\"content\":\"{}\"}\n\n",
+            "data: {\"type\":\"Content\",\"content\":\"a\"}\n\n",
+            "data: {\"type\":\"Content\",\"content\":\"b\"}\n\n",
+            "data: {\"type\":\"Content\",\"content\":\"c\"}\n\n",
+            "data: end\n\n",
+        ];
+        let mut events =
+            EventStream::from_bytes(timed(frames, Duration::from_millis(800), false), LIMITS);
+        let mut got = Vec::new();
+        while let Some(event) = events.next().await {
+            got.push(event.expect("no timeout"));
+        }
+        assert_eq!(got.len(), 6);
+        assert_eq!(got.last(), Some(&UpstreamEvent::End));
     }
 }
