@@ -92,16 +92,35 @@ pub struct Tool<'a> {
     pub schema: Option<serde_json::Map<String, serde_json::Value>>,
 }
 
-/// What the client asked of the answer besides the conversation. The upstream takes none of these yet (issue 13
-/// maps them to `parameters.data`); they are parsed here so each face fills one place and the mapping decides.
+/// What the client asked of the answer besides the conversation, in one face-neutral place: each face fills the
+/// fields its API has, and the one upstream mapping decides what the profile takes (`parameters.data`, see
+/// docs/UPSTREAM.md). A field a face leaves `None` was not asked for.
 #[derive(Debug, Default, PartialEq)]
 pub struct Parameters<'a> {
-    /// OpenAI `n`: how many answers. Only one is possible today.
+    /// OpenAI `n`: how many answers.
     pub n: Option<u32>,
     /// Which tool the model must (or must not) call.
     pub tool_choice: Option<ToolChoice<'a>>,
-    /// The shape the answer must take (OpenAI `response_format`).
+    /// The shape the answer must take (OpenAI `response_format`, Responses `text.format`, Anthropic
+    /// `output_config.format`).
     pub response_format: Option<ResponseFormat>,
+    pub temperature: Option<f64>,
+    pub top_p: Option<f64>,
+    /// Anthropic `top_k`.
+    pub top_k: Option<u32>,
+    /// The longest answer: OpenAI `max_tokens` / `max_completion_tokens`, Responses `max_output_tokens`,
+    /// Anthropic `max_tokens`.
+    pub max_tokens: Option<u32>,
+    /// OpenAI `stop`, Anthropic `stop_sequences`.
+    pub stop: Vec<Cow<'a, str>>,
+    pub seed: Option<i64>,
+    /// OpenAI `reasoning_effort`, Responses `reasoning.effort`.
+    pub reasoning_effort: Option<Cow<'a, str>>,
+    /// OpenAI `verbosity`, Responses `text.verbosity`.
+    pub verbosity: Option<Cow<'a, str>>,
+    pub parallel_tool_calls: Option<bool>,
+    /// Anthropic `thinking.budget_tokens`.
+    pub thinking_budget: Option<u32>,
 }
 
 /// OpenAI's `response_format`.

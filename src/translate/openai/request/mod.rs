@@ -51,6 +51,7 @@ impl<'a> ChatRequest<'a> {
                     n: wire.n,
                     tool_choice: wire.tool_choice.and_then(WireToolChoice::into_choice),
                     response_format: wire.response_format.and_then(WireFormat::into_format),
+                    ..Parameters::default()
                 },
             },
         })
