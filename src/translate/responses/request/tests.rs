@@ -253,8 +253,13 @@ fn additional_tools_items_offer_tools_in_the_default_namespace_by_their_own_name
         .collect();
     assert_eq!(names, ["exec", "wait", "clock__sleep"]);
     assert_eq!(
-        req.names.client("exec").namespace.as_deref(),
-        Some("functions")
+        req.names.client("exec").namespace,
+        None,
+        "calls in the default namespace name none"
+    );
+    assert_eq!(
+        req.names.client("clock__sleep").namespace.as_deref(),
+        Some("clock")
     );
     assert!(req.names.client("exec").custom);
     assert_eq!(req.names.client("clock__sleep").name, "sleep");

@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
-use super::super::{ClientTool, ToolNames, upstream_name};
+use super::super::{ClientTool, DEFAULT_NAMESPACE, ToolNames, upstream_name};
 use crate::translate::conversation::Tool;
 use crate::translate::parse::{AnObject, Schema, Text};
 use crate::translate::{TranslateError, truncate};
@@ -153,11 +153,13 @@ impl<'a> Offered<'a> {
             ));
         }
         self.defined_at.insert(upstream.to_string(), at.to_string());
+        // The default namespace is not named in calls: Codex runs `exec` from it when the call has no namespace.
+        let call_namespace = namespace.filter(|n| *n != DEFAULT_NAMESPACE);
         self.names.insert(
             upstream.to_string(),
             ClientTool {
                 name: name.to_string(),
-                namespace: namespace.map(str::to_string),
+                namespace: call_namespace.map(str::to_string),
                 custom,
             },
         );
