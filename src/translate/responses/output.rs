@@ -252,11 +252,10 @@ impl Output {
                 _ => Value::Null,
             },
         );
-        let usage = match status {
-            Status::InProgress => Value::Null,
-            _ => self.usage(),
-        };
-        response.insert("usage".into(), usage);
+        // `usage` is an object or absent (the spec does not allow null): absent until the answer ends.
+        if status != Status::InProgress {
+            response.insert("usage".into(), self.usage());
+        }
         for (key, value) in &env.echo {
             response.insert(key.clone(), value.clone());
         }
