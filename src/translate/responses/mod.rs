@@ -86,9 +86,6 @@ pub struct Envelope {
     pub names: ToolNames,
 }
 
-/// OpenAI's error object, `{"error": {"message", "type", "code", "param"}}`, as the chat face writes it.
-pub use super::openai::error_body;
-
 #[cfg(test)]
 mod tests {
     use super::*;

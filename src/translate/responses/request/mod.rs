@@ -22,7 +22,7 @@ use serde_json::{Map, Value, json};
 
 use super::{ToolNames, upstream_name};
 use crate::translate::conversation::{
-    Conversation, Parameters, Part, ResponseFormat, Role, Root, Source, ToolChoice, Turn,
+    Conversation, Parameters, Part, ResponseFormat, Role, Root, Source, Tool, ToolChoice, Turn,
 };
 use crate::translate::parse::{self, AnObject, Text, TextOr};
 use crate::translate::{TranslateError, truncate};
@@ -267,7 +267,7 @@ const HOSTED_CHOICES: [&str; 11] = [
 /// `{"type": "allowed_tools", "mode", "tools"}`, which keeps only the listed tools. Everything else is refused.
 fn tool_choice<'a>(
     value: &Value,
-    tools: &mut Vec<crate::translate::conversation::Tool<'a>>,
+    tools: &mut Vec<Tool<'a>>,
 ) -> Result<Option<ToolChoice<'a>>, TranslateError> {
     let unsupported = |what: String| {
         TranslateError::at(
