@@ -10,6 +10,7 @@ mod error;
 mod messages;
 mod models;
 pub mod relay;
+mod responses;
 
 use std::sync::Arc;
 
@@ -52,6 +53,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/chat/completions", post(chat::completions))
         .route("/v1/messages", post(messages::create))
         .route("/v1/messages/count_tokens", post(messages::count_tokens))
+        .route("/v1/responses", post(responses::create))
         .route("/v1/models", get(models::list))
         .route("/v1/models/{*id}", get(models::one))
         .route("/stats", get(admin::stats))
@@ -101,7 +103,7 @@ async fn not_found(uri: axum::http::Uri) -> ApiError {
         StatusCode::NOT_FOUND,
         "invalid_request_error",
         format!(
-            "no endpoint at {}; this proxy serves /v1/chat/completions, /v1/messages and /v1/models",
+            "no endpoint at {}; this proxy serves /v1/chat/completions, /v1/responses, /v1/messages and /v1/models",
             uri.path()
         ),
     )

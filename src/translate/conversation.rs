@@ -161,6 +161,8 @@ pub enum Root {
     Messages,
     System,
     Input,
+    /// The Responses API's `instructions` string.
+    Instructions,
 }
 
 impl Root {
@@ -169,6 +171,7 @@ impl Root {
             Root::Messages => "messages",
             Root::System => "system",
             Root::Input => "input",
+            Root::Instructions => "instructions",
         }
     }
 }

@@ -22,6 +22,7 @@ mod pool_health;
 mod pool_reload;
 mod reliability_faults;
 mod reliability_mixed;
+mod responses;
 mod sdk;
 mod secrets_never_leak;
 mod serve_anthropic;
