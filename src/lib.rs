@@ -12,12 +12,13 @@
 
 pub mod admin_client;
 pub mod api;
+pub mod checker;
 pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod demo_log;
+pub mod epoch;
 pub mod fake_upstream;
-pub mod health;
 pub mod jwt;
 pub mod live;
 pub mod logging;

@@ -232,7 +232,7 @@ impl<'a> Failover<'a> {
             // pool of one could never use its refreshed JWT (max_attempts defaults to the token count).
             if matches!(err, UpstreamError::Unauthorized)
                 && !self.refreshed.contains(permit.index())
-                && crate::health::refresh(self.live, permit.index()).await
+                && self.live.refresh_jwt(permit.index()).await
             {
                 self.refreshed.insert(permit.index());
                 self.tried.remove(permit.index());
@@ -337,15 +337,11 @@ impl<F: StreamFormat> Streamer<F> {
 
 fn record_quota(permit: &Permit, q: &QuotaUpdate) {
     if let (Some(used), Some(maximum)) = (q.used, q.maximum) {
-        permit.record_quota(QuotaInfo {
-            used,
-            maximum,
-            left: (maximum - used).max(0.0),
-            until: q
-                .until_ms
-                .and_then(|ms| u64::try_from(ms).ok())
-                .map(|ms| UNIX_EPOCH + std::time::Duration::from_millis(ms)),
-        });
+        let until = q
+            .until_ms
+            .filter(|ms| *ms >= 0)
+            .map(crate::epoch::from_millis);
+        permit.record_quota(QuotaInfo::spent(used, maximum, until));
     }
 }
 

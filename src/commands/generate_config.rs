@@ -361,7 +361,7 @@ fn check_port(port: &str) -> Result<u16, String> {
 }
 
 fn check_interval(text: &str) -> Result<(), String> {
-    match crate::config::file::parse_duration(text)? {
+    match crate::config::value::parse_duration(text)? {
         d if d < Duration::from_secs(1) => {
             Err("must be at least 1s; checks more often would only load JetBrains AI".into())
         }
@@ -372,7 +372,6 @@ fn check_interval(text: &str) -> Result<(), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::jwt::tests::make_jwt;
 
     fn unix(delta: i64, now: SystemTime) -> i64 {
         now.duration_since(std::time::UNIX_EPOCH)
@@ -383,7 +382,7 @@ mod tests {
     #[test]
     fn each_jwt_answer_is_judged_as_it_is_given() {
         let now = SystemTime::now();
-        let good = make_jwt(&json!({ "exp": unix(7 * 86_400, now) }));
+        let good = crate::jwt::unsigned(&json!({ "exp": unix(7 * 86_400, now) }));
         let earlier = [Entered {
             token: good.clone(),
             name: "main".into(),
@@ -392,12 +391,12 @@ mod tests {
             judge_token(&good, &earlier, now),
             TokenAnswer::Refused(why) if why.contains("already entered as #1 (main)")
         ));
-        let expired = make_jwt(&json!({ "exp": unix(-3600, now) }));
+        let expired = crate::jwt::unsigned(&json!({ "exp": unix(-3600, now) }));
         assert!(matches!(
             judge_token(&expired, &[], now),
             TokenAnswer::Doubtful { note, keep_default: false } if note.contains("expired 1h 0m ago")
         ));
-        let soon = make_jwt(&json!({ "exp": unix(3600, now) }));
+        let soon = crate::jwt::unsigned(&json!({ "exp": unix(3600, now) }));
         assert!(matches!(
             judge_token(&soon, &[], now),
             TokenAnswer::Doubtful {

@@ -100,7 +100,7 @@ pieces the way the real service sends them. Configure real JWTs to talk to the r
         })
         .collect();
     config.upstream_url = fake.url();
-    config.watch_config = false;
+    config.start_up.watch_config = false;
     config.health_check_mode = HealthCheckMode::Quota;
     let made_up_key = config
         .bearer_token

@@ -8,7 +8,6 @@ use secrecy::ExposeSecret;
 use serde_json::json;
 
 use super::*;
-use crate::jwt::tests::make_jwt;
 
 /// A config file in a fresh temp dir; the dir lives as long as the returned guard.
 struct File {
@@ -94,9 +93,9 @@ fn flag_layer() -> Overrides {
 #[test]
 fn the_file_beats_the_defaults() {
     let c = load_ok(FILE_LAYER, Overrides::default(), &[]);
-    assert_eq!(c.server_port, 1111);
-    assert_eq!(c.server_host, "file.host");
-    assert_eq!(c.strategy, Strategy::Random);
+    assert_eq!(c.start_up.server_port, 1111);
+    assert_eq!(c.start_up.server_host, "file.host");
+    assert_eq!(c.load_balance_strategy, Strategy::Random);
     assert_eq!(c.upstream_url, "http://file.test");
     assert_eq!(c.health_check_interval, Duration::from_secs(11));
     assert_eq!(c.health_check_mode, HealthCheckMode::Chat);
@@ -127,7 +126,7 @@ fn the_file_beats_the_defaults() {
     assert_eq!(c.max_body_size, 32 * 1024 * 1024);
     assert_eq!(c.upstream_api, UpstreamApi::V8);
     assert_eq!(c.priority_mode, PriorityMode::Order);
-    assert!(c.watch_config);
+    assert!(c.start_up.watch_config);
 }
 
 #[test]
@@ -135,9 +134,9 @@ fn the_defaults_with_an_empty_file() {
     let c = load_ok("{}", Overrides::default(), &[]);
     assert!(c.tokens.is_empty());
     assert!(c.bearer_token.is_none());
-    assert_eq!(c.server_port, 8080);
-    assert_eq!(c.server_host, "127.0.0.1");
-    assert_eq!(c.strategy, Strategy::RoundRobin);
+    assert_eq!(c.start_up.server_port, 8080);
+    assert_eq!(c.start_up.server_host, "127.0.0.1");
+    assert_eq!(c.load_balance_strategy, Strategy::RoundRobin);
     assert_eq!(c.upstream_url, DEFAULT_UPSTREAM_URL);
     assert_eq!(c.health_check_interval, Duration::from_secs(30));
     assert_eq!(c.max_attempts, None);
@@ -147,10 +146,10 @@ fn the_defaults_with_an_empty_file() {
 #[test]
 fn the_environment_beats_the_file() {
     let c = load_ok(FILE_LAYER, Overrides::default(), &ENV_LAYER);
-    assert_eq!(c.server_port, 2222);
+    assert_eq!(c.start_up.server_port, 2222);
     assert_eq!(c.source_of("server_port"), Source::Env("SERVER_PORT"));
-    assert_eq!(c.server_host, "env.host");
-    assert_eq!(c.strategy, Strategy::Weighted);
+    assert_eq!(c.start_up.server_host, "env.host");
+    assert_eq!(c.load_balance_strategy, Strategy::Weighted);
     assert_eq!(
         c.source_of("load_balance_strategy"),
         Source::Env("LOAD_BALANCE_STRATEGY")
@@ -175,11 +174,11 @@ fn the_environment_beats_the_file() {
 #[test]
 fn flags_beat_the_environment() {
     let c = load_ok(FILE_LAYER, flag_layer(), &ENV_LAYER);
-    assert_eq!(c.server_port, 3333);
+    assert_eq!(c.start_up.server_port, 3333);
     assert_eq!(c.source_of("server_port"), Source::Flag("--port"));
-    assert_eq!(c.server_host, "flag.host");
+    assert_eq!(c.start_up.server_host, "flag.host");
     assert_eq!(c.source_of("server_host"), Source::Flag("--host"));
-    assert_eq!(c.strategy, Strategy::LeastInflight);
+    assert_eq!(c.load_balance_strategy, Strategy::LeastInflight);
     assert_eq!(
         c.source_of("load_balance_strategy"),
         Source::Flag("--strategy")
@@ -210,7 +209,7 @@ fn blank_values_do_not_hide_a_lower_layer() {
         &[("JWT_TOKENS", ""), ("SERVER_PORT", "  ")],
     );
     assert_eq!(c.tokens[0].name, "from-file");
-    assert_eq!(c.server_port, 1111);
+    assert_eq!(c.start_up.server_port, 1111);
     assert_eq!(
         c.bearer_token.as_ref().map(|s| s.expose_secret()),
         Some("file-bearer")
@@ -460,8 +459,8 @@ fn the_user_config_under_home_is_the_last_resort() {
 
 #[test]
 fn bad_or_expired_tokens_are_warnings_not_errors() {
-    let expired = make_jwt(&json!({"exp": 1_000_000_000}));
-    let fresh = make_jwt(&json!({"exp": 4_000_000_000_i64}));
+    let expired = crate::jwt::unsigned(&json!({"exp": 1_000_000_000}));
+    let fresh = crate::jwt::unsigned(&json!({"exp": 4_000_000_000_i64}));
     let text = json!({"jetbrains_tokens": [
         {"token": "plain-text", "name": "plain"},
         {"token": expired, "name": "old"},
@@ -518,7 +517,7 @@ fn ipv6_hosts_are_bracketed_in_the_listen_address() {
 // --------------------------------------------------------------------------------------------------- view
 
 fn secret_config() -> (Config, Vec<String>) {
-    let jwt = make_jwt(&json!({"sub": "x", "exp": 4_000_000_000_i64}));
+    let jwt = crate::jwt::unsigned(&json!({"sub": "x", "exp": 4_000_000_000_i64}));
     let text = json!({
         "jetbrains_tokens": [{"token": jwt, "name": "a", "license_id": "lic", "authorization": "auth-secret"}],
         "bearer_token": "bearer-secret",

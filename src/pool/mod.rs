@@ -1,23 +1,23 @@
 //! The token pool: which JWT serves the next request, and what each outcome does to that JWT's standing.
 //!
-//! The pool does no I/O. `pick` is lock-free for healthy tokens (an atomic flag mirrors the health state) and
+//! The pool does no I/O. `pick` is lock-free for healthy tokens (an atomic flag mirrors the standing) and
 //! allocates nothing; the per-token `Mutex` is only taken for tokens that are recovering, and never across an
-//! `.await`. State that must survive a config reload (health, counters, the current JWT) lives in `TokenState`,
+//! `.await`. State that must survive a config reload (standing, counters, the current JWT) lives in `TokenState`,
 //! shared by `Arc` between the old and the new pool for every token whose JWT did not change.
 
-pub mod health;
 mod select;
+pub mod standing;
 pub mod stats;
 
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime};
 
 use arc_swap::ArcSwap;
 use secrecy::{ExposeSecret, SecretString};
 use tokio::time::Instant;
 
-pub use health::{Admission, Health, Outcome, StateKind, Transition};
+pub use standing::{Admission, Outcome, Standing, StateKind, Transition};
 
 use crate::config::{Config, PriorityMode, Strategy, TokenConfig};
 
@@ -32,6 +32,19 @@ pub struct QuotaInfo {
     /// What can still be spent; where tariff and top-up quotas are reported, their sum.
     pub left: f64,
     pub until: Option<SystemTime>,
+}
+
+impl QuotaInfo {
+    /// Quota reported as an amount used of a maximum: what is left is the difference, never below zero. The one
+    /// place "left" is computed; the quota endpoint's tariff and top-up amounts replace it where reported.
+    pub fn spent(used: f64, maximum: f64, until: Option<SystemTime>) -> Self {
+        Self {
+            used,
+            maximum,
+            left: (maximum - used).max(0.0),
+            until,
+        }
+    }
 }
 
 /// Counters per failure class, in the order of `FAILURE_CLASSES`.
@@ -76,8 +89,8 @@ pub struct TokenState {
     jwt: ArcSwap<SecretString>,
     /// `exp` of the current JWT in Unix seconds, `i64::MAX` when unknown.
     exp: AtomicI64,
-    health: Mutex<Health>,
-    /// Mirrors `health.kind == Healthy` so `pick` needs no lock in the common case.
+    standing: Mutex<Standing>,
+    /// Mirrors `standing.kind == Healthy` so `pick` needs no lock in the common case.
     healthy: AtomicBool,
     /// Healthy with no fault or cooldown counted: a success then changes nothing, so it skips the lock.
     clean: AtomicBool,
@@ -96,7 +109,7 @@ impl TokenState {
         let state = Self {
             jwt: ArcSwap::from_pointee(jwt.clone()),
             exp: AtomicI64::new(i64::MAX),
-            health: Mutex::new(Health::default()),
+            standing: Mutex::new(Standing::default()),
             healthy: AtomicBool::new(true),
             clean: AtomicBool::new(true),
             inflight: AtomicU32::new(0),
@@ -120,9 +133,9 @@ impl TokenState {
         self.exp.store(exp, Ordering::Relaxed);
     }
 
-    fn health(&self) -> MutexGuard<'_, Health> {
-        // A panic while holding this lock leaves a consistent Health (every method is a few assignments).
-        self.health
+    fn standing(&self) -> MutexGuard<'_, Standing> {
+        // A panic while holding this lock leaves a consistent Standing (every method is a few assignments).
+        self.standing
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
@@ -158,7 +171,7 @@ impl Slot {
     }
 
     pub fn state_kind(&self) -> StateKind {
-        self.state.health().kind
+        self.state.standing().kind
     }
 
     pub fn is_healthy(&self) -> bool {
@@ -236,7 +249,7 @@ impl Pool {
             .collect();
         Self {
             slots,
-            strategy: config.strategy,
+            strategy: config.load_balance_strategy,
             priority_mode: config.priority_mode,
             cursor: AtomicUsize::new(0),
         }
@@ -261,7 +274,7 @@ impl Pool {
     /// Tokens that could take a request right now (ignoring concurrency limits).
     pub fn usable_count(&self) -> usize {
         let now = Instant::now();
-        let now_unix = unix_now();
+        let now_unix = crate::epoch::now_secs();
         (0..self.slots.len())
             .filter(|&i| self.admissible(i, now, now_unix, &Tried::default(), false))
             .count()
@@ -270,7 +283,7 @@ impl Pool {
     /// Chooses a token for a request by the configured strategy, skipping `tried` ones.
     pub fn pick(self: &Arc<Self>, tried: &Tried) -> Result<Permit, Unavailable> {
         let now = Instant::now();
-        let now_unix = unix_now();
+        let now_unix = crate::epoch::now_secs();
         let Some(index) = select::choose(self, tried, now, now_unix) else {
             return Err(Unavailable {
                 retry_after: self.soonest_recovery(now),
@@ -278,13 +291,13 @@ impl Pool {
         };
         let slot = &self.slots[index];
         if !slot.state.healthy.load(Ordering::Acquire) {
-            let mut health = slot.state.health();
-            match health.admission(now) {
-                Admission::Probe => health.start_probe(),
+            let mut standing = slot.state.standing();
+            match standing.admission(now) {
+                Admission::Probe => standing.start_probe(),
                 Admission::Serve => {}
                 // Lost a race with another request's probe; let the caller try again without this token.
                 Admission::No => {
-                    drop(health);
+                    drop(standing);
                     let mut tried = tried.clone();
                     tried.insert(index);
                     return self.pick(&tried);
@@ -293,9 +306,10 @@ impl Pool {
         }
         slot.state.inflight.fetch_add(1, Ordering::AcqRel);
         slot.state.requests.fetch_add(1, Ordering::Relaxed);
-        slot.state
-            .last_used_ms
-            .store(unix_ms(SystemTime::now()), Ordering::Relaxed);
+        slot.state.last_used_ms.store(
+            u64::try_from(crate::epoch::now_ms()).unwrap_or(0),
+            Ordering::Relaxed,
+        );
         Ok(Permit {
             pool: Arc::clone(self),
             index,
@@ -327,7 +341,7 @@ impl Pool {
             return false;
         }
         slot.state.healthy.load(Ordering::Acquire)
-            || slot.state.health().admission(now) != Admission::No
+            || slot.state.standing().admission(now) != Admission::No
     }
 
     /// When the soonest token that is out now is expected back, if known (for `Retry-After`).
@@ -335,7 +349,7 @@ impl Pool {
         self.slots
             .iter()
             .filter(|s| s.config.enabled)
-            .filter_map(|s| s.state.health().ready_at())
+            .filter_map(|s| s.state.standing().ready_at())
             .min()
             .map(|at| {
                 at.saturating_duration_since(now)
@@ -343,7 +357,7 @@ impl Pool {
             })
     }
 
-    /// Records an outcome for slot `index` (from a request or a health check) and logs a state change once.
+    /// Records an outcome for slot `index` (from a request or an active check) and logs a state change once.
     pub fn report(&self, index: usize, outcome: &Outcome) {
         let Some(slot) = self.slots.get(index) else {
             return;
@@ -377,12 +391,14 @@ impl Pool {
             other => other,
         };
         let transition = {
-            let mut health = slot.state.health();
-            let t = health.apply(outcome, Instant::now());
+            let mut standing = slot.state.standing();
+            let t = standing.apply(outcome, Instant::now());
             slot.state
                 .healthy
-                .store(health.kind == StateKind::Healthy, Ordering::Release);
-            slot.state.clean.store(health.is_clean(), Ordering::Release);
+                .store(standing.kind == StateKind::Healthy, Ordering::Release);
+            slot.state
+                .clean
+                .store(standing.is_clean(), Ordering::Release);
             t
         };
         if let Some(t) = transition {
@@ -396,10 +412,12 @@ impl Pool {
             return;
         };
         let transition = {
-            let mut health = slot.state.health();
-            let t = health.restore(reason);
+            let mut standing = slot.state.standing();
+            let t = standing.restore(reason);
             slot.state.healthy.store(true, Ordering::Release);
-            slot.state.clean.store(health.is_clean(), Ordering::Release);
+            slot.state
+                .clean
+                .store(standing.is_clean(), Ordering::Release);
             t
         };
         if let Some(t) = transition {
@@ -413,7 +431,7 @@ impl Pool {
         let Some(slot) = self.slots.get(index) else {
             return;
         };
-        let kind = slot.state.health().kind;
+        let kind = slot.state.standing().kind;
         if matches!(
             kind,
             StateKind::Invalid | StateKind::Ejected | StateKind::Exhausted
@@ -515,26 +533,13 @@ impl Drop for Permit {
         state.inflight.fetch_sub(1, Ordering::AcqRel);
         // A probe whose request was abandoned (client gone) must not leave the token stuck in Probing.
         if !self.reported && !state.healthy.load(Ordering::Acquire) {
-            let mut health = state.health();
-            if health.kind == StateKind::Probing {
-                health.apply(&Outcome::Fault, Instant::now());
+            let mut standing = state.standing();
+            if standing.kind == StateKind::Probing {
+                standing.apply(&Outcome::Fault, Instant::now());
                 state.clean.store(false, Ordering::Release);
             }
         }
     }
-}
-
-pub fn unix_now() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0)
-}
-
-fn unix_ms(at: SystemTime) -> u64 {
-    at.duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0)
 }
 
 #[cfg(test)]

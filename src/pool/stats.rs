@@ -6,7 +6,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use serde::Serialize;
 use tokio::time::Instant;
 
-use super::{FAILURE_CLASSES, Pool, StateKind, unix_now};
+use super::{FAILURE_CLASSES, Pool, StateKind};
 use crate::jwt::rfc3339;
 
 #[derive(Debug, Serialize)]
@@ -54,21 +54,21 @@ pub struct QuotaStats {
 impl Pool {
     pub fn token_stats(&self) -> Vec<TokenStats> {
         let now = Instant::now();
-        let now_unix = unix_now();
+        let now_unix = crate::epoch::now_secs();
         let wall = SystemTime::now();
         self.slots
             .iter()
             .enumerate()
             .map(|(i, slot)| {
                 let state = &slot.state;
-                let health = state.health().clone();
+                let standing = state.standing().clone();
                 let exp = state.exp.load(Ordering::Relaxed);
                 let kind = if !slot.config.enabled {
                     "disabled"
-                } else if slot.expired(now_unix) && health.kind == StateKind::Healthy {
+                } else if slot.expired(now_unix) && standing.kind == StateKind::Healthy {
                     "expired"
                 } else {
-                    health.kind.as_str()
+                    standing.kind.as_str()
                 };
                 let successes = state.successes.load(Ordering::Relaxed);
                 let latency = state.latency_total_us.load(Ordering::Relaxed);
@@ -90,9 +90,9 @@ impl Pool {
                     priority: slot.config.priority,
                     weight: slot.config.weight,
                     state: kind,
-                    reason: health.reason.clone(),
-                    since: rfc3339(health.since),
-                    until: health
+                    reason: standing.reason.clone(),
+                    since: rfc3339(standing.since),
+                    until: standing
                         .until
                         .map(|u| rfc3339(wall + u.saturating_duration_since(now))),
                     usable: self.admissible(i, now, now_unix, &super::Tried::default(), false),

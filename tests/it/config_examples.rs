@@ -60,14 +60,17 @@ fn the_example_config_loads_through_the_library() {
     assert_eq!(config.tokens[1].name, "Secondary_JWT");
     assert_eq!(config.tokens[0].priority, 1);
     assert_eq!(config.tokens[1].metadata["region"], "us-west-2");
-    assert_eq!(config.strategy, Strategy::RoundRobin);
+    assert_eq!(config.load_balance_strategy, Strategy::RoundRobin);
     assert_eq!(
         config.health_check_interval,
         std::time::Duration::from_secs(30)
     );
     // Loopback, as README and the default say: other machines only when the operator asks (issue 11.4).
     assert_eq!(
-        (config.server_host.as_str(), config.server_port),
+        (
+            config.start_up.server_host.as_str(),
+            config.start_up.server_port
+        ),
         ("127.0.0.1", 8080)
     );
     assert_eq!(

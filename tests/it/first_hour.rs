@@ -729,7 +729,7 @@ fn no_user_facing_text_says_the_seed() {
 /// repeating its tables (which had drifted), and it states what `request_timeout` really bounds.
 #[test]
 fn config_readme_is_the_one_key_reference() {
-    let keys = jbproxy::config::explain::TOP_LEVEL_KEYS;
+    let keys = jbproxy::config::settings::TOP_LEVEL_KEYS;
     let reference = std::fs::read_to_string(repo("config/README.md")).expect("read");
     let mut pages = vec![repo("README.md")];
     for entry in std::fs::read_dir(repo("commands")).expect("commands/") {
