@@ -41,6 +41,20 @@ impl Proxy {
 
     /// Starts the binary with exactly these arguments in a fresh temp dir.
     pub fn spawn(dir: tempfile::TempDir, args: &[String], env: &[(&str, &str)]) -> Proxy {
+        Self::spawn_with(dir, args, env, false)
+    }
+
+    /// Like `spawn`, with stdout a pipe nobody reads: closed before the server writes anything to it.
+    pub fn spawn_stdout_closed(dir: tempfile::TempDir, args: &[String]) -> Proxy {
+        Self::spawn_with(dir, args, &[], true)
+    }
+
+    fn spawn_with(
+        dir: tempfile::TempDir,
+        args: &[String],
+        env: &[(&str, &str)],
+        close_stdout: bool,
+    ) -> Proxy {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_jbproxy"));
         for name in super::SCRUBBED {
             cmd.env_remove(name);
@@ -54,6 +68,9 @@ impl Proxy {
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
         let mut child = cmd.spawn().expect("spawn jbproxy");
+        if close_stdout {
+            drop(child.stdout.take());
+        }
         let logs = Arc::new(Mutex::new(String::new()));
         let stdout = Arc::new(Mutex::new(String::new()));
         let (tx, rx) = mpsc::channel();
@@ -77,15 +94,16 @@ impl Proxy {
                 }
             }
         });
-        let out = child.stdout.take().expect("stdout");
-        let out_sink = Arc::clone(&stdout);
-        std::thread::spawn(move || {
-            for line in BufReader::new(out).lines().map_while(Result::ok) {
-                let mut s = out_sink.lock().expect("stdout");
-                s.push_str(&line);
-                s.push('\n');
-            }
-        });
+        if let Some(out) = child.stdout.take() {
+            let out_sink = Arc::clone(&stdout);
+            std::thread::spawn(move || {
+                for line in BufReader::new(out).lines().map_while(Result::ok) {
+                    let mut s = out_sink.lock().expect("stdout");
+                    s.push_str(&line);
+                    s.push('\n');
+                }
+            });
+        }
         let addr = match rx.recv_timeout(Duration::from_secs(20)) {
             Ok(addr) => addr.parse().expect("listening address"),
             Err(_) => {
