@@ -314,11 +314,7 @@ mod tests {
     #[test]
     fn judges_shape_expiry_and_duplicates() {
         let now = SystemTime::now();
-        let unix = |d: i64| {
-            now.duration_since(std::time::UNIX_EPOCH)
-                .map(|n| n.as_secs() as i64 + d)
-                .unwrap_or(0)
-        };
+        let unix = |d: i64| crate::epoch::secs(now) + d;
         let good = crate::jwt::unsigned(&json!({ "exp": unix(7 * 86_400) }));
         let tokens = [
             token("good", &good),

@@ -1,7 +1,7 @@
 //! A point-in-time view of the pool for `/stats`, `/health` and the `stats` command.
 
 use std::sync::atomic::Ordering;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::SystemTime;
 
 use serde::Serialize;
 use tokio::time::Instant;
@@ -102,8 +102,11 @@ impl Pool {
                     inflight: state.inflight.load(Ordering::Relaxed),
                     avg_latency_ms: (successes > 0)
                         .then(|| latency as f64 / successes as f64 / 1000.0),
-                    last_used: (last_used > 0)
-                        .then(|| rfc3339(UNIX_EPOCH + Duration::from_millis(last_used))),
+                    last_used: (last_used > 0).then(|| {
+                        rfc3339(crate::epoch::from_millis(
+                            i64::try_from(last_used).unwrap_or(i64::MAX),
+                        ))
+                    }),
                     quota: quota.map(|q| QuotaStats {
                         used: q.used,
                         maximum: q.maximum,

@@ -99,11 +99,7 @@ async fn a_quota_check_showing_nothing_left_marks_the_token_exhausted() {
 #[tokio::test]
 async fn an_exhausted_token_is_back_after_its_quota_resets() {
     let s = Setup::start(&["spent", "good"], checked()).await;
-    let reset_ms = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
-        + 2_000;
+    let reset_ms = jbproxy::epoch::now_ms() + 2_000;
     s.fake.set_quota("spent", 300_000.0, 300_000.0, reset_ms);
     chat_ok(&s, "477 on spent").await;
     wait_for_state(&s, "spent", "exhausted", Duration::from_secs(1)).await;
@@ -135,11 +131,7 @@ async fn chat_mode_checks_with_a_real_request() {
 async fn a_477_keeps_the_token_out_only_until_its_known_quota_reset() {
     // No checks: the reset time can only come from the QuotaMetadata of the token's last answer.
     let s = Setup::start(&["spent", "good"], json!({})).await;
-    let reset_ms = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
-        + 2_000;
+    let reset_ms = jbproxy::epoch::now_ms() + 2_000;
     s.fake.set_quota("spent", 299_999.0, 300_000.0, reset_ms);
     chat_ok(&s, "spends the last unit").await;
     chat_ok(&s, "good's turn").await;

@@ -7,9 +7,6 @@ pub mod serve;
 
 use std::path::Path;
 
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-
 /// Every variable jbproxy reads, removed so the developer's or CI's environment cannot leak into a test.
 pub const SCRUBBED: [&str; 13] = [
     "JWT_TOKENS",
@@ -142,16 +139,10 @@ pub fn effective(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> serde_json:
 
 /// A well-formed (unsigned) JWT with the given claims.
 pub fn jwt(claims: serde_json::Value) -> String {
-    let header = URL_SAFE_NO_PAD.encode(br#"{"alg":"HS256","typ":"JWT"}"#);
-    let payload = URL_SAFE_NO_PAD.encode(claims.to_string());
-    format!("{header}.{payload}.c2lnbmF0dXJl")
+    jbproxy::jwt::unsigned(&claims)
 }
 
 /// Unix seconds `delta` from now (negative for the past).
 pub fn unix_in(delta: i64) -> i64 {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0);
-    now + delta
+    jbproxy::epoch::now_secs() + delta
 }
