@@ -32,5 +32,6 @@ mod serve_anthropic;
 mod serve_cli;
 mod serve_limits;
 mod serve_openai;
+mod server_tasks;
 mod stream_timing;
 mod upstream_tls;

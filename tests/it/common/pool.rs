@@ -3,16 +3,18 @@
 
 use std::future::Future;
 use std::path::PathBuf;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use tokio::time::Instant;
 
 use serde_json::Value;
 
 use jbproxy::fake_upstream::FakeUpstream;
 
-use super::serve::{Setup, user};
+use super::serve::{Served, Setup, user};
 
 /// The proxy's `/stats` JSON (fetched with the client key).
-pub async fn stats(s: &Setup) -> Value {
+pub async fn stats<P: Served>(s: &Setup<P>) -> Value {
     let response = s.get("/stats").await;
     assert_eq!(response.status(), 200, "GET /stats");
     response.json().await.expect("stats json")
@@ -38,7 +40,8 @@ pub fn names(stats: &Value) -> Vec<String> {
         .unwrap_or_default()
 }
 
-/// Polls `check` every 50 ms until it returns true or `timeout` passes; returns whether it did.
+/// Polls `check` every 50 ms until it returns true or `timeout` passes; returns whether it did. The deadline is on
+/// tokio's clock, so under a paused clock it is the server's time, not the wall's.
 pub async fn eventually<F, Fut>(timeout: Duration, mut check: F) -> bool
 where
     F: FnMut() -> Fut,
@@ -57,7 +60,12 @@ where
 }
 
 /// Waits until `/stats` shows token `name` in `state`; panics with the last stats and the proxy log otherwise.
-pub async fn wait_for_state(s: &Setup, name: &str, state: &str, timeout: Duration) -> Value {
+pub async fn wait_for_state<P: Served>(
+    s: &Setup<P>,
+    name: &str,
+    state: &str,
+    timeout: Duration,
+) -> Value {
     let reached = eventually(timeout, || async {
         token(&stats(s).await, name)["state"] == state
     })
@@ -82,7 +90,7 @@ pub fn chat_order(fake: &FakeUpstream) -> Vec<String> {
 }
 
 /// Sends a non-streaming chat and asserts it succeeded.
-pub async fn chat_ok(s: &Setup, text: &str) {
+pub async fn chat_ok<P: Served>(s: &Setup<P>, text: &str) {
     let response = s.chat(user(text)).await;
     let status = response.status();
     let body = response.text().await.unwrap_or_default();
