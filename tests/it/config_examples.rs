@@ -1,15 +1,10 @@
 //! The example files in `config/` load through the real loader (as a library and through the binary), and
 //! `config/README.md` describes every key and environment variable the loader knows.
 use crate::common;
-
-use std::path::{Path, PathBuf};
+use common::repo;
 
 use jbproxy::config::{self, Env, Overrides, Source, Strategy};
 use secrecy::ExposeSecret;
-
-fn repo(rel: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join(rel)
-}
 
 /// The `KEY=value` pairs of `config/.env.example`, parsed by the same parser that reads `.env` at start-up.
 fn env_example_pairs(text: &str) -> Vec<(String, String)> {

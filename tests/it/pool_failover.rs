@@ -9,7 +9,8 @@ use crate::common;
 
 use std::time::Duration;
 
-use common::pool::{chat_ok, chat_order, eventually, stats, token, wait_for_state};
+use common::eventually;
+use common::pool::{chat_ok, chat_order, stats, token, wait_for_state};
 use common::serve::{Served, Setup, sse_data, streaming, user};
 use jbproxy::fake_upstream::{Behaviour, mint_expired_jwt, mint_jwt};
 use serde_json::json;

@@ -116,7 +116,7 @@ async fn chat_mode_checks_with_a_real_request() {
         json!({"health_check_mode": "chat", "health_check_interval": "1s"}),
     )
     .await;
-    let seen = common::pool::eventually(Duration::from_secs(4), || async {
+    let seen = common::eventually(Duration::from_secs(4), || async {
         s.fake.chat_requests_for("a") >= 1
     })
     .await;
@@ -141,7 +141,7 @@ async fn a_477_keeps_the_token_out_only_until_its_known_quota_reset() {
     chat_ok(&s, "477 on spent").await;
     let stats = wait_for_state(&s, "spent", "exhausted", Duration::from_secs(1)).await;
     assert_eq!(token(&stats, "spent")["failures"]["quota_exhausted"], 1);
-    let back = common::pool::eventually(Duration::from_secs(6), || async {
+    let back = common::eventually(Duration::from_secs(6), || async {
         chat_ok(&s, "again").await;
         s.fake.chat_requests_for("spent") >= 3
     })

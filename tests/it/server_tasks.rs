@@ -5,7 +5,8 @@ use crate::common;
 
 use std::time::Duration;
 
-use common::pool::{chat_ok, eventually};
+use common::eventually;
+use common::pool::chat_ok;
 use common::serve::Setup;
 use serde_json::json;
 

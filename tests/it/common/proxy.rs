@@ -131,14 +131,10 @@ impl Proxy {
 
     /// Stdout once it contains `needle` (or after 10 s, whatever it holds then).
     pub fn stdout_with(&self, needle: &str) -> String {
-        let deadline = std::time::Instant::now() + Duration::from_secs(10);
-        loop {
-            let out = self.stdout.lock().expect("stdout").clone();
-            if out.contains(needle) || std::time::Instant::now() > deadline {
-                return out;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        super::eventually_blocking(Duration::from_secs(10), || {
+            self.stdout.lock().expect("stdout").contains(needle)
+        });
+        self.stdout.lock().expect("stdout").clone()
     }
 
     /// The server's process id, for reading its `/proc/PID/status` (RSS) and `/proc/PID/fd`.
@@ -161,14 +157,12 @@ impl Proxy {
 
     /// Waits for the process to exit by itself, up to `timeout`.
     pub fn wait(&mut self, timeout: Duration) -> Option<ExitStatus> {
-        let deadline = std::time::Instant::now() + timeout;
-        while std::time::Instant::now() < deadline {
-            if let Ok(Some(status)) = self.child.try_wait() {
-                return Some(status);
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        None
+        let mut exited = None;
+        super::eventually_blocking(timeout, || {
+            exited = self.child.try_wait().ok().flatten();
+            exited.is_some()
+        });
+        exited
     }
 }
 
