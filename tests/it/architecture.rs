@@ -1,5 +1,6 @@
 //! The module graph stays one-way. Every `crate::…` path (and `super::…` path that climbs to the crate root) in
-//! `src/` is an edge between two top-level modules; the graph must have no cycle, and `metrics` must stay a leaf.
+//! `src/` is an edge between two top-level modules; the graph must have no cycle, `metrics` must stay a leaf, and the
+//! server's three parts (api, checker, reload) meet only in `live`.
 //! docs/ARCHITECTURE.md draws the graph this test reads.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -216,6 +217,22 @@ fn metrics_only_records() {
         uses.is_empty(),
         "metrics must be a leaf that only records, but it uses {uses:?}; the admin face sets the per-token gauges"
     );
+}
+
+#[test]
+fn the_api_the_checker_and_the_reload_triggers_meet_only_in_live() {
+    let graph = module_graph(&src());
+    let siblings = ["api", "checker", "reload"];
+    for from in siblings {
+        let uses: Vec<&String> = graph[from]
+            .iter()
+            .filter(|to| siblings.contains(&to.as_str()))
+            .collect();
+        assert!(
+            uses.is_empty(),
+            "{from} uses {uses:?}; what they share belongs in live (AppState, Live, Reloader)"
+        );
+    }
 }
 
 /// The checker itself: it finds the edges this file's own shape would make, and the cycle they close.
