@@ -78,6 +78,11 @@ pub async fn metrics(
 ) -> Result<Response, ApiError> {
     let live = app.snapshot();
     auth::check(live.admin_key.as_ref(), &headers)?;
-    let text = crate::metrics::render(&live.pool);
+    // Gauges are set just before rendering, so they show the pool as it is now.
+    crate::metrics::log_lines_dropped(crate::logging::dropped_lines());
+    for stats in live.pool.token_stats() {
+        crate::metrics::token(&stats.name, stats.usable, stats.inflight, stats.state);
+    }
+    let text = crate::metrics::render();
     Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response())
 }

@@ -114,7 +114,7 @@ async fn handle(
     started: Instant,
 ) -> Result<Response, ApiError> {
     let bytes = read(live, headers, body).await?;
-    let (model, stream, grazie) = prepare(live, &bytes, relay::now_ms())?;
+    let (model, stream, grazie) = prepare(live, &bytes, crate::epoch::now_ms())?;
     // The body is not needed again: only the upstream body it became is kept, for the failover's attempts.
     drop(bytes);
     let id = relay::random_id("msg_");

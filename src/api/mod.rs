@@ -7,49 +7,26 @@ mod auth;
 pub mod body;
 mod chat;
 mod error;
+mod health;
 mod messages;
 mod models;
 pub mod relay;
 mod responses;
 
-use std::sync::Arc;
-
-use arc_swap::ArcSwap;
 use axum::Router;
-use axum::extract::State;
 use axum::http::StatusCode;
-use axum::response::IntoResponse;
 use axum::routing::{get, post};
-use serde_json::json;
-use tokio_util::sync::CancellationToken;
 
 pub use error::ApiError;
 
-use crate::live::Live;
-use crate::reachability::{Status, down_after};
-use crate::reload::Reloader;
+use crate::config::StartUp;
+use crate::live::AppState;
 
-/// What every handler shares.
-#[derive(Clone)]
-pub struct AppState {
-    pub live: Arc<ArcSwap<Live>>,
-    /// Cancelled when the shutdown grace period is over: open streams end with an error event.
-    pub drain: CancellationToken,
-    /// Absent in demo mode, where there is no config to reload.
-    pub reloader: Option<Arc<Reloader>>,
-    pub started: std::time::Instant,
-}
-
-impl AppState {
-    pub fn snapshot(&self) -> Arc<Live> {
-        self.live.load_full()
-    }
-}
-
-pub fn router(state: AppState) -> Router {
-    let body_timeout = state.live.load().config.client_body_timeout;
+/// Every endpoint, over the state the server shares; `start_up` gives the request-body deadline.
+pub fn router(state: AppState, start_up: &StartUp) -> Router {
+    let body_timeout = start_up.client_body_timeout;
     Router::new()
-        .route("/health", get(health))
+        .route("/health", get(health::health))
         .route("/v1/chat/completions", post(chat::completions))
         .route("/v1/messages", post(messages::create))
         .route("/v1/messages/count_tokens", post(messages::count_tokens))
@@ -66,36 +43,6 @@ pub fn router(state: AppState) -> Router {
             body::guard,
         ))
         .with_state(state)
-}
-
-/// Public, for load balancers: 200 while at least one token can serve and the upstream answers; 200 "degraded" while
-/// the upstream cannot be reached, turning 503 once that has lasted three check intervals; 503 when no token can
-/// serve.
-async fn health(State(app): State<AppState>) -> impl IntoResponse {
-    let live = app.snapshot();
-    let healthy = live.pool.usable_count();
-    let (upstream, down) = match live.reachability.status() {
-        Status::Unknown => ("not contacted yet".to_string(), None),
-        Status::Reachable => ("reachable".to_string(), None),
-        Status::Unreachable { since, error } => (
-            format!("unreachable: {error}"),
-            Some(since.elapsed() >= down_after(live.config.health_check_interval)),
-        ),
-    };
-    let (status, word) = match (healthy, down) {
-        (0, _) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
-        (_, Some(true)) => (StatusCode::SERVICE_UNAVAILABLE, "degraded"),
-        (_, Some(false)) => (StatusCode::OK, "degraded"),
-        (_, None) => (StatusCode::OK, "ok"),
-    };
-    let body = json!({
-        "status": word,
-        "healthy_tokens": healthy,
-        "total_tokens": live.pool.len(),
-        "strategy": live.pool.strategy().as_str(),
-        "upstream": upstream,
-    });
-    (status, axum::Json(body))
 }
 
 async fn not_found(uri: axum::http::Uri) -> ApiError {

@@ -5,7 +5,7 @@
 
 use std::collections::VecDeque;
 use std::sync::Arc;
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::Instant;
 
 use axum::body::{Body, Bytes};
 use axum::http::{HeaderValue, header};
@@ -241,7 +241,7 @@ impl<'a> Failover<'a> {
             // pool of one could never use its refreshed JWT (max_attempts defaults to the token count).
             if matches!(err, UpstreamError::Unauthorized)
                 && !self.refreshed.contains(permit.index())
-                && crate::health::refresh(self.live, permit.index()).await
+                && self.live.refresh_jwt(permit.index()).await
             {
                 self.refreshed.insert(permit.index());
                 self.tried.remove(permit.index());
@@ -347,15 +347,11 @@ impl<F: SseWriter> Streamer<F> {
 
 fn record_quota(permit: &Permit, q: &QuotaUpdate) {
     if let (Some(used), Some(maximum)) = (q.used, q.maximum) {
-        permit.record_quota(QuotaInfo {
-            used,
-            maximum,
-            left: (maximum - used).max(0.0),
-            until: q
-                .until_ms
-                .and_then(|ms| u64::try_from(ms).ok())
-                .map(|ms| UNIX_EPOCH + std::time::Duration::from_millis(ms)),
-        });
+        let until = q
+            .until_ms
+            .filter(|ms| *ms >= 0)
+            .map(crate::epoch::from_millis);
+        permit.record_quota(QuotaInfo::spent(used, maximum, until));
     }
 }
 
@@ -368,22 +364,6 @@ fn log_done(permit: &Permit, meta: &Meta, attempts: usize, stream: bool) {
         elapsed_ms = meta.started.elapsed().as_millis() as u64,
         "chat completion served"
     );
-}
-
-/// Seconds since the epoch, for `created` fields.
-pub fn now_secs() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
-}
-
-/// Milliseconds since the epoch, for the upstream's `modified` stamps.
-pub fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
 }
 
 /// A random id with a face-specific prefix (`chatcmpl-`, `msg_`).

@@ -95,11 +95,11 @@ fn prepare(
         &req.conversation,
         profile,
         live.config.upstream_api,
-        relay::now_ms(),
+        crate::epoch::now_ms(),
     )?;
     let env = Envelope {
         id: relay::random_id("resp_"),
-        created_at: relay::now_secs(),
+        created_at: crate::epoch::now_secs_unsigned(),
         model: req.model.into_owned(),
         input_tokens: grazie.prompt_tokens,
         echo: req.echo,

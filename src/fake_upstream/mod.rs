@@ -114,7 +114,7 @@ impl Shared {
 
     /// The token's quota as of now (rolled over to a new period if its `until` has passed).
     fn quota_entry<R>(&self, token_name: &str, f: impl FnOnce(&mut Quota) -> R) -> R {
-        let now = quota::now_ms();
+        let now = crate::epoch::now_ms();
         let mut quotas = lock(&self.quotas);
         let entry = quotas
             .entry(token_name.to_owned())
@@ -159,6 +159,10 @@ impl FakeUpstream {
             let _ = tcp.set_nodelay(true);
         });
         let stop = shared.cancel.clone().cancelled_owned();
+        #[allow(
+            clippy::disallowed_methods,
+            reason = "the FakeUpstream value owns this task: dropping it cancels `stop`, which ends the serve"
+        )]
         tokio::spawn(async move {
             let _ = axum::serve(listener, app)
                 .with_graceful_shutdown(stop)

@@ -205,12 +205,7 @@ async fn events_arrive_as_separate_chunks_in_time() {
 #[tokio::test]
 async fn the_quota_metadata_follows_spending() {
     let fake = fake().await;
-    fake.set_quota(
-        "alice",
-        100.0,
-        1000.0,
-        super::super::quota::now_ms() + 60_000,
-    );
+    fake.set_quota("alice", 100.0, 1000.0, crate::epoch::now_ms() + 60_000);
     let events = events(
         &chat(&fake, V8, "alice", &user_body("x"))
             .await
