@@ -10,6 +10,7 @@ mod error;
 mod messages;
 mod models;
 pub mod relay;
+mod unavailable;
 
 use std::sync::Arc;
 

@@ -6,6 +6,7 @@
 //! shared by `Arc` between the old and the new pool for every token whose JWT did not change.
 
 pub mod health;
+pub mod outlook;
 mod select;
 pub mod stats;
 

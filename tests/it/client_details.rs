@@ -1,0 +1,187 @@
+//! What clients and coding agents see at the edges (issues 14 and 18): the 429/503 answers and their `Retry-After`
+//! when no token can serve, wrong methods and malformed requests, `HEAD /`, the model fallback for ids newer than the
+//! table, and `/v1/models` in Anthropic's shape. All over real sockets against `jbproxy serve` and the fake upstream.
+
+use jbproxy::fake_upstream::Behaviour;
+use serde_json::{Value, json};
+
+use crate::common::serve::{KEY, Setup, user};
+
+const NO_TOKENS: &str = "no available JWT tokens: no healthy JWT tokens available";
+
+async fn anthropic(s: &Setup, body: &Value) -> reqwest::Response {
+    s.client
+        .post(s.url("/v1/messages"))
+        .header("x-api-key", KEY)
+        .header("anthropic-version", "2023-06-01")
+        .json(body)
+        .send()
+        .await
+        .expect("request")
+}
+
+fn header<'a>(response: &'a reqwest::Response, name: &str) -> Option<&'a str> {
+    response
+        .headers()
+        .get(name)
+        .map(|v| v.to_str().expect("ascii"))
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Issue 14 item 2: Retry-After capped and rounded up, 429 for rate limits, x-should-retry, a message naming causes.
+
+#[tokio::test]
+async fn a_rate_limited_pool_is_a_429_whose_retry_after_rounds_the_cool_down_up() {
+    let s = Setup::start(&["a"], json!({})).await;
+    s.fake.set_behaviour(
+        "a",
+        Behaviour::RateLimited {
+            retry_after_secs: Some(2),
+        },
+    );
+    let response = s.chat(user("hi")).await;
+    assert_eq!(response.status(), 429);
+    // The cool-down has a few milliseconds less than 2 s left: rounded down that was "1", and clients came back
+    // before the token did.
+    assert_eq!(header(&response, "retry-after"), Some("2"));
+    assert_eq!(
+        header(&response, "x-should-retry"),
+        None,
+        "retrying is right"
+    );
+    let body: Value = response.json().await.expect("json");
+    assert_eq!(body["error"]["type"], "rate_limit_error");
+    assert_eq!(body["error"]["code"], "no_available_tokens");
+    let message = body["error"]["message"].as_str().expect("message");
+    assert!(
+        message.starts_with("every usable JWT token is rate limited by JetBrains AI (1 token: 1 rate limited (429) until 20"),
+        "{message}"
+    );
+    assert!(message.ends_with("; retry after 2 s"), "{message}");
+
+    // The Anthropic face: the same status and headers, Anthropic's error type.
+    let response = anthropic(
+        &s,
+        &json!({"model": "claude-sonnet-4-5", "max_tokens": 16, "messages": [{"role": "user", "content": "hi"}]}),
+    )
+    .await;
+    assert_eq!(response.status(), 429);
+    assert!(
+        header(&response, "retry-after").is_some_and(|v| v == "1" || v == "2"),
+        "{:?}",
+        response.headers()
+    );
+    let body: Value = response.json().await.expect("json");
+    assert_eq!(body["type"], "error");
+    assert_eq!(body["error"]["type"], "rate_limit_error");
+}
+
+#[tokio::test]
+async fn an_upstream_retry_after_beyond_the_cap_is_capped_and_says_not_to_retry_and_until_when() {
+    let s = Setup::start(&["a"], json!({})).await;
+    s.fake.set_behaviour(
+        "a",
+        Behaviour::RateLimited {
+            retry_after_secs: Some(3599),
+        },
+    );
+    for _ in 0..2 {
+        let response = s.chat(user("hi")).await;
+        assert_eq!(response.status(), 429);
+        assert_eq!(header(&response, "retry-after"), Some("60"));
+        assert_eq!(header(&response, "x-should-retry"), Some("false"));
+        let body: Value = response.json().await.expect("json");
+        let message = body["error"]["message"].as_str().expect("message");
+        assert!(
+            message.contains("1 rate limited (429) until 20"),
+            "{message}"
+        );
+        assert!(
+            message.contains("no token is expected back within 60 s, so do not retry before 20"),
+            "{message}"
+        );
+    }
+    assert_eq!(
+        s.fake.chat_requests_for("a"),
+        1,
+        "a cooling token is not asked"
+    );
+}
+
+#[tokio::test]
+async fn quota_and_rejected_tokens_are_a_503_that_names_each_cause_and_keeps_the_original_message_first()
+ {
+    let s = Setup::start(&["q1", "q2", "dead"], json!({})).await;
+    s.fake.set_behaviour("q1", Behaviour::QuotaExhausted);
+    s.fake.set_behaviour("q2", Behaviour::QuotaExhausted);
+    s.fake.set_behaviour("dead", Behaviour::Unauthorized);
+    for stream in [false, true] {
+        let mut body = user("hi");
+        body["stream"] = json!(stream);
+        let response = s.chat(body).await;
+        assert_eq!(response.status(), 503);
+        assert_eq!(header(&response, "retry-after"), Some("60"));
+        assert_eq!(header(&response, "x-should-retry"), Some("false"));
+        let body: Value = response.json().await.expect("json");
+        assert_eq!(body["error"]["type"], "service_unavailable_error");
+        let message = body["error"]["message"].as_str().expect("message");
+        assert!(
+            message.starts_with(&format!(
+                "{NO_TOKENS} (3 tokens: 2 out of quota, the first until 20"
+            )),
+            "{message}"
+        );
+        assert!(
+            message.contains(", 1 rejected (401)); no token is expected back within 60 s"),
+            "{message}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn rejected_tokens_alone_say_that_only_new_jwts_help() {
+    let s = Setup::start(&["a", "b"], json!({})).await;
+    s.fake.set_behaviour("a", Behaviour::Unauthorized);
+    s.fake.set_behaviour("b", Behaviour::Unauthorized);
+    let response = anthropic(
+        &s,
+        &json!({"model": "claude-sonnet-4-5", "max_tokens": 16, "messages": [{"role": "user", "content": "hi"}]}),
+    )
+    .await;
+    assert_eq!(response.status(), 503);
+    assert_eq!(header(&response, "x-should-retry"), Some("false"));
+    assert_eq!(header(&response, "retry-after"), Some("60"));
+    let body: Value = response.json().await.expect("json");
+    assert_eq!(body["error"]["type"], "overloaded_error");
+    let message = body["error"]["message"].as_str().expect("message");
+    assert!(
+        message.starts_with(&format!(
+            "{NO_TOKENS} (2 tokens: 2 rejected (401)); no token will serve again by itself"
+        )),
+        "{message}"
+    );
+}
+
+#[tokio::test]
+async fn a_short_ejection_is_a_503_with_a_retry_after_and_no_advice_against_retrying() {
+    let s = Setup::start(&["a"], json!({"max_attempts": 1})).await;
+    s.fake.set_behaviour("a", Behaviour::ServerError);
+    // Three faults eject the token for 5 s; the third request's own failure already finds nothing left.
+    for _ in 0..2 {
+        assert_eq!(s.chat(user("x")).await.status(), 502);
+    }
+    let response = s.chat(user("x")).await;
+    assert_eq!(response.status(), 503);
+    let retry_after: u64 = header(&response, "retry-after")
+        .expect("retry-after")
+        .parse()
+        .expect("seconds");
+    assert!((1..=5).contains(&retry_after), "{retry_after}");
+    assert_eq!(header(&response, "x-should-retry"), None);
+    let body: Value = response.json().await.expect("json");
+    let message = body["error"]["message"].as_str().expect("message");
+    assert!(
+        message.contains("1 failing (ejected after upstream errors) until 20"),
+        "{message}"
+    );
+}
