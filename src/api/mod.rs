@@ -7,6 +7,7 @@ mod auth;
 pub mod body;
 mod chat;
 mod error;
+mod json_errors;
 mod messages;
 mod models;
 pub mod relay;
@@ -48,8 +49,10 @@ impl AppState {
 
 pub fn router(state: AppState) -> Router {
     let body_timeout = state.live.load().config.client_body_timeout;
-    Router::new()
+    let routes = Router::new()
         .route("/health", get(health))
+        // Claude Code sends `HEAD /` before its first request, to see that something answers.
+        .route("/", get(health))
         .route("/v1/chat/completions", post(chat::completions))
         .route("/v1/messages", post(messages::create))
         .route("/v1/messages/count_tokens", post(messages::count_tokens))
@@ -60,11 +63,17 @@ pub fn router(state: AppState) -> Router {
         .route("/reload", post(admin::reload))
         .route("/metrics", get(admin::metrics))
         .fallback(not_found)
+        .with_state(state);
+    // The routes as one service, so the middleware sees their finished answers: a layer on the routes themselves
+    // would run before the method router adds `Allow` to its 405. The error rewriting sits inside the body guard, so
+    // a body left unread by an early refusal is still drained.
+    Router::new()
+        .fallback_service(routes)
+        .layer(axum::middleware::from_fn(json_errors::guard))
         .layer(axum::middleware::from_fn_with_state(
             body_timeout,
             body::guard,
         ))
-        .with_state(state)
 }
 
 /// Public, for load balancers: 200 while at least one token can serve and the upstream answers; 200 "degraded" while

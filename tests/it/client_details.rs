@@ -185,3 +185,106 @@ async fn a_short_ejection_is_a_503_with_a_retry_after_and_no_advice_against_retr
         "{message}"
     );
 }
+
+// ---------------------------------------------------------------------------------------------------------------
+// Issue 14 item 5: a wrong method is a 405 with a JSON error and `Allow`; axum's own refusals are JSON too.
+
+#[tokio::test]
+async fn a_wrong_method_on_a_known_path_is_a_405_with_a_json_error_and_allow() {
+    let s = Setup::start(&["a"], json!({})).await;
+    let response = s.get("/v1/chat/completions").await;
+    assert_eq!(response.status(), 405);
+    assert_eq!(header(&response, "allow"), Some("POST"));
+    assert!(header(&response, "content-type").is_some_and(|v| v.starts_with("application/json")));
+    let body: Value = response.json().await.expect("a JSON body");
+    assert_eq!(
+        body,
+        json!({"error": {"message": "/v1/chat/completions does not take GET requests; it takes POST",
+            "type": "invalid_request_error", "code": "method_not_allowed", "param": null}})
+    );
+
+    let response = s
+        .client
+        .delete(s.url("/v1/models"))
+        .bearer_auth(KEY)
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(response.status(), 405);
+    assert_eq!(header(&response, "allow"), Some("GET,HEAD"));
+
+    // The Anthropic face answers in Anthropic's shape.
+    let response = s
+        .client
+        .get(s.url("/v1/messages"))
+        .header("x-api-key", KEY)
+        .header("anthropic-version", "2023-06-01")
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(response.status(), 405);
+    assert_eq!(header(&response, "allow"), Some("POST"));
+    let body: Value = response.json().await.expect("a JSON body");
+    assert_eq!(body["type"], "error");
+    assert_eq!(body["error"]["type"], "invalid_request_error");
+    assert_eq!(
+        body["error"]["message"],
+        "/v1/messages does not take GET requests; it takes POST"
+    );
+}
+
+#[tokio::test]
+async fn a_path_axum_cannot_decode_and_an_overlong_target_get_json_errors() {
+    let s = Setup::start(&["a"], json!({})).await;
+    // Not UTF-8 once percent-decoded: axum's Path extractor refuses it in plain text.
+    let response = s.get("/v1/models/%FF%FE").await;
+    assert_eq!(response.status(), 400);
+    let body: Value = response.json().await.expect("a JSON body");
+    assert_eq!(body["error"]["type"], "invalid_request_error");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .is_some_and(|m| !m.is_empty()),
+        "{body}"
+    );
+
+    let long = format!("/v1/models/{}", "m".repeat(9000));
+    let response = s.get(&long).await;
+    assert_eq!(response.status(), 414);
+    let body: Value = response.json().await.expect("a JSON body");
+    assert_eq!(body["error"]["code"], "uri_too_long");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("at most 8192")),
+        "{body}"
+    );
+    // The connection is still good for the next request.
+    assert_eq!(s.get("/v1/models").await.status(), 200);
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Issue 18 item 3 (part): `HEAD /`, which Claude Code sends at every start, answers like `/health`.
+
+#[tokio::test]
+async fn head_on_the_root_and_on_health_answer_like_get_health_without_a_body() {
+    let s = Setup::start(&["a", "b"], json!({})).await;
+    for path in ["/", "/health"] {
+        let response = s.client.head(s.url(path)).send().await.expect("request");
+        assert_eq!(response.status(), 200, "{path}");
+        assert!(
+            header(&response, "content-type").is_some_and(|v| v.starts_with("application/json"))
+        );
+        assert!(response.bytes().await.expect("body").is_empty(), "{path}");
+    }
+    let root: Value = s.get("/").await.json().await.expect("json");
+    assert_eq!(root["status"], "ok");
+    assert_eq!(root["healthy_tokens"], 2);
+
+    // Nothing can serve: HEAD says so with the status, as GET /health does.
+    s.fake.set_behaviour("a", Behaviour::Unauthorized);
+    s.fake.set_behaviour("b", Behaviour::Unauthorized);
+    assert_eq!(s.chat(user("x")).await.status(), 503);
+    let response = s.client.head(s.url("/")).send().await.expect("request");
+    assert_eq!(response.status(), 503);
+}
