@@ -265,6 +265,13 @@ fn load_layers(
         None => BTreeMap::new(),
         Some(models) => layers.file_only("models", validate_models(models))?,
     };
+    let model_fallback = match raw.model_fallback {
+        None => crate::models::fallback::FallbackConfig::default(),
+        Some(value) => layers.file_only(
+            "model_fallback",
+            crate::models::fallback::parse_config(value),
+        )?,
+    };
 
     let config = Config {
         tokens,
@@ -280,6 +287,7 @@ fn load_layers(
         upstream_api,
         grazie_agent,
         models,
+        model_fallback,
         connect_timeout: layers.pick(
             "connect_timeout",
             Duration::from_secs(10),

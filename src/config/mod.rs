@@ -285,6 +285,8 @@ pub struct Config {
     pub grazie_agent: String,
     /// Only the user's own entries; `model_table()` merges them over the built-in ones.
     pub models: BTreeMap<String, String>,
+    /// The config's `model_fallback` (default: on, with the built-in families).
+    pub model_fallback: crate::models::fallback::FallbackConfig,
     pub connect_timeout: Duration,
     pub request_timeout: Duration,
     pub first_byte_timeout: Duration,
@@ -316,7 +318,7 @@ pub struct Config {
 
 impl Config {
     pub fn model_table(&self) -> ModelTable {
-        ModelTable::with_overrides(&self.models)
+        ModelTable::with_overrides(&self.models).with_fallback(&self.model_fallback)
     }
 
     pub fn source_of(&self, key: &str) -> Source {

@@ -52,6 +52,7 @@ pub fn redacted_json(config: &Config) -> Value {
         "upstream_api": config.upstream_api.as_str(),
         "grazie_agent": serde_json::from_str::<Value>(&config.grazie_agent).unwrap_or(Value::Null),
         "models": config.model_table().as_map(),
+        "model_fallback": model_fallback(config),
         "connect_timeout": humantime::format_duration(config.connect_timeout).to_string(),
         "request_timeout": humantime::format_duration(config.request_timeout).to_string(),
         "first_byte_timeout": humantime::format_duration(config.first_byte_timeout).to_string(),
@@ -94,7 +95,7 @@ pub fn rows(config: &Config) -> Vec<(String, String, String)> {
     };
     let mut rows = Vec::new();
     for (key, value) in map {
-        if key == "sources" || key == "models" {
+        if key == "sources" || key == "models" || key == "model_fallback" {
             continue;
         }
         let source = config.source_of(key).to_string();
@@ -131,5 +132,34 @@ pub fn rows(config: &Config) -> Vec<(String, String, String)> {
         ),
         config.source_of("models").to_string(),
     ));
+    let table = config.model_table();
+    let patterns = table.fallback().rules();
+    let custom = patterns.iter().filter(|r| r.family.is_none()).count();
+    rows.push((
+        "model_fallback".into(),
+        match config.model_fallback.enabled {
+            false => "off".to_string(),
+            true => format!(
+                "{} patterns ({custom} from config); see `--json` for them",
+                patterns.len()
+            ),
+        },
+        config.source_of("model_fallback").to_string(),
+    ));
     rows
+}
+
+/// The effective fallback: `false` when off, else each pattern with the profile it serves.
+fn model_fallback(config: &Config) -> Value {
+    if !config.model_fallback.enabled {
+        return Value::Bool(false);
+    }
+    let table = config.model_table();
+    let patterns: Map<String, Value> = table
+        .fallback()
+        .rules()
+        .iter()
+        .map(|r| (r.pattern.clone(), Value::String(r.profile.clone())))
+        .collect();
+    Value::Object(patterns)
 }

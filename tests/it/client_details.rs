@@ -288,3 +288,193 @@ async fn head_on_the_root_and_on_health_answer_like_get_health_without_a_body() 
     let response = s.client.head(s.url("/")).send().await.expect("request");
     assert_eq!(response.status(), 503);
 }
+
+// ---------------------------------------------------------------------------------------------------------------
+// Issue 18 item 1: ids newer than the table reach the newest profile of their family, logged once, visible in
+// /v1/models and /stats; an id of no family is still a 404.
+
+/// The profile the fake upstream was asked for last.
+fn last_profile(s: &Setup) -> String {
+    s.fake.requests().last().expect("an upstream request").body["profile"]
+        .as_str()
+        .expect("profile")
+        .to_owned()
+}
+
+#[tokio::test]
+async fn the_agents_default_models_fall_back_to_the_newest_profile_of_their_family() {
+    let s = Setup::start(&["a"], json!({})).await;
+    let claude = |model: &str| {
+        json!({"model": model, "max_tokens": 64000,
+            "messages": [{"role": "user", "content": "Say hello"}]})
+    };
+    for (model, profile) in [
+        ("claude-opus-4-8", "anthropic-claude-4-6-opus"),
+        ("claude-sonnet-5", "anthropic-claude-4-6-sonnet"),
+        // In the table already: served by its own profile, not by fallback.
+        ("claude-haiku-4-5-20251001", "anthropic-claude-4-5-haiku"),
+    ] {
+        let response = anthropic(&s, &claude(model)).await;
+        assert_eq!(response.status(), 200, "{model}");
+        let message: Value = response.json().await.expect("json");
+        assert_eq!(message["content"][0]["text"], "Echo: Say hello");
+        assert_eq!(
+            message["model"], model,
+            "the answer names the model asked for"
+        );
+        assert_eq!(last_profile(&s), profile, "{model}");
+    }
+    let mut codex = user("hi");
+    codex["model"] = json!("gpt-6.2-sol");
+    assert_eq!(s.chat(codex.clone()).await.status(), 200);
+    assert_eq!(
+        last_profile(&s),
+        "openai-gpt-5-4",
+        "the newest GPT chat profile, not a codex one"
+    );
+    assert_eq!(s.chat(codex).await.status(), 200);
+
+    // Logged once per id, however often it is used.
+    let logs = s.proxy.logs();
+    for model in ["claude-opus-4-8", "claude-sonnet-5", "gpt-6.2-sol"] {
+        let line = format!("model {model} is not in the model table; serving it with");
+        assert_eq!(logs.matches(&line).count(), 1, "{model}:\n{logs}");
+    }
+    assert!(
+        !logs.contains("model claude-haiku-4-5-20251001 is not in the model table"),
+        "{logs}"
+    );
+
+    // /stats counts each id; /v1/models lists it with the pattern and profile, and every pattern.
+    let stats: Value = s.get("/stats").await.json().await.expect("json");
+    let served = &stats["model_fallback"]["served"];
+    assert_eq!(
+        served,
+        &json!([
+            {"model": "claude-opus-4-8", "profile": "anthropic-claude-4-6-opus", "pattern": "claude-opus-*", "uses": 1},
+            {"model": "claude-sonnet-5", "profile": "anthropic-claude-4-6-sonnet", "pattern": "claude-sonnet-*", "uses": 1},
+            {"model": "gpt-6.2-sol", "profile": "openai-gpt-5-4", "pattern": "gpt-*", "uses": 2},
+        ])
+    );
+    assert!(
+        stats["model_fallback"]["patterns"]
+            .as_array()
+            .expect("patterns")
+            .contains(
+                &json!({"pattern": "gpt-*", "profile": "openai-gpt-5-4", "from": "built-in"})
+            )
+    );
+    let models: Value = s.get("/v1/models").await.json().await.expect("json");
+    let listed = models["data"]
+        .as_array()
+        .expect("data")
+        .iter()
+        .find(|m| m["id"] == "gpt-6.2-sol")
+        .expect("the fallback id is listed");
+    assert_eq!(
+        listed["fallback"],
+        json!({"pattern": "gpt-*", "profile": "openai-gpt-5-4"})
+    );
+    assert!(
+        models["model_fallback"]
+            .as_array()
+            .expect("patterns")
+            .contains(&json!({"pattern": "claude-opus-*", "profile": "anthropic-claude-4-6-opus"}))
+    );
+    // `jbproxy stats` shows them in a table of their own.
+    let dir = crate::common::tempdir();
+    let mut cmd = crate::common::jbproxy(dir.path());
+    cmd.args(["stats", "--url", &s.url(""), "--token", KEY]);
+    let run = tokio::task::spawn_blocking(move || crate::common::run(&mut cmd))
+        .await
+        .expect("stats ran");
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    let row = run
+        .stdout
+        .lines()
+        .find(|l| l.contains("gpt-6.2-sol"))
+        .unwrap_or_else(|| panic!("no fallback row:\n{}", run.stdout));
+    assert!(
+        row.contains("openai-gpt-5-4") && row.contains("gpt-*") && row.contains(" 2 "),
+        "{row}"
+    );
+    assert!(run.stdout.contains("model (fallback)"), "{}", run.stdout);
+
+    // Retrieving an id a request would serve by fallback works before any request named it.
+    let one: Value = s
+        .get("/v1/models/claude-opus-9")
+        .await
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(
+        one["fallback"],
+        json!({"pattern": "claude-opus-*", "profile": "anthropic-claude-4-6-opus"})
+    );
+}
+
+#[tokio::test]
+async fn ids_of_no_family_and_unserved_ids_stay_404_and_the_config_can_change_or_stop_the_fallback()
+{
+    let s = Setup::start(&["a"], json!({})).await;
+    for model in ["llama-4", "claude-opus-4-0", "claude-3-opus-20240229"] {
+        let mut body = user("hi");
+        body["model"] = json!(model);
+        let response = s.chat(body).await;
+        assert_eq!(response.status(), 404, "{model}");
+        assert_eq!(s.get(&format!("/v1/models/{model}")).await.status(), 404);
+    }
+    assert!(s.fake.requests().is_empty());
+
+    let custom = Setup::start(
+        &["a"],
+        json!({"model_fallback": {"claude-opus-*": "claude-opus-4-5", "gpt-*": null, "llama-*": "openai-gpt-4o"}}),
+    )
+    .await;
+    let ask = |model: &str| {
+        let mut body = user("hi");
+        body["model"] = json!(model);
+        body
+    };
+    assert_eq!(custom.chat(ask("claude-opus-4-8")).await.status(), 200);
+    assert_eq!(
+        last_profile(&custom),
+        "anthropic-claude-4-5-opus",
+        "the alias resolved"
+    );
+    assert_eq!(custom.chat(ask("llama-4")).await.status(), 200);
+    assert_eq!(last_profile(&custom), "openai-gpt-4o");
+    assert_eq!(
+        custom.chat(ask("gpt-6.2-sol")).await.status(),
+        404,
+        "gpt-* is off"
+    );
+
+    let off = Setup::start(&["a"], json!({"model_fallback": false})).await;
+    assert_eq!(off.chat(ask("claude-opus-4-8")).await.status(), 404);
+    let models: Value = off.get("/v1/models").await.json().await.expect("json");
+    assert_eq!(models["model_fallback"], json!([]));
+}
+
+#[test]
+fn a_bad_model_fallback_is_refused_at_start_with_the_key_and_what_to_write() {
+    let dir = crate::common::tempdir();
+    let config = dir.path().join("config.json");
+    std::fs::write(
+        &config,
+        json!({"jetbrains_tokens": [{"token": "x.y.z"}], "model_fallback": {"claude-[": "x"}})
+            .to_string(),
+    )
+    .expect("write");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_jbproxy"))
+        .arg("print-config")
+        .arg("--config")
+        .arg(&config)
+        .env("HOME", dir.path())
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("model_fallback"), "{stderr}");
+    assert!(stderr.contains("not a valid glob"), "{stderr}");
+}
