@@ -478,3 +478,118 @@ fn a_bad_model_fallback_is_refused_at_start_with_the_key_and_what_to_write() {
     assert!(stderr.contains("model_fallback"), "{stderr}");
     assert!(stderr.contains("not a valid glob"), "{stderr}");
 }
+
+// ---------------------------------------------------------------------------------------------------------------
+// Issue 14 item 4 (part): `/v1/models` in Anthropic's shape for requests carrying `anthropic-version`.
+
+async fn anthropic_get(s: &Setup, path: &str) -> reqwest::Response {
+    s.client
+        .get(s.url(path))
+        .header("x-api-key", KEY)
+        .header("anthropic-version", "2023-06-01")
+        .send()
+        .await
+        .expect("request")
+}
+
+#[tokio::test]
+async fn models_in_anthropic_shape_page_through_every_id_and_retrieve_one() {
+    let s = Setup::start(&["a"], json!({})).await;
+    let openai: Value = s.get("/v1/models").await.json().await.expect("json");
+    let all: Vec<&str> = openai["data"]
+        .as_array()
+        .expect("data")
+        .iter()
+        .map(|m| m["id"].as_str().expect("id"))
+        .collect();
+    assert!(all.len() > 40);
+
+    let first: Value = anthropic_get(&s, "/v1/models")
+        .await
+        .json()
+        .await
+        .expect("json");
+    assert!(first.get("object").is_none(), "not OpenAI's list: {first}");
+    let data = first["data"].as_array().expect("data");
+    assert_eq!(data.len(), 20, "Anthropic's default page size");
+    assert_eq!(first["has_more"], true);
+    assert_eq!(first["first_id"], data[0]["id"]);
+    assert_eq!(first["last_id"], data[19]["id"]);
+    let sonnet = json!({"type": "model", "id": "claude-sonnet-4-5", "display_name": "claude-sonnet-4-5",
+        "created_at": "2025-01-01T00:00:00Z", "lifecycle": "active", "line": "sonnet"});
+
+    // Following `last_id` as the SDKs do reaches every id once.
+    let mut seen: Vec<String> = Vec::new();
+    let mut after: Option<String> = None;
+    loop {
+        let path = match &after {
+            Some(id) => format!("/v1/models?limit=7&after_id={id}"),
+            None => "/v1/models?limit=7".to_string(),
+        };
+        let page: Value = anthropic_get(&s, &path).await.json().await.expect("json");
+        for m in page["data"].as_array().expect("data") {
+            assert_eq!(m["type"], "model");
+            assert_eq!(m["lifecycle"], "active");
+            if m["id"] == "claude-sonnet-4-5" {
+                assert_eq!(m, &sonnet);
+            }
+            seen.push(m["id"].as_str().expect("id").to_owned());
+        }
+        if page["has_more"] == false {
+            break;
+        }
+        after = page["last_id"].as_str().map(str::to_owned);
+    }
+    assert_eq!(seen, all);
+
+    // Paging backwards from the end.
+    let last = all[all.len() - 1];
+    let back: Value = anthropic_get(&s, &format!("/v1/models?before_id={last}&limit=3"))
+        .await
+        .json()
+        .await
+        .expect("json");
+    let ids: Vec<&str> = back["data"]
+        .as_array()
+        .expect("data")
+        .iter()
+        .map(|m| m["id"].as_str().expect("id"))
+        .collect();
+    assert_eq!(ids, all[all.len() - 4..all.len() - 1]);
+    assert_eq!(back["has_more"], true);
+
+    let one: Value = anthropic_get(&s, "/v1/models/claude-sonnet-4-5")
+        .await
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(one, sonnet);
+    let gpt: Value = anthropic_get(&s, "/v1/models/gpt-4o")
+        .await
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(gpt["line"], Value::Null, "not a Claude line");
+
+    for (path, status, kind) in [
+        ("/v1/models/claude-nope", 404, "not_found_error"),
+        ("/v1/models?limit=0", 400, "invalid_request_error"),
+        ("/v1/models?after_id=nope", 400, "invalid_request_error"),
+    ] {
+        let response = anthropic_get(&s, path).await;
+        assert_eq!(response.status(), status, "{path}");
+        let body: Value = response.json().await.expect("json");
+        assert_eq!(body["type"], "error", "{path}");
+        assert_eq!(body["error"]["type"], kind, "{path}");
+    }
+    let unauthenticated = s
+        .client
+        .get(s.url("/v1/models"))
+        .header("anthropic-version", "2023-06-01")
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(unauthenticated.status(), 401);
+    let body: Value = unauthenticated.json().await.expect("json");
+    assert_eq!(body["error"]["type"], "authentication_error");
+}

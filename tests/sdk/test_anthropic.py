@@ -181,3 +181,14 @@ def test_no_usable_token_is_service_unavailable(make_anthropic):
         with pytest.raises(anthropic.APIStatusError) as caught:
             client.messages.create(model=MODEL, max_tokens=16, messages=[{"role": "user", "content": "hi"}])
     assert caught.value.status_code == 503
+
+
+def test_models_list_in_anthropic_shape(anthropic_client):
+    # Issue 14 item 4: pages of ModelInfo (type, display_name, created_at, lifecycle), followed by the SDK's pager.
+    models = list(anthropic_client.models.list())
+    assert len(models) > 20, "more than the first page of 20"
+    assert len({m.id for m in models}) == len(models), "every id once"
+    assert all(m.lifecycle == "active" for m in models)
+    assert all(m.type == "model" and m.display_name and m.created_at for m in models)
+    assert MODEL in [m.id for m in models]
+    assert anthropic_client.models.retrieve(MODEL).id == MODEL
