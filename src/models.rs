@@ -132,4 +132,22 @@ mod tests {
         assert_eq!(table.profile_for("openai-gpt-5"), Some("openai-gpt-5"));
         assert_eq!(table.profile_for("no-such-model"), None);
     }
+
+    #[test]
+    fn profiles_the_upstream_lists_pass_and_survive_a_reload() {
+        let table = ModelTable::with_overrides(&BTreeMap::new());
+        assert_eq!(table.profile_for("anthropic-claude-4-7-opus"), None);
+        table
+            .listed()
+            .set(["anthropic-claude-4-7-opus".to_string()].into());
+        assert_eq!(
+            table.profile_for("anthropic-claude-4-7-opus"),
+            Some("anthropic-claude-4-7-opus")
+        );
+        let reloaded = ModelTable::with_overrides(&BTreeMap::new()).carry_over(Some(&table));
+        assert_eq!(
+            reloaded.peek("anthropic-claude-4-7-opus").as_deref(),
+            Some("anthropic-claude-4-7-opus")
+        );
+    }
 }
