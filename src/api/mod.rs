@@ -8,10 +8,12 @@ pub mod body;
 mod chat;
 mod error;
 mod health;
+mod json_errors;
 mod messages;
 mod models;
 pub mod relay;
 mod responses;
+mod unavailable;
 
 use axum::Router;
 use axum::http::StatusCode;
@@ -22,11 +24,12 @@ pub use error::ApiError;
 use crate::config::StartUp;
 use crate::live::AppState;
 
-/// Every endpoint, over the state the server shares; `start_up` gives the request-body deadline.
 pub fn router(state: AppState, start_up: &StartUp) -> Router {
     let body_timeout = start_up.client_body_timeout;
-    Router::new()
+    let routes = Router::new()
         .route("/health", get(health::health))
+        // Claude Code sends `HEAD /` before its first request, to see that something answers.
+        .route("/", get(health::health))
         .route("/v1/chat/completions", post(chat::completions))
         .route("/v1/messages", post(messages::create))
         .route("/v1/messages/count_tokens", post(messages::count_tokens))
@@ -38,11 +41,17 @@ pub fn router(state: AppState, start_up: &StartUp) -> Router {
         .route("/reload", post(admin::reload))
         .route("/metrics", get(admin::metrics))
         .fallback(not_found)
+        .with_state(state);
+    // The routes as one service, so the middleware sees their finished answers: a layer on the routes themselves
+    // would run before the method router adds `Allow` to its 405. The error rewriting sits inside the body guard, so
+    // a body left unread by an early refusal is still drained.
+    Router::new()
+        .fallback_service(routes)
+        .layer(axum::middleware::from_fn(json_errors::guard))
         .layer(axum::middleware::from_fn_with_state(
             body_timeout,
             body::guard,
         ))
-        .with_state(state)
 }
 
 async fn not_found(uri: axum::http::Uri) -> ApiError {

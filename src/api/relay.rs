@@ -207,7 +207,7 @@ impl<'a> Failover<'a> {
         while self.attempts < self.max_attempts {
             let mut permit = match self.live.pool.pick(&self.tried) {
                 Ok(permit) => permit,
-                Err(unavailable) => return Err(self.give_up(unavailable.retry_after)),
+                Err(_) => return Err(self.give_up()),
             };
             self.attempts += 1;
             self.tried.insert(permit.index());
@@ -249,21 +249,21 @@ impl<'a> Failover<'a> {
             }
             self.last_error = Some(err);
         }
-        Err(self.give_up(None))
+        Err(self.give_up())
     }
 
-    /// The error when no attempt is left: the seed's 503 when no token can serve at all, else the last failure.
-    fn give_up(&self, retry_after: Option<std::time::Duration>) -> ApiError {
+    /// The error when no attempt is left: the last failure while some token could still serve, else the answer for
+    /// "no token can serve" (a 503, or a 429 when the tokens are only rate limited; `api::unavailable`).
+    fn give_up(&self) -> ApiError {
         match &self.last_error {
             Some(err) if self.live.pool.usable_count() > 0 => {
                 ApiError::upstream(err, self.attempts)
             }
-            _ => {
-                // Not `pick`: a successful pick would count as a request on some token.
-                let soonest = retry_after
-                    .or_else(|| self.live.pool.soonest_recovery(tokio::time::Instant::now()));
-                ApiError::no_tokens(soonest)
-            }
+            // Not `pick`: a successful pick would count as a request on some token.
+            _ => super::unavailable::no_token(
+                &self.live.pool.outlook(tokio::time::Instant::now()),
+                std::time::SystemTime::now(),
+            ),
         }
     }
 }

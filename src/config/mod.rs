@@ -278,7 +278,7 @@ impl TokenConfig {
 
 impl Config {
     pub fn model_table(&self) -> ModelTable {
-        ModelTable::with_overrides(&self.models)
+        ModelTable::with_overrides(&self.models).with_fallback(&self.model_fallback)
     }
 
     pub fn source_of(&self, key: &str) -> Source {

@@ -27,6 +27,7 @@ use super::{
     PriorityMode, Source, Strategy, TokenConfig, UpstreamApi,
 };
 use crate::models::ModelTable;
+use crate::models::fallback::FallbackConfig;
 
 /// Writes the types and functions the module doc lists from the rows below. A row is
 /// `key: Type, file FileType [as "deserializer"], rule RULE [, show SHOW];` where `FileType` is what serde reads
@@ -167,6 +168,11 @@ settings! {
         models: BTreeMap<String, String>, file BTreeMap<String, String>,
             rule Rule::file(BTreeMap::new(), validate_models),
             show |models: &BTreeMap<String, String>| serde_json::json!(ModelTable::with_overrides(models).as_map());
+        /// Which unknown model ids fall back to the newest profile of their family (default: on, with the
+        /// built-in families). The view shows it resolved against the model table (`view::redacted_json`).
+        model_fallback: FallbackConfig, file Value,
+            rule Rule::file(FallbackConfig::default(), crate::models::fallback::parse_config),
+            show |_: &FallbackConfig| Value::Null;
         connect_timeout: Duration, file Duration as "super::value::opt_duration",
             rule Rule::plain(Duration::from_secs(10));
         first_byte_timeout: Duration, file Duration as "super::value::opt_duration",

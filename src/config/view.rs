@@ -81,6 +81,8 @@ pub fn redacted_json(config: &Config) -> Value {
     let mut out = Map::new();
     out.insert("jetbrains_tokens".into(), Value::Array(tokens));
     super::settings::show_all(config, &mut out);
+    // Shown resolved: each pattern with the profile it serves, which depends on the model table.
+    out.insert("model_fallback".into(), model_fallback(config));
     let sources: Map<String, Value> = out
         .keys()
         .map(|key| {
@@ -102,7 +104,7 @@ pub fn rows(config: &Config) -> Vec<(String, String, String)> {
     };
     let mut rows = Vec::new();
     for (key, value) in map {
-        if key == "sources" || key == "models" {
+        if key == "sources" || key == "models" || key == "model_fallback" {
             continue;
         }
         let source = config.source_of(key).to_string();
@@ -139,5 +141,34 @@ pub fn rows(config: &Config) -> Vec<(String, String, String)> {
         ),
         config.source_of("models").to_string(),
     ));
+    let table = config.model_table();
+    let patterns = table.fallback().rules();
+    let custom = patterns.iter().filter(|r| r.family.is_none()).count();
+    rows.push((
+        "model_fallback".into(),
+        match config.model_fallback.enabled {
+            false => "off".to_string(),
+            true => format!(
+                "{} patterns ({custom} from config); see `--json` for them",
+                patterns.len()
+            ),
+        },
+        config.source_of("model_fallback").to_string(),
+    ));
     rows
+}
+
+/// The effective fallback: `false` when off, else each pattern with the profile it serves.
+fn model_fallback(config: &Config) -> Value {
+    if !config.model_fallback.enabled {
+        return Value::Bool(false);
+    }
+    let table = config.model_table();
+    let patterns: Map<String, Value> = table
+        .fallback()
+        .rules()
+        .iter()
+        .map(|r| (r.pattern.clone(), Value::String(r.profile.clone())))
+        .collect();
+    Value::Object(patterns)
 }

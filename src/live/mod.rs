@@ -81,7 +81,7 @@ impl Live {
             .map(|k| KeyDigest::new(k.expose_secret()))
             .or_else(|| client_key.clone());
         Ok(Self {
-            models: config.model_table(),
+            models: config.model_table().carry_over(previous.map(|p| &p.models)),
             config: Arc::new(config),
             pool,
             upstream,

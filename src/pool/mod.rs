@@ -5,6 +5,7 @@
 //! `.await`. State that must survive a config reload (standing, counters, the current JWT) lives in `TokenState`,
 //! shared by `Arc` between the old and the new pool for every token whose JWT did not change.
 
+pub mod outlook;
 mod select;
 mod slot;
 pub mod standing;

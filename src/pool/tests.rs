@@ -234,3 +234,58 @@ async fn a_477_without_a_reset_time_uses_the_last_known_quota_reset() {
     assert!(wait <= Duration::from_secs(600), "{wait:?}");
     assert!(wait >= Duration::from_secs(590), "{wait:?}");
 }
+
+#[tokio::test(start_paused = true)]
+async fn the_outlook_groups_each_token_by_why_it_cannot_serve() {
+    use outlook::{Cause, Group};
+    let mut cfg = config(
+        &["rl1", "rl2", "quota", "dead", "busy", "off"],
+        Strategy::RoundRobin,
+    );
+    cfg.tokens[4].max_concurrency = Some(1);
+    cfg.tokens[5].enabled = false;
+    let pool = pool(&cfg);
+    let limited = |secs| Outcome::RateLimited {
+        retry_after: Some(Duration::from_secs(secs)),
+    };
+    pool.report(0, &limited(30));
+    pool.report(1, &limited(10));
+    pool.report(2, &Outcome::QuotaExhausted { until: None });
+    pool.report(3, &Outcome::Unauthorized);
+    let busy = pool
+        .pick(&Tried::default())
+        .expect("busy takes one request");
+    let seen = pool.outlook(Instant::now());
+    assert_eq!((seen.tokens, seen.disabled, seen.available), (5, 1, 0));
+    let group = |cause, count, soonest: Option<u64>| Group {
+        cause,
+        count,
+        soonest: soonest.map(Duration::from_secs),
+    };
+    assert_eq!(
+        seen.groups,
+        [
+            group(Cause::RateLimited, 2, Some(10)),
+            group(
+                Cause::OutOfQuota,
+                1,
+                Some(standing::DEFAULT_EXHAUSTION.as_secs())
+            ),
+            group(Cause::Rejected, 1, None),
+            group(Cause::Busy, 1, None),
+        ]
+    );
+    assert_eq!(
+        seen.soonest(),
+        Some(Duration::ZERO),
+        "busy passes any moment"
+    );
+    drop(busy);
+    tokio::time::advance(Duration::from_secs(10)).await;
+    let later = pool.outlook(Instant::now());
+    assert_eq!(later.available, 2, "rl2's cool-down is over, busy is free");
+    assert_eq!(
+        later.group(Cause::RateLimited),
+        Some(&group(Cause::RateLimited, 1, Some(20)))
+    );
+}

@@ -13,6 +13,7 @@ mod check_tokens_online;
 mod cli_config;
 mod cli_smoke;
 mod cli_tools;
+mod client_details;
 mod completions;
 mod config_examples;
 mod docs;

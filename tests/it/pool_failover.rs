@@ -167,7 +167,7 @@ async fn a_429_cools_for_retry_after_then_the_token_serves_again() {
 }
 
 #[tokio::test]
-async fn when_every_token_cools_the_answer_is_503_with_retry_after() {
+async fn when_every_token_cools_the_answer_is_429_with_retry_after() {
     let s = Setup::start(&["only"], json!({})).await;
     s.fake.set_behaviour(
         "only",
@@ -176,9 +176,9 @@ async fn when_every_token_cools_the_answer_is_503_with_retry_after() {
         },
     );
     let first = s.chat(user("one")).await;
-    assert_eq!(first.status(), 503);
+    assert_eq!(first.status(), 429);
     let response = s.chat(user("two")).await;
-    assert_eq!(response.status(), 503);
+    assert_eq!(response.status(), 429);
     let retry_after: u64 = response.headers()["retry-after"]
         .to_str()
         .expect("ascii")
@@ -190,6 +190,7 @@ async fn when_every_token_cools_the_answer_is_503_with_retry_after() {
     );
     let body: serde_json::Value = response.json().await.expect("json");
     assert_eq!(body["error"]["code"], "no_available_tokens");
+    assert_eq!(body["error"]["type"], "rate_limit_error");
     assert_eq!(
         s.fake.chat_requests_for("only"),
         1,

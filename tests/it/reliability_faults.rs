@@ -95,7 +95,7 @@ async fn s02_rate_limited_token_cools_for_retry_after_and_a_pool_wide_429_carrie
         },
     );
     let response = s.chat(user("everyone is limited")).await;
-    assert_eq!(response.status(), 503);
+    assert_eq!(response.status(), 429);
     let retry_after: u64 = response.headers()["retry-after"]
         .to_str()
         .expect("ascii")
@@ -472,7 +472,7 @@ async fn s09_a_stall_after_the_first_event_hits_the_idle_timeout() {
 // 10. All keys down or cooling.
 
 #[tokio::test]
-async fn s10_all_tokens_cooling_fails_fast_with_503_and_retry_after_without_upstream_calls() {
+async fn s10_all_tokens_cooling_fails_fast_with_429_and_retry_after_without_upstream_calls() {
     let s = Setup::start(&["a", "b"], json!({})).await;
     for name in ["a", "b"] {
         s.fake.set_behaviour(
@@ -482,13 +482,13 @@ async fn s10_all_tokens_cooling_fails_fast_with_503_and_retry_after_without_upst
             },
         );
     }
-    assert_eq!(s.chat(user("cool them")).await.status(), 503);
+    assert_eq!(s.chat(user("cool them")).await.status(), 429);
     let before = s.fake.requests().len();
     for stream in [false, true] {
         let started = Instant::now();
         let body = if stream { streaming("x") } else { user("x") };
         let response = s.chat(body).await;
-        assert_eq!(response.status(), 503);
+        assert_eq!(response.status(), 429);
         assert!(response.headers().contains_key("retry-after"));
         let body: Value = response.json().await.expect("json");
         assert_eq!(error_code(&body), "no_available_tokens");

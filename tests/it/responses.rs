@@ -232,7 +232,7 @@ async fn function_call_round_trip() {
     let s = Setup::start(&["a"], json!({})).await;
     let first = create(
         &s,
-        &json!({"model": "gpt-4o", "input": "Paris", "tools": [weather_tool()], "tool_choice": "auto"}),
+        &json!({"model": "gpt-4o", "input": "[[tool]] Paris", "tools": [weather_tool()], "tool_choice": "auto"}),
     )
     .await;
     let calls = items_of(&first, "function_call");
@@ -251,7 +251,7 @@ async fn function_call_round_trip() {
     let second = create(
         &s,
         &json!({"model": "gpt-4o", "tools": [weather_tool()], "input": [
-            {"role": "user", "content": "Paris"},
+            {"role": "user", "content": "[[tool]] Paris"},
             call,
             {"type": "function_call_output", "call_id": call_id, "output": "sunny, 21 C"}
         ]}),
@@ -272,7 +272,7 @@ async fn streamed_function_call_then_its_output() {
     let s = Setup::start(&["a"], json!({})).await;
     let e = stream(
         &s,
-        &json!({"model": "gpt-4o", "stream": true, "input": "Berlin", "tools": [weather_tool()]}),
+        &json!({"model": "gpt-4o", "stream": true, "input": "[[tool]] Berlin", "tools": [weather_tool()]}),
     )
     .await;
     let k = kinds(&e);
@@ -298,7 +298,7 @@ async fn streamed_function_call_then_its_output() {
     let e = stream(
         &s,
         &json!({"model": "gpt-4o", "stream": true, "tools": [weather_tool()], "input": [
-            {"role": "user", "content": "Berlin"},
+            {"role": "user", "content": "[[tool]] Berlin"},
             call.clone(),
             {"type": "function_call_output", "call_id": call["call_id"], "output": "rain"}
         ]}),
@@ -444,6 +444,31 @@ fn codex_requests(name: &str) -> Vec<(Vec<(String, String)>, Value)> {
         .collect()
 }
 
+/// `body` with the fake upstream's tool directive (`[[tool:NAME]]`, see `fake_upstream::directive`) put before the
+/// text of its last user message, so the fake answers with a call to that tool.
+fn with_directive(mut body: Value, directive: &str) -> Value {
+    let input = body["input"].as_array_mut().expect("input items");
+    let user = input
+        .iter_mut()
+        .rev()
+        .find(|item| item["role"] == "user")
+        .expect("a user message");
+    match &mut user["content"] {
+        Value::String(text) => *text = format!("{directive} {text}"),
+        Value::Array(parts) => {
+            let part = parts
+                .iter_mut()
+                .rev()
+                .find(|p| p["type"] == "input_text")
+                .expect("a text part");
+            let text = part["text"].as_str().expect("text").to_string();
+            part["text"] = Value::String(format!("{directive} {text}"));
+        }
+        other => panic!("unexpected content {other}"),
+    }
+    body
+}
+
 /// Sends a captured request as Codex did (its headers, `stream: true`) and reads the events.
 async fn replay(s: &Setup, headers: &[(String, String)], body: &Value) -> Vec<(String, Value)> {
     let mut request = s.client.post(s.url("/v1/responses")).bearer_auth(KEY);
@@ -471,12 +496,11 @@ async fn codex_classic_shape_plain_turn() {
     let (headers, body) = &requests[0];
     let e = replay(&s, headers, body).await;
     let response = completed(&e);
-    // The fake calls the first tool offered: exec_command, a plain function.
+    // No directive: the fake answers with text, though tools were offered.
     let items = done_items(&e);
     assert_eq!(items.len(), 1, "{items:?}");
-    assert_eq!(items[0]["type"], "function_call");
-    assert_eq!(items[0]["name"], "exec_command");
-    assert!(items[0].get("namespace").is_none());
+    assert_eq!(items[0]["type"], "message");
+    assert_eq!(streamed_text(&e), "Echo: Say hello");
     assert_eq!(response["output"][0], items[0]);
     let upstream = last_upstream(&s);
     assert_eq!(upstream["profile"], "openai-gpt-5-1-codex");
@@ -507,15 +531,9 @@ async fn codex_classic_shape_plain_turn() {
 async fn codex_classic_shape_namespaced_tool_round_trip() {
     let s = Setup::start(&["a"], json!({})).await;
     let requests = codex_requests("exec-gpt-5.1-codex-tool-roundtrip-mcp.json");
-    // The fake calls the first tool offered; with the MCP namespace first, that is mcp__probe's probe_nonce.
-    let (headers, mut first) = requests[0].clone();
-    let tools = first["tools"].as_array_mut().expect("tools");
-    let at = tools
-        .iter()
-        .position(|t| t["name"] == "mcp__probe")
-        .expect("the MCP namespace");
-    let probe = tools.remove(at);
-    tools.insert(0, probe);
+    // The directive makes the fake call the MCP tool, offered inside the `mcp__probe` namespace.
+    let (headers, first) = requests[0].clone();
+    let first = with_directive(first, "[[tool:probe_nonce]]");
     let e = replay(&s, &headers, &first).await;
     completed(&e);
     let items = done_items(&e);
@@ -529,10 +547,7 @@ async fn codex_classic_shape_namespaced_tool_round_trip() {
             .expect("JSON"),
         json!({"input": "Call the probe_nonce tool"})
     );
-    assert_eq!(
-        upstream_tools(&last_upstream(&s))[0],
-        "mcp__probe__probe_nonce"
-    );
+    assert!(upstream_tools(&last_upstream(&s)).contains(&"mcp__probe__probe_nonce".to_string()));
 
     // Codex's next request, as captured: the call (namespace kept) and its output, a list of input_text.
     let (headers, second) = &requests[1];
@@ -566,9 +581,10 @@ async fn codex_lite_shape_custom_tool_round_trip() {
             .iter()
             .any(|(k, v)| k == "x-openai-internal-codex-responses-lite" && v == "true")
     );
-    let e = replay(&s, headers, first).await;
+    let first = with_directive(first.clone(), "[[tool:exec]]");
+    let e = replay(&s, headers, &first).await;
     let response = completed(&e);
-    // The tools came as an additional_tools input item; the first is the custom tool `exec`.
+    // The tools came as an additional_tools input item; the directive picked the custom tool `exec`.
     let items = done_items(&e);
     assert_eq!(items.len(), 1, "{items:?}");
     let call = &items[0];

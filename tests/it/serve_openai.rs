@@ -103,11 +103,13 @@ async fn streaming_usage_comes_when_asked() {
     assert!(usage[0]["usage"]["total_tokens"].as_u64().expect("total") > 0);
 }
 
+/// A request offering one tool, whose last user message asks the fake for a call to it (`[[tool]]`; the fake
+/// passes the rest of the message as `{"input": …}`).
 fn tool_request(stream: bool) -> Value {
     json!({
         "model": "gpt-4o",
         "stream": stream,
-        "messages": [{"role": "user", "content": "weather in Paris"}],
+        "messages": [{"role": "user", "content": "[[tool]] weather in Paris"}],
         "tools": [{"type": "function", "function": {"name": "get_weather", "description": "Weather",
             "parameters": {"$schema": "http://json-schema.org/draft-07/schema#", "type": "object",
                 "properties": {"input": {"type": "string"}}}}}]

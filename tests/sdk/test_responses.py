@@ -54,14 +54,14 @@ def test_stream_events_and_final_response(openai_client):
 
 
 def test_function_call_round_trip(openai_client):
-    first = openai_client.responses.create(model=MODEL, input="Paris", tools=[WEATHER], store=False)
+    first = openai_client.responses.create(model=MODEL, input="[[tool]] Paris", tools=[WEATHER], store=False)
     [call] = [item for item in first.output if item.type == "function_call"]
     assert call.name == "get_weather"
     assert json.loads(call.arguments) == {"input": "Paris"}
     second = openai_client.responses.create(
         model=MODEL,
         input=[
-            {"role": "user", "content": "Paris"},
+            {"role": "user", "content": "[[tool]] Paris"},
             call.model_dump(exclude_none=True),
             {"type": "function_call_output", "call_id": call.call_id, "output": "sunny, 21 C"},
         ],
@@ -72,7 +72,7 @@ def test_function_call_round_trip(openai_client):
 
 
 def test_streamed_function_call_arguments(openai_client):
-    with openai_client.responses.stream(model=MODEL, input="Berlin", tools=[WEATHER], store=False) as stream:
+    with openai_client.responses.stream(model=MODEL, input="[[tool]] Berlin", tools=[WEATHER], store=False) as stream:
         kinds = [event.type for event in stream]
         final = stream.get_final_response()
     assert "response.function_call_arguments.delta" in kinds

@@ -114,7 +114,7 @@ test("responses.create answers a Response with output_text", async () => {
 });
 
 test("responses.stream: a function call, then its output", async () => {
-  const first = client.responses.stream({ model: MODEL, input: "Rome", tools: [WEATHER], store: false });
+  const first = client.responses.stream({ model: MODEL, input: "[[tool]] Rome", tools: [WEATHER], store: false });
   const types = [];
   first.on("event", (event) => types.push(event.type));
   const answer = await first.finalResponse();
@@ -127,7 +127,7 @@ test("responses.stream: a function call, then its output", async () => {
     tools: [WEATHER],
     store: false,
     input: [
-      { role: "user", content: "Rome" },
+      { role: "user", content: "[[tool]] Rome" },
       call,
       { type: "function_call_output", call_id: call.call_id, output: "windy" },
     ],
