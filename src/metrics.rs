@@ -82,13 +82,15 @@ pub fn log_lines_dropped(total: u64) {
 }
 
 /// Every state a token can be in, one gauge each.
-const TOKEN_STATES: [&str; 8] = [
+const TOKEN_STATES: [&str; 10] = [
     "healthy",
     "cooling",
     "ejected",
     "probing",
     "exhausted",
     "invalid",
+    "forbidden",
+    "suspended",
     "expired",
     "disabled",
 ];

@@ -28,8 +28,12 @@ pub enum Verdict {
     Expired,
     ExpiresSoon,
     Duplicate(String),
-    /// `--online`: the upstream refused the JWT (401/403).
+    /// `--online`: the upstream refused the JWT (401).
     Rejected,
+    /// `--online`: the upstream forbids this token for now (403).
+    Forbidden,
+    /// `--online`: the upstream says the licence is suspended (a 477 saying so); its message.
+    Suspended(String),
     /// `--online`: the JWT works but its quota shows nothing left.
     NoQuota,
     /// `--online`: the check itself failed (network, 5xx, timeout, 429).
@@ -51,6 +55,8 @@ impl Verdict {
             Verdict::ExpiresSoon => "expires soon",
             Verdict::Duplicate(_) => "duplicate",
             Verdict::Rejected => "rejected",
+            Verdict::Forbidden => "forbidden",
+            Verdict::Suspended(_) => "suspended",
             Verdict::NoQuota => "no quota",
             Verdict::Unreachable(_) => "check failed",
         }
@@ -136,7 +142,7 @@ pub fn run(ctx: &Context, args: CheckTokensArgs) -> anyhow::Result<ExitCode> {
         let result = online.as_ref()?.get(i)?.as_ref()?;
         match result {
             Ok(_) => Some(true),
-            Err(UpstreamError::Unauthorized) => Some(false),
+            Err(UpstreamError::Unauthorized | UpstreamError::Forbidden { .. }) => Some(false),
             Err(_) => None,
         }
     };
@@ -278,6 +284,8 @@ fn online_verdict(offline: &Verdict, answer: &Result<QuotaInfo, UpstreamError>) 
         Ok(quota) if quota.left <= 0.0 => Verdict::NoQuota,
         Ok(_) => offline.clone(),
         Err(UpstreamError::Unauthorized) => Verdict::Rejected,
+        Err(UpstreamError::Forbidden { .. }) => Verdict::Forbidden,
+        Err(UpstreamError::Suspended(message)) => Verdict::Suspended(message.clone()),
         Err(UpstreamError::QuotaExhausted) => Verdict::NoQuota,
         Err(err) => Verdict::Unreachable(err.to_string()),
     }
@@ -293,6 +301,12 @@ fn detail(verdict: &Verdict, exp: Option<SystemTime>, now: SystemTime) -> String
         Verdict::Duplicate(first) => format!("same JWT as \"{first}\""),
         Verdict::Disabled => "enabled: false in the config".into(),
         Verdict::Rejected => "JetBrains AI refused this JWT (401); replace or refresh it".into(),
+        Verdict::Forbidden => {
+            "JetBrains AI forbids this token (403); jbproxy would rest it for 5 minutes".into()
+        }
+        Verdict::Suspended(message) => {
+            format!("JetBrains AI says the licence is suspended: {message}")
+        }
         Verdict::NoQuota => "no quota left until the reset".into(),
         Verdict::Unreachable(why) => why.clone(),
         _ => match exp {

@@ -35,13 +35,15 @@ impl QuotaInfo {
 }
 
 /// Counters per failure class, in the order of `FAILURE_CLASSES`.
-pub const FAILURE_CLASSES: [&str; 6] = [
+pub const FAILURE_CLASSES: [&str; 8] = [
     "unauthorized",
     "quota_exhausted",
     "rate_limited",
     "fault",
     "request_error",
     "unreachable",
+    "forbidden",
+    "suspended",
 ];
 
 /// An outcome's name, as `/stats` shows it: "ok" or its failure class.
@@ -67,6 +69,8 @@ pub(super) fn failure_class(outcome: &Outcome) -> Option<usize> {
         Outcome::Fault => Some(3),
         Outcome::RequestError => Some(4),
         Outcome::Unreachable => Some(5),
+        Outcome::Forbidden { .. } => Some(6),
+        Outcome::Suspended => Some(7),
     }
 }
 

@@ -16,7 +16,7 @@ pub struct TokenStats {
     pub enabled: bool,
     pub priority: i64,
     pub weight: u32,
-    /// healthy, cooling, ejected, probing, exhausted, invalid, expired or disabled.
+    /// healthy, cooling, ejected, probing, exhausted, invalid, forbidden, suspended, expired or disabled.
     pub state: &'static str,
     pub reason: String,
     pub since: String,
