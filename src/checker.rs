@@ -1,8 +1,11 @@
 //! The checker, the active health checks: every `health_check_interval` (with jitter) it checks each token, a few
 //! at a time, so dead tokens are found before a client meets them and recovered tokens come back by themselves. It
-//! also refreshes JWTs that carry refresh credentials before they expire (`Live::refresh_jwt`).
+//! also refreshes JWTs that carry refresh credentials before they expire (`Live::refresh_jwt`), and keeps the
+//! profile catalogue (`profiles/v8`, which costs no quota) of every working token, asked at start and again with
+//! the checks once a token's listing is `DISCOVERY_EVERY` old.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use futures_util::StreamExt;
 use rand::RngExt;
@@ -17,11 +20,20 @@ use crate::upstream::event::UpstreamEvent;
 /// How many tokens are checked at once: enough to finish a round quickly, few enough not to look like a burst.
 const CONCURRENT_CHECKS: usize = 4;
 
+/// A token's profile listing is asked again once it is this old: it changes when JetBrains ships or retires a
+/// model, not between two checks.
+pub const DISCOVERY_EVERY: Duration = Duration::from_secs(10 * 60);
+
 /// Runs check rounds until shutdown. Reads the current snapshot each round, so reloads take effect (turning checks
 /// on or off included).
 pub async fn run(state: AppState) {
     if state.live.load().config.health_check_mode != HealthCheckMode::Off {
         tracing::info!("JWT health checker started");
+    }
+    let live = state.live.load_full();
+    tokio::select! {
+        _ = state.shutdown.cancelled() => return,
+        _ = start_pass(&live) => {}
     }
     loop {
         let live = state.live.load_full();
@@ -72,6 +84,63 @@ their state; {healthy}/{} usable",
     healthy
 }
 
+/// What is done once at start, before the first interval: JWTs that need it are refreshed (a restarted server's
+/// configured JWT has often expired; a refreshable one need not wait for a client's 401), and, with checks on,
+/// every enabled token's profile catalogue is asked for.
+pub async fn start_pass(live: &Arc<Live>) {
+    let discovering = live.config.health_check_mode != HealthCheckMode::Off;
+    let indices: Vec<usize> = (0..live.pool.len())
+        .filter(|&i| live.pool.slots()[i].config.enabled)
+        .collect();
+    let asked = indices.len();
+    futures_util::stream::iter(indices)
+        .for_each_concurrent(CONCURRENT_CHECKS, |i| async move {
+            if live.refresh_due(i) {
+                live.refresh_jwt(i).await;
+            }
+            if discovering {
+                discover(live, i).await;
+            }
+        })
+        .await;
+    if discovering {
+        let catalog = live.models.catalog().load();
+        let listed = live
+            .pool
+            .slots()
+            .iter()
+            .filter(|s| catalog.listing(&s.fingerprint).is_some())
+            .count();
+        tracing::info!(
+            "model discovery: {} listed by {listed} of {asked} enabled token(s); the others serve the built-in table",
+            crate::output::count(catalog.profiles().count(), "profile")
+        );
+    }
+}
+
+/// Asks `profiles/v8` for token `index` unless its listing is younger than `DISCOVERY_EVERY`. A failed call keeps
+/// the last listing (without one, the token is taken to serve the built-in table) and counts nothing against the
+/// token: judging it is the checks' business.
+pub async fn discover(live: &Live, index: usize) {
+    let slot = &live.pool.slots()[index];
+    let catalog = live.models.catalog();
+    if slot.expired(crate::epoch::now_secs())
+        || catalog.load().fresh(&slot.fingerprint, DISCOVERY_EVERY)
+    {
+        return;
+    }
+    let jwt = slot.current_jwt();
+    match live.upstream.profiles(jwt.expose_secret()).await {
+        Ok(profiles) => {
+            tracing::debug!(token = %slot.label(), "profiles/v8 lists {} profiles", profiles.len());
+            catalog.record(&slot.fingerprint, profiles);
+        }
+        Err(err) => {
+            tracing::debug!(token = %slot.label(), "profiles/v8 failed, keeping what was known: {err}");
+        }
+    }
+}
+
 /// Checks one token (refreshing its JWT first when due) and records the result in the pool. `Err` carries the
 /// reason when the upstream could not be reached, which says nothing about the token.
 pub async fn check_token(live: &Live, index: usize) -> Result<(), String> {
@@ -101,6 +170,7 @@ pub async fn check_token(live: &Live, index: usize) -> Result<(), String> {
             }
             live.pool.check_passed(index);
             live.pool.record_check(index, "ok", None);
+            discover(live, index).await;
         }
         Err(UpstreamError::Unreachable(error)) => {
             tracing::debug!(token = %slot.label(), "health check could not reach the upstream: {error}");

@@ -307,8 +307,9 @@ impl Config {
 }
 
 pub const DEFAULT_UPSTREAM_URL: &str = "https://api.jetbrains.ai";
+/// The IDE 2026.1 value JetBrains' own client sends (docs/UPSTREAM.md, "Hosts, paths, headers").
 pub const DEFAULT_GRAZIE_AGENT: &str =
-    r#"{"name":"aia:pycharm","version":"251.26094.80.5:251.26094.141"}"#;
+    r#"{"name":"aia:idea","version":"261.22158.366:261.22158.277"}"#;
 
 #[cfg(test)]
 mod tests;

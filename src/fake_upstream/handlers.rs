@@ -13,6 +13,7 @@ use serde_json::{Value, json};
 
 use super::auth::{JWT_HEADER, identify, mint_jwt};
 use super::behaviour::{Behaviour, error_reply, quota_exhausted_status, text_error};
+use super::profiles::{Profiles, default_answer};
 use super::reply::{ReplyInput, chat_frames};
 use super::stream::{ActiveGuard, Timing, timed_body};
 use super::validate::{ApiVersion, validate_chat};
@@ -25,11 +26,15 @@ const MAX_BODY: usize = 64 * 1024 * 1024;
 enum Route {
     Chat(ApiVersion),
     Quota,
+    Profiles,
     Refresh,
     NotFound,
 }
 
 fn route(method: &Method, path: &str) -> Route {
+    if method == Method::GET && path == "/user/v5/llm/profiles/v8" {
+        return Route::Profiles;
+    }
     if method != Method::POST {
         return Route::NotFound;
     }
@@ -79,6 +84,7 @@ pub(super) async fn handle(State(shared): State<Arc<Shared>>, request: Request) 
             let outcome = match route {
                 Route::Chat(version) => chat(&shared, &parts.headers, json.as_ref(), version),
                 Route::Quota => quota(&shared, &parts.headers, bytes.is_empty(), json.as_ref()),
+                Route::Profiles => profiles(&shared, &parts.headers),
                 Route::Refresh => refresh(&shared, &parts.headers, json.as_ref()),
                 Route::NotFound => {
                     Outcome::now(None, text_error(StatusCode::NOT_FOUND, "no such endpoint"))
@@ -330,6 +336,43 @@ fn quota(shared: &Shared, headers: &HeaderMap, empty_body: bool, json: Option<&V
         token_name: Some(name),
         action: Action::Reply { delay, response },
     }
+}
+
+/// `profiles/v8`: the JWT and `grazie-agent` checks of every call, the token's error behaviours (a token out of
+/// quota still lists its profiles), then its answer.
+fn profiles(shared: &Shared, headers: &HeaderMap) -> Outcome {
+    let name = match identify(headers) {
+        Ok(name) => name,
+        Err(failure) => {
+            return Outcome::now(
+                failure.name,
+                text_error(StatusCode::UNAUTHORIZED, failure.message),
+            );
+        }
+    };
+    if let Err(message) = check_agent(headers) {
+        return Outcome::now(Some(name), text_error(StatusCode::BAD_REQUEST, message));
+    }
+    let behaviour = shared.behaviour(&name);
+    let jwt = headers
+        .get(JWT_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    if behaviour != Behaviour::QuotaExhausted
+        && let Some(reply) = error_reply(&behaviour, jwt)
+    {
+        return Outcome::now(Some(name), reply);
+    }
+    let answer = lock(&shared.profiles).get(&name).cloned();
+    let response = match answer {
+        Some(Profiles::Fail(status)) => text_error(
+            StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+            "profiles unavailable",
+        ),
+        Some(Profiles::Answer(body)) => axum::Json(body).into_response(),
+        None => axum::Json(default_answer().clone()).into_response(),
+    };
+    Outcome::now(Some(name), response)
 }
 
 fn refresh(shared: &Shared, headers: &HeaderMap, json: Option<&Value>) -> Outcome {

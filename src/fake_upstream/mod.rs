@@ -15,13 +15,14 @@
 //!
 //! Layout: this file holds the public handle and shared state; `handlers` routes and answers requests, `validate`
 //! checks chat bodies, `reply` builds the SSE events, `directive` reads the tool directive, `stream` times their
-//! delivery, `quota` keeps the per-token quota, `auth` mints and reads JWTs, `behaviour` defines what a token makes
+//! delivery, `quota` keeps the per-token quota, `profiles` answers the profile catalogue, `auth` mints and reads JWTs, `behaviour` defines what a token makes
 //! the fake do.
 
 mod auth;
 mod behaviour;
 mod directive;
 mod handlers;
+mod profiles;
 mod quota;
 mod reply;
 mod stream;
@@ -43,6 +44,7 @@ use tokio_util::sync::CancellationToken;
 
 pub use auth::{mint_expired_jwt, mint_jwt};
 pub use behaviour::Behaviour;
+pub use profiles::Profiles;
 use quota::Quota;
 
 /// Tunables of a fake instance.
@@ -103,6 +105,8 @@ struct Shared {
     options: FakeOptions,
     behaviours: Mutex<HashMap<String, Behaviour>>,
     quotas: Mutex<HashMap<String, Quota>>,
+    /// `profiles/v8` answers set per token name (the default answer otherwise).
+    profiles: Mutex<HashMap<String, Profiles>>,
     chat_counts: Mutex<HashMap<String, usize>>,
     log: Mutex<Vec<RecordedRequest>>,
     licenses: Mutex<HashMap<String, License>>,
@@ -157,6 +161,7 @@ impl FakeUpstream {
             options,
             behaviours: Mutex::default(),
             quotas: Mutex::default(),
+            profiles: Mutex::default(),
             chat_counts: Mutex::default(),
             log: Mutex::default(),
             licenses: Mutex::default(),
@@ -227,6 +232,12 @@ impl FakeUpstream {
                 until_ms,
             },
         );
+    }
+
+    /// Sets what `profiles/v8` answers this token from now on (by default: every profile of the built-in table,
+    /// without parameters).
+    pub fn set_profiles(&self, token_name: &str, answer: Profiles) {
+        lock(&self.shared.profiles).insert(token_name.to_owned(), answer);
     }
 
     /// Lets the refresh endpoint issue fresh JWTs for `token_name` given this license id and account ID token.

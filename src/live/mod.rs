@@ -80,8 +80,12 @@ impl Live {
             .as_ref()
             .map(|k| KeyDigest::new(k.expose_secret()))
             .or_else(|| client_key.clone());
+        let models = config.model_table().carry_over(previous.map(|p| &p.models));
+        // Listings of tokens a reload removed must not keep their profiles listed.
+        let configured = pool.slots().iter().map(|s| s.fingerprint.clone()).collect();
+        models.catalog().retain_tokens(&configured);
         Ok(Self {
-            models: config.model_table().carry_over(previous.map(|p| &p.models)),
+            models,
             config: Arc::new(config),
             pool,
             upstream,

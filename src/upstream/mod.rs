@@ -23,14 +23,18 @@ pub use error::UpstreamError;
 pub use stream::{EventStream, MAX_LINE_BYTES};
 
 use crate::config::{Config, UpstreamApi};
+use crate::models::catalog::Profile;
 use crate::pool::QuotaInfo;
 use request::{GrazieRequest, path_for};
 
 pub const QUOTA_PATH: &str = "/user/v5/quota/get";
+/// The profile catalogue (GAC `Ver8.profiles`; docs/UPSTREAM.md "Models"). A GET that costs no quota.
+pub const PROFILES_PATH: &str = "/user/v5/llm/profiles/v8";
 /// Error bodies are read this far and no further; the rest is never read (the connection is dropped), so an
 /// upstream answering a 1 GiB error costs 64 KiB. Only the first 300 characters are shown anyway.
 const MAX_ERROR_BODY: usize = 64 * 1024;
-/// The quota and refresh answers are a few hundred bytes; a larger one is refused rather than read into memory.
+/// The quota and refresh answers are a few hundred bytes, the profile catalogue some tens of KiB; a larger answer
+/// is refused rather than read into memory.
 const MAX_JSON_BODY: usize = 1024 * 1024;
 pub const REFRESH_PATH: &str = "/auth/jetbrains-jwt/provide-access/license/v2";
 const JWT_HEADER: &str = "grazie-authenticate-jwt";
@@ -146,6 +150,20 @@ impl UpstreamClient {
         parse_quota(&body).ok_or_else(|| {
             UpstreamError::Fault("quota answer has no current/maximum amounts".into())
         })
+    }
+
+    /// Asks which profiles this token can use and what each takes (`profiles/v8`; costs no quota).
+    pub async fn profiles(&self, jwt: &str) -> Result<Vec<Profile>, UpstreamError> {
+        let send = self
+            .http
+            .get(format!("{}{PROFILES_PATH}", self.base))
+            .header(JWT_HEADER, jwt)
+            .header(CONTENT_TYPE, "application/json")
+            .send();
+        let response = self.answered(send, jwt).await?;
+        let body: Value = self.json_body(response).await?;
+        crate::models::catalog::parse(&body)
+            .map_err(|why| UpstreamError::Fault(format!("profiles/v8 answer unreadable: {why}")))
     }
 
     /// Exchanges refresh credentials for a new JWT.
