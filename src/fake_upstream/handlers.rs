@@ -28,6 +28,7 @@ enum Route {
     Quota,
     Profiles,
     Refresh,
+    OAuth,
     NotFound,
 }
 
@@ -45,6 +46,7 @@ fn route(method: &Method, path: &str) -> Route {
         "/user/v5/llm/chat/stream/v7" => Route::Chat(ApiVersion::V7),
         "/user/v5/quota/get" => Route::Quota,
         "/auth/jetbrains-jwt/provide-access/license/v2" => Route::Refresh,
+        "/oauth2/token" => Route::OAuth,
         _ => Route::NotFound,
     }
 }
@@ -60,6 +62,8 @@ enum Action {
 struct Outcome {
     token_name: Option<String>,
     action: Action,
+    /// What to record as the body instead of the JSON received (a form, its secret shown by fingerprint).
+    recorded: Option<Value>,
 }
 
 impl Outcome {
@@ -70,6 +74,7 @@ impl Outcome {
                 delay: Duration::ZERO,
                 response,
             },
+            recorded: None,
         }
     }
 }
@@ -86,6 +91,13 @@ pub(super) async fn handle(State(shared): State<Arc<Shared>>, request: Request) 
                 Route::Quota => quota(&shared, &parts.headers, bytes.is_empty(), json.as_ref()),
                 Route::Profiles => profiles(&shared, &parts.headers),
                 Route::Refresh => refresh(&shared, &parts.headers, json.as_ref()),
+                Route::OAuth => {
+                    let answer = super::oauth::token(&shared, &parts.headers, &bytes);
+                    Outcome {
+                        recorded: Some(answer.recorded),
+                        ..Outcome::now(answer.token_name, answer.response)
+                    }
+                }
                 Route::NotFound => {
                     Outcome::now(None, text_error(StatusCode::NOT_FOUND, "no such endpoint"))
                 }
@@ -116,7 +128,7 @@ pub(super) async fn handle(State(shared): State<Arc<Shared>>, request: Request) 
             path: parts.uri.path().to_owned(),
             token_name: outcome.token_name,
             headers,
-            body: json.unwrap_or(Value::Null),
+            body: outcome.recorded.or(json).unwrap_or(Value::Null),
             status,
         };
         lock(&shared.log).push(recorded);
@@ -200,6 +212,7 @@ fn chat(
             action: Action::Hang {
                 _guard: Some(guard),
             },
+            recorded: None,
         };
     }
     let spent = shared.options.spent_per_chat;
@@ -237,6 +250,7 @@ fn chat(
     Outcome {
         token_name: Some(name),
         action: Action::Reply { delay, response },
+        recorded: None,
     }
 }
 
@@ -305,6 +319,7 @@ fn quota(shared: &Shared, headers: &HeaderMap, empty_body: bool, json: Option<&V
         return Outcome {
             token_name: Some(name),
             action: Action::Hang { _guard: None },
+            recorded: None,
         };
     }
     let mut quota = shared.quota_entry(&name, |quota| *quota);
@@ -335,6 +350,7 @@ fn quota(shared: &Shared, headers: &HeaderMap, empty_body: bool, json: Option<&V
     Outcome {
         token_name: Some(name),
         action: Action::Reply { delay, response },
+        recorded: None,
     }
 }
 
@@ -397,14 +413,23 @@ fn refresh(shared: &Shared, headers: &HeaderMap, json: Option<&Value>) -> Outcom
     };
     let token_name = match lock(&shared.licenses).get(&license_id) {
         None => return unauthorized("unknown license"),
-        Some(license) if license.id_token != id_token => {
+        Some(license) if !license.id_tokens.iter().any(|t| t == id_token) => {
             return unauthorized("ID token does not match the license");
         }
         Some(license) => license.token_name.clone(),
     };
+    // The ID tokens the OAuth endpoint mints expire (a fixed one registered by a test need not be a JWT at all).
+    let expired = crate::jwt::DecodedJwt::decode(id_token)
+        .ok()
+        .and_then(|jwt| jwt.time_claim("exp"))
+        .is_some_and(|exp| exp <= crate::epoch::now_secs());
+    if expired {
+        return unauthorized("ID token expired");
+    }
     // A fresh JWT clears whatever made the old one fail, so a 401 token recovers by refreshing.
     lock(&shared.behaviours).remove(&token_name);
     let token = mint_jwt(&token_name, Duration::from_secs(24 * 3600));
+    lock(&shared.issued).push(token.clone());
     Outcome::now(
         Some(token_name),
         (

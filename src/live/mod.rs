@@ -2,11 +2,13 @@
 //! `AppState`, what the server's parts share (the API faces, the checker, the reload triggers).
 //!
 //! A request takes one snapshot (`Arc<Live>`) at its start and uses it to the end, so a reload never changes the
-//! rules under a request in flight. `refresh` renews a token's JWT in a snapshot; `reloader` builds and swaps in a
-//! new one.
+//! rules under a request in flight. `refresh` renews a token's JWT in a snapshot (through `credentials`, the refresh
+//! chains, which keep rotated refresh tokens in the `state_file`); `reloader` builds and swaps in a new one.
 
+mod credentials;
 mod refresh;
 mod reloader;
+mod state_file;
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -15,6 +17,7 @@ use arc_swap::ArcSwap;
 use secrecy::ExposeSecret;
 use tokio_util::sync::CancellationToken;
 
+pub use credentials::{Credentials, ID_TOKEN_AHEAD, RefreshError};
 pub use refresh::REFRESH_AHEAD;
 pub use reloader::{ReloadError, ReloadSummary, Reloader};
 
@@ -55,6 +58,8 @@ pub struct Live {
     pub client_key: Option<KeyDigest>,
     /// The key for management endpoints: `admin_token` if set, else the client key.
     pub admin_key: Option<KeyDigest>,
+    /// The refresh chains and the state file; shared by every snapshot of a running server.
+    pub credentials: Arc<Credentials>,
 }
 
 impl Live {
@@ -80,6 +85,10 @@ impl Live {
             .as_ref()
             .map(|k| KeyDigest::new(k.expose_secret()))
             .or_else(|| client_key.clone());
+        let credentials = match previous {
+            Some(p) => Arc::clone(&p.credentials),
+            None => Arc::new(Credentials::open(config.start_up.state_file.clone())?),
+        };
         let models = config.model_table().carry_over(previous.map(|p| &p.models));
         // Listings of tokens a reload removed must not keep their profiles listed.
         let configured = pool.slots().iter().map(|s| s.fingerprint.clone()).collect();
@@ -92,6 +101,7 @@ impl Live {
             reachability,
             client_key,
             admin_key,
+            credentials,
         })
     }
 

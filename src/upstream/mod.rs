@@ -1,7 +1,8 @@
 //! The JetBrains AI client: chat streams, quota checks and JWT refresh over one shared HTTP connection pool; and
 //! the upstream's wire model, which nothing here translates: `request` (the chat body's shape, message types and
 //! endpoint paths), `event` (one SSE `data:` payload → an `UpstreamEvent`), `sse` (SSE framing), `stream` (a chat
-//! answer's events, with the timeouts), `error` (statuses → what the pool does).
+//! answer's events, with the timeouts), `error` (statuses → what the pool does); and `oauth`, the call to
+//! JetBrains' account service that turns a refresh token into an ID token.
 //!
 //! Timeouts are layered because a total deadline would cut long streams: connect, time to response headers
 //! (`request_timeout`), time to the first content (`first_byte_timeout`) and the longest wait between two pieces of
@@ -9,6 +10,7 @@
 
 pub mod error;
 pub mod event;
+pub mod oauth;
 pub mod request;
 mod sse;
 mod stream;
@@ -58,6 +60,10 @@ pub struct UpstreamClient {
     /// Configured credentials that do not look like JWTs (those are scrubbed by shape): scrubbed from upstream
     /// error bodies verbatim, in case the upstream echoes one back.
     verbatim: std::sync::Arc<[secrecy::SecretString]>,
+    /// For the account service (`oauth`): its own client, so the JetBrains AI headers (`grazie-agent`) never go
+    /// there; no redirects either.
+    oauth: reqwest::Client,
+    oauth_url: String,
 }
 
 impl UpstreamClient {
@@ -78,6 +84,10 @@ impl UpstreamClient {
             .tcp_nodelay(true)
             .pool_idle_timeout(Duration::from_secs(90))
             .build()?;
+        let oauth = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .connect_timeout(config.connect_timeout)
+            .build()?;
         let base = &config.upstream_url;
         let chat_urls = [
             path_for("", UpstreamApi::V8),
@@ -97,6 +107,8 @@ impl UpstreamClient {
                 idle: config.idle_timeout,
             },
             verbatim: verbatim_secrets(config),
+            oauth,
+            oauth_url: config.oauth_url.clone(),
         })
     }
 
@@ -105,6 +117,7 @@ impl UpstreamClient {
     pub fn for_config(&self, config: &Config) -> Self {
         Self {
             verbatim: verbatim_secrets(config),
+            oauth_url: config.oauth_url.clone(),
             ..self.clone()
         }
     }
@@ -194,21 +207,7 @@ impl UpstreamClient {
         send: impl Future<Output = reqwest::Result<reqwest::Response>>,
         credential: &str,
     ) -> Result<reqwest::Response, UpstreamError> {
-        let response = tokio::time::timeout(self.request_timeout, send)
-            .await
-            .map_err(|_| {
-                UpstreamError::Fault(format!(
-                    "no answer from upstream within {:?}",
-                    self.request_timeout
-                ))
-            })?
-            .map_err(|e| {
-                if e.is_connect() {
-                    UpstreamError::Unreachable(describe(&e))
-                } else {
-                    UpstreamError::Fault(describe(&e))
-                }
-            })?;
+        let response = self.headers_of(send).await?;
         let status = response.status().as_u16();
         if status == 200 {
             return Ok(response);
@@ -229,15 +228,7 @@ impl UpstreamClient {
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.trim().parse::<u64>().ok())
             .map(Duration::from_secs);
-        let body = tokio::time::timeout(
-            Duration::from_secs(5),
-            read_capped(response, MAX_ERROR_BODY),
-        )
-        .await
-        .ok()
-        .and_then(Result::ok)
-        .map(|(bytes, _)| String::from_utf8_lossy(&bytes).into_owned())
-        .unwrap_or_default();
+        let body = error_body(response).await;
         let mut secrets: Vec<&str> = self.verbatim.iter().map(|s| s.expose_secret()).collect();
         secrets.push(credential);
         Err(UpstreamError::from_status(
@@ -246,6 +237,29 @@ impl UpstreamClient {
             &body,
             &secrets,
         ))
+    }
+
+    /// Waits for response headers, bounded by `request_timeout`; a connection that cannot be made is
+    /// `Unreachable`, anything else that fails a `Fault`.
+    async fn headers_of(
+        &self,
+        send: impl Future<Output = reqwest::Result<reqwest::Response>>,
+    ) -> Result<reqwest::Response, UpstreamError> {
+        tokio::time::timeout(self.request_timeout, send)
+            .await
+            .map_err(|_| {
+                UpstreamError::Fault(format!(
+                    "no answer from upstream within {:?}",
+                    self.request_timeout
+                ))
+            })?
+            .map_err(|e| {
+                if e.is_connect() {
+                    UpstreamError::Unreachable(describe(&e))
+                } else {
+                    UpstreamError::Fault(describe(&e))
+                }
+            })
     }
 
     async fn json_body(&self, response: reqwest::Response) -> Result<Value, UpstreamError> {
@@ -262,6 +276,19 @@ impl UpstreamClient {
         serde_json::from_slice(&bytes)
             .map_err(|e| UpstreamError::Fault(format!("upstream body is not JSON: {e}")))
     }
+}
+
+/// An error answer's body as text, at most `MAX_ERROR_BODY` of it and within 5 s; empty when it cannot be read.
+async fn error_body(response: reqwest::Response) -> String {
+    tokio::time::timeout(
+        Duration::from_secs(5),
+        read_capped(response, MAX_ERROR_BODY),
+    )
+    .await
+    .ok()
+    .and_then(Result::ok)
+    .map(|(bytes, _)| String::from_utf8_lossy(&bytes).into_owned())
+    .unwrap_or_default()
 }
 
 /// Reads at most `cap` bytes of a body; the flag says whether more was left unread.
@@ -286,7 +313,11 @@ fn verbatim_secrets(config: &Config) -> std::sync::Arc<[secrecy::SecretString]> 
     config
         .tokens
         .iter()
-        .flat_map(|t| std::iter::once(&t.token).chain(t.authorization.as_ref()))
+        .flat_map(|t| {
+            std::iter::once(&t.token)
+                .chain(t.authorization.as_ref())
+                .chain(t.refresh_token.as_ref())
+        })
         .filter(|s| !error::looks_like_jwt(s.expose_secret()))
         .cloned()
         .collect()
