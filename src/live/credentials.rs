@@ -193,3 +193,55 @@ async fn provide(
         .map(SecretString::from)
         .map_err(RefreshError::License)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fake_upstream::{FakeOptions, FakeUpstream};
+
+    fn config(fake: &FakeUpstream, refresh_token: &str) -> crate::config::Config {
+        let text = serde_json::json!({
+            "jetbrains_tokens": [{"name": "a", "token": crate::fake_upstream::mint_expired_jwt("a"),
+                "license_id": "lic-a", "refresh_token": refresh_token}],
+            "upstream_url": fake.url(),
+            "oauth_url": format!("{}/oauth2/token", fake.url()),
+        })
+        .to_string();
+        crate::config::load_text(&text, std::path::Path::new("config.json")).expect("loads")
+    }
+
+    fn oauth_calls(fake: &FakeUpstream) -> usize {
+        fake.requests()
+            .iter()
+            .filter(|r| r.path == "/oauth2/token")
+            .count()
+    }
+
+    #[tokio::test]
+    async fn the_id_token_is_reused_until_near_its_expiry_and_a_refused_grant_says_so() {
+        let fake = FakeUpstream::start(FakeOptions::default())
+            .await
+            .expect("fake");
+        fake.register_account("rt-0", "lic-a", "a");
+        let config = config(&fake, "rt-0");
+        let upstream = UpstreamClient::new(&config).expect("client");
+        let credentials = Credentials::open(None).expect("in memory");
+        let token = &config.tokens[0];
+        let first = credentials.jwt(&upstream, token).await.expect("a JWT");
+        let second = credentials.jwt(&upstream, token).await.expect("a JWT");
+        assert_eq!(oauth_calls(&fake), 1, "the ID token (an hour) serves both");
+        for jwt in [first, second] {
+            let claims = crate::jwt::DecodedJwt::decode(jwt.expose_secret()).expect("jwt");
+            assert_eq!(claims.claims["sub"], "a");
+        }
+
+        // A second process without the state file starts from the configured token, which was rotated away.
+        let stale = Credentials::open(None).expect("in memory");
+        let err = stale.jwt(&upstream, token).await.expect_err("refused");
+        assert!(
+            matches!(err, RefreshError::OAuth(OAuthError::Refused { .. })),
+            "{err}"
+        );
+        assert!(!err.to_string().contains("rt-0"), "{err}");
+    }
+}

@@ -16,6 +16,7 @@ mod cli_tools;
 mod client_details;
 mod completions;
 mod config_examples;
+mod discovery_refresh;
 mod docs;
 mod first_hour;
 mod hardening_net;
