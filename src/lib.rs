@@ -6,7 +6,7 @@
 //! `pool` (token selection and health), `upstream` (the JetBrains client), `translate` (pure API translation),
 //! `api` (the HTTP faces, with `api::relay` the one failover-and-streaming engine), `live` (the snapshot swapped on
 //! reload), `health` (active checks and refresh), `reachability` (whether the upstream answers), `reload`,
-//! `metrics`, `logging` (the server's log), `server` (accept loop and lifecycle), `admin_client` (what
+//! `metrics`, `traffic` (the last hour in 10-second samples, for the status page), `logging` (the server's log), `server` (accept loop and lifecycle), `admin_client` (what
 //! `jbproxy stats` reads), `demo_log` (the label on a demo's log lines), and `fake_upstream` (a faithful fake for
 //! tests, bench and demo).
 
@@ -29,5 +29,6 @@ pub mod reachability;
 pub mod reload;
 pub mod secret;
 pub mod server;
+pub mod traffic;
 pub mod translate;
 pub mod upstream;

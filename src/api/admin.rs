@@ -1,8 +1,9 @@
-//! Management endpoints: `/stats`, `/config`, `/reload`, `/metrics`. Authenticated with `admin_token` if set, else
+//! Management endpoints: `/stats`, `/stats/traffic`, `/config`, `/reload`, `/metrics`. Authenticated with `admin_token` if set, else
 //! the client bearer token. Nothing here ever shows a token, only names and fingerprints.
 
 use axum::Json;
-use axum::extract::State;
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
@@ -36,6 +37,39 @@ pub async fn stats(
         "uptime_secs": app.started.elapsed().as_secs(),
         "totals": totals,
         "tokens": tokens,
+    })))
+}
+
+#[derive(serde::Deserialize)]
+pub struct TrafficQuery {
+    /// Only samples that ended after this time (Unix milliseconds), for a poller that has the rest.
+    since: Option<u64>,
+}
+
+/// The last hour in 10-second samples and the requests per model (see `crate::traffic`).
+pub async fn traffic(
+    State(app): State<AppState>,
+    query: Result<Query<TrafficQuery>, QueryRejection>,
+    headers: HeaderMap,
+) -> Result<Json<Value>, ApiError> {
+    let live = app.snapshot();
+    auth::check(live.admin_key.as_ref(), &headers)?;
+    let Query(query) = query.map_err(|_| {
+        ApiError::bad_request(
+            "`since` must be a time in Unix milliseconds, e.g. ?since=1767225600000",
+        )
+        .param("since")
+    })?;
+    let models: Vec<Value> = crate::traffic::model_counts()
+        .into_iter()
+        .map(|(model, requests)| json!({"model": model, "requests": requests}))
+        .collect();
+    Ok(Json(json!({
+        "interval_secs": crate::traffic::INTERVAL.as_secs(),
+        "capacity": crate::traffic::CAPACITY,
+        "now_ms": crate::traffic::now_ms(),
+        "samples": crate::traffic::samples_since(query.since.unwrap_or(0)),
+        "models": models,
     })))
 }
 

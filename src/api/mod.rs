@@ -2,6 +2,7 @@
 //! ties them to shared state.
 //! Handlers never parse config; they read the current `Live` snapshot.
 
+mod actions;
 mod admin;
 mod auth;
 pub mod body;
@@ -10,6 +11,7 @@ mod error;
 mod messages;
 mod models;
 pub mod relay;
+mod ui;
 
 use std::sync::Arc;
 
@@ -58,6 +60,9 @@ pub fn router(state: AppState) -> Router {
         .route("/config", get(admin::config))
         .route("/reload", post(admin::reload))
         .route("/metrics", get(admin::metrics))
+        .route("/stats/traffic", get(admin::traffic))
+        .merge(actions::routes())
+        .merge(ui::routes())
         .fallback(not_found)
         .layer(axum::middleware::from_fn_with_state(
             body_timeout,

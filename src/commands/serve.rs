@@ -131,5 +131,6 @@ fn print_demo_banner(made_up_key: Option<&str>, addr: std::net::SocketAddr) {
     println!(
         "  curl -sN http://{addr}/v1/chat/completions -H 'Authorization: Bearer {key}' -H 'Content-Type: application/json' \\\n    -d '{{\"model\":\"gpt-4o\",\"stream\":true,\"messages\":[{{\"role\":\"user\",\"content\":\"Hello!\"}}]}}'"
     );
+    println!("Status page: http://{addr}/ui (log in with the API key)");
     println!("Stop with Ctrl-C.");
 }

@@ -21,6 +21,9 @@ pub use health::{Admission, Health, Outcome, StateKind, Transition};
 
 use crate::config::{Config, PriorityMode, Strategy, TokenConfig};
 
+/// The state `/stats` and `/metrics` show for a token the operator took out of rotation (`POST /tokens/{t}/disable`).
+pub const OPERATOR_DISABLED: &str = "disabled-by-operator";
+
 /// The seed's message for "no token can serve"; clients and scripts match on it.
 pub const NO_TOKENS_MESSAGE: &str = "no available JWT tokens: no healthy JWT tokens available";
 
@@ -58,6 +61,16 @@ pub struct LastCheck {
     pub error: Option<String>,
 }
 
+/// What a failure class means, for `/stats` (`last_error.message`) and the status page.
+pub const FAILURE_MEANINGS: [&str; FAILURE_CLASSES.len()] = [
+    "the upstream answered 401: JWT not accepted",
+    "the upstream answered 477: quota exhausted",
+    "the upstream answered 429: rate limited",
+    "upstream fault: a 5xx, a timeout or a stream cut before it started",
+    "the upstream refused the request (400/404/413/422): the request's fault, not the token's",
+    "the upstream could not be reached (DNS, connection, TLS)",
+];
+
 fn failure_class(outcome: &Outcome) -> Option<usize> {
     match outcome {
         Outcome::Success => None,
@@ -89,6 +102,9 @@ pub struct TokenState {
     last_used_ms: AtomicU64,
     quota: Mutex<Option<QuotaInfo>>,
     last_check: Mutex<Option<LastCheck>>,
+    /// When the token last failed, and the failure class (an index into `FAILURE_CLASSES`). Written on failures
+    /// only, so successes never take this lock.
+    last_error: Mutex<Option<(SystemTime, usize)>>,
 }
 
 impl TokenState {
@@ -107,6 +123,7 @@ impl TokenState {
             last_used_ms: AtomicU64::new(0),
             quota: Mutex::new(None),
             last_check: Mutex::new(None),
+            last_error: Mutex::new(None),
         };
         state.set_exp(jwt);
         state
@@ -133,6 +150,9 @@ pub struct Slot {
     pub config: TokenConfig,
     pub fingerprint: String,
     pub state: Arc<TokenState>,
+    /// When the operator disabled this token (Unix ms), 0 while it is not. Lives in the slot, not in the carried
+    /// `TokenState`, so the next reload (a new pool) brings the token back by itself.
+    operator_disabled_ms: AtomicU64,
 }
 
 impl Slot {
@@ -163,6 +183,14 @@ impl Slot {
 
     pub fn is_healthy(&self) -> bool {
         self.state.healthy.load(Ordering::Acquire)
+    }
+
+    /// When the operator disabled this token, if they did.
+    pub fn operator_disabled_at(&self) -> Option<SystemTime> {
+        match self.operator_disabled_ms.load(Ordering::Acquire) {
+            0 => None,
+            ms => Some(UNIX_EPOCH + Duration::from_millis(ms)),
+        }
     }
 }
 
@@ -231,6 +259,7 @@ impl Pool {
                     config: t.clone(),
                     fingerprint,
                     state,
+                    operator_disabled_ms: AtomicU64::new(0),
                 }
             })
             .collect();
@@ -315,7 +344,11 @@ impl Pool {
         respect_limit: bool,
     ) -> bool {
         let slot = &self.slots[i];
-        if !slot.config.enabled || tried.contains(i) || slot.expired(now_unix) {
+        if !slot.config.enabled
+            || tried.contains(i)
+            || slot.expired(now_unix)
+            || slot.operator_disabled_ms.load(Ordering::Acquire) != 0
+        {
             return false;
         }
         if respect_limit
@@ -334,7 +367,7 @@ impl Pool {
     pub fn soonest_recovery(&self, now: Instant) -> Option<Duration> {
         self.slots
             .iter()
-            .filter(|s| s.config.enabled)
+            .filter(|s| s.config.enabled && s.operator_disabled_at().is_none())
             .filter_map(|s| s.state.health().ready_at())
             .min()
             .map(|at| {
@@ -350,6 +383,11 @@ impl Pool {
         };
         if let Some(class) = failure_class(outcome) {
             slot.state.failures[class].fetch_add(1, Ordering::Relaxed);
+            *slot
+                .state
+                .last_error
+                .lock()
+                .unwrap_or_else(|p| p.into_inner()) = Some((SystemTime::now(), class));
         } else {
             slot.state.successes.fetch_add(1, Ordering::Relaxed);
             // The common case on the hot path: nothing to record, so no lock.
@@ -388,6 +426,33 @@ impl Pool {
         if let Some(t) = transition {
             log_transition(slot, &t);
         }
+    }
+
+    /// Takes slot `index` out of rotation (or puts it back) on the operator's word, until the next reload. Takes
+    /// effect for the next pick; requests already running on the token finish. Returns whether anything changed.
+    pub fn set_operator_disabled(&self, index: usize, disabled: bool) -> bool {
+        let Some(slot) = self.slots.get(index) else {
+            return false;
+        };
+        let flag = &slot.operator_disabled_ms;
+        let changed = if disabled {
+            // Disabling twice keeps the first time.
+            let now = unix_ms(SystemTime::now()).max(1);
+            flag.compare_exchange(0, now, Ordering::AcqRel, Ordering::Acquire)
+                .is_ok()
+        } else {
+            flag.swap(0, Ordering::AcqRel) != 0
+        };
+        match (changed, disabled) {
+            (false, _) => {}
+            (true, true) => {
+                tracing::warn!(token = %slot.label(), "JWT token disabled by the operator until the next reload: {}", slot.label());
+            }
+            (true, false) => {
+                tracing::info!(token = %slot.label(), "JWT token enabled by the operator: {}", slot.label());
+            }
+        }
+        changed
     }
 
     /// A check or refresh proved the token works again.

@@ -3,6 +3,7 @@
 
 mod common;
 
+mod admin_actions;
 mod check_tokens_online;
 mod cli_config;
 mod cli_smoke;
@@ -27,5 +28,6 @@ mod serve_anthropic;
 mod serve_cli;
 mod serve_limits;
 mod serve_openai;
+mod status_page;
 mod stream_timing;
 mod upstream_tls;
