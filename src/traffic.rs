@@ -2,8 +2,8 @@
 //! p50/p99) and request counts per model, kept in memory by the server and read through `GET /stats/traffic`.
 //!
 //! Cost per request: a handful of relaxed atomic additions into the current 10-second bucket (no lock, no clock read,
-//! no allocation), plus a read-locked map lookup for the model name. A background tick closes the bucket every
-//! 10 seconds: it swaps each counter back to zero, turns the latency histogram into p50/p99, and pushes one
+//! no allocation), plus a read-locked map lookup for the model name. Every 10 seconds the metrics upkeep loop closes
+//! the bucket: it swaps each counter back to zero, turns the latency histogram into p50/p99, and pushes one
 //! `Sample` into the ring.
 //!
 //! Memory is bounded: the ring holds at most `CAPACITY` (360) samples of 80 bytes, one hour, about 28 KiB; the
@@ -11,12 +11,11 @@
 //! under `OTHER_MODELS`. The samples are per process: they start empty on a restart and survive a config reload.
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::{LazyLock, Mutex, RwLock};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde::Serialize;
-use tokio_util::sync::CancellationToken;
 
 /// The length of one sample.
 pub const INTERVAL: Duration = Duration::from_secs(10);
@@ -64,6 +63,8 @@ struct Traffic {
     current: Current,
     /// The start of the running interval, Unix milliseconds (written by the tick only).
     started_ms: AtomicU64,
+    /// When the last interval was closed (`None` until `start`).
+    last_tick: Mutex<Option<Instant>>,
     ring: Mutex<VecDeque<Sample>>,
     models: RwLock<HashMap<Box<str>, AtomicU64>>,
 }
@@ -76,6 +77,7 @@ static TRAFFIC: LazyLock<Traffic> = LazyLock::new(|| Traffic {
         latency: std::array::from_fn(|_| AtomicU32::new(0)),
     },
     started_ms: AtomicU64::new(unix_ms()),
+    last_tick: Mutex::new(None),
     ring: Mutex::new(VecDeque::with_capacity(CAPACITY)),
     models: RwLock::new(HashMap::new()),
 });
@@ -149,28 +151,24 @@ fn push(ring: &mut VecDeque<Sample>, sample: Sample) {
     ring.push_back(sample);
 }
 
-/// Closes an interval every `INTERVAL` until `stop`. A second call while one ticker runs does nothing (the samples
-/// are per process, so a second ticker would cut them short).
-pub fn spawn(stop: CancellationToken) {
-    static RUNNING: AtomicBool = AtomicBool::new(false);
-    if RUNNING.swap(true, Ordering::AcqRel) {
-        return;
-    }
-    // The first interval starts now, not at the first request.
+/// Starts the first interval; from then on `tick_if_due` closes one every `INTERVAL`.
+pub fn start() {
+    *TRAFFIC.last_tick.lock().unwrap_or_else(|p| p.into_inner()) = Some(Instant::now());
     TRAFFIC.started_ms.store(unix_ms(), Ordering::Relaxed);
-    tokio::spawn(async move {
-        let mut every = tokio::time::interval_at(tokio::time::Instant::now() + INTERVAL, INTERVAL);
-        // After a stall the next sample covers the longer interval (its `secs` says so) instead of a burst of
-        // empty ones.
-        every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            tokio::select! {
-                _ = stop.cancelled() => break,
-                _ = every.tick() => tick(),
-            }
-        }
-        RUNNING.store(false, Ordering::Release);
-    });
+}
+
+/// Closes the running interval once it has lasted `INTERVAL`. Called from the metrics upkeep loop every 5 s
+/// (`metrics::spawn_upkeep`), so each sample spans two of its rounds; a stall makes one sample longer (its `secs`
+/// says so) rather than a burst of empty ones. (A task of its own cost about 10 KB of binary for the same job.)
+pub fn tick_if_due() {
+    let mut last = TRAFFIC.last_tick.lock().unwrap_or_else(|p| p.into_inner());
+    let now = Instant::now();
+    // Half a round of slack: the loop's rounds are never shorter than 5 s, but may end a hair early on the clock.
+    if last.is_some_and(|at| now.duration_since(at) + Duration::from_millis(500) >= INTERVAL) {
+        *last = Some(now);
+        drop(last);
+        tick();
+    }
 }
 
 /// The samples that ended after `since_ms` (all of them for 0), oldest first.
@@ -182,15 +180,12 @@ pub fn samples_since(since_ms: u64) -> Vec<Sample> {
         .collect()
 }
 
-/// Requests answered per model since the server started, most used first.
+/// Requests answered per model since the server started, in no particular order.
 pub fn model_counts() -> Vec<(String, u64)> {
     let map = TRAFFIC.models.read().unwrap_or_else(|p| p.into_inner());
-    let mut counts: Vec<(String, u64)> = map
-        .iter()
+    map.iter()
         .map(|(k, v)| (k.to_string(), v.load(Ordering::Relaxed)))
-        .collect();
-    counts.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
-    counts
+        .collect()
 }
 
 /// The histogram bucket of a latency in microseconds: the octave (position of the top bit) and the next

@@ -3,66 +3,48 @@
 //! token (`POST /tokens/{token}/check`) or of all (`POST /check`). `{token}` is a fingerprint (`sha256:1a2b3c4d`)
 //! or a name.
 
+use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
-use axum::routing::post;
-use axum::{Json, Router};
 use serde_json::{Value, json};
 
 use super::{ApiError, AppState, auth};
 use crate::live::Live;
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/tokens/{token}/disable", post(disable))
-        .route("/tokens/{token}/enable", post(enable))
-        .route("/tokens/{token}/check", post(check_one))
-        .route("/check", post(check_all))
-}
-
-pub async fn disable(
+/// One handler for the three token actions: each axum handler is a sizeable monomorphization, and the status page
+/// must stay small in the binary.
+pub async fn token_action(
     State(app): State<AppState>,
-    Path(token): Path<String>,
-    headers: HeaderMap,
-) -> Result<Json<Value>, ApiError> {
-    set_disabled(&app, &token, &headers, true)
-}
-
-pub async fn enable(
-    State(app): State<AppState>,
-    Path(token): Path<String>,
-    headers: HeaderMap,
-) -> Result<Json<Value>, ApiError> {
-    set_disabled(&app, &token, &headers, false)
-}
-
-fn set_disabled(
-    app: &AppState,
-    token: &str,
-    headers: &HeaderMap,
-    disabled: bool,
-) -> Result<Json<Value>, ApiError> {
-    let live = app.snapshot();
-    auth::check(live.admin_key.as_ref(), headers)?;
-    let index = find(&live, token)?;
-    let changed = live.pool.set_operator_disabled(index, disabled);
-    Ok(Json(json!({
-        "changed": changed,
-        "token": token_json(&live, index),
-    })))
-}
-
-pub async fn check_one(
-    State(app): State<AppState>,
-    Path(token): Path<String>,
+    Path((token, action)): Path<(String, String)>,
     headers: HeaderMap,
 ) -> Result<Json<Value>, ApiError> {
     let live = app.snapshot();
     auth::check(live.admin_key.as_ref(), &headers)?;
     let index = find(&live, &token)?;
-    // An unreachable upstream is recorded in the token's `last_check`, which the answer carries.
-    let _ = crate::health::check_token(&live, index).await;
-    Ok(Json(json!({"token": token_json(&live, index)})))
+    let changed = match action.as_str() {
+        "disable" => Some(live.pool.set_operator_disabled(index, true)),
+        "enable" => Some(live.pool.set_operator_disabled(index, false)),
+        "check" => {
+            // An unreachable upstream is recorded in the token's `last_check`, which the answer carries.
+            let _ = crate::health::check_token(&live, index).await;
+            None
+        }
+        other => {
+            return Err(ApiError::new(
+                StatusCode::NOT_FOUND,
+                "invalid_request_error",
+                format!("no token action {other:?}; the actions are disable, enable and check"),
+            )
+            .code("not_found"));
+        }
+    };
+    let token = live
+        .pool
+        .token_stats()
+        .into_iter()
+        .nth(index)
+        .map_or(Value::Null, |t| json!(t));
+    Ok(Json(json!({"changed": changed, "token": token})))
 }
 
 pub async fn check_all(
@@ -83,14 +65,6 @@ pub async fn check_all(
         "usable": usable,
         "tokens": live.pool.token_stats(),
     })))
-}
-
-fn token_json(live: &Live, index: usize) -> Value {
-    live.pool
-        .token_stats()
-        .into_iter()
-        .nth(index)
-        .map_or(Value::Null, |t| json!(t))
 }
 
 /// The slot a path names: its fingerprint, else its name (names are unique; the config loader insists).

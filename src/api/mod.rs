@@ -61,8 +61,11 @@ pub fn router(state: AppState) -> Router {
         .route("/reload", post(admin::reload))
         .route("/metrics", get(admin::metrics))
         .route("/stats/traffic", get(admin::traffic))
-        .merge(actions::routes())
-        .merge(ui::routes())
+        .route("/tokens/{token}/{action}", post(actions::token_action))
+        .route("/check", post(actions::check_all))
+        .route("/ui", get(ui::serve))
+        .route("/ui/", get(ui::serve))
+        .route("/ui/{*file}", get(ui::serve))
         .fallback(not_found)
         .layer(axum::middleware::from_fn_with_state(
             body_timeout,

@@ -443,14 +443,13 @@ impl Pool {
         } else {
             flag.swap(0, Ordering::AcqRel) != 0
         };
-        match (changed, disabled) {
-            (false, _) => {}
-            (true, true) => {
-                tracing::warn!(token = %slot.label(), "JWT token disabled by the operator until the next reload: {}", slot.label());
-            }
-            (true, false) => {
-                tracing::info!(token = %slot.label(), "JWT token enabled by the operator: {}", slot.label());
-            }
+        if changed {
+            let what = if disabled {
+                "disabled by the operator until the next reload"
+            } else {
+                "enabled by the operator"
+            };
+            tracing::warn!(token = %slot.label(), "JWT token {what}: {}", slot.label());
         }
         changed
     }

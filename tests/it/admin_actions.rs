@@ -239,16 +239,22 @@ async fn traffic_counts_models_at_once_and_closes_a_sample_every_ten_seconds() {
 }
 
 #[tokio::test]
-async fn the_page_is_served_with_strict_headers_and_no_data() {
+async fn the_page_is_served_compressed_with_strict_headers_and_no_data() {
     let s = Setup::start(&["alpha"], json!({})).await;
-    for (path, kind) in [
-        ("/ui", "text/html"),
-        ("/ui/app.js", "text/javascript"),
-        ("/ui/app.css", "text/css"),
-        ("/ui/icon.svg", "image/svg+xml"),
+    for (path, kind, marker) in [
+        ("/ui", "text/html", "<!doctype html>"),
+        ("/ui/app.js", "text/javascript", "'use strict';"),
+        ("/ui/app.css", "text/css", "prefers-color-scheme"),
+        ("/ui/icon.svg", "image/svg+xml", "<svg"),
     ] {
         // No key: the page itself is static; its data needs the key.
-        let response = s.client.get(s.url(path)).send().await.expect("page");
+        let response = s
+            .client
+            .get(s.url(path))
+            .header("accept-encoding", "gzip, deflate, br")
+            .send()
+            .await
+            .expect("page");
         assert_eq!(response.status(), 200, "{path}");
         let header = |name: &str| {
             response
@@ -263,6 +269,7 @@ async fn the_page_is_served_with_strict_headers_and_no_data() {
             "{path}: {}",
             header("content-type")
         );
+        assert_eq!(header("content-encoding"), "gzip", "{path}");
         let csp = header("content-security-policy");
         for directive in [
             "default-src 'none'",
@@ -279,12 +286,28 @@ async fn the_page_is_served_with_strict_headers_and_no_data() {
         assert!(!csp.contains("unsafe"), "{path}: {csp}");
         assert_eq!(header("x-frame-options"), "DENY", "{path}");
         assert_eq!(header("x-content-type-options"), "nosniff", "{path}");
-        let body = response.text().await.expect("body");
+        let gzip = response.bytes().await.expect("body");
+        let mut body = String::new();
+        std::io::Read::read_to_string(&mut flate2::read::GzDecoder::new(&gzip[..]), &mut body)
+            .expect("a gzip body");
+        assert!(body.contains(marker), "{path}: {body:.200}");
         assert!(
             !body.contains("alpha") && !body.contains(KEY),
             "{path} carries data"
         );
     }
+
+    // A client that takes no gzip is told how to get the page.
+    let plain = s.client.get(s.url("/ui")).send().await.expect("page");
+    assert_eq!(plain.status(), 406);
+    let refusal: Value = plain.json().await.expect("json");
+    assert!(
+        refusal["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("--compressed")),
+        "{refusal}"
+    );
+
     let slash = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()
@@ -295,4 +318,11 @@ async fn the_page_is_served_with_strict_headers_and_no_data() {
         .expect("ui/");
     assert_eq!(slash.status(), 308);
     assert_eq!(slash.headers()["location"], "../ui");
+    let missing = s
+        .client
+        .get(s.url("/ui/nothing.js"))
+        .send()
+        .await
+        .expect("missing");
+    assert_eq!(missing.status(), 404);
 }

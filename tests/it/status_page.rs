@@ -96,7 +96,7 @@ async fn the_status_page_shows_the_pool_and_its_actions_work() {
             |v| v == &json!(true),
         )
         .await;
-    browser.screenshot(&shots.join("1-login.png"), 1280).await;
+    browser.screenshot(&shots.join("1-login.png")).await;
     log_in(&browser, &s.url("/ui"), KEY).await;
     let shown = browser
         .wait_until(
@@ -131,7 +131,7 @@ async fn the_status_page_shows_the_pool_and_its_actions_work() {
         json!([false, false, true]),
         "the key must live in sessionStorage only: [in the DOM, in the URL, in sessionStorage]"
     );
-    browser.screenshot(&shots.join("2-tokens.png"), 1280).await;
+    browser.screenshot(&shots.join("2-tokens.png")).await;
 
     // beta starts answering 477: once a request meets it, its row reads "out of quota until …" within one refresh.
     s.fake.set_behaviour("beta", Behaviour::QuotaExhausted);
@@ -148,9 +148,7 @@ async fn the_status_page_shows_the_pool_and_its_actions_work() {
         row.contains("failed: quota exhausted 1"),
         "failures by kind: {row}"
     );
-    browser
-        .screenshot(&shots.join("3-out-of-quota.png"), 1280)
-        .await;
+    browser.screenshot(&shots.join("3-out-of-quota.png")).await;
 
     // Disable alpha from the keyboard alone: Tab to its Disable button, press Enter.
     browser
@@ -201,9 +199,7 @@ async fn the_status_page_shows_the_pool_and_its_actions_work() {
         row.contains("Enable"),
         "the button turns into Enable: {row}"
     );
-    browser
-        .screenshot(&shots.join("4-disabled.png"), 1280)
-        .await;
+    browser.screenshot(&shots.join("4-disabled.png")).await;
 
     // A broken config file: the reload is refused with the reason, and the running pool (alpha still out) stays.
     std::fs::write(config_path(&s), "{\n  \"jetbrains_tokens\": [,]\n}\n")
@@ -224,9 +220,7 @@ async fn the_status_page_shows_the_pool_and_its_actions_work() {
         "the 422 reason, naming the file and line: {result}"
     );
     wait_for_row(&browser, "alpha", "disabled by operator", ONE_REFRESH).await;
-    browser
-        .screenshot(&shots.join("5-reload-error.png"), 1280)
-        .await;
+    browser.screenshot(&shots.join("5-reload-error.png")).await;
 
     // The charts draw once the server has closed a 10-second sample.
     browser
@@ -270,7 +264,7 @@ async fn the_status_page_shows_the_pool_and_its_actions_work() {
         scroll.is_some() && scroll <= inner,
         "wider than the window at 360 px: {widths}"
     );
-    browser.screenshot(&shots.join("6-narrow.png"), 360).await;
+    browser.screenshot(&shots.join("6-narrow.png")).await;
 
     // The server goes away: the page says so, keeping the last data.
     s.proxy.signal("KILL");
@@ -286,9 +280,7 @@ async fn the_status_page_shows_the_pool_and_its_actions_work() {
         .await;
     assert!(banner.as_str().is_some_and(|b| b.contains("last data")));
     assert!(!row_text(&browser, "beta").await.is_empty(), "rows kept");
-    browser
-        .screenshot(&shots.join("7-unreachable.png"), 1280)
-        .await;
+    browser.screenshot(&shots.join("7-unreachable.png")).await;
     browser.close().await;
 }
 
@@ -348,9 +340,9 @@ async fn the_demo_prints_the_page_url_and_the_page_shows_it() {
         .expect("the demo key")
         .to_string();
 
-    // Some traffic over more than one 10-second sample, on two models.
+    // Some traffic over more than one 10-second sample, on two models, its pace changing every 15 s.
     let client = reqwest::Client::new();
-    let traffic_for = if update_docs { 60 } else { 11 };
+    let traffic_for = if update_docs { 100 } else { 11 };
     let started = std::time::Instant::now();
     let mut n = 0;
     while started.elapsed() < Duration::from_secs(traffic_for) {
@@ -368,7 +360,8 @@ async fn the_demo_prints_the_page_url_and_the_page_shows_it() {
             .expect("demo chat");
         assert_eq!(response.status(), 200);
         n += 1;
-        tokio::time::sleep(Duration::from_millis(150)).await;
+        let pace = [150, 60, 400, 100][(started.elapsed().as_secs() / 15 % 4) as usize];
+        tokio::time::sleep(Duration::from_millis(pace)).await;
     }
 
     log_in(&browser, &url, &key).await;
@@ -387,7 +380,7 @@ async fn the_demo_prints_the_page_url_and_the_page_shows_it() {
         "{models}"
     );
     let shot = screenshot_dir("status_page").join("demo.png");
-    browser.screenshot(&shot, 1280).await;
+    browser.screenshot(&shot).await;
     if update_docs {
         let docs = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/status-page.png");
         std::fs::copy(&shot, &docs).expect("update docs/status-page.png");

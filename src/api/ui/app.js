@@ -419,15 +419,15 @@
     if (run.length) out.push(run);
     return out;
   }
-  // One line (and optionally the area under it) per series, scaled to the series' peak.
-  function drawChart(svg, series, nowMs) {
-    const start = nowMs - HOUR_MS;
+  // One line (and optionally the area under it) per series, from `start` to `nowMs`, scaled to the series' peak.
+  function drawChart(svg, series, start, nowMs) {
+    const spanMs = Math.max(nowMs - start, 1);
     let peak = 0;
     for (const s of series) {
       for (const [, v] of s.points) if (v !== null && v > peak) peak = v;
     }
     const max = niceMax(peak);
-    const x = (t) => Math.max(0, (t - start) / HOUR_MS * 360).toFixed(1);
+    const x = (t) => Math.max(0, (t - start) / spanMs * 360).toFixed(1);
     const y = (v) => (100 - (v / max) * 96).toFixed(1);
     const nodes = [];
     for (const s of series) {
@@ -462,6 +462,11 @@
     return null;
   }
   function renderCharts(nowMs) {
+    // The last hour, or since the first sample when the server is younger (at least 2 min), so a fresh server's
+    // charts are not a sliver at the right edge.
+    const first = samples.length ? samples[0].at_ms - samples[0].secs * 1000 : nowMs;
+    const start = Math.max(nowMs - HOUR_MS, Math.min(first, nowMs - 2 * 60 * 1000));
+    setText($('c-axis-start'), span((nowMs - start) / 1000) + ' ago');
     const rate = samples.map((s) => [s.at_ms, s.secs > 0 ? s.requests / s.secs : 0]);
     const errors = samples.map((s) => [s.at_ms, s.requests > 0 ? (100 * s.errors) / s.requests : 0]);
     const p50 = samples.map((s) => [s.at_ms, s.latency_p50_ms]);
@@ -472,18 +477,19 @@
       ['c-latency', [{ points: p50 }, { points: p99, cls: 'p99' }], ' ms', 'Latency p50 and p99, milliseconds'],
     ];
     for (const [id, series, unit, title] of charts) {
-      const max = drawChart($(id), series, nowMs);
+      const max = drawChart($(id), series, start, nowMs);
       const now = latest(series[series.length - 1].points);
-      const first = series.length > 1 ? latest(series[0].points) : null;
+      const other = series.length > 1 ? latest(series[0].points) : null;
       const summary = samples.length === 0
         ? 'no samples yet (one every ' + interval + ' s)'
-        : 'latest ' + (first !== null ? num(first) + ' / ' : '') + (now === null ? '–' : num(now)) + unit +
+        : 'latest ' + (other !== null ? num(other) + ' / ' : '') + (now === null ? '–' : num(now)) + unit +
           ' · scale 0–' + num(max) + unit;
       setText($(id + '-now'), '(' + summary + ')');
-      setAttr($(id), 'aria-label', title + ' over the last hour: ' + summary);
+      setAttr($(id), 'aria-label', title + ' over the last ' + span((nowMs - start) / 1000) + ': ' + summary);
     }
   }
-  function renderModels(models) {
+  function renderModels(unsorted) {
+    const models = unsorted.slice().sort((a, b) => b.requests - a.requests || (a.model < b.model ? -1 : 1));
     const body = $('models').tBodies[0];
     const total = models.reduce((sum, m) => sum + m.requests, 0);
     const trs = models.map((m) => {

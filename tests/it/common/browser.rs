@@ -18,8 +18,9 @@ use serde_json::{Value, json};
 /// One browser at a time: Chromium is heavy on a small machine running the rest of the suite beside it.
 static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
-/// The flags Chromium needs here: headless in a container (no sandbox, no GPU) and nothing that reaches the network.
-const CHROMIUM_ARGS: [&str; 9] = [
+/// The flags Chromium needs here: headless in a container (no sandbox, no GPU, small /dev/shm) and nothing that
+/// reaches the network.
+const CHROMIUM_ARGS: [&str; 10] = [
     "--headless",
     "--no-sandbox",
     "--disable-gpu",
@@ -29,6 +30,8 @@ const CHROMIUM_ARGS: [&str; 9] = [
     "--disable-component-update",
     "--disable-sync",
     "--disable-dev-shm-usage",
+    // A full-page screenshot drops the scrollbar and re-lays the page wider; without one there is nothing to drop.
+    "--hide-scrollbars",
 ];
 
 pub struct Browser {
@@ -236,21 +239,45 @@ impl Browser {
             .unwrap_or_else(|e| panic!("cannot click {css}: {e}"));
     }
 
-    /// Saves a PNG of the whole page (the window is made as tall as the page first).
-    pub async fn screenshot(&self, path: &Path, width: u32) {
-        let height = self
-            .js("return document.documentElement.scrollHeight;", vec![])
+    /// A Chrome DevTools command, through chromedriver's `goog/cdp/execute`.
+    async fn cdp(&self, cmd: &str, params: Value) -> Value {
+        let url = format!(
+            "http://127.0.0.1:{}/session/{}/goog/cdp/execute",
+            self.port, self.session
+        );
+        let body: Value = reqwest::Client::new()
+            .post(url)
+            .json(&json!({"cmd": cmd, "params": params}))
+            .send()
             .await
-            .as_u64()
-            .unwrap_or(900)
-            .clamp(400, 4000) as u32;
-        self.client
-            .set_window_size(width, height)
+            .unwrap_or_else(|e| panic!("{cmd}: {e}"))
+            .json()
             .await
-            .expect("resize for the screenshot");
-        // Let the page lay itself out at the new size.
-        tokio::time::sleep(Duration::from_millis(150)).await;
-        let png = self.client.screenshot().await.expect("screenshot");
+            .unwrap_or_else(|e| panic!("{cmd}: {e}"));
+        body["value"].clone()
+    }
+
+    /// Saves a PNG of the whole page at the window's width, below the fold included (WebDriver's own screenshot
+    /// stops at the window).
+    pub async fn screenshot(&self, path: &Path) {
+        let metrics = self.cdp("Page.getLayoutMetrics", json!({})).await;
+        let size = &metrics["cssContentSize"];
+        let (width, height) = (size["width"].as_f64(), size["height"].as_f64());
+        let (Some(width), Some(height)) = (width, height) else {
+            panic!("no page size in {metrics}");
+        };
+        let shot = self
+            .cdp(
+                "Page.captureScreenshot",
+                json!({"format": "png", "captureBeyondViewport": true,
+                       "clip": {"x": 0, "y": 0, "width": width, "height": height, "scale": 1}}),
+            )
+            .await;
+        use base64::Engine;
+        let png = shot["data"]
+            .as_str()
+            .and_then(|d| base64::engine::general_purpose::STANDARD.decode(d).ok())
+            .unwrap_or_else(|| panic!("no screenshot data in {shot}"));
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir).expect("screenshot dir");
         }
