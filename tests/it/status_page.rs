@@ -2,7 +2,7 @@
 //! a real `jbproxy serve` and the fake upstream. Log in, read the tokens, watch a 477 turn a row "out of quota",
 //! disable a token from the keyboard and prove with the fake's call counts that it stops serving, see a broken
 //! config's reload error, check the console stays clean and that markup in a token name stays text; then the
-//! narrow layout and "server unreachable". Screenshots of each state go to `target/tmp/status_page/`.
+//! narrow layout, the dark theme and "server unreachable". Screenshots of each state go to `target/tmp/status_page/`.
 
 use std::time::Duration;
 
@@ -266,6 +266,28 @@ async fn the_status_page_shows_the_pool_and_its_actions_work() {
     );
     browser.screenshot(&shots.join("6-narrow.png")).await;
 
+    // Dark when the system is dark, still every state in words.
+    browser
+        .client
+        .set_window_size(1280, 900)
+        .await
+        .expect("wide window");
+    let background = "return getComputedStyle(document.body).backgroundColor;";
+    let light = browser.js(background, vec![]).await;
+    browser
+        .cdp(
+            "Emulation.setEmulatedMedia",
+            json!({"features": [{"name": "prefers-color-scheme", "value": "dark"}]}),
+        )
+        .await;
+    let dark = browser.js(background, vec![]).await;
+    assert_eq!(
+        (light, dark),
+        (json!("rgb(247, 247, 248)"), json!("rgb(17, 19, 23)"))
+    );
+    assert!(row_text(&browser, "beta").await.contains("out of quota"));
+    browser.screenshot(&shots.join("7-dark.png")).await;
+
     // The server goes away: the page says so, keeping the last data.
     s.proxy.signal("KILL");
     let _ = s.proxy.wait(Duration::from_secs(5));
@@ -280,7 +302,7 @@ async fn the_status_page_shows_the_pool_and_its_actions_work() {
         .await;
     assert!(banner.as_str().is_some_and(|b| b.contains("last data")));
     assert!(!row_text(&browser, "beta").await.is_empty(), "rows kept");
-    browser.screenshot(&shots.join("7-unreachable.png")).await;
+    browser.screenshot(&shots.join("8-unreachable.png")).await;
     browser.close().await;
 }
 

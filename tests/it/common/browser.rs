@@ -240,7 +240,7 @@ impl Browser {
     }
 
     /// A Chrome DevTools command, through chromedriver's `goog/cdp/execute`.
-    async fn cdp(&self, cmd: &str, params: Value) -> Value {
+    pub async fn cdp(&self, cmd: &str, params: Value) -> Value {
         let url = format!(
             "http://127.0.0.1:{}/session/{}/goog/cdp/execute",
             self.port, self.session
