@@ -9,10 +9,10 @@ use divan::{Bencher, black_box};
 use jbproxy::config::{Config, Env, Overrides, UpstreamApi};
 use jbproxy::fake_upstream::mint_jwt;
 use jbproxy::pool::{Pool, Tried};
-use jbproxy::translate::events::{UpstreamEvent, parse_data, parse_data_into};
-use jbproxy::translate::openai::ChatRequest;
-use jbproxy::translate::request;
-use jbproxy::translate::stream::ChunkTranslator;
+use jbproxy::translate::grazie;
+use jbproxy::translate::openai::request::ChatRequest;
+use jbproxy::translate::openai::stream::ChunkTranslator;
+use jbproxy::upstream::event::{UpstreamEvent, parse_data, parse_data_into};
 
 fn main() {
     divan::main();
@@ -40,27 +40,40 @@ fn agent_chat() -> String {
     .to_string()
 }
 
-#[divan::bench(name = "request::build (1 message)")]
+#[divan::bench(name = "grazie::build (1 message)")]
 fn build_short(bencher: Bencher) {
-    let req: ChatRequest = serde_json::from_str(SHORT_CHAT).unwrap();
+    let req = ChatRequest::parse(SHORT_CHAT.as_bytes()).unwrap();
     bencher.bench_local(|| {
-        request::build(black_box(&req), "openai-gpt-4o", UpstreamApi::V8, 0).unwrap()
+        grazie::build(
+            black_box(&req.conversation),
+            "openai-gpt-4o",
+            UpstreamApi::V8,
+            0,
+        )
+        .unwrap()
     });
 }
 
-#[divan::bench(name = "request::build (18 messages + tool)")]
+#[divan::bench(name = "grazie::build (18 messages + tool)")]
 fn build_agent(bencher: Bencher) {
-    let req: ChatRequest = serde_json::from_str(&agent_chat()).unwrap();
+    let body = agent_chat();
+    let req = ChatRequest::parse(body.as_bytes()).unwrap();
     bencher.bench_local(|| {
-        request::build(black_box(&req), "openai-gpt-4o", UpstreamApi::V8, 0).unwrap()
+        grazie::build(
+            black_box(&req.conversation),
+            "openai-gpt-4o",
+            UpstreamApi::V8,
+            0,
+        )
+        .unwrap()
     });
 }
 
-#[divan::bench(name = "parse request JSON + request::build (1 message)")]
+#[divan::bench(name = "ChatRequest::parse + grazie::build (1 message)")]
 fn parse_and_build_short(bencher: Bencher) {
     bencher.bench_local(|| {
-        let req: ChatRequest = serde_json::from_str(black_box(SHORT_CHAT)).unwrap();
-        request::build(&req, "openai-gpt-4o", UpstreamApi::V8, 0).unwrap()
+        let req = ChatRequest::parse(black_box(SHORT_CHAT.as_bytes())).unwrap();
+        grazie::build(&req.conversation, "openai-gpt-4o", UpstreamApi::V8, 0).unwrap()
     });
 }
 
@@ -96,7 +109,7 @@ fn push_content(bencher: Bencher) {
         false,
         10,
     );
-    let mut out = Vec::with_capacity(4);
+    let mut out = String::with_capacity(512);
     bencher.bench_local(|| {
         out.clear();
         translator.push(black_box(&event), &mut out);
@@ -116,7 +129,7 @@ fn translate_answer(bencher: Bencher) {
             true,
             10,
         );
-        let mut out = Vec::with_capacity(4);
+        let mut out = String::with_capacity(512);
         for event in &events {
             translator.push(event, &mut out);
         }

@@ -2,7 +2,7 @@
 //! p50/p99) and request counts per model, kept in memory by the server and read through `GET /stats/traffic`.
 //!
 //! Cost per request: a handful of relaxed atomic additions into the current 10-second bucket (no lock, no clock read,
-//! no allocation), plus a read-locked map lookup for the model name. Every 10 seconds the metrics upkeep loop closes
+//! no allocation), plus a read-locked map lookup for the model name. Every 10 seconds the metrics upkeep task closes
 //! the bucket: it swaps each counter back to zero, turns the latency histogram into p50/p99, and pushes one
 //! `Sample` into the ring.
 //!
@@ -13,7 +13,7 @@
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::{LazyLock, Mutex, RwLock};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
@@ -76,7 +76,7 @@ static TRAFFIC: LazyLock<Traffic> = LazyLock::new(|| Traffic {
         client_errors: AtomicU64::new(0),
         latency: std::array::from_fn(|_| AtomicU32::new(0)),
     },
-    started_ms: AtomicU64::new(unix_ms()),
+    started_ms: AtomicU64::new(now_ms()),
     last_tick: Mutex::new(None),
     ring: Mutex::new(VecDeque::with_capacity(CAPACITY)),
     models: RwLock::new(HashMap::new()),
@@ -122,7 +122,7 @@ fn count_model(models: &RwLock<HashMap<Box<str>, AtomicU64>>, model: &str) {
 /// Closes the running interval into a sample and starts the next one.
 pub fn tick() {
     let t = &*TRAFFIC;
-    let now = unix_ms();
+    let now = now_ms();
     let started = t.started_ms.swap(now, Ordering::Relaxed);
     let mut histogram = [0u32; BUCKETS];
     for (slot, counter) in histogram.iter_mut().zip(&t.current.latency) {
@@ -154,12 +154,12 @@ fn push(ring: &mut VecDeque<Sample>, sample: Sample) {
 /// Starts the first interval; from then on `tick_if_due` closes one every `INTERVAL`.
 pub fn start() {
     *TRAFFIC.last_tick.lock().unwrap_or_else(|p| p.into_inner()) = Some(Instant::now());
-    TRAFFIC.started_ms.store(unix_ms(), Ordering::Relaxed);
+    TRAFFIC.started_ms.store(now_ms(), Ordering::Relaxed);
 }
 
 /// Closes the running interval once it has lasted `INTERVAL`. Called from the metrics upkeep loop every 5 s
-/// (`metrics::spawn_upkeep`), so each sample spans two of its rounds; a stall makes one sample longer (its `secs`
-/// says so) rather than a burst of empty ones. (A task of its own cost about 10 KB of binary for the same job.)
+/// (`server::tasks`), so each sample spans two of its rounds; a stall makes one sample longer (its `secs`
+/// says so) rather than a burst of empty ones.
 pub fn tick_if_due() {
     let mut last = TRAFFIC.last_tick.lock().unwrap_or_else(|p| p.into_inner());
     let now = Instant::now();
@@ -232,14 +232,7 @@ fn percentile_ms(histogram: &[u32; BUCKETS], q: f64) -> Option<f64> {
 
 /// Now, in Unix milliseconds (the unit of `Sample::at_ms`).
 pub fn now_ms() -> u64 {
-    unix_ms()
-}
-
-fn unix_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
-        .unwrap_or(0)
+    u64::try_from(crate::epoch::now_ms()).unwrap_or(0)
 }
 
 #[cfg(test)]

@@ -3,13 +3,15 @@
 //! table of every figure through the proxy beside the same load sent straight to the fake (the floor).
 //!
 //! Options (after `--`): `--requests N` per scenario (default 3000), `--warmup N` (300), `--concurrency 1,16,64`,
-//! `--only stream|plain`, `--idle-streams N` (1000; 0 skips), `--log LEVEL` (the proxy's RUST_LOG, default its
-//! own default `info`), `--wrap "CMD ARGS"` to run the proxy under e.g. valgrind, `--no-direct`.
+//! `--only stream|plain|memory`, `--idle-streams N` (1000; 0 skips), `--memory 1x32,8x13` (the memory scenarios:
+//! bodies × MB of tiny messages, sent at once to a fresh proxy; `none` skips), `--log LEVEL` (the proxy's RUST_LOG,
+//! default its own default `info`), `--wrap "CMD ARGS"` to run the proxy under e.g. valgrind, `--no-direct`.
 //! Not part of `cargo test`: run without `--bench` (as `cargo test --all-targets` does) it only prints a notice.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod fake;
 mod load;
+mod memory;
 mod procfs;
 
 use std::fmt::Write as _;
@@ -25,7 +27,7 @@ use serde_json::{Value, json};
 
 use jbproxy::config::UpstreamApi;
 use jbproxy::fake_upstream::mint_jwt;
-use jbproxy::translate::openai::ChatRequest;
+use jbproxy::translate::openai::request::ChatRequest;
 
 use fake::FakeProcess;
 use load::{Expect, Job, Outcome, percentile};
@@ -45,6 +47,25 @@ struct Options {
     log: Option<String>,
     wrap: Option<String>,
     direct: bool,
+    memory: Vec<memory::Scenario>,
+}
+
+/// `1x32,8x13` → one body of 32 MB, then eight of 13 MB at once; `none` → no memory scenario.
+fn memory_scenarios(spec: &str) -> anyhow::Result<Vec<memory::Scenario>> {
+    if spec == "none" {
+        return Ok(Vec::new());
+    }
+    spec.split(',')
+        .map(|one| {
+            let (n, size) = one
+                .split_once('x')
+                .with_context(|| format!("--memory wants BODIESxMB, not {one}"))?;
+            Ok(memory::Scenario {
+                bodies: n.parse()?,
+                bytes: size.parse::<usize>()? * 1_000_000,
+            })
+        })
+        .collect()
 }
 
 fn options(args: &[String]) -> anyhow::Result<Options> {
@@ -57,6 +78,7 @@ fn options(args: &[String]) -> anyhow::Result<Options> {
         log: None,
         wrap: None,
         direct: true,
+        memory: memory_scenarios("1x32,8x13")?,
     };
     let mut it = args.iter();
     while let Some(arg) = it.next() {
@@ -79,6 +101,7 @@ fn options(args: &[String]) -> anyhow::Result<Options> {
             "--log" => o.log = Some(value()?),
             "--wrap" => o.wrap = Some(value()?),
             "--no-direct" => o.direct = false,
+            "--memory" => o.memory = memory_scenarios(&value()?)?,
             // cargo bench's own flags.
             "--bench" => {}
             other => anyhow::bail!("unknown option {other}"),
@@ -250,9 +273,11 @@ fn proxy_job(proxy: &ProxyProcess, stream: bool) -> anyhow::Result<Job> {
 
 /// The same chat sent straight to the fake: the body the proxy would build, one variant per token.
 fn direct_job(fake: &FakeProcess, tokens: &[String]) -> anyhow::Result<Job> {
-    let req: ChatRequest = serde_json::from_value(openai_body(true))?;
-    let built = jbproxy::translate::request::build(&req, "openai-gpt-4o", UpstreamApi::V8, 0)?;
-    let body = Bytes::from(built.body);
+    let bytes = serde_json::to_vec(&openai_body(true))?;
+    let req = ChatRequest::parse(&bytes)?;
+    let built =
+        jbproxy::translate::grazie::build(&req.conversation, "openai-gpt-4o", UpstreamApi::V8, 0)?;
+    let body = built.body;
     let variants = tokens
         .iter()
         .map(|jwt| {
@@ -451,7 +476,7 @@ async fn bench(o: Options) -> anyhow::Result<()> {
         "| peak RSS (VmHWM) under load | {} MB | |",
         mb(peak_rss)
     );
-    if o.idle_streams > 0 {
+    if o.idle_streams > 0 && o.only.as_deref() != Some("memory") {
         let (rss, hwm, failed, errors) = idle_streams(&o, &tokens, &client).await?;
         total_failed += failed;
         failures.extend(errors);
@@ -464,6 +489,13 @@ async fn bench(o: Options) -> anyhow::Result<()> {
         );
     }
 
+    let mut body_memory = String::new();
+    if !o.memory.is_empty() && o.only.as_deref().is_none_or(|only| only == "memory") {
+        let (table, failed) = memory::run(&o.memory, &tokens, &client, &o).await?;
+        total_failed += failed;
+        body_memory = table;
+    }
+
     println!("\nMachine: {}", procfs::machine());
     println!(
         "Load: {} requests per cell after {} warm-up, {TOKENS} tokens, {CONTENT_EVENTS} content events per answer, \
@@ -474,6 +506,9 @@ proxy RUST_LOG={}\n",
     );
     println!("{table}");
     println!("{memory}");
+    if !body_memory.is_empty() {
+        println!("Large bodies of tiny messages (RSS of the proxy process):\n\n{body_memory}");
+    }
     println!("Failed requests: {total_failed}");
     for err in failures.iter().take(10) {
         println!("  - {err}");

@@ -26,7 +26,7 @@ pub async fn token_action(
         "enable" => Some(live.pool.set_operator_disabled(index, false)),
         "check" => {
             // An unreachable upstream is recorded in the token's `last_check`, which the answer carries.
-            let _ = crate::health::check_token(&live, index).await;
+            let _ = live.check_token(index).await;
             None
         }
         other => {
@@ -59,7 +59,7 @@ pub async fn check_all(
         .iter()
         .filter(|s| s.config.enabled)
         .count();
-    let usable = crate::health::check_round(&live).await;
+    let usable = live.check_round().await;
     Ok(Json(json!({
         "checked": checked,
         "usable": usable,

@@ -8,16 +8,15 @@ use axum::body::Body;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use serde_json::Value;
 
-use super::relay::{self, Collector, Meta, StreamFormat};
+use super::relay::{self, Meta};
 use super::{ApiError, AppState, auth};
 use crate::live::Live;
-use crate::translate::events::UpstreamEvent;
-use crate::translate::openai::ChatRequest;
-use crate::translate::request;
-use crate::translate::response::ResponseBuilder;
-use crate::translate::stream::ChunkTranslator;
+use crate::translate::grazie;
+use crate::translate::openai::request::ChatRequest;
+use crate::translate::openai::response::ResponseBuilder;
+use crate::translate::openai::stream::ChunkTranslator;
+use crate::upstream::request::GrazieRequest;
 
 pub async fn completions(State(app): State<AppState>, headers: HeaderMap, body: Body) -> Response {
     let live = app.snapshot();
@@ -30,7 +29,7 @@ pub async fn completions(State(app): State<AppState>, headers: HeaderMap, body: 
     match result {
         Ok(response) => response,
         Err(err) => {
-            crate::metrics::request_finished(err.status.as_u16(), "");
+            super::request_finished(err.status.as_u16(), "");
             if err.status == StatusCode::UNAUTHORIZED {
                 // Anyone can send these; a line each would let them fill the log.
                 crate::logging::refused_unauthenticated();
@@ -57,35 +56,25 @@ async fn handle(
 ) -> Result<Response, ApiError> {
     auth::check(live.client_key.as_ref(), headers)?;
     let bytes = relay::read_body(body, live.config.max_body_size).await?;
-    let req: ChatRequest = serde_json::from_slice(&bytes)
-        .map_err(|e| ApiError::bad_request(format!("invalid request body: {e}")))?;
-    let profile = live
-        .models
-        .profile_for(&req.model)
-        .ok_or_else(|| ApiError::model_not_found(&req.model))?;
-    let grazie = request::build(&req, profile, live.config.upstream_api, relay::now_ms())?;
+    let Prepared {
+        model,
+        stream,
+        include_usage,
+        grazie,
+    } = prepare(live, &bytes)?;
+    // The body is not needed again: only the upstream body it became is kept, for the failover's attempts.
+    drop(bytes);
     let id = relay::random_id("chatcmpl-");
-    let created = relay::now_secs();
+    let created = crate::epoch::now_secs_unsigned();
     let prompt_tokens = grazie.prompt_tokens;
     let meta = Meta {
-        model: req.model.clone(),
+        model: model.clone(),
         started,
     };
-    if req.stream {
-        let include_usage = req.stream_options.as_ref().is_some_and(|o| o.include_usage);
-        let format = OpenAiStream {
-            translator: ChunkTranslator::new(
-                id,
-                req.model.clone(),
-                created,
-                include_usage,
-                prompt_tokens,
-            ),
-            chunks: Vec::with_capacity(4),
-        };
+    if stream {
+        let format = ChunkTranslator::new(id, model, created, include_usage, prompt_tokens);
         relay::stream(live, grazie, meta, format, app.drain.clone()).await
     } else {
-        let model = req.model.clone();
         let json = relay::collect(live, grazie, &meta, || {
             ResponseBuilder::new(id.clone(), model.clone(), created, prompt_tokens)
         })
@@ -94,49 +83,32 @@ async fn handle(
     }
 }
 
-/// OpenAI's streaming format: `data: <chunk>` records, ending with `data: [DONE]`.
-struct OpenAiStream {
-    translator: ChunkTranslator,
-    chunks: Vec<String>,
+/// What the handler keeps of a request once it is parsed and mapped.
+struct Prepared {
+    model: String,
+    stream: bool,
+    include_usage: bool,
+    grazie: GrazieRequest,
 }
 
-impl OpenAiStream {
-    fn drain_into(&mut self, out: &mut String) {
-        for chunk in self.chunks.drain(..) {
-            out.reserve(chunk.len() + 8);
-            out.push_str("data: ");
-            out.push_str(&chunk);
-            out.push_str("\n\n");
-        }
-    }
-}
-
-impl StreamFormat for OpenAiStream {
-    fn event(&mut self, event: &UpstreamEvent, out: &mut String) {
-        self.translator.push(event, &mut self.chunks);
-        self.drain_into(out);
-    }
-
-    fn finish(&mut self, out: &mut String) {
-        self.translator.finish(&mut self.chunks);
-        self.drain_into(out);
-        out.push_str("data: [DONE]\n\n");
-    }
-
-    /// An error object and no `[DONE]`, so clients know the answer was cut.
-    fn error(&mut self, error: &ApiError, out: &mut String) {
-        out.push_str("data: ");
-        out.push_str(&error.body().to_string());
-        out.push_str("\n\n");
-    }
-}
-
-impl Collector for ResponseBuilder {
-    fn push(&mut self, event: &UpstreamEvent) {
-        ResponseBuilder::push(self, event);
-    }
-
-    fn finish(self) -> Value {
-        ResponseBuilder::finish(self)
-    }
+/// Parses the body into the typed conversation (borrowing its text), maps the model and builds the upstream body;
+/// the conversation is gone when this returns.
+fn prepare(live: &Live, bytes: &[u8]) -> Result<Prepared, ApiError> {
+    let req = ChatRequest::parse(bytes)?;
+    let profile = live
+        .models
+        .profile_for(&req.model)
+        .ok_or_else(|| ApiError::model_not_found(&req.model))?;
+    let grazie = grazie::build(
+        &req.conversation,
+        profile,
+        live.config.upstream_api,
+        crate::epoch::now_ms(),
+    )?;
+    Ok(Prepared {
+        model: req.model.into_owned(),
+        stream: req.stream,
+        include_usage: req.include_usage,
+        grazie,
+    })
 }

@@ -1,6 +1,7 @@
 //! `POST /v1/messages` and `POST /v1/messages/count_tokens`: the Anthropic face, for Claude clients (Claude Code,
-//! the anthropic SDKs). It converts the request to the OpenAI shape and hands it to the same mapping and relay as
-//! the OpenAI face (same pool, failover, streaming and shutdown), writing answers and errors in Anthropic's format.
+//! the anthropic SDKs). It parses the request into the same typed conversation as the OpenAI face and hands it to
+//! the same mapping and relay (same pool, failover, streaming and shutdown), writing answers and errors in
+//! Anthropic's format.
 //!
 //! Auth takes `x-api-key` (what Anthropic clients send) or `Authorization: Bearer`. `usage` figures are estimates:
 //! the upstream reports no token counts.
@@ -8,19 +9,20 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use axum::body::Body;
+use axum::body::{Body, Bytes};
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use serde_json::{Value, json};
+use serde_json::json;
 
-use super::relay::{self, Collector, Meta, StreamFormat};
+use super::relay::{self, Meta};
 use super::{ApiError, AppState, auth};
 use crate::live::Live;
-use crate::translate::anthropic::request::{self, MessagesRequest};
+use crate::translate::anthropic::request::MessagesRequest;
 use crate::translate::anthropic::response::MessageBuilder;
 use crate::translate::anthropic::stream::EventWriter;
-use crate::translate::events::UpstreamEvent;
+use crate::translate::grazie;
+use crate::upstream::request::GrazieRequest;
 
 /// `POST /v1/messages`, streamed (`"stream": true`) or not.
 pub async fn create(State(app): State<AppState>, headers: HeaderMap, body: Body) -> Response {
@@ -42,8 +44,9 @@ pub async fn count_tokens(State(app): State<AppState>, headers: HeaderMap, body:
     let live = app.snapshot();
     let started = Instant::now();
     let result = async {
-        let (req, profile) = parse(&live, &headers, body).await?;
-        let tokens = request::input_tokens(req, &profile, live.config.upstream_api)?;
+        let bytes = read(&live, &headers, body).await?;
+        let (_, _, grazie) = prepare(&live, &bytes, 0)?;
+        let tokens = grazie.prompt_tokens;
         Ok((StatusCode::OK, axum::Json(json!({"input_tokens": tokens}))).into_response())
     }
     .await;
@@ -62,7 +65,7 @@ fn respond(result: Result<Response, ApiError>, started: Instant, what: &str) -> 
     match result {
         Ok(response) => response,
         Err(err) => {
-            crate::metrics::request_finished(err.status.as_u16(), "");
+            super::request_finished(err.status.as_u16(), "");
             if err.status == StatusCode::UNAUTHORIZED {
                 // Anyone can send these; a line each would let them fill the log.
                 crate::logging::refused_unauthenticated();
@@ -80,23 +83,27 @@ fn respond(result: Result<Response, ApiError>, started: Instant, what: &str) -> 
     }
 }
 
-/// Auth, body, JSON and model: everything both endpoints check before any upstream call. Returns the request and
-/// the profile that serves its model.
-async fn parse(
-    live: &Arc<Live>,
-    headers: &HeaderMap,
-    body: Body,
-) -> Result<(MessagesRequest, String), ApiError> {
+/// Auth and body: what both endpoints check before reading the request.
+async fn read(live: &Arc<Live>, headers: &HeaderMap, body: Body) -> Result<Bytes, ApiError> {
     auth::check(live.client_key.as_ref(), headers)?;
-    let bytes = relay::read_body(body, live.config.max_body_size).await?;
-    let req: MessagesRequest = serde_json::from_slice(&bytes)
-        .map_err(|e| ApiError::bad_request(format!("invalid request body: {e}")))?;
+    relay::read_body(body, live.config.max_body_size).await
+}
+
+/// Parses the body into the typed conversation (borrowing its text), maps the model and builds the upstream body
+/// (the same mapping answers `count_tokens`); the conversation is gone when this returns. Returns the model as the
+/// client named it, whether to stream, and the upstream request.
+fn prepare(
+    live: &Live,
+    bytes: &[u8],
+    now_ms: i64,
+) -> Result<(String, bool, GrazieRequest), ApiError> {
+    let req = MessagesRequest::parse(bytes)?;
     let profile = live
         .models
         .profile_for(&req.model)
-        .ok_or_else(|| ApiError::model_not_found(&req.model))?
-        .to_string();
-    Ok((req, profile))
+        .ok_or_else(|| ApiError::model_not_found(&req.model))?;
+    let grazie = grazie::build(&req.conversation, profile, live.config.upstream_api, now_ms)?;
+    Ok((req.model.into_owned(), req.stream, grazie))
 }
 
 async fn handle(
@@ -106,12 +113,10 @@ async fn handle(
     body: Body,
     started: Instant,
 ) -> Result<Response, ApiError> {
-    let (req, profile) = parse(live, headers, body).await?;
-    let model = req.model.clone();
-    let stream = req.stream;
-    let grazie = req
-        .into_chat()?
-        .build(&profile, live.config.upstream_api, relay::now_ms())?;
+    let bytes = read(live, headers, body).await?;
+    let (model, stream, grazie) = prepare(live, &bytes, crate::epoch::now_ms())?;
+    // The body is not needed again: only the upstream body it became is kept, for the failover's attempts.
+    drop(bytes);
     let id = relay::random_id("msg_");
     let input_tokens = grazie.prompt_tokens;
     let meta = Meta {
@@ -119,7 +124,7 @@ async fn handle(
         started,
     };
     if stream {
-        let format = AnthropicStream(EventWriter::new(id, model, input_tokens));
+        let format = EventWriter::new(id, model, input_tokens);
         relay::stream(live, grazie, meta, format, app.drain.clone()).await
     } else {
         let json = relay::collect(live, grazie, &meta, || {
@@ -127,33 +132,5 @@ async fn handle(
         })
         .await?;
         Ok((StatusCode::OK, axum::Json(json)).into_response())
-    }
-}
-
-/// Anthropic's streaming format; the records are written by the pure `EventWriter`.
-struct AnthropicStream(EventWriter);
-
-impl StreamFormat for AnthropicStream {
-    fn event(&mut self, event: &UpstreamEvent, out: &mut String) {
-        self.0.push(event, out);
-    }
-
-    fn finish(&mut self, out: &mut String) {
-        self.0.finish(out);
-    }
-
-    /// An `event: error` record and no `message_stop`, so clients know the answer was cut.
-    fn error(&mut self, error: &ApiError, out: &mut String) {
-        self.0.error(error.anthropic_kind(), &error.message, out);
-    }
-}
-
-impl Collector for MessageBuilder {
-    fn push(&mut self, event: &UpstreamEvent) {
-        MessageBuilder::push(self, event);
-    }
-
-    fn finish(self) -> Value {
-        MessageBuilder::finish(self)
     }
 }

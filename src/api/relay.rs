@@ -1,9 +1,11 @@
 //! The relay shared by every API face (OpenAI, Anthropic): fail over until an answer starts, then stream it (or
-//! collect it) through a face-specific format. One copy of the failover, streaming, cancellation and shutdown
-//! logic; the faces differ only in how requests are parsed and answers written.
+//! collect it) through the face's writer (`translate::SseWriter`, `translate::AnswerBuilder`). One copy of the
+//! failover, streaming, cancellation and shutdown logic; the faces differ only in how requests are parsed and
+//! answers written.
 
+use std::collections::VecDeque;
 use std::sync::Arc;
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::Instant;
 
 use axum::body::{Body, Bytes};
 use axum::http::{HeaderValue, header};
@@ -15,24 +17,10 @@ use tokio_util::sync::CancellationToken;
 use super::ApiError;
 use crate::live::Live;
 use crate::pool::{Outcome, Permit, QuotaInfo, Tried};
-use crate::translate::events::{QuotaUpdate, UpstreamEvent};
-use crate::translate::request::GrazieRequest;
+use crate::translate::{AnswerBuilder, SseWriter, StreamFailure};
+use crate::upstream::event::{QuotaUpdate, UpstreamEvent};
+use crate::upstream::request::GrazieRequest;
 use crate::upstream::{EventStream, UpstreamError};
-
-/// How one API face writes a streamed answer. Each method appends complete SSE records to `out`.
-pub trait StreamFormat: Send + 'static {
-    fn event(&mut self, event: &UpstreamEvent, out: &mut String);
-    /// The normal end: the last records and the face's end marker.
-    fn finish(&mut self, out: &mut String);
-    /// A terminal error after the stream started, written so the client can tell the answer was cut.
-    fn error(&mut self, error: &ApiError, out: &mut String);
-}
-
-/// How one API face builds a non-streamed answer.
-pub trait Collector {
-    fn push(&mut self, event: &UpstreamEvent);
-    fn finish(self) -> Value;
-}
 
 /// Facts about one answer, for logs and for the face's ids.
 pub struct Meta {
@@ -71,7 +59,7 @@ pub async fn read_body(body: Body, limit: u64) -> Result<Bytes, ApiError> {
 
 /// Streams the answer to `request` in `format`. Errors before the first byte come back as `Err` (the face turns
 /// them into its own error response); after that, the stream ends with the format's error record.
-pub async fn stream<F: StreamFormat>(
+pub async fn stream<F: SseWriter>(
     live: &Arc<Live>,
     request: GrazieRequest,
     meta: Meta,
@@ -79,11 +67,11 @@ pub async fn stream<F: StreamFormat>(
     drain: CancellationToken,
 ) -> Result<Response, ApiError> {
     let begun = Failover::new(live, request, meta.started).start().await?;
-    crate::metrics::request_finished(200, &meta.model);
+    super::request_finished(200, &meta.model);
     let streamer = Streamer {
         permit: begun.permit,
         events: begun.events,
-        pending: Some(begun.first),
+        pending: begun.opening,
         format,
         meta,
         attempts: begun.attempts,
@@ -107,7 +95,7 @@ pub async fn stream<F: StreamFormat>(
 
 /// Collects the whole answer. Nothing reaches the client before it is complete, so even an answer cut midway
 /// fails over to another token.
-pub async fn collect<C: Collector>(
+pub async fn collect<C: AnswerBuilder>(
     live: &Arc<Live>,
     request: GrazieRequest,
     meta: &Meta,
@@ -118,12 +106,19 @@ pub async fn collect<C: Collector>(
         let Begun {
             mut permit,
             mut events,
-            first,
+            mut opening,
             attempts,
         } = failover.start().await?;
         let mut collector = new_collector();
-        let mut event = first;
         let cut = loop {
+            let event = match opening.pop_front() {
+                Some(event) => event,
+                None => match events.next().await {
+                    Some(Ok(next)) => next,
+                    Some(Err(err)) => break Some(err),
+                    None => UpstreamEvent::End,
+                },
+            };
             if let UpstreamEvent::Quota(q) = &event {
                 record_quota(&permit, q);
             }
@@ -131,17 +126,12 @@ pub async fn collect<C: Collector>(
                 break None;
             }
             collector.push(&event);
-            event = match events.next().await {
-                Some(Ok(next)) => next,
-                Some(Err(err)) => break Some(err),
-                None => UpstreamEvent::End,
-            };
         };
         match cut {
             None => {
                 permit.report(&Outcome::Success);
                 log_done(&permit, meta, attempts, false);
-                crate::metrics::request_finished(200, &meta.model);
+                super::request_finished(200, &meta.model);
                 return Ok(collector.finish());
             }
             Some(err) => {
@@ -153,12 +143,32 @@ pub async fn collect<C: Collector>(
     }
 }
 
-/// An answer that has started: the token that serves it, its events, and the first one.
+/// An answer that has started: the token that serves it, its events, and those up to its first content.
 struct Begun {
     permit: Permit,
     events: EventStream,
-    first: UpstreamEvent,
+    opening: VecDeque<UpstreamEvent>,
     attempts: usize,
+}
+
+/// The events up to the first content (text or a tool call), or the whole of an answer without any. Until content
+/// comes nothing reaches the client, so a failure (keep-alives past the first-content deadline included) can still
+/// fail over to another token.
+async fn opening(events: &mut EventStream) -> Result<VecDeque<UpstreamEvent>, UpstreamError> {
+    let mut opening = VecDeque::new();
+    loop {
+        match events.next().await {
+            Some(Ok(event)) => {
+                let started = event.is_content() || event == UpstreamEvent::End;
+                opening.push_back(event);
+                if started {
+                    return Ok(opening);
+                }
+            }
+            Some(Err(err)) => return Err(err),
+            None => return Err(UpstreamError::Fault("upstream answer was empty".into())),
+        }
+    }
 }
 
 /// Tries tokens until one starts answering, never the same token twice (except once right after its JWT was
@@ -197,7 +207,7 @@ impl<'a> Failover<'a> {
         while self.attempts < self.max_attempts {
             let mut permit = match self.live.pool.pick(&self.tried) {
                 Ok(permit) => permit,
-                Err(unavailable) => return Err(self.give_up(unavailable.retry_after)),
+                Err(_) => return Err(self.give_up()),
             };
             self.attempts += 1;
             self.tried.insert(permit.index());
@@ -207,19 +217,20 @@ impl<'a> Failover<'a> {
             let sent = Instant::now();
             let err = match self.live.upstream.chat(permit.jwt(), &self.request).await {
                 Err(err) => err,
-                Ok(mut events) => match events.next().await {
-                    Some(Ok(first)) => {
-                        crate::metrics::upstream_latency(sent.elapsed());
+                Ok(mut events) => match opening(&mut events).await {
+                    Ok(opening) => {
+                        let latency = sent.elapsed();
+                        crate::metrics::upstream_latency(latency);
+                        crate::traffic::record_latency(latency);
                         self.live.reachability.observe(Ok(()));
                         return Ok(Begun {
                             permit,
                             events,
-                            first,
+                            opening,
                             attempts: self.attempts,
                         });
                     }
-                    Some(Err(err)) => err,
-                    None => UpstreamError::Fault("upstream answer was empty".into()),
+                    Err(err) => err,
                 },
             };
             tracing::debug!(token = %permit.slot().label(), "attempt {} failed: {err}", self.attempts);
@@ -232,7 +243,7 @@ impl<'a> Failover<'a> {
             // pool of one could never use its refreshed JWT (max_attempts defaults to the token count).
             if matches!(err, UpstreamError::Unauthorized)
                 && !self.refreshed.contains(permit.index())
-                && crate::health::refresh(self.live, permit.index()).await
+                && self.live.refresh_jwt(permit.index()).await
             {
                 self.refreshed.insert(permit.index());
                 self.tried.remove(permit.index());
@@ -240,21 +251,21 @@ impl<'a> Failover<'a> {
             }
             self.last_error = Some(err);
         }
-        Err(self.give_up(None))
+        Err(self.give_up())
     }
 
-    /// The error when no attempt is left: the seed's 503 when no token can serve at all, else the last failure.
-    fn give_up(&self, retry_after: Option<std::time::Duration>) -> ApiError {
+    /// The error when no attempt is left: the last failure while some token could still serve, else the answer for
+    /// "no token can serve" (a 503, or a 429 when the tokens are only rate limited; `api::unavailable`).
+    fn give_up(&self) -> ApiError {
         match &self.last_error {
             Some(err) if self.live.pool.usable_count() > 0 => {
                 ApiError::upstream(err, self.attempts)
             }
-            _ => {
-                // Not `pick`: a successful pick would count as a request on some token.
-                let soonest = retry_after
-                    .or_else(|| self.live.pool.soonest_recovery(tokio::time::Instant::now()));
-                ApiError::no_tokens(soonest)
-            }
+            // Not `pick`: a successful pick would count as a request on some token.
+            _ => super::unavailable::no_token(
+                &self.live.pool.outlook(tokio::time::Instant::now()),
+                std::time::SystemTime::now(),
+            ),
         }
     }
 }
@@ -263,7 +274,7 @@ impl<'a> Failover<'a> {
 struct Streamer<F> {
     permit: Permit,
     events: EventStream,
-    pending: Option<UpstreamEvent>,
+    pending: VecDeque<UpstreamEvent>,
     format: F,
     meta: Meta,
     attempts: usize,
@@ -271,7 +282,7 @@ struct Streamer<F> {
     finished: bool,
 }
 
-impl<F: StreamFormat> Streamer<F> {
+impl<F: SseWriter> Streamer<F> {
     /// The next frame to send, or `None` when the stream is over.
     async fn next_frame(&mut self) -> Option<Bytes> {
         if self.finished {
@@ -279,7 +290,7 @@ impl<F: StreamFormat> Streamer<F> {
         }
         let mut out = String::new();
         loop {
-            let event = match self.pending.take() {
+            let event = match self.pending.pop_front() {
                 Some(event) => event,
                 None => {
                     let next = tokio::select! {
@@ -304,7 +315,7 @@ impl<F: StreamFormat> Streamer<F> {
                 UpstreamEvent::Quota(q) => record_quota(&self.permit, q),
                 _ => {}
             }
-            self.format.event(&event, &mut out);
+            self.format.push(&event, &mut out);
             if !out.is_empty() {
                 return Some(Bytes::from(out));
             }
@@ -325,27 +336,24 @@ impl<F: StreamFormat> Streamer<F> {
             self.permit.report(&err.outcome());
         }
         tracing::warn!(token = %self.permit.slot().label(), "stream cut after it started: {err}");
-        let error = ApiError::new(
-            axum::http::StatusCode::BAD_GATEWAY,
-            "upstream_error",
-            format!("the answer was cut: {err}"),
-        )
-        .code("stream_interrupted");
-        self.format.error(&error, out);
+        let message = format!("the answer was cut: {err}");
+        let failure = StreamFailure {
+            status: axum::http::StatusCode::BAD_GATEWAY.as_u16(),
+            kind: "upstream_error",
+            code: Some("stream_interrupted"),
+            message: &message,
+        };
+        self.format.fail(&failure, out);
     }
 }
 
 fn record_quota(permit: &Permit, q: &QuotaUpdate) {
     if let (Some(used), Some(maximum)) = (q.used, q.maximum) {
-        permit.record_quota(QuotaInfo {
-            used,
-            maximum,
-            left: (maximum - used).max(0.0),
-            until: q
-                .until_ms
-                .and_then(|ms| u64::try_from(ms).ok())
-                .map(|ms| UNIX_EPOCH + std::time::Duration::from_millis(ms)),
-        });
+        let until = q
+            .until_ms
+            .filter(|ms| *ms >= 0)
+            .map(crate::epoch::from_millis);
+        permit.record_quota(QuotaInfo::spent(used, maximum, until));
     }
 }
 
@@ -358,22 +366,6 @@ fn log_done(permit: &Permit, meta: &Meta, attempts: usize, stream: bool) {
         elapsed_ms = meta.started.elapsed().as_millis() as u64,
         "chat completion served"
     );
-}
-
-/// Seconds since the epoch, for `created` fields.
-pub fn now_secs() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
-}
-
-/// Milliseconds since the epoch, for the upstream's `modified` stamps.
-pub fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
 }
 
 /// A random id with a face-specific prefix (`chatcmpl-`, `msg_`).

@@ -34,6 +34,13 @@ pub enum Behaviour {
     CutMidStream { after_events: usize },
     /// A normal answer with this delay before every event after the first (quota: no effect).
     PauseBetweenEvents(Duration),
+    /// 200 and the first `after_events` SSE events of the answer, then, instead of the rest, a non-content event
+    /// (`QuotaMetadata`, `Ping`, an empty `Content`, an unknown metadata type, in turn) every `every`, forever: an
+    /// upstream that keeps the stream open without answering (quota: no effect).
+    KeepAlive {
+        after_events: usize,
+        every: Duration,
+    },
     /// The request is accepted and never answered (until the client gives up or the fake shuts down).
     Hang,
     /// This 3xx status with `Location: <location>`, as a hijacked or misrouted upstream might answer.
@@ -98,6 +105,7 @@ pub(super) fn error_reply(behaviour: &Behaviour, jwt: &str) -> Option<Response> 
         | Behaviour::SlowHeaders(_)
         | Behaviour::CutMidStream { .. }
         | Behaviour::PauseBetweenEvents(_)
+        | Behaviour::KeepAlive { .. }
         | Behaviour::Hang => None,
     }
 }

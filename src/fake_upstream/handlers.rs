@@ -18,8 +18,9 @@ use super::stream::{ActiveGuard, Timing, timed_body};
 use super::validate::{ApiVersion, validate_chat};
 use super::{RecordedRequest, Shared, lock};
 
-/// Larger than any legitimate body (images are capped at 10 MiB before base64), so only a runaway gets 413.
-const MAX_BODY: usize = 32 * 1024 * 1024;
+/// Larger than any legitimate body, so only a runaway gets 413: the proxy's own limit is 32 MiB, and the upstream
+/// body it builds from one is a little larger (the memory benchmark sends 32 MB of tiny messages).
+const MAX_BODY: usize = 64 * 1024 * 1024;
 
 enum Route {
     Chat(ApiVersion),
@@ -245,6 +246,10 @@ fn timing_of(behaviour: &Behaviour, event_delay: Duration) -> (Duration, Timing)
         Behaviour::SlowHeaders(d) => delay = *d,
         Behaviour::PauseBetweenEvents(d) => timing.between = *d,
         Behaviour::CutMidStream { after_events } => timing.cut_after = Some(*after_events),
+        Behaviour::KeepAlive {
+            after_events,
+            every,
+        } => timing.keep_alive = Some((*after_events, *every)),
         _ => {}
     }
     (delay, timing)
@@ -303,6 +308,7 @@ fn quota(shared: &Shared, headers: &HeaderMap, empty_body: bool, json: Option<&V
     let body = quota.get_reply().to_string();
     let (delay, mut timing) = timing_of(&behaviour, Duration::ZERO);
     timing.between = Duration::ZERO;
+    timing.keep_alive = None;
     let frames = match behaviour {
         // Half a JSON document, then a broken connection.
         Behaviour::CutMidStream { .. } => {

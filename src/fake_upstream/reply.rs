@@ -1,8 +1,10 @@
-//! The SSE events of a successful chat answer: echo text, a tool call, or a reply to a tool result.
+//! The SSE events of a successful chat answer: echo text, a tool call when the last user message carries a tool
+//! directive (`directive`), or a reply to a tool result.
 
 use bytes::Bytes;
 use serde_json::{Value, json};
 
+use super::directive;
 use super::validate::{ApiVersion, ChatSummary, LastMessage};
 
 /// Everything that decides the events, gathered by the handler.
@@ -25,20 +27,34 @@ pub(super) fn chat_frames(input: &ReplyInput<'_>) -> Vec<Bytes> {
         // Not a real event type: exercises the proxy's skip-unknown path early in every stream.
         events.push(json!({"type": "ThinkingMetadata"}));
     }
-    let reason = match (&summary.first_tool, &summary.last) {
-        (Some(tool), LastMessage::User) => {
-            let arguments = json!({"input": summary.last_user_text}).to_string();
+    // A tool is called only when the last user message asks for one: agents offer tools on every turn and expect
+    // text unless a call is wanted.
+    let wanted = match summary.last {
+        LastMessage::User => directive::find(&summary.last_user_text)
+            .map(|found| found.and_then(|d| d.resolve(&summary.tools))),
+        _ => None,
+    };
+    let reason = match (wanted, &summary.last) {
+        (Some(Ok((tool, arguments))), _) => {
             let fragments = split_even(&arguments, input.content_events.max(2));
             push_tool_call(
                 &mut events,
                 summary.version,
-                tool,
+                &tool,
                 input.tool_serial,
                 &fragments,
             );
             "tool_call"
         }
-        (_, LastMessage::ToolResult(result)) => {
+        (Some(Err(why)), _) => {
+            push_content(
+                &mut events,
+                &format!("Fake upstream: {why}"),
+                input.content_events,
+            );
+            "stop"
+        }
+        (None, LastMessage::ToolResult(result)) => {
             push_content(
                 &mut events,
                 &format!("Tool said: {result}"),
@@ -46,7 +62,7 @@ pub(super) fn chat_frames(input: &ReplyInput<'_>) -> Vec<Bytes> {
             );
             "stop"
         }
-        _ => {
+        (None, _) => {
             let text = match input.demo_text {
                 Some(text) => text.to_owned(),
                 None => format!("Echo: {}", summary.last_user_text),

@@ -36,7 +36,18 @@ pub(super) struct Timing {
     pub between: Duration,
     /// Send this many frames, then break the connection instead of finishing the body.
     pub cut_after: Option<usize>,
+    /// Send this many frames, then a keep-alive frame (no content) every so often instead of the rest, forever.
+    pub keep_alive: Option<(usize, Duration)>,
 }
+
+/// What an upstream might send to keep a stream open: events that carry no content, in turn. The quota report comes
+/// first: the proxy passes it on to its relay (the others it skips), which must not take it for an answer.
+const KEEP_ALIVE_FRAMES: [&str; 4] = [
+    "data: {\"type\":\"QuotaMetadata\",\"updated\":{\"current\":{\"amount\":\"0\"},\"maximum\":{\"amount\":\"1000000\"}},\"spent\":{\"amount\":\"0\"}}\n\n",
+    "data: {\"type\":\"Ping\"}\n\n",
+    "data: {\"type\":\"Content\",\"content\":\"\"}\n\n",
+    "data: {\"type\":\"ExecutionMetadata\"}\n\n",
+];
 
 struct Feed {
     frames: std::vec::IntoIter<Bytes>,
@@ -75,11 +86,20 @@ pub(super) fn timed_body(
             feed.done = true;
             return Some((Err(broken("fake upstream cut the stream")), feed));
         }
-        let frame = feed.frames.next()?;
-        let delay = if feed.sent == 0 {
-            feed.timing.first_delay
-        } else {
-            feed.timing.between
+        let (frame, delay) = match feed.timing.keep_alive {
+            Some((after, every)) if feed.sent >= after => {
+                let ping = KEEP_ALIVE_FRAMES[(feed.sent - after) % KEEP_ALIVE_FRAMES.len()];
+                (Bytes::from_static(ping.as_bytes()), every)
+            }
+            _ => {
+                let frame = feed.frames.next()?;
+                let delay = if feed.sent == 0 {
+                    feed.timing.first_delay
+                } else {
+                    feed.timing.between
+                };
+                (frame, delay)
+            }
         };
         if !delay.is_zero() {
             tokio::select! {

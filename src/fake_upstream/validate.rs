@@ -32,8 +32,8 @@ pub(super) struct ChatSummary {
     pub last_user_text: String,
     /// How the conversation ends.
     pub last: LastMessage,
-    /// The first declared tool's name, if tools were sent.
-    pub first_tool: Option<String>,
+    /// The declared tools' names, in order; empty when no tools were sent.
+    pub tools: Vec<String>,
 }
 
 #[derive(Debug, PartialEq, Eq)]
@@ -74,19 +74,15 @@ pub(super) fn validate_chat(body: &Value, version: ApiVersion) -> Check<ChatSumm
         ApiVersion::V8 => check_v8_messages(messages)?,
         ApiVersion::V7 => check_v7_messages(messages)?,
     };
-    let first_tool = match top.get("parameters") {
-        None => None,
-        Some(parameters) => Some(check_parameters(
-            parameters,
-            version,
-            profile.starts_with("google-"),
-        )?),
+    let tools = match top.get("parameters") {
+        None => Vec::new(),
+        Some(parameters) => check_parameters(parameters, version, profile.starts_with("google-"))?,
     };
     Ok(ChatSummary {
         version,
         last_user_text,
         last,
-        first_tool,
+        tools,
     })
 }
 
@@ -211,8 +207,8 @@ fn check_v7_messages(messages: &[Value]) -> Check<(String, LastMessage)> {
     Ok((last_user_text, last))
 }
 
-/// Checks `parameters` (present means tools) and returns the first tool's name.
-fn check_parameters(parameters: &Value, version: ApiVersion, gemini: bool) -> Check<String> {
+/// Checks `parameters` (present means tools) and returns the tools' names in order.
+fn check_parameters(parameters: &Value, version: ApiVersion, gemini: bool) -> Check<Vec<String>> {
     let p = as_object(parameters, "parameters")?;
     only_keys(p, &["data"], "parameters")?;
     let data = match p.get("data") {
@@ -270,19 +266,15 @@ fn check_parameters(parameters: &Value, version: ApiVersion, gemini: bool) -> Ch
         }
         _ => return Err("parameters.data[1].value is not a JSON array of tools".into()),
     };
-    let mut names = HashSet::new();
+    let mut names = Vec::with_capacity(tools.len());
     for (i, tool) in tools.iter().enumerate() {
         let name = check_tool(tool, &format!("tools[{i}]"), version, gemini)?;
-        if !names.insert(name) {
+        if names.iter().any(|n| n == name) {
             return Err(format!("tool name {name:?} is declared twice"));
         }
+        names.push(name.to_owned());
     }
-    Ok(tools
-        .first()
-        .and_then(|t| t.get("name"))
-        .and_then(Value::as_str)
-        .unwrap_or_default()
-        .to_owned())
+    Ok(names)
 }
 
 fn check_tool<'a>(tool: &'a Value, at: &str, version: ApiVersion, gemini: bool) -> Check<&'a str> {

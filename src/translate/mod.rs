@@ -1,34 +1,90 @@
-//! Pure translation between the OpenAI chat API and the JetBrains AI ("Grazie") chat stream: no I/O, no async.
+//! Pure translation between the client APIs and the JetBrains AI ("Grazie") chat: no I/O, no async.
 //!
-//! - `openai`: the client's request as parsed (leniently) from JSON.
-//! - `request`: validation and the upstream body (`build`), v8 or v7.
-//! - `events`: one upstream SSE `data:` payload → an `UpstreamEvent`.
-//! - `stream`: events → OpenAI `chat.completion.chunk` payloads (streaming answers).
-//! - `response`: events → one `chat.completion` object (non-streaming answers).
+//! A request goes face → [`conversation::Conversation`] → upstream body; an answer goes upstream events → face.
+//!
+//! - `openai`, `anthropic`, `responses` (OpenAI's Responses API): the API faces. Each parses its request with serde
+//!   straight into the one typed conversation (`request`), and writes answers from the upstream's events: streamed
+//!   as SSE records (`stream`, an [`SseWriter`]) or whole (`response`, an [`AnswerBuilder`]).
+//! - `conversation`: the typed conversation every face produces: turns of parts, tools, parameters.
+//! - `grazie`: the one mapping from a conversation to the upstream body (v8, v7).
+//! - `parse`: the serde helpers the faces share (located errors, borrowed text); `image`: image checks.
 //! - `usage`: token estimates (the upstream reports none).
-//! - `anthropic`: the Anthropic Messages face, mapped onto the same request path and events.
+//!
+//! The upstream's own wire model (its request body, its events and their parser) lives in `crate::upstream`.
 
 pub mod anthropic;
-pub mod events;
+pub mod conversation;
+pub mod grazie;
+pub mod image;
 pub mod openai;
-pub mod request;
-pub mod response;
-pub mod stream;
+mod parse;
+pub mod responses;
 pub mod usage;
 
-/// Maps an upstream finish reason to OpenAI's; without one, tool calls mean `tool_calls`, otherwise `stop`.
-/// Shared by `stream` and `response` so both answers agree.
-fn finish_reason_str(reason: Option<events::FinishReason>, saw_tool_calls: bool) -> &'static str {
-    match reason {
-        Some(events::FinishReason::Stop) => "stop",
-        Some(events::FinishReason::Length) => "length",
-        Some(events::FinishReason::ToolCalls) => "tool_calls",
-        None if saw_tool_calls => "tool_calls",
-        None => "stop",
+use std::fmt;
+
+use crate::upstream::event::UpstreamEvent;
+
+/// A request jbproxy will not send upstream. Becomes a 400 `invalid_request_error`; `param` is the JSON path of
+/// the offending field in the client's request (`messages[2].content`), and the message names it too.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TranslateError {
+    pub message: String,
+    pub param: Option<String>,
+}
+
+impl TranslateError {
+    pub(crate) fn at(param: impl Into<String>, message: impl fmt::Display) -> Self {
+        let param = param.into();
+        TranslateError {
+            message: format!("{param}: {message}"),
+            param: Some(param),
+        }
     }
 }
 
-/// The id given to a tool call whose upstream event carried none (v7 `FunctionCall` has no ids): `call_<index>`.
-fn generated_call_id(index: usize) -> String {
-    format!("call_{index}")
+impl fmt::Display for TranslateError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for TranslateError {}
+
+/// Client text quoted back in an error, cut so an error can never carry a whole prompt.
+fn truncate(s: &str) -> &str {
+    match s.char_indices().nth(64) {
+        Some((cut, _)) => &s[..cut],
+        None => s,
+    }
+}
+
+/// How a face writes a streamed answer. Every call appends whole SSE records to `out`, never part of one, so the
+/// relay can send whatever `out` holds as one frame.
+pub trait SseWriter: Send + 'static {
+    /// The records for one upstream event; often none (quota, unknown and finish events write nothing).
+    fn push(&mut self, event: &UpstreamEvent, out: &mut String);
+    /// The normal end: the last records and the face's end marker (`data: [DONE]`, `message_stop`).
+    fn finish(&mut self, out: &mut String);
+    /// A failure after the answer started, written so the client can tell the answer was cut: an error record and
+    /// no end marker.
+    fn fail(&mut self, failure: &StreamFailure<'_>, out: &mut String);
+}
+
+/// Why a started stream ended early, in terms both faces can render: the HTTP status it would have had, OpenAI's
+/// error `type` and `code`, and the message.
+#[derive(Debug, Clone, Copy)]
+pub struct StreamFailure<'a> {
+    pub status: u16,
+    pub kind: &'a str,
+    pub code: Option<&'a str>,
+    pub message: &'a str,
+}
+
+/// How a face builds a whole (non-streamed) answer from the upstream's events.
+pub trait AnswerBuilder {
+    /// Records one event; `End`, `Skip`, `Quota` and `Unknown` change nothing.
+    fn push(&mut self, event: &UpstreamEvent);
+    /// The answer object.
+    fn finish(self) -> serde_json::Value;
 }

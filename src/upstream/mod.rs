@@ -1,12 +1,17 @@
-//! The JetBrains AI client: chat streams, quota checks and JWT refresh over one shared HTTP connection pool.
+//! The JetBrains AI client: chat streams, quota checks and JWT refresh over one shared HTTP connection pool; and
+//! the upstream's wire model, which nothing here translates: `request` (the chat body's shape, message types and
+//! endpoint paths), `event` (one SSE `data:` payload → an `UpstreamEvent`), `sse` (SSE framing), `stream` (a chat
+//! answer's events, with the timeouts), `error` (statuses → what the pool does).
 //!
 //! Timeouts are layered because a total deadline would cut long streams: connect, time to response headers
-//! (`request_timeout`), time to the first event (`first_byte_timeout`) and the longest silence between events
-//! (`idle_timeout`).
+//! (`request_timeout`), time to the first content (`first_byte_timeout`) and the longest wait between two pieces of
+//! content (`idle_timeout`); keep-alive and metadata events reset neither.
 
 pub mod error;
-mod events;
+pub mod event;
+pub mod request;
 mod sse;
+mod stream;
 
 use std::time::Duration;
 
@@ -15,11 +20,11 @@ use secrecy::ExposeSecret;
 use serde_json::Value;
 
 pub use error::UpstreamError;
-pub use events::{EventStream, MAX_LINE_BYTES};
+pub use stream::{EventStream, MAX_LINE_BYTES};
 
 use crate::config::{Config, UpstreamApi};
 use crate::pool::QuotaInfo;
-use crate::translate::request::{GrazieRequest, path_for};
+use request::{GrazieRequest, path_for};
 
 pub const QUOTA_PATH: &str = "/user/v5/quota/get";
 /// Error bodies are read this far and no further; the rest is never read (the connection is dropped), so an
@@ -309,20 +314,17 @@ pub fn parse_quota(body: &Value) -> Option<QuotaInfo> {
     let until = current
         .get("until")
         .and_then(Value::as_i64)
-        .map(|ms| std::time::UNIX_EPOCH + Duration::from_millis(u64::try_from(ms).unwrap_or(0)));
+        .map(crate::epoch::from_millis);
+    let quota = QuotaInfo::spent(used, maximum, until);
     let tariff = amount(current.get("tariffQuota").and_then(|q| q.get("available")));
     let top_up = amount(current.get("topUpQuota").and_then(|q| q.get("available")));
-    let left = if tariff.is_some() || top_up.is_some() {
-        tariff.unwrap_or(0.0).max(0.0) + top_up.unwrap_or(0.0).max(0.0)
-    } else {
-        (maximum - used).max(0.0)
-    };
-    Some(QuotaInfo {
-        used,
-        maximum,
-        left,
-        until,
-    })
+    if tariff.is_some() || top_up.is_some() {
+        return Some(QuotaInfo {
+            left: tariff.unwrap_or(0.0).max(0.0) + top_up.unwrap_or(0.0).max(0.0),
+            ..quota
+        });
+    }
+    Some(quota)
 }
 
 #[cfg(test)]

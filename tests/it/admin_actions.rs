@@ -90,6 +90,40 @@ async fn a_disabled_token_stops_serving_at_once_until_enabled_or_the_next_reload
     );
 }
 
+/// A client that finds every token switched off by the operator hears so, and is told not to retry: nothing comes
+/// back by itself.
+#[tokio::test]
+async fn with_every_token_disabled_a_client_is_told_why_and_not_to_retry() {
+    let s = Setup::start(&["alpha", "beta"], json!({})).await;
+    for name in ["alpha", "beta"] {
+        let (status, body) = post(&s, &format!("/tokens/{name}/disable")).await;
+        assert_eq!(status, 200, "{body}");
+    }
+    let answer = s
+        .chat(json!({"model": "gpt-4o", "messages": [{"role": "user", "content": "hi"}]}))
+        .await;
+    assert_eq!(answer.status(), 503);
+    let header = |name: &str| {
+        answer
+            .headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string)
+    };
+    assert_eq!(header("x-should-retry").as_deref(), Some("false"));
+    assert_eq!(header("retry-after").as_deref(), Some("60"));
+    let body: Value = answer.json().await.expect("json");
+    let message = body["error"]["message"].as_str().unwrap_or_default();
+    assert!(
+        message.contains("(2 tokens: 2 disabled by the operator until the next reload)"),
+        "{message}"
+    );
+    assert_eq!(
+        s.fake.chat_requests_for("alpha") + s.fake.chat_requests_for("beta"),
+        0
+    );
+}
+
 #[tokio::test]
 async fn tokens_are_named_by_fingerprint_or_name_and_the_actions_need_the_admin_key() {
     let s = Setup::start(&["alpha", "beta"], json!({})).await;

@@ -7,11 +7,11 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use jbproxy::config::UpstreamApi;
-use jbproxy::translate::events::{UpstreamEvent, parse_data};
-use jbproxy::translate::openai::ChatRequest;
-use jbproxy::translate::request;
+use jbproxy::translate::grazie;
+use jbproxy::translate::openai::request::ChatRequest;
 use jbproxy::upstream::EventStream;
 use jbproxy::upstream::StreamTimeouts;
+use jbproxy::upstream::event::{UpstreamEvent, parse_data};
 use proptest::prelude::*;
 use serde_json::{Value, json};
 
@@ -315,11 +315,17 @@ proptest! {
         n in prop::option::of(0u32..4),
     ) {
         let body = json!({"model": "gpt-4o", "messages": messages, "tools": tools, "n": n});
-        let Ok(req) = serde_json::from_value::<ChatRequest>(body) else {
-            return Ok(());
+        let bytes = serde_json::to_vec(&body).expect("json");
+        let req = match ChatRequest::parse(&bytes) {
+            Ok(req) => req,
+            Err(err) => {
+                prop_assert!(!err.message.is_empty());
+                prop_assert!(err.message.chars().count() < 1000, "{}", err.message);
+                return Ok(());
+            }
         };
         for api in [UpstreamApi::V8, UpstreamApi::V7] {
-            match request::build(&req, "openai-gpt-4o", api, 1_700_000_000_000) {
+            match grazie::build(&req.conversation, "openai-gpt-4o", api, 1_700_000_000_000) {
                 Ok(built) => {
                     let sent: Value = serde_json::from_slice(&built.body).expect("the upstream body is JSON");
                     prop_assert_eq!(&sent["profile"], "openai-gpt-4o");

@@ -39,7 +39,12 @@ async fn openai_python() {
     let scenarios = Scenarios::start(&[Scenario::Ok, Scenario::Cut, Scenario::NoTokens]).await;
     run_cases(
         &python,
-        &["test_spec_check.py", "test_openai.py"],
+        &[
+            "test_spec_check.py",
+            "test_openai.py",
+            "test_spec_gaps.py",
+            "test_responses.py",
+        ],
         &scenarios,
     )
     .await;
@@ -105,6 +110,17 @@ async fn openai_node() {
         "the Node SDK saw answers that break the spec:\n{}",
         checked.output
     );
+}
+
+/// Both Python SDKs against a pool that cannot serve (issue 14 item 2): capped `Retry-After`, 429 for rate limits,
+/// `x-should-retry: false`, and SDKs with their default retries giving up quickly instead of sleeping for an hour.
+#[tokio::test]
+async fn retry_after_python() {
+    let Some(python) = prerequisite(python()) else {
+        return;
+    };
+    let scenarios = Scenarios::start(&[Scenario::NoTokens, Scenario::RateLimited]).await;
+    run_cases(&python, &["test_retry_after.py"], &scenarios).await;
 }
 
 /// The cases for features not built yet (`tests/sdk/pending/README.md` says which issue item enables each).

@@ -241,13 +241,15 @@ async fn images_go_up_as_media_and_url_sources_are_refused() {
     );
 }
 
+/// A request offering one tool, whose last user message asks the fake for a call to it (`[[tool]]`; the fake
+/// passes the rest of the message as `{"input": …}`).
 fn tool_request(stream: bool) -> Value {
     json!({
         "model": "claude-sonnet-4-5",
         "max_tokens": 1024,
         "stream": stream,
         "tool_choice": {"type": "auto"},
-        "messages": [{"role": "user", "content": "weather in Paris"}],
+        "messages": [{"role": "user", "content": "[[tool]] weather in Paris"}],
         "tools": [{"name": "get_weather", "description": "Weather",
             "input_schema": {"$schema": "http://json-schema.org/draft-07/schema#", "type": "object",
                 "properties": {"input": {"type": "string"}}}}]

@@ -217,3 +217,64 @@ async fn behaviours_apply_to_the_quota_endpoint() {
         "no answer"
     );
 }
+
+#[tokio::test]
+async fn keep_alive_sends_the_first_events_then_only_non_content_events_forever() {
+    let fake = fake().await;
+    fake.set_behaviour(
+        "alice",
+        Behaviour::KeepAlive {
+            after_events: 2,
+            every: Duration::from_millis(30),
+        },
+    );
+    let mut response = chat(&fake, V8, "alice", &user_body("keep me")).await;
+    assert_eq!(response.status(), 200);
+    let mut events = Vec::new();
+    // Twelve events: far more than the answer has, so the stream did not end with it.
+    while events.len() < 12 {
+        let chunk = response
+            .chunk()
+            .await
+            .unwrap()
+            .expect("the stream stays open");
+        for line in String::from_utf8(chunk.to_vec()).unwrap().lines() {
+            if let Some(data) = line.strip_prefix("data: ") {
+                events.push(serde_json::from_str::<serde_json::Value>(data).expect("a JSON event"));
+            }
+        }
+    }
+    // The answer's own first two events: the leading unknown one, then the first content.
+    assert_eq!(events[0]["type"], "ThinkingMetadata");
+    assert_eq!(events[1]["type"], "Content");
+    for event in &events[2..] {
+        let empty = event["type"] == "Content" && event["content"] == "";
+        assert!(
+            empty || event["type"] != "Content",
+            "content after the keep-alives began: {event}"
+        );
+        assert!(
+            event["type"] != "ToolCall" && event["type"] != "FinishMetadata",
+            "{event}"
+        );
+    }
+    let kinds: std::collections::BTreeSet<&str> = events[2..]
+        .iter()
+        .filter_map(|e| e["type"].as_str())
+        .collect();
+    assert_eq!(
+        kinds,
+        ["Content", "ExecutionMetadata", "Ping", "QuotaMetadata"].into(),
+        "every kind of keep-alive in turn"
+    );
+    drop(response);
+    let deadline = Instant::now() + Duration::from_secs(2);
+    while fake.active_streams() > 0 && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(
+        fake.active_streams(),
+        0,
+        "a dropped client ends the keep-alives"
+    );
+}

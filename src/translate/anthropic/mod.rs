@@ -1,17 +1,18 @@
 //! Pure translation for the Anthropic Messages API face (`/v1/messages`): no I/O, no async.
 //!
-//! - `request`: the Anthropic request as parsed (leniently) → the OpenAI [`ChatRequest`](super::openai::ChatRequest)
-//!   shape, so the one Grazie mapping in [`request::build`](super::request::build) serves both faces. Errors from
-//!   that mapping are relocated to the Anthropic field that caused them (`messages[1].content[0].source`).
-//! - `stream`: upstream events → Anthropic SSE records (`message_start` … `message_stop`).
-//! - `response`: upstream events → one non-streamed `message` object.
+//! - `request`: the Anthropic request parsed into the typed [`Conversation`](super::conversation::Conversation) the
+//!   OpenAI face also produces, so the one mapping ([`grazie::build`](super::grazie::build)) serves both; every error
+//!   names the Anthropic field (`messages[1].content[0].source`).
+//! - `stream`: upstream events → Anthropic SSE records (`message_start` … `message_stop`), an
+//!   [`SseWriter`](super::SseWriter).
+//! - `response`: upstream events → one non-streamed `message` object, an [`AnswerBuilder`](super::AnswerBuilder).
 //! - `stop_reason` and `error_type`: the mappings both answers and the HTTP layer share.
 
 pub mod request;
 pub mod response;
 pub mod stream;
 
-use super::events::FinishReason;
+use crate::upstream::event::FinishReason;
 
 /// Anthropic's `stop_reason`. Tool-use blocks in the answer mean `tool_use` even if the upstream said `stop`: an
 /// Anthropic client runs tools only on `tool_use`, and the blocks are there. `length` wins over both, since the
@@ -39,6 +40,12 @@ pub fn error_type(status: u16) -> &'static str {
         s if s >= 500 => "api_error",
         _ => "invalid_request_error",
     }
+}
+
+/// Anthropic's error object, `{"type": "error", "error": {"type", "message"}}`: the body of an error response and
+/// of the `error` record that ends a cut stream.
+pub fn error_body(kind: &str, message: &str) -> serde_json::Value {
+    serde_json::json!({"type": "error", "error": {"type": kind, "message": message}})
 }
 
 /// The id given to a tool-use block whose upstream event carried none (v7 `FunctionCall` has no ids). Built from

@@ -4,8 +4,8 @@
 use serde_json::{Value, json};
 
 use super::{generated_tool_id, stop_reason};
-use crate::translate::events::{FinishReason, UpstreamEvent};
-use crate::translate::usage;
+use crate::translate::{AnswerBuilder, usage};
+use crate::upstream::event::{FinishReason, UpstreamEvent};
 
 /// Collects one answer's events. One per response.
 pub struct MessageBuilder {
@@ -107,6 +107,16 @@ impl MessageBuilder {
                 "output_tokens": usage::tokens_for_bytes(output_bytes),
             },
         })
+    }
+}
+
+impl AnswerBuilder for MessageBuilder {
+    fn push(&mut self, event: &UpstreamEvent) {
+        MessageBuilder::push(self, event);
+    }
+
+    fn finish(self) -> Value {
+        MessageBuilder::finish(self)
     }
 }
 

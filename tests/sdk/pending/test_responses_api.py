@@ -1,83 +1,13 @@
-"""Pending (issue 14 item 1): the OpenAI Responses API face, `POST /v1/responses`, through the SDK's
-`responses.create` / `responses.stream` / `responses.parse`. Today it is a 404."""
+"""Pending (issue 14 item 3): `responses.parse` with a `text_format`. The Responses face fills the conversation's
+`response_format` from `text.format`; the upstream mapping does not send it yet, so the fake echoes prose and the
+SDK's parse fails on it."""
 
 from __future__ import annotations
 
-import json
-
 import openai
 import pydantic
-import pytest
 
 MODEL = "gpt-4o"
-
-WEATHER = {
-    "type": "function",
-    "name": "get_weather",
-    "description": "The weather in a city",
-    "parameters": {"type": "object", "properties": {"input": {"type": "string"}}, "required": ["input"]},
-    "strict": False,
-}
-
-
-def test_create_with_a_string_input(openai_client):
-    response = openai_client.responses.create(model=MODEL, input="hello there", store=False)
-    assert response.object == "response"
-    assert response.status == "completed"
-    assert response.output_text == "Echo: hello there"
-    assert response.usage is not None and response.usage.total_tokens > 0
-
-
-def test_create_with_instructions_and_message_items(openai_client):
-    response = openai_client.responses.create(
-        model=MODEL,
-        instructions="Be brief.",
-        input=[{"role": "user", "content": [{"type": "input_text", "text": "hi"}]}],
-        max_output_tokens=64,
-        store=False,
-    )
-    assert response.output_text == "Echo: hi"
-
-
-def test_stream_events_and_final_response(openai_client):
-    with openai_client.responses.stream(model=MODEL, input="stream me", store=False) as stream:
-        kinds = [event.type for event in stream]
-        final = stream.get_final_response()
-    assert kinds[0] == "response.created"
-    assert kinds[-1] == "response.completed"
-    for kind in ["response.output_item.added", "response.content_part.added", "response.output_text.delta",
-                 "response.output_text.done", "response.output_item.done"]:
-        assert kind in kinds, f"no {kind} in {kinds}"
-    assert final.output_text == "Echo: stream me"
-    assert final.usage is not None
-
-
-def test_function_call_round_trip(openai_client):
-    first = openai_client.responses.create(model=MODEL, input="Paris", tools=[WEATHER], store=False)
-    [call] = [item for item in first.output if item.type == "function_call"]
-    assert call.name == "get_weather"
-    assert json.loads(call.arguments) == {"input": "Paris"}
-    second = openai_client.responses.create(
-        model=MODEL,
-        input=[
-            {"role": "user", "content": "Paris"},
-            call.model_dump(exclude_none=True),
-            {"type": "function_call_output", "call_id": call.call_id, "output": "sunny, 21 C"},
-        ],
-        tools=[WEATHER],
-        store=False,
-    )
-    assert second.output_text == "Tool said: sunny, 21 C"
-
-
-def test_streamed_function_call_arguments(openai_client):
-    with openai_client.responses.stream(model=MODEL, input="Berlin", tools=[WEATHER], store=False) as stream:
-        kinds = [event.type for event in stream]
-        final = stream.get_final_response()
-    assert "response.function_call_arguments.delta" in kinds
-    assert "response.function_call_arguments.done" in kinds
-    [call] = [item for item in final.output if item.type == "function_call"]
-    assert json.loads(call.arguments) == {"input": "Berlin"}
 
 
 def test_parse_with_text_format(openai_client):
@@ -90,29 +20,3 @@ def test_parse_with_text_format(openai_client):
         assert "text.format" in err.message or "json_schema" in err.message
     else:
         assert isinstance(response.output_parsed, City)
-
-
-@pytest.mark.parametrize("stateful", [{"store": True}, {"previous_response_id": "resp_123"}])
-def test_server_side_state_is_refused_clearly(openai_client, stateful):
-    with pytest.raises(openai.BadRequestError) as caught:
-        openai_client.responses.create(model=MODEL, input="hi", **stateful)
-    assert next(iter(stateful)) in caught.value.message
-
-
-def test_hosted_tools_are_dropped_not_refused(openai_client):
-    response = openai_client.responses.create(
-        model=MODEL, input="hi", tools=[{"type": "web_search"}], include=["web_search_call.action.sources"],
-        reasoning={"effort": "low", "summary": "auto"}, store=False,
-    )
-    assert response.output_text == "Echo: hi"
-
-
-def test_stream_cut_ends_with_a_failure_event(make_openai):
-    client = make_openai("cut")
-    kinds = []
-    with pytest.raises(openai.APIError):
-        with client.responses.stream(model=MODEL, input="a long answer", store=False) as stream:
-            for event in stream:
-                kinds.append(event.type)
-    # Only a stream that had started proves the cut is reported (a 404 would raise APIError too).
-    assert "response.output_text.delta" in kinds, kinds

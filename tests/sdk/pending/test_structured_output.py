@@ -58,7 +58,8 @@ def test_json_object_mode_answers_json(openai_client):
 
 
 def test_named_tool_choice_calls_that_tool(openai_client):
-    # The fake calls the first tool it is offered, so only an honoured tool_choice calls the second.
+    # No `[[tool]]` directive: the fake answers text unless asked for a call, so only an honoured tool_choice calls
+    # a tool, and the second one at that.
     completion = mapped_or_refused(
         lambda: openai_client.chat.completions.create(
             model=MODEL,
@@ -73,8 +74,8 @@ def test_named_tool_choice_calls_that_tool(openai_client):
 
 
 def test_required_tool_choice_calls_a_tool(openai_client):
-    # Passes today by accident (the fake calls the first tool whenever tools are offered): it discriminates once
-    # the fake honours tool_choice; until then the parameters work's Rust tests check the upstream request.
+    # No `[[tool]]` directive: the fake answers text unless asked for a call, so only an honoured "required" makes it
+    # call one.
     completion = mapped_or_refused(
         lambda: openai_client.chat.completions.create(
             model=MODEL,
@@ -101,11 +102,11 @@ def test_tool_choice_none_strips_the_tools(openai_client):
 
 
 def test_parallel_tool_calls_false_is_not_ignored(openai_client):
-    # Passes today by accident (the fake makes one call); as for tool_choice required.
+    # `[[tool]]` asks the fake for a call; it makes one, so this checks only that the parameter is not ignored.
     completion = mapped_or_refused(
         lambda: openai_client.chat.completions.create(
             model=MODEL,
-            messages=[{"role": "user", "content": "Paris"}],
+            messages=[{"role": "user", "content": "[[tool]] Paris"}],
             tools=[tool("get_weather")],
             parallel_tool_calls=False,
         ),
@@ -119,7 +120,9 @@ def test_legacy_functions_are_mapped_or_refused(openai_client):
     # Issue 14 item 5: `functions` mapped to tools, or refused; never ignored.
     completion = mapped_or_refused(
         lambda: openai_client.chat.completions.create(
-            model=MODEL, messages=[{"role": "user", "content": "Paris"}], functions=[tool("get_weather")["function"]]
+            model=MODEL,
+            messages=[{"role": "user", "content": "[[tool]] Paris"}],
+            functions=[tool("get_weather")["function"]],
         ),
         "functions",
     )
@@ -129,7 +132,7 @@ def test_legacy_functions_are_mapped_or_refused(openai_client):
 
 
 def test_legacy_named_function_call_is_mapped_or_refused(openai_client):
-    # The fake calls the first function offered, so only an honoured function_call calls the second.
+    # No `[[tool]]` directive: the fake answers text unless asked, so only an honoured function_call calls the second.
     completion = mapped_or_refused(
         lambda: openai_client.chat.completions.create(
             model=MODEL,

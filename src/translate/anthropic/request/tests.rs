@@ -1,24 +1,24 @@
-//! Anthropic request → OpenAI shape → upstream body, and errors named by Anthropic paths.
+//! Anthropic request → conversation → upstream body, and errors named by Anthropic paths.
 
 use serde_json::{Value, json};
 
 use super::*;
+use crate::config::UpstreamApi;
+use crate::translate::grazie;
+use crate::upstream::request::GrazieRequest;
 
 const PNG: &str = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==";
 
-fn parse(body: Value) -> MessagesRequest {
-    serde_json::from_value(body).expect("request parses")
-}
-
-fn convert(body: Value) -> Converted {
-    parse(body).into_chat().expect("converts")
+/// Parses `body` from its bytes, as the server does, and builds the upstream request.
+fn build_body(body: &Value, api: UpstreamApi) -> Result<GrazieRequest, TranslateError> {
+    let bytes = serde_json::to_vec(body).expect("json");
+    let req = MessagesRequest::parse(&bytes)?;
+    grazie::build(&req.conversation, "anthropic-claude-4-5-sonnet", api, 1)
 }
 
 /// The upstream chat messages the request becomes.
 fn upstream(body: Value) -> Vec<Value> {
-    let built = convert(body)
-        .build("anthropic-claude-4-5-sonnet", UpstreamApi::V8, 1)
-        .expect("builds");
+    let built = build_body(&body, UpstreamApi::V8).expect("builds");
     let body: Value = serde_json::from_slice(&built.body).expect("json");
     body["chat"]["messages"]
         .as_array()
@@ -27,31 +27,30 @@ fn upstream(body: Value) -> Vec<Value> {
 }
 
 fn failure(body: Value) -> TranslateError {
-    match parse(body).into_chat() {
-        Err(e) => e,
-        Ok(c) => c
-            .build("anthropic-claude-4-5-sonnet", UpstreamApi::V8, 1)
-            .expect_err("fails"),
-    }
+    build_body(&body, UpstreamApi::V8).expect_err("fails")
 }
 
 #[test]
 fn unknown_fields_and_sampling_parameters_are_accepted() {
-    let req = parse(json!({
+    let body = json!({
         "model": "claude-sonnet-4-5", "max_tokens": 1024, "temperature": 0.3, "top_k": 5, "top_p": 0.9,
         "stop_sequences": ["\n\nHuman:"], "metadata": {"user_id": "u"}, "thinking": {"type": "disabled"},
         "tool_choice": {"type": "auto"}, "messages": [{"role": "user", "content": "hi"}]
-    }));
+    });
+    let bytes = serde_json::to_vec(&body).expect("json");
+    let req = MessagesRequest::parse(&bytes).expect("parses");
     assert!(!req.stream);
-    assert!(req.tool_choice.is_some());
-    let converted = req.into_chat().expect("converts");
-    assert!(
-        converted.chat.tool_choice.is_none(),
-        "tool_choice is not sent"
+    assert_eq!(req.conversation.params.tool_choice, Some(ToolChoice::Auto));
+    let built = build_body(&body, UpstreamApi::V8).expect("builds");
+    let sent: Value = serde_json::from_slice(&built.body).expect("json");
+    assert_eq!(
+        sent.as_object().expect("object").keys().collect::<Vec<_>>(),
+        ["chat", "profile", "prompt"],
+        "tool_choice and sampling parameters are not sent"
     );
     assert_eq!(
-        converted.chat.messages,
-        [json!({"role": "user", "content": "hi"})]
+        sent["chat"]["messages"],
+        json!([{"type": "user_message", "content": "hi"}])
     );
 }
 
@@ -165,24 +164,21 @@ fn thinking_blocks_are_dropped_and_string_content_works_for_assistants() {
 
 #[test]
 fn tools_take_input_schema_and_server_tools_are_refused() {
-    let converted = convert(
-        json!({"model": "m", "messages": [{"role": "user", "content": "x"}],
+    let body = json!({"model": "m", "messages": [{"role": "user", "content": "x"}],
         "tools": [{"name": "get_weather", "description": "Weather", "input_schema":
             {"$schema": "x", "type": "object", "properties": {"city": {"type": "string"}}},
-            "cache_control": {"type": "ephemeral"}}]}),
-    );
+            "cache_control": {"type": "ephemeral"}}]});
+    let bytes = serde_json::to_vec(&body).expect("json");
+    let req = MessagesRequest::parse(&bytes).expect("parses");
+    let tools = &req.conversation.tools;
+    assert_eq!(tools.len(), 1);
+    assert_eq!(tools[0].name, "get_weather");
+    assert_eq!(tools[0].description.as_deref(), Some("Weather"));
     assert_eq!(
-        converted.chat.tools.as_deref(),
-        Some(
-            &[
-                json!({"type": "function", "function": {"name": "get_weather", "description": "Weather",
-            "parameters": {"$schema": "x", "type": "object", "properties": {"city": {"type": "string"}}}}})
-            ][..]
-        )
+        tools[0].schema.as_ref().map(|s| Value::Object(s.clone())),
+        Some(json!({"$schema": "x", "type": "object", "properties": {"city": {"type": "string"}}}))
     );
-    let built = converted
-        .build("anthropic-claude-4-5-sonnet", UpstreamApi::V8, 1)
-        .expect("builds");
+    let built = build_body(&body, UpstreamApi::V8).expect("builds");
     let body: Value = serde_json::from_slice(&built.body).expect("json");
     let tools: Value = serde_json::from_str(
         body["parameters"]["data"][1]["value"]
@@ -308,21 +304,33 @@ fn malformed_requests_are_refused_with_their_path() {
         assert_eq!(err.param.as_deref(), Some(param), "{body}: {}", err.message);
         assert!(err.message.starts_with(param), "{}", err.message);
     }
-    assert!(serde_json::from_value::<MessagesRequest>(json!({"messages": []})).is_err());
+    assert!(MessagesRequest::parse(br#"{"messages": []}"#).is_err());
 }
 
 #[test]
 fn v7_is_spoken_through_the_same_mapping() {
-    let built = convert(json!({"model": "m", "messages": [{"role": "user", "content": "hi"}]}))
-        .build("anthropic-claude-4-5-sonnet", UpstreamApi::V7, 1)
-        .expect("builds");
+    let built = build_body(
+        &json!({"model": "m", "messages": [{"role": "user", "content": "hi"}]}),
+        UpstreamApi::V7,
+    )
+    .expect("builds");
     assert_eq!(built.path, "/user/v5/llm/chat/stream/v7");
 }
 
 #[test]
 fn input_tokens_count_system_messages_tools_and_images() {
     let tokens = |body: Value| {
-        input_tokens(parse(body), "anthropic-claude-4-5-sonnet", UpstreamApi::V8).expect("counts")
+        let bytes = serde_json::to_vec(&body).expect("json");
+        let req = MessagesRequest::parse(&bytes).expect("parses");
+        // What `count_tokens` answers: the prompt estimate of the upstream request.
+        grazie::build(
+            &req.conversation,
+            "anthropic-claude-4-5-sonnet",
+            UpstreamApi::V8,
+            0,
+        )
+        .expect("counts")
+        .prompt_tokens
     };
     let base = tokens(json!({"model": "m", "messages": [{"role": "user", "content": "abcdefgh"}]}));
     assert_eq!(base, 2, "8 bytes at 4 bytes a token");

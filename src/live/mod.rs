@@ -1,0 +1,117 @@
+//! `Live`: everything a request needs, built from one validated config and swapped whole on reload; and
+//! `AppState`, what the server's parts share (the API faces, the checker, the reload triggers).
+//!
+//! A request takes one snapshot (`Arc<Live>`) at its start and uses it to the end, so a reload never changes the
+//! rules under a request in flight. `check` runs the active token checks (for the checker and the admin face's
+//! check actions), `refresh` renews a token's JWT in a snapshot; `reloader` builds and swaps in a new one.
+
+mod check;
+mod refresh;
+mod reloader;
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use arc_swap::ArcSwap;
+use secrecy::ExposeSecret;
+use tokio_util::sync::CancellationToken;
+
+pub use refresh::REFRESH_AHEAD;
+pub use reloader::{ReloadError, ReloadSummary, Reloader};
+
+use crate::config::Config;
+use crate::models::ModelTable;
+use crate::pool::Pool;
+use crate::reachability::Reachability;
+use crate::secret::KeyDigest;
+use crate::upstream::UpstreamClient;
+
+/// What every part of a running server shares. Cheap to clone (handles only).
+#[derive(Clone)]
+pub struct AppState {
+    /// The current snapshot; a reload stores a new one.
+    pub live: Arc<ArcSwap<Live>>,
+    /// Cancelled when shutdown begins: no new connections, background tasks stop.
+    pub shutdown: CancellationToken,
+    /// Cancelled when the shutdown grace period is over: open streams end with an error event.
+    pub drain: CancellationToken,
+    /// Absent in demo mode, where there is no config to reload.
+    pub reloader: Option<Arc<Reloader>>,
+    pub started: Instant,
+}
+
+impl AppState {
+    pub fn snapshot(&self) -> Arc<Live> {
+        self.live.load_full()
+    }
+}
+
+pub struct Live {
+    pub config: Arc<Config>,
+    pub pool: Arc<Pool>,
+    pub upstream: UpstreamClient,
+    pub models: ModelTable,
+    /// Whether the upstream answered lately; carried over while the upstream stays the same.
+    pub reachability: Arc<Reachability>,
+    pub client_key: Option<KeyDigest>,
+    /// The key for management endpoints: `admin_token` if set, else the client key.
+    pub admin_key: Option<KeyDigest>,
+}
+
+impl Live {
+    /// Builds a snapshot; tokens already in `previous` keep their state and counters, and the HTTP client (with
+    /// its warm connections) is reused when the upstream settings did not change.
+    pub fn build(config: Config, previous: Option<&Live>) -> anyhow::Result<Self> {
+        let pool = Arc::new(Pool::new(&config, previous.map(|p| p.pool.as_ref())));
+        let (upstream, reachability) = match previous {
+            Some(p) if same_upstream(&p.config, &config) => {
+                (p.upstream.for_config(&config), Arc::clone(&p.reachability))
+            }
+            Some(p) if p.config.upstream_url == config.upstream_url => {
+                (UpstreamClient::new(&config)?, Arc::clone(&p.reachability))
+            }
+            _ => (UpstreamClient::new(&config)?, Arc::default()),
+        };
+        let client_key = config
+            .bearer_token
+            .as_ref()
+            .map(|k| KeyDigest::new(k.expose_secret()));
+        let admin_key = config
+            .admin_token
+            .as_ref()
+            .map(|k| KeyDigest::new(k.expose_secret()))
+            .or_else(|| client_key.clone());
+        Ok(Self {
+            models: config.model_table().carry_over(previous.map(|p| &p.models)),
+            config: Arc::new(config),
+            pool,
+            upstream,
+            reachability,
+            client_key,
+            admin_key,
+        })
+    }
+
+    /// Attempts per request: the configured `max_attempts`, else every enabled token once, at most 10.
+    pub fn max_attempts(&self) -> usize {
+        match self.config.max_attempts {
+            Some(n) => n as usize,
+            None => self
+                .pool
+                .slots()
+                .iter()
+                .filter(|s| s.config.enabled)
+                .count()
+                .clamp(1, 10),
+        }
+    }
+}
+
+fn same_upstream(a: &Config, b: &Config) -> bool {
+    a.upstream_url == b.upstream_url
+        && a.grazie_agent == b.grazie_agent
+        && a.connect_timeout == b.connect_timeout
+        && a.request_timeout == b.request_timeout
+        && a.first_byte_timeout == b.first_byte_timeout
+        && a.idle_timeout == b.idle_timeout
+}

@@ -1,0 +1,362 @@
+//! One token's standing, the token state machine: it turns upstream outcomes into "can this token serve now?".
+//!
+//! Pure and clock-injected: every method takes `now`, so the rules are tested with paused time, and nothing here
+//! does I/O or logs. Transitions are returned to the caller, which logs each one once.
+
+use std::time::{Duration, SystemTime};
+
+use tokio::time::Instant;
+
+/// How many consecutive faults (5xx, connect errors, timeouts) eject a token.
+pub const EJECT_AFTER_FAULTS: u32 = 3;
+/// The first ejection lasts this long; each further one doubles it, up to `MAX_EJECTION`.
+pub const BASE_EJECTION: Duration = Duration::from_secs(5);
+pub const MAX_EJECTION: Duration = Duration::from_secs(300);
+/// A 429 without `Retry-After` cools for this long, doubling on repeats, up to `MAX_COOLDOWN`.
+pub const BASE_COOLDOWN: Duration = Duration::from_secs(2);
+pub const MAX_COOLDOWN: Duration = Duration::from_secs(120);
+/// A 477 without a known reset time keeps the token out this long before the next quota check may say otherwise.
+pub const DEFAULT_EXHAUSTION: Duration = Duration::from_secs(3600);
+
+/// What happened when a token was used (or checked).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Outcome {
+    Success,
+    /// 401: the JWT is not accepted.
+    Unauthorized,
+    /// 477, or a quota check showing nothing left; `until` is the quota's reset time when known.
+    QuotaExhausted {
+        until: Option<SystemTime>,
+    },
+    /// 429; `retry_after` from the header when given.
+    RateLimited {
+        retry_after: Option<Duration>,
+    },
+    /// 5xx, timeout, a stream cut before it started.
+    Fault,
+    /// The upstream could not be reached at all: not the token's doing, so no penalty.
+    Unreachable,
+    /// 400/404/413/422: the request was bad, not the token. No penalty.
+    RequestError,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StateKind {
+    Healthy,
+    Cooling,
+    Ejected,
+    Probing,
+    Exhausted,
+    Invalid,
+}
+
+impl StateKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StateKind::Healthy => "healthy",
+            StateKind::Cooling => "cooling",
+            StateKind::Ejected => "ejected",
+            StateKind::Probing => "probing",
+            StateKind::Exhausted => "exhausted",
+            StateKind::Invalid => "invalid",
+        }
+    }
+}
+
+/// A token's state. `until` is when it may serve again (None: until a check or refresh says so).
+#[derive(Debug, Clone)]
+pub struct Standing {
+    pub kind: StateKind,
+    pub reason: String,
+    pub since: SystemTime,
+    pub until: Option<Instant>,
+    consecutive_faults: u32,
+    ejections: u32,
+    cooldowns: u32,
+}
+
+/// A change of state worth one log line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Transition {
+    pub from: StateKind,
+    pub to: StateKind,
+    pub reason: String,
+}
+
+impl Default for Standing {
+    fn default() -> Self {
+        Self {
+            kind: StateKind::Healthy,
+            reason: String::new(),
+            since: SystemTime::now(),
+            until: None,
+            consecutive_faults: 0,
+            ejections: 0,
+            cooldowns: 0,
+        }
+    }
+}
+
+/// Whether a token may take a request now, and if it does, whether that request is the half-open probe.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Admission {
+    Serve,
+    Probe,
+    No,
+}
+
+impl Standing {
+    pub fn admission(&self, now: Instant) -> Admission {
+        match self.kind {
+            StateKind::Healthy => Admission::Serve,
+            StateKind::Probing | StateKind::Invalid => Admission::No,
+            StateKind::Cooling | StateKind::Exhausted => match self.until {
+                Some(until) if now >= until => Admission::Serve,
+                _ => Admission::No,
+            },
+            // After the ejection, exactly one request goes through to decide; the rest wait for its result.
+            StateKind::Ejected => match self.until {
+                Some(until) if now >= until => Admission::Probe,
+                _ => Admission::No,
+            },
+        }
+    }
+
+    /// Marks the half-open probe as taken so no second request is let through meanwhile.
+    pub fn start_probe(&mut self) {
+        self.kind = StateKind::Probing;
+    }
+
+    /// When a token that cannot serve now will be able to, if that is known.
+    pub fn ready_at(&self) -> Option<Instant> {
+        match self.kind {
+            StateKind::Cooling | StateKind::Exhausted | StateKind::Ejected => self.until,
+            _ => None,
+        }
+    }
+
+    /// Applies an outcome; returns the transition when the state kind changed.
+    pub fn apply(&mut self, outcome: &Outcome, now: Instant) -> Option<Transition> {
+        let before = self.kind;
+        match outcome {
+            Outcome::Success => {
+                self.consecutive_faults = 0;
+                self.cooldowns = 0;
+                if self.kind != StateKind::Healthy {
+                    self.ejections = 0;
+                    self.set(StateKind::Healthy, "request succeeded", None);
+                }
+            }
+            Outcome::RequestError => {
+                // The token answered, so a pending probe succeeded as far as the token is concerned.
+                if self.kind == StateKind::Probing {
+                    self.consecutive_faults = 0;
+                    self.set(StateKind::Healthy, "probe answered", None);
+                }
+            }
+            Outcome::Unauthorized => self.set(
+                StateKind::Invalid,
+                "upstream answered 401 (JWT not accepted)",
+                None,
+            ),
+            Outcome::QuotaExhausted { until } => {
+                let wait = until
+                    .and_then(|t| t.duration_since(SystemTime::now()).ok())
+                    .unwrap_or(DEFAULT_EXHAUSTION);
+                let reason = match until {
+                    Some(t) => format!("quota exhausted until {}", crate::jwt::rfc3339(*t)),
+                    None => "quota exhausted (reset time unknown)".to_string(),
+                };
+                self.set(StateKind::Exhausted, &reason, Some(later(now, wait)));
+            }
+            Outcome::RateLimited { retry_after } => {
+                self.cooldowns = self.cooldowns.saturating_add(1);
+                let wait = retry_after
+                    .unwrap_or_else(|| backoff(BASE_COOLDOWN, self.cooldowns, MAX_COOLDOWN));
+                let reason = format!(
+                    "rate limited (429), cooling for {}",
+                    crate::jwt::short_duration(wait)
+                );
+                self.set(StateKind::Cooling, &reason, Some(later(now, wait)));
+            }
+            Outcome::Unreachable => {
+                // A probe that could not reach anyone proved nothing: the next request may probe again.
+                if self.kind == StateKind::Probing {
+                    let reason = self.reason.clone();
+                    self.set(StateKind::Ejected, &reason, Some(now));
+                }
+            }
+            Outcome::Fault => {
+                self.consecutive_faults = self.consecutive_faults.saturating_add(1);
+                if self.kind == StateKind::Probing || self.consecutive_faults >= EJECT_AFTER_FAULTS
+                {
+                    self.ejections = self.ejections.saturating_add(1);
+                    let wait = backoff(BASE_EJECTION, self.ejections, MAX_EJECTION);
+                    let reason = format!(
+                        "{} consecutive upstream faults, ejected for {}",
+                        self.consecutive_faults,
+                        crate::jwt::short_duration(wait)
+                    );
+                    self.set(StateKind::Ejected, &reason, Some(later(now, wait)));
+                }
+            }
+        }
+        (self.kind != before).then(|| Transition {
+            from: before,
+            to: self.kind,
+            reason: self.reason.clone(),
+        })
+    }
+
+    /// A working JWT replaced an invalid one (refresh) or a check passed: serve again at once.
+    pub fn restore(&mut self, reason: &str) -> Option<Transition> {
+        let before = self.kind;
+        self.consecutive_faults = 0;
+        self.ejections = 0;
+        self.cooldowns = 0;
+        self.set(StateKind::Healthy, reason, None);
+        (before != StateKind::Healthy).then(|| Transition {
+            from: before,
+            to: StateKind::Healthy,
+            reason: reason.to_string(),
+        })
+    }
+
+    /// Healthy with nothing counted against it: a success would change nothing.
+    pub fn is_clean(&self) -> bool {
+        self.kind == StateKind::Healthy && self.consecutive_faults == 0 && self.cooldowns == 0
+    }
+
+    pub fn consecutive_faults(&self) -> u32 {
+        self.consecutive_faults
+    }
+
+    fn set(&mut self, kind: StateKind, reason: &str, until: Option<Instant>) {
+        if kind != self.kind {
+            self.since = SystemTime::now();
+        }
+        self.kind = kind;
+        self.reason = reason.to_string();
+        self.until = until;
+    }
+}
+
+/// `now + wait`, without the overflow panic an absurd wait (a quota reset in the year 30000, a huge `Retry-After`)
+/// would cause: such a wait is cut to a year, and the checker will have looked again long before.
+fn later(now: Instant, wait: Duration) -> Instant {
+    const YEAR: Duration = Duration::from_secs(365 * 86_400);
+    now.checked_add(wait.min(YEAR)).unwrap_or(now)
+}
+
+/// `base × 2^(n-1)`, capped.
+fn backoff(base: Duration, n: u32, cap: Duration) -> Duration {
+    let factor = 1u32
+        .checked_shl(n.saturating_sub(1).min(16))
+        .unwrap_or(u32::MAX);
+    base.saturating_mul(factor).min(cap)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn faults_eject_after_the_threshold_and_a_single_probe_readmits() {
+        let mut h = Standing::default();
+        let now = Instant::now();
+        assert_eq!(h.apply(&Outcome::Fault, now), None);
+        assert_eq!(h.apply(&Outcome::Fault, now), None);
+        let t = h.apply(&Outcome::Fault, now).expect("ejected");
+        assert_eq!(t.to, StateKind::Ejected);
+        assert_eq!(h.admission(now), Admission::No);
+        tokio::time::advance(BASE_EJECTION).await;
+        let later = Instant::now();
+        assert_eq!(h.admission(later), Admission::Probe);
+        h.start_probe();
+        assert_eq!(
+            h.admission(later),
+            Admission::No,
+            "only one probe at a time"
+        );
+        assert_eq!(
+            h.apply(&Outcome::Success, later).map(|t| t.to),
+            Some(StateKind::Healthy)
+        );
+        assert_eq!(h.admission(later), Admission::Serve);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_failed_probe_ejects_again_for_longer() {
+        let mut h = Standing::default();
+        for _ in 0..3 {
+            h.apply(&Outcome::Fault, Instant::now());
+        }
+        let first = h.until.expect("until") - Instant::now();
+        tokio::time::advance(first).await;
+        h.start_probe();
+        h.apply(&Outcome::Fault, Instant::now());
+        assert_eq!(h.kind, StateKind::Ejected);
+        let second = h.until.expect("until") - Instant::now();
+        assert_eq!(second, first * 2);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn rate_limits_cool_for_retry_after_or_a_growing_backoff() {
+        let mut h = Standing::default();
+        let now = Instant::now();
+        h.apply(
+            &Outcome::RateLimited {
+                retry_after: Some(Duration::from_secs(7)),
+            },
+            now,
+        );
+        assert_eq!(h.until, Some(now + Duration::from_secs(7)));
+        h.apply(&Outcome::RateLimited { retry_after: None }, now);
+        assert_eq!(h.until, Some(now + BASE_COOLDOWN * 2));
+        tokio::time::advance(BASE_COOLDOWN * 2).await;
+        assert_eq!(h.admission(Instant::now()), Admission::Serve);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn unauthorized_stays_out_until_restored_and_request_errors_cost_nothing() {
+        let mut h = Standing::default();
+        h.apply(&Outcome::RequestError, Instant::now());
+        assert_eq!(h.kind, StateKind::Healthy);
+        h.apply(&Outcome::Unauthorized, Instant::now());
+        tokio::time::advance(Duration::from_secs(86_400)).await;
+        assert_eq!(h.admission(Instant::now()), Admission::No);
+        assert!(h.restore("refreshed").is_some());
+        assert_eq!(h.admission(Instant::now()), Admission::Serve);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn exhaustion_lasts_until_the_quota_reset() {
+        let mut h = Standing::default();
+        let until = SystemTime::now() + Duration::from_secs(600);
+        h.apply(
+            &Outcome::QuotaExhausted { until: Some(until) },
+            Instant::now(),
+        );
+        assert_eq!(h.kind, StateKind::Exhausted);
+        tokio::time::advance(Duration::from_secs(590)).await;
+        assert_eq!(h.admission(Instant::now()), Admission::No);
+        tokio::time::advance(Duration::from_secs(11)).await;
+        assert_eq!(h.admission(Instant::now()), Admission::Serve);
+    }
+
+    #[test]
+    fn backoff_doubles_and_caps() {
+        assert_eq!(
+            backoff(Duration::from_secs(5), 1, MAX_EJECTION),
+            Duration::from_secs(5)
+        );
+        assert_eq!(
+            backoff(Duration::from_secs(5), 3, MAX_EJECTION),
+            Duration::from_secs(20)
+        );
+        assert_eq!(
+            backoff(Duration::from_secs(5), 40, MAX_EJECTION),
+            MAX_EJECTION
+        );
+    }
+}
