@@ -1,5 +1,5 @@
 //! Micro-benchmarks (divan) of the proxy's hot pure functions: request mapping, SSE event parsing, chunk
-//! translation and token selection. Run with `cargo bench --bench micro`; not part of `cargo test`.
+//! translation, token selection and the status page's traffic recording. Run with `cargo bench --bench micro`; not part of `cargo test`.
 #![allow(clippy::unwrap_used)]
 
 use std::sync::Arc;
@@ -158,4 +158,13 @@ fn pick(bencher: Bencher, tokens: usize) {
     let pool = Arc::new(Pool::new(&config_with(tokens), None));
     let tried = Tried::default();
     bencher.bench_local(|| drop(pool.pick(black_box(&tried)).unwrap()));
+}
+
+/// What the status page's traffic samples cost a request: one answered request with its model, plus its latency.
+#[divan::bench(name = "traffic: record a request + its latency")]
+fn traffic_record(bencher: Bencher) {
+    bencher.bench_local(|| {
+        jbproxy::traffic::record_request(black_box(200), black_box("gpt-4o"));
+        jbproxy::traffic::record_latency(black_box(Duration::from_millis(420)));
+    });
 }

@@ -2,9 +2,10 @@
 //! `AppState`, what the server's parts share (the API faces, the checker, the reload triggers).
 //!
 //! A request takes one snapshot (`Arc<Live>`) at its start and uses it to the end, so a reload never changes the
-//! rules under a request in flight. `refresh` renews a token's JWT in a snapshot; `reloader` builds and swaps in a
-//! new one.
+//! rules under a request in flight. `check` runs the active token checks (for the checker and the admin face's
+//! check actions), `refresh` renews a token's JWT in a snapshot; `reloader` builds and swaps in a new one.
 
+mod check;
 mod refresh;
 mod reloader;
 

@@ -7,6 +7,7 @@
 
 mod common;
 
+mod admin_actions;
 mod architecture;
 mod body_memory;
 mod check_tokens_online;
@@ -36,6 +37,7 @@ mod serve_cli;
 mod serve_limits;
 mod serve_openai;
 mod server_tasks;
+mod status_page;
 mod stream_timing;
 mod upstream_keepalive;
 mod upstream_tls;
