@@ -141,9 +141,13 @@ async fn chat_check(live: &Live, jwt: &str) -> Result<Option<QuotaInfo>, Upstrea
         .models
         .profile_for("gpt-4o-mini")
         .unwrap_or("openai-gpt-4o-mini");
-    let grazie =
-        crate::translate::grazie::build(&conversation, profile, live.config.upstream_api, 0)
-            .map_err(|e| UpstreamError::Fault(e.message))?;
+    let grazie = crate::translate::grazie::build(
+        &conversation,
+        profile,
+        &live.profiles.capabilities(profile),
+        live.config.upstream_api,
+    )
+    .map_err(|e| UpstreamError::Fault(e.message))?;
     let mut events = live.upstream.chat(jwt, &grazie).await?;
     while let Some(event) = events.next().await {
         if event? == UpstreamEvent::End {

@@ -2,7 +2,8 @@
 //! offline tools around it.
 //!
 //! Layout: `config` (loading, layering, validation, redaction), `jwt` and `secret` (how tokens are read and named),
-//! `models` (model id → profile), `cli` and `commands` (the command line, thin), and the serve path:
+//! `models` (model id → profile), `profiles` (which parameters each profile takes), `cli` and `commands` (the command
+//! line, thin), and the serve path:
 //! `pool` (token selection and health), `upstream` (the JetBrains client and the upstream's wire model: its request
 //! body, its events and their parser), `translate` (pure: each API face parses into one typed conversation, one
 //! mapping turns it into the upstream body, and each face writes answers from the upstream's events), `api` (the
@@ -27,6 +28,7 @@ pub mod metrics;
 pub mod models;
 pub mod output;
 pub mod pool;
+pub mod profiles;
 pub mod reachability;
 pub mod reload;
 pub mod secret;

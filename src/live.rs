@@ -10,6 +10,7 @@ use secrecy::ExposeSecret;
 use crate::config::Config;
 use crate::models::ModelTable;
 use crate::pool::Pool;
+use crate::profiles::ProfileTable;
 use crate::reachability::Reachability;
 use crate::secret::KeyDigest;
 use crate::upstream::UpstreamClient;
@@ -19,6 +20,8 @@ pub struct Live {
     pub pool: Arc<Pool>,
     pub upstream: UpstreamClient,
     pub models: ModelTable,
+    /// Which parameters each profile takes; what the upstream said about its profiles carries over a reload.
+    pub profiles: ProfileTable,
     /// Whether the upstream answered lately; carried over while the upstream stays the same.
     pub reachability: Arc<Reachability>,
     pub client_key: Option<KeyDigest>,
@@ -49,8 +52,12 @@ impl Live {
             .as_ref()
             .map(|k| KeyDigest::new(k.expose_secret()))
             .or_else(|| client_key.clone());
+        let discovered = previous
+            .map(|p| std::sync::Arc::clone(p.profiles.discovered()))
+            .unwrap_or_default();
         Ok(Self {
             models: config.model_table(),
+            profiles: ProfileTable::new(&config.profile_parameters, discovered),
             config: Arc::new(config),
             pool,
             upstream,

@@ -5,7 +5,7 @@
 use serde_json::Value;
 
 /// Every top-level key of the config file, for "did you mean" (a test checks it against what the parser accepts).
-pub const TOP_LEVEL_KEYS: [&str; 28] = [
+pub const TOP_LEVEL_KEYS: [&str; 29] = [
     "jetbrains_tokens",
     "bearer_token",
     "admin_token",
@@ -19,6 +19,7 @@ pub const TOP_LEVEL_KEYS: [&str; 28] = [
     "upstream_api",
     "grazie_agent",
     "models",
+    "profile_parameters",
     "connect_timeout",
     "first_byte_timeout",
     "idle_timeout",

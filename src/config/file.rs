@@ -36,6 +36,8 @@ pub struct FileConfig {
     pub upstream_api: Option<String>,
     pub grazie_agent: Option<Value>,
     pub models: Option<BTreeMap<String, String>>,
+    /// Checked by `crate::profiles::parse_overrides`.
+    pub profile_parameters: Option<Value>,
     #[serde(default, deserialize_with = "opt_duration")]
     pub connect_timeout: Option<Duration>,
     #[serde(default, deserialize_with = "opt_duration")]

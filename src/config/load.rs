@@ -265,6 +265,13 @@ fn load_layers(
         None => BTreeMap::new(),
         Some(models) => layers.file_only("models", validate_models(models))?,
     };
+    let profile_parameters = match raw.profile_parameters {
+        None => BTreeMap::new(),
+        Some(value) => layers.file_only(
+            "profile_parameters",
+            crate::profiles::parse_overrides(value),
+        )?,
+    };
 
     let config = Config {
         tokens,
@@ -280,6 +287,7 @@ fn load_layers(
         upstream_api,
         grazie_agent,
         models,
+        profile_parameters,
         connect_timeout: layers.pick(
             "connect_timeout",
             Duration::from_secs(10),

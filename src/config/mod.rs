@@ -285,6 +285,8 @@ pub struct Config {
     pub grazie_agent: String,
     /// Only the user's own entries; `model_table()` merges them over the built-in ones.
     pub models: BTreeMap<String, String>,
+    /// The `profile_parameters` entries, laid over the built-in profile table (`crate::profiles`).
+    pub profile_parameters: BTreeMap<String, crate::profiles::ProfileOverride>,
     pub connect_timeout: Duration,
     pub request_timeout: Duration,
     pub first_byte_timeout: Duration,

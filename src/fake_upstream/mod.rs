@@ -3,12 +3,14 @@
 //! of what the proxy sends and per-token behaviours (errors, slowness, cuts) switchable at runtime.
 //!
 //! Layout: this file holds the public handle and shared state; `handlers` routes and answers requests, `validate`
-//! checks chat bodies, `reply` builds the SSE events, `stream` times their delivery, `quota` keeps the per-token
-//! quota, `auth` mints and reads JWTs, `behaviour` defines what a token makes the fake do.
+//! checks chat bodies, `parameters` reads their parameters and shapes answers to them, `reply` builds the SSE
+//! events, `stream` times their delivery, `quota` keeps the per-token quota, `auth` mints and reads JWTs,
+//! `behaviour` defines what a token makes the fake do.
 
 mod auth;
 mod behaviour;
 mod handlers;
+mod parameters;
 mod quota;
 mod reply;
 mod stream;
@@ -49,6 +51,9 @@ pub struct FakeOptions {
     /// Keep every request for `requests()` (default true). Long-running uses (benchmarks, the demo) turn it off
     /// so memory stays flat; counters are kept either way.
     pub record_requests: bool,
+    /// Which parameters each profile takes (a key a profile does not take is a 400, as upstream); default the
+    /// built-in table (`src/profiles.json`).
+    pub profiles: crate::profiles::ProfileTable,
 }
 
 impl Default for FakeOptions {
@@ -60,6 +65,7 @@ impl Default for FakeOptions {
             unknown_events: true,
             spent_per_chat: 1.0,
             record_requests: true,
+            profiles: crate::profiles::ProfileTable::default(),
         }
     }
 }

@@ -1,8 +1,11 @@
-//! The SSE events of a successful chat answer: echo text, a tool call, or a reply to a tool result.
+//! The SSE events of a successful chat answer: echo text, a tool call, or a reply to a tool result; shaped by what
+//! the parameters ask (`super::parameters`: several answers, a length limit, a JSON format). Every line carries
+//! `"event_type": "data"`, and tool-call chunks `parallelToolIndex`, as JetBrains' gateway sends them.
 
 use bytes::Bytes;
 use serde_json::{Value, json};
 
+use super::parameters::shaped_text;
 use super::validate::{ApiVersion, ChatSummary, LastMessage};
 
 /// Everything that decides the events, gathered by the handler.
@@ -17,16 +20,57 @@ pub(super) struct ReplyInput<'a> {
     pub quota_event: Value,
 }
 
-/// The frames of the answer, each a complete `data: …\n\n` line, ending with `data: end`.
+/// The frames of the answer, each a complete `data: …\n\n` line, ending with `data: end`. Several answers
+/// (`number-of-choices`) interleave event by event, each event tagged with its `choiceIndex`.
 pub(super) fn chat_frames(input: &ReplyInput<'_>) -> Vec<Bytes> {
-    let summary = input.summary;
+    let choices = input.summary.asked.choices.max(1);
     let mut events: Vec<Value> = Vec::with_capacity(input.content_events + 6);
     if input.unknown_events {
         // Not a real event type: exercises the proxy's skip-unknown path early in every stream.
         events.push(json!({"type": "ThinkingMetadata"}));
     }
-    let reason = match (&summary.first_tool, &summary.last) {
-        (Some(tool), LastMessage::User) => {
+    let mut answers: Vec<std::vec::IntoIter<Value>> = (0..choices)
+        .map(|choice| answer(input, choice).into_iter())
+        .collect();
+    loop {
+        let mut any = false;
+        for (choice, answer) in answers.iter_mut().enumerate() {
+            if let Some(mut event) = answer.next() {
+                if choices > 1 {
+                    event["choiceIndex"] = json!(choice);
+                }
+                events.push(event);
+                any = true;
+            }
+        }
+        if !any {
+            break;
+        }
+    }
+    events.push(input.quota_event.clone());
+    let mut frames: Vec<Bytes> = events
+        .into_iter()
+        .map(|mut e| {
+            e["event_type"] = json!("data");
+            Bytes::from(format!("data: {e}\n\n"))
+        })
+        .collect();
+    frames.push(Bytes::from_static(b"data: end\n\n"));
+    frames
+}
+
+/// The events of answer number `choice`, ending with its `FinishMetadata`.
+fn answer(input: &ReplyInput<'_>, choice: u32) -> Vec<Value> {
+    let summary = input.summary;
+    let mut events = Vec::with_capacity(input.content_events + 2);
+    // A required (or named) tool choice is a call whatever came last, as a model under it answers.
+    let call = match (&summary.first_tool, &summary.last) {
+        (Some(tool), _) if summary.asked.tool_required() => Some(tool),
+        (Some(tool), LastMessage::User) => Some(tool),
+        _ => None,
+    };
+    let reason = match (call, &summary.last) {
+        (Some(tool), _) => {
             let arguments = json!({"input": summary.last_user_text}).to_string();
             let fragments = split_even(&arguments, input.content_events.max(2));
             push_tool_call(
@@ -39,30 +83,32 @@ pub(super) fn chat_frames(input: &ReplyInput<'_>) -> Vec<Bytes> {
             "tool_call"
         }
         (_, LastMessage::ToolResult(result)) => {
-            push_content(
-                &mut events,
-                &format!("Tool said: {result}"),
-                input.content_events,
-            );
-            "stop"
+            let (text, reason) =
+                shaped_text(format!("Tool said: {result}"), result, &summary.asked);
+            push_content(&mut events, &numbered(text, choice), input.content_events);
+            reason
         }
         _ => {
             let text = match input.demo_text {
                 Some(text) => text.to_owned(),
                 None => format!("Echo: {}", summary.last_user_text),
             };
-            push_content(&mut events, &text, input.content_events);
-            "stop"
+            let (text, reason) = shaped_text(text, &summary.last_user_text, &summary.asked);
+            push_content(&mut events, &numbered(text, choice), input.content_events);
+            reason
         }
     };
     events.push(json!({"type": "FinishMetadata", "reason": reason}));
-    events.push(input.quota_event.clone());
-    let mut frames: Vec<Bytes> = events
-        .iter()
-        .map(|e| Bytes::from(format!("data: {e}\n\n")))
-        .collect();
-    frames.push(Bytes::from_static(b"data: end\n\n"));
-    frames
+    events
+}
+
+/// Answers after the first say which they are, so a test can tell them apart (JSON answers stay as they are).
+fn numbered(text: String, choice: u32) -> String {
+    if choice == 0 || text.starts_with('{') {
+        text
+    } else {
+        format!("{text} [{}]", choice + 1)
+    }
 }
 
 fn push_content(events: &mut Vec<Value>, text: &str, pieces: usize) {
@@ -80,9 +126,13 @@ fn push_tool_call(
 ) {
     match version {
         ApiVersion::V8 => {
-            events.push(json!({"type": "ToolCall", "id": format!("toolu_{serial}"), "name": tool}));
+            events.push(
+                json!({"type": "ToolCall", "id": format!("toolu_{serial}"), "name": tool,
+                "parallelToolIndex": 0}),
+            );
             for fragment in fragments {
-                events.push(json!({"type": "ToolCall", "content": fragment}));
+                events
+                    .push(json!({"type": "ToolCall", "content": fragment, "parallelToolIndex": 0}));
             }
         }
         ApiVersion::V7 => {
