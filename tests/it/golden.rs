@@ -334,11 +334,16 @@ async fn the_fake_accepts_every_official_body_and_refuses_what_the_service_refus
     );
 }
 
-/// What jbproxy must read from a transcript: per choice the text, the tool calls `(id, name, arguments)` and the
-/// OpenAI finish reason; or an error whose message holds a text.
+/// A tool call as `(id, name, arguments)`.
+type Call = (String, String, String);
+
+/// One answer: its text, its tool calls and its OpenAI finish reason.
+type Answer = (String, Vec<Call>, String);
+
+/// What jbproxy must read from a transcript: the answers, one per choice; or an error whose message holds a text.
 #[derive(Debug, PartialEq)]
 enum Reading {
-    Answers(Vec<(String, Vec<(String, String, String)>, String)>),
+    Answers(Vec<Answer>),
     Error(String),
 }
 
@@ -366,7 +371,7 @@ fn official_reading(fixture: &Value) -> Reading {
             .expect("responses")
             .iter()
             .map(|r| {
-                let calls: Vec<(String, String, String)> = r["tool_calls"]
+                let calls: Vec<Call> = r["tool_calls"]
                     .as_array()
                     .expect("tool_calls")
                     .iter()
@@ -456,8 +461,8 @@ fn reading_of_completion(answer: &Value) -> Reading {
 
 /// The same reading assembled from a chat-completion stream, or the stream's error.
 fn reading_of_stream(text: &str) -> Reading {
-    let mut answers: BTreeMap<usize, (String, BTreeMap<usize, (String, String, String)>, String)> =
-        BTreeMap::new();
+    type Partial = (String, BTreeMap<usize, Call>, String);
+    let mut answers: BTreeMap<usize, Partial> = BTreeMap::new();
     let data = sse_data(text);
     for record in &data {
         if record == "[DONE]" {
