@@ -73,13 +73,18 @@ fn answer(input: &ReplyInput<'_>, choice: u32) -> Vec<Value> {
         (Some(tool), _) => {
             let arguments = json!({"input": summary.last_user_text}).to_string();
             let fragments = split_even(&arguments, input.content_events.max(2));
-            push_tool_call(
-                &mut events,
-                summary.version,
-                tool,
-                input.tool_serial,
-                &fragments,
-            );
+            match parallel_tools(summary) {
+                Some(tools) => {
+                    push_parallel_calls(&mut events, tools, input.tool_serial, &fragments)
+                }
+                None => push_tool_call(
+                    &mut events,
+                    summary.version,
+                    tool,
+                    input.tool_serial,
+                    &fragments,
+                ),
+            }
             "tool_call"
         }
         (_, LastMessage::ToolResult(result)) => {
@@ -114,6 +119,34 @@ fn numbered(text: String, choice: u32) -> String {
 fn push_content(events: &mut Vec<Value>, text: &str, pieces: usize) {
     for piece in split_even(text, pieces) {
         events.push(json!({"type": "Content", "content": piece}));
+    }
+}
+
+/// The tools to call at once: every declared tool, when the request explicitly allows parallel calls
+/// (`parallel-tool-calls: true`), offers several tools and names none; v7 has no parallel calls.
+fn parallel_tools(summary: &ChatSummary) -> Option<&[String]> {
+    let asked = &summary.asked;
+    let named = matches!(asked.tool_choice, Some(super::parameters::Choice::Named(_)));
+    (summary.version == ApiVersion::V8
+        && asked.parallel_tool_calls == Some(true)
+        && asked.tools.len() > 1
+        && !named)
+        .then_some(asked.tools.as_slice())
+}
+
+/// One call per tool, their fragments interleaved (each tagged with its `parallelToolIndex`), as the upstream may
+/// send parallel calls.
+fn push_parallel_calls(events: &mut Vec<Value>, tools: &[String], serial: u64, fragments: &[&str]) {
+    for (i, tool) in tools.iter().enumerate() {
+        events.push(
+            json!({"type": "ToolCall", "id": format!("toolu_{serial}_{i}"), "name": tool,
+            "parallelToolIndex": i}),
+        );
+    }
+    for fragment in fragments {
+        for i in 0..tools.len() {
+            events.push(json!({"type": "ToolCall", "content": fragment, "parallelToolIndex": i}));
+        }
     }
 }
 

@@ -314,6 +314,30 @@ async fn tool_choice_is_honoured_end_to_end() {
             ("parallel-tool-calls".into(), json!(false))
         ]
     );
+    // Parallel calls allowed explicitly, two tools: the fake calls both, fragments interleaved, and each comes back
+    // whole; one at a time: a single call.
+    let mut both = chat("gpt-4o", "Paris");
+    both["tools"] = tools.clone();
+    both["parallel_tool_calls"] = json!(true);
+    let answer = ok_json(&s, "/v1/chat/completions", &both).await;
+    let calls = answer["choices"][0]["message"]["tool_calls"]
+        .as_array()
+        .expect("calls");
+    assert_eq!(calls.len(), 2, "{answer}");
+    for call in calls {
+        let arguments: Value =
+            serde_json::from_str(call["function"]["arguments"].as_str().expect("arguments"))
+                .expect("each call's arguments are whole JSON");
+        assert_eq!(arguments, json!({"input": "Paris"}));
+    }
+    both["parallel_tool_calls"] = json!(false);
+    let answer = ok_json(&s, "/v1/chat/completions", &both).await;
+    assert_eq!(
+        answer["choices"][0]["message"]["tool_calls"]
+            .as_array()
+            .map(Vec::len),
+        Some(1)
+    );
     // None: the tools stay defined (a history may hold calls), tool-choice-none says not to call, and the answer
     // is text.
     body["tool_choice"] = json!("none");

@@ -39,7 +39,11 @@ async fn openai_python() {
     let scenarios = Scenarios::start(&[Scenario::Ok, Scenario::Cut, Scenario::NoTokens]).await;
     run_cases(
         &python,
-        &["test_spec_check.py", "test_openai.py"],
+        &[
+            "test_spec_check.py",
+            "test_openai.py",
+            "test_structured_output.py",
+        ],
         &scenarios,
     )
     .await;

@@ -1,5 +1,8 @@
-"""Pending (issue 14 item 3, issue 13 item 1): `response_format`, `tool_choice` and `parallel_tool_calls` are mapped
-upstream or refused with a 400 that names them, never silently ignored. Today they are ignored."""
+"""Issue 14 item 3, issue 13 item 1: `response_format`, `tool_choice` and `parallel_tool_calls` are mapped upstream or
+refused with a 400 that names them, never silently ignored. gpt-4o's profile takes them all, and the fake upstream
+honours them (a JSON answer filling the schema's properties, the named tool, no call under "none", every tool at
+once when parallel calls are explicitly allowed), so each case proves the mapping end to end. Legacy
+`functions`/`function_call` are refused with a 400 that says to send `tools`."""
 
 from __future__ import annotations
 
@@ -73,12 +76,21 @@ def test_named_tool_choice_calls_that_tool(openai_client):
 
 
 def test_required_tool_choice_calls_a_tool(openai_client):
-    # Passes today by accident (the fake calls the first tool whenever tools are offered): it discriminates once
-    # the fake honours tool_choice; until then the parameters work's Rust tests check the upstream request.
+    # After a tool result the fake answers in text, unless a call is required.
     completion = mapped_or_refused(
         lambda: openai_client.chat.completions.create(
             model=MODEL,
-            messages=[{"role": "user", "content": "Paris"}],
+            messages=[
+                {"role": "user", "content": "Paris"},
+                {
+                    "role": "assistant",
+                    "content": None,
+                    "tool_calls": [
+                        {"id": "c1", "type": "function", "function": {"name": "get_weather", "arguments": "{}"}}
+                    ],
+                },
+                {"role": "tool", "tool_call_id": "c1", "content": "sunny"},
+            ],
             tools=[tool("get_weather")],
             tool_choice="required",
         ),
@@ -100,19 +112,22 @@ def test_tool_choice_none_strips_the_tools(openai_client):
     assert completion.choices[0].message.content == "Echo: Paris"
 
 
-def test_parallel_tool_calls_false_is_not_ignored(openai_client):
-    # Passes today by accident (the fake makes one call); as for tool_choice required.
-    completion = mapped_or_refused(
-        lambda: openai_client.chat.completions.create(
-            model=MODEL,
-            messages=[{"role": "user", "content": "Paris"}],
-            tools=[tool("get_weather")],
-            parallel_tool_calls=False,
-        ),
-        "parallel_tool_calls",
-    )
-    if completion is not None:
-        assert len(completion.choices[0].message.tool_calls) == 1
+def test_parallel_tool_calls_are_not_ignored(openai_client):
+    # Allowed explicitly, the fake calls both tools at once (their fragments interleaved upstream); not allowed, one.
+    for parallel, calls in [(True, 2), (False, 1)]:
+        completion = mapped_or_refused(
+            lambda: openai_client.chat.completions.create(
+                model=MODEL,
+                messages=[{"role": "user", "content": "Paris"}],
+                tools=[tool("get_weather"), tool("get_time")],
+                parallel_tool_calls=parallel,
+            ),
+            "parallel_tool_calls",
+        )
+        if completion is not None:
+            made = completion.choices[0].message.tool_calls
+            assert len(made) == calls
+            assert all(json.loads(c.function.arguments) == {"input": "Paris"} for c in made)
 
 
 def test_legacy_functions_are_mapped_or_refused(openai_client):
