@@ -137,6 +137,15 @@ impl Discovered {
             .insert(profile.to_owned(), parameters);
     }
 
+    /// Records a profile's parameters as `profiles/v8` lists them (`chatDefinition.parameters[].fqdn`); names jbproxy
+    /// does not know (`llm.parameters.cache-points`, …) are skipped, since it never sends them anyway.
+    pub fn set_from_fqdns<'n>(&self, profile: &str, fqdns: impl IntoIterator<Item = &'n str>) {
+        self.set(
+            profile,
+            fqdns.into_iter().filter_map(Param::parse).collect(),
+        );
+    }
+
     /// Forgets `profile` (the built-in table applies again).
     pub fn forget(&self, profile: &str) {
         self.profiles
@@ -365,6 +374,19 @@ mod tests {
         );
         discovered.forget("xai-grok-4");
         assert!(table.capabilities("xai-grok-4").takes(Param::Seed));
+        // As profiles/v8 lists them (fixture tests/fixtures/grazie/profiles/profiles_v8.json).
+        discovered.set_from_fqdns(
+            "google-gemini-3-0-pro",
+            [
+                "llm.parameters.tools",
+                "llm.parameters.length",
+                "llm.parameters.cache-points",
+            ],
+        );
+        assert_eq!(
+            table.capabilities("google-gemini-3-0-pro").parameters,
+            [Param::Tools, Param::Length].into_iter().collect()
+        );
     }
 
     #[test]

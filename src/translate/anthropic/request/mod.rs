@@ -134,9 +134,9 @@ struct Body<'a> {
     tool_choice: Option<Value>,
     #[serde(default)]
     output_config: Option<Value>,
-    /// Server-side threads (anthropic-python's tool runner): refused.
+    /// Server-side threads (anthropic-python's tool runner): refused unless `null` or `false`.
     #[serde(default)]
-    thread: Option<serde::de::IgnoredAny>,
+    thread: Option<Value>,
 }
 
 #[cfg(test)]

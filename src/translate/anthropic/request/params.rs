@@ -12,7 +12,7 @@ use crate::translate::conversation::{Parameters, ResponseFormat, ToolChoice};
 impl<'a> Body<'a> {
     /// Takes the parameters out of the body (before its messages are converted).
     pub(super) fn parameters(&mut self) -> Result<Parameters<'a>, TranslateError> {
-        if self.thread.is_some() {
+        if self.thread.take().is_some_and(|t| t != Value::Bool(false)) {
             return Err(TranslateError::at(
                 "thread",
                 "jbproxy keeps no server-side state, so it cannot hold a thread: send the whole conversation \

@@ -108,8 +108,15 @@ fn a_thread_is_refused_with_the_way_out() {
         err.message.contains("no server-side state") && err.message.contains("thread=False"),
         "{err}"
     );
-    let none = br#"{"model": "m", "max_tokens": 9, "thread": null, "messages": [{"role": "user", "content": "hi"}]}"#;
-    assert!(MessagesRequest::parse_create(none).is_ok());
+    for none in ["null", "false"] {
+        let body = format!(
+            r#"{{"model": "m", "max_tokens": 9, "thread": {none}, "messages": [{{"role": "user", "content": "hi"}}]}}"#
+        );
+        assert!(
+            MessagesRequest::parse_create(body.as_bytes()).is_ok(),
+            "{none}"
+        );
+    }
 }
 
 #[test]
