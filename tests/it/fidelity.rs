@@ -644,3 +644,46 @@ async fn legacy_functions_and_logprobs_are_refused_not_ignored() {
     );
     assert!(s.fake.requests().is_empty());
 }
+
+/// Every request Claude Code and aider were seen sending (tests/fixtures/agents/) is served, with only what the
+/// table cannot honour refused: Claude Code's interactive session-title request asks for JSON output
+/// (`output_config.format`), which no Claude profile takes in the built-in table. Claude Code's newest model ids
+/// are not in the model table (a fallback is issue 18 item 1): the newest Opus profile stands in.
+#[tokio::test]
+async fn what_the_coding_agents_send_is_served_or_refused_by_name() {
+    let s = Setup::start(&["a"], json!({})).await;
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/agents");
+    let mut served = 0;
+    let mut refused_titles = 0;
+    for agent in ["claude-code", "aider"] {
+        for entry in std::fs::read_dir(format!("{dir}/{agent}")).expect("captures") {
+            let path = entry.expect("entry").path();
+            let requests: Value =
+                serde_json::from_str(&std::fs::read_to_string(&path).expect("read")).expect("json");
+            for request in requests.as_array().expect("a list") {
+                let (Some(route), Value::Object(_)) = (request["path"].as_str(), &request["body"])
+                else {
+                    continue;
+                };
+                let route = route.split('?').next().unwrap_or_default();
+                let mut body = request["body"].clone();
+                if body["model"] == "claude-opus-4-8" {
+                    body["model"] = json!("claude-opus-4-6");
+                }
+                let response = post(&s, route, &body).await;
+                let status = response.status().as_u16();
+                let text = response.text().await.expect("body");
+                let title = !body["output_config"]["format"].is_null();
+                if title {
+                    assert_eq!(status, 400, "{}: {text}", path.display());
+                    assert!(text.contains("output_config.format: "), "{text}");
+                    refused_titles += 1;
+                } else {
+                    assert_eq!(status, 200, "{}: {text}", path.display());
+                    served += 1;
+                }
+            }
+        }
+    }
+    assert_eq!((served, refused_titles), (8, 2));
+}
