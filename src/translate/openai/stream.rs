@@ -285,8 +285,16 @@ impl ChunkTranslator {
         // writes, but the part that is the same in every chunk (id, object, created, model) is rendered once per
         // stream instead of escaped again for each of its chunks.
         self.scratch.clear();
-        // Writing a number into a Vec cannot fail.
-        let _ = write!(self.scratch, "{choice},\"delta\":");
+        // The index is almost always 0: formatting it through `write!` cost a third of the chunk's instructions
+        // (callgrind), so one digit is pushed directly.
+        match u8::try_from(choice) {
+            Ok(digit @ 0..=9) => self.scratch.push(b'0' + digit),
+            // Writing a number into a Vec cannot fail.
+            _ => {
+                let _ = write!(self.scratch, "{choice}");
+            }
+        }
+        self.scratch.extend_from_slice(b",\"delta\":");
         // Writing these plain structs into a Vec cannot fail: string keys only, no I/O.
         if serde_json::to_writer(&mut self.scratch, &delta).is_err() {
             return;
