@@ -3,11 +3,14 @@
 //! fake honouring them (several choices, a length limit, JSON formats, tool choice), stream error events, parallel
 //! tool calls whose fragments interleave, and the messages the upstream would refuse.
 
+use std::time::Duration;
+
 use serde_json::{Value, json};
 
 use jbproxy::fake_upstream::{Behaviour, FakeOptions};
 use jbproxy::profiles::{ProfileTable, parse_overrides};
 
+use crate::common::pool::eventually;
 use crate::common::serve::{KEY, Setup, sse_data};
 
 async fn post(s: &Setup, path: &str, body: &Value) -> reqwest::Response {
@@ -126,12 +129,14 @@ async fn sampling_parameters_reach_the_profiles_that_take_them_and_no_other() {
     body["reasoning_effort"] = json!("low");
     ok_json(&s, "/v1/chat/completions", &body).await;
     assert_eq!(keys(&last_upstream(&s)), ["reasoning-effort"]);
-    let logs = s.proxy.logs();
-    assert!(
+    // The log is written off the request path: wait for the line.
+    let said = eventually(Duration::from_secs(5), || async {
+        let logs = s.proxy.logs();
         logs.contains("not sent upstream: the profile does not take these parameters")
-            && logs.contains("temperature"),
-        "{logs}"
-    );
+            && logs.contains("temperature")
+    })
+    .await;
+    assert!(said, "{}", s.proxy.logs());
 }
 
 #[tokio::test]

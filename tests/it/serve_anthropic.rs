@@ -133,13 +133,14 @@ async fn non_streaming_message_with_system_prompt() {
             {"type": "text", "fqdn": "llm.parameters.stop-token"}, {"type": "text", "value": "END", "modified": 0},
         ])
     );
-    assert!(
+    // The log is written off the request path: wait for the line.
+    let said = crate::common::pool::eventually(std::time::Duration::from_secs(5), || async {
         s.proxy
             .logs()
-            .contains("not sent upstream: the profile does not take these parameters"),
-        "{}",
-        s.proxy.logs()
-    );
+            .contains("not sent upstream: the profile does not take these parameters")
+    })
+    .await;
+    assert!(said, "{}", s.proxy.logs());
     assert_eq!(
         messages,
         [
