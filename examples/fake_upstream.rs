@@ -7,7 +7,8 @@
 //! It binds 127.0.0.1 on a free port (or `--port N`), writes a complete jbproxy config pointing `upstream_url` at
 //! itself with one freshly minted fake JWT (mode 0600: it holds the key and the JWT), prints
 //! `listening on http://127.0.0.1:PORT`, and serves the fake's default behaviour (echo of the last user message;
-//! a call to the first tool when tools are offered) until SIGTERM or Ctrl-C.
+//! a tool call only when that message carries a `[[tool]]` / `[[tool:NAME]]` directive, see
+//! `src/fake_upstream/mod.rs`) until SIGTERM or Ctrl-C.
 
 use std::io::Write as _;
 use std::time::Duration;

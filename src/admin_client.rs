@@ -9,13 +9,13 @@ use crate::config::Config;
 
 /// The server a config describes, as a base URL a client on this machine can reach.
 pub fn default_url(config: &Config) -> String {
-    let host = match config.server_host.as_str() {
+    let host = match config.start_up.server_host.as_str() {
         "0.0.0.0" | "" => "127.0.0.1".to_string(),
         "::" | "[::]" => "[::1]".to_string(),
         h if h.contains(':') && !h.starts_with('[') => format!("[{h}]"),
         h => h.to_string(),
     };
-    format!("http://{host}:{}", config.server_port)
+    format!("http://{host}:{}", config.start_up.server_port)
 }
 
 /// GET `{base}/stats` with the admin key.

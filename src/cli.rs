@@ -127,7 +127,7 @@ fn parse_port(text: &str) -> Result<u16, String> {
 }
 
 fn parse_duration(text: &str) -> Result<Duration, String> {
-    crate::config::file::parse_duration(text)
+    crate::config::value::parse_duration(text)
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, ValueEnum)]

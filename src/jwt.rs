@@ -131,20 +131,22 @@ pub fn rfc3339(at: SystemTime) -> String {
     }
 }
 
-#[cfg(test)]
-pub(crate) mod tests {
-    use super::*;
+/// A well-formed JWT with these claims and a placeholder signature, for tests, the benchmark and the fake upstream.
+/// Nothing in jbproxy verifies a signature (it holds no key), so nothing is signed: see docs/ARCHITECTURE.md on
+/// why the `jsonwebtoken` crate is not used.
+pub fn unsigned(claims: &Value) -> String {
+    let header = URL_SAFE_NO_PAD.encode(br#"{"alg":"HS256","typ":"JWT"}"#);
+    let payload = URL_SAFE_NO_PAD.encode(claims.to_string());
+    format!("{header}.{payload}.c2lnbmF0dXJl")
+}
 
-    /// A syntactically valid, unsigned test JWT with the given claims.
-    pub fn make_jwt(claims: &Value) -> String {
-        let header = URL_SAFE_NO_PAD.encode(br#"{"alg":"HS256","typ":"JWT"}"#);
-        let payload = URL_SAFE_NO_PAD.encode(claims.to_string());
-        format!("{header}.{payload}.c2lnbmF0dXJl")
-    }
+#[cfg(test)]
+mod tests {
+    use super::*;
 
     #[test]
     fn decodes_header_and_claims() {
-        let token = make_jwt(&serde_json::json!({"exp": 2_000_000_000, "sub": "user"}));
+        let token = unsigned(&serde_json::json!({"exp": 2_000_000_000, "sub": "user"}));
         let jwt = DecodedJwt::decode(&token).expect("valid jwt");
         assert_eq!(jwt.header["alg"], "HS256");
         assert_eq!(jwt.time_claim("exp"), Some(2_000_000_000));
@@ -165,7 +167,7 @@ pub(crate) mod tests {
             JwtError::PartCount(2)
         );
         assert_eq!(DecodedJwt::decode("  ").unwrap_err(), JwtError::Empty);
-        let header = make_jwt(&serde_json::json!({}));
+        let header = unsigned(&serde_json::json!({}));
         assert_eq!(
             DecodedJwt::decode(&format!("Bearer {header}")).unwrap_err(),
             JwtError::BearerPrefix
@@ -200,7 +202,7 @@ pub(crate) mod tests {
             serde_json::json!(i64::MAX),
             serde_json::json!(i64::MIN),
         ] {
-            let token = make_jwt(&serde_json::json!({ "exp": exp }));
+            let token = unsigned(&serde_json::json!({ "exp": exp }));
             let at = expiry_of(&token).expect("has exp");
             let shown = rfc3339(at);
             assert!(

@@ -1,13 +1,12 @@
-//! Prometheus metrics through the `metrics` facade: counters and histograms recorded where things happen, pool
-//! gauges refreshed from the pool when `/metrics` is scraped.
+//! Prometheus metrics through the `metrics` facade: the recorder, and the recording calls made where things happen.
+//! A leaf: it knows no other part of jbproxy. The admin face sets the per-token gauges from the pool's stats before
+//! rendering (`api::admin`), and the server's tasks run the upkeep.
 
 use std::sync::OnceLock;
 use std::time::Duration;
 
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use metrics_util::MetricKindMask;
-
-use crate::pool::Pool;
 
 /// Sub-millisecond buckets for the proxy's own overhead; wider ones for upstream latency.
 const OVERHEAD_BUCKETS: [f64; 12] = [
@@ -46,29 +45,17 @@ pub fn handle() -> Option<&'static PrometheusHandle> {
         .as_ref()
 }
 
-/// How often histogram samples are folded into their buckets.
-const UPKEEP_EVERY: Duration = Duration::from_secs(5);
-
-/// Folds recorded histogram samples into their buckets every few seconds until `stop`.
+/// How often histogram samples should be folded into their buckets (`run_upkeep`).
 ///
 /// Why: the recorder queues every histogram sample until it is drained, and only a `/metrics` scrape drained it;
 /// a server nobody scrapes grew by about 40 bytes per request (the soak run: +118 MiB after 2.9 M requests).
-pub fn spawn_upkeep(stop: tokio_util::sync::CancellationToken) {
-    let Some(handle) = handle() else {
-        return;
-    };
-    tokio::spawn(async move {
-        loop {
-            tokio::select! {
-                _ = stop.cancelled() => return,
-                _ = tokio::time::sleep(UPKEEP_EVERY) => {
-                    handle.run_upkeep();
-                    // The last refusals of a burst are reported even when no further one comes.
-                    crate::logging::report_refused_if_due();
-                }
-            }
-        }
-    });
+pub const UPKEEP_EVERY: Duration = Duration::from_secs(5);
+
+/// Folds recorded histogram samples into their buckets.
+pub fn run_upkeep() {
+    if let Some(handle) = handle() {
+        handle.run_upkeep();
+    }
 }
 
 pub fn request_finished(status: u16, model: &str) {
@@ -89,34 +76,38 @@ pub fn ejection(state: &'static str) {
     metrics::counter!("jbproxy_token_ejections_total", "reason" => state).increment(1);
 }
 
-/// Renders the text exposition, with the pool's per-token gauges brought up to date first.
-pub fn render(pool: &Pool) -> String {
-    let Some(handle) = handle() else {
-        return String::new();
-    };
-    metrics::counter!("jbproxy_log_lines_dropped_total").absolute(crate::logging::dropped_lines());
-    for stats in pool.token_stats() {
-        let token = stats.name.clone();
-        metrics::gauge!("jbproxy_token_usable", "token" => token.clone()).set(if stats.usable {
-            1.0
-        } else {
-            0.0
-        });
-        metrics::gauge!("jbproxy_token_inflight", "token" => token.clone())
-            .set(f64::from(stats.inflight));
-        for state in [
-            "healthy",
-            "cooling",
-            "ejected",
-            "probing",
-            "exhausted",
-            "invalid",
-            "expired",
-            "disabled",
-        ] {
-            metrics::gauge!("jbproxy_token_state", "token" => token.clone(), "state" => state)
-                .set(if stats.state == state { 1.0 } else { 0.0 });
-        }
+/// Log lines the non-blocking log had to drop so far (set, not added: the log counts them).
+pub fn log_lines_dropped(total: u64) {
+    metrics::counter!("jbproxy_log_lines_dropped_total").absolute(total);
+}
+
+/// Every state a token can be in, one gauge each.
+const TOKEN_STATES: [&str; 8] = [
+    "healthy",
+    "cooling",
+    "ejected",
+    "probing",
+    "exhausted",
+    "invalid",
+    "expired",
+    "disabled",
+];
+
+/// One token's gauges: whether it can serve, its requests in flight, and its state (1 for the one it is in).
+pub fn token(name: &str, usable: bool, inflight: u32, state: &str) {
+    metrics::gauge!("jbproxy_token_usable", "token" => name.to_string()).set(if usable {
+        1.0
+    } else {
+        0.0
+    });
+    metrics::gauge!("jbproxy_token_inflight", "token" => name.to_string()).set(f64::from(inflight));
+    for each in TOKEN_STATES {
+        metrics::gauge!("jbproxy_token_state", "token" => name.to_string(), "state" => each)
+            .set(if state == each { 1.0 } else { 0.0 });
     }
-    handle.render()
+}
+
+/// The text exposition of everything recorded (empty when another recorder was installed first).
+pub fn render() -> String {
+    handle().map(PrometheusHandle::render).unwrap_or_default()
 }

@@ -1,7 +1,11 @@
 //! The model table: which JetBrains AI profile serves an OpenAI-style model id.
 //!
 //! The built-in table lives in `models.json` beside this file so it can be updated without touching code; the
-//! config's `models` key is merged over it.
+//! config's `models` key is merged over it. An id the table does not know may still be served: a profile id the
+//! upstream lists (`listed`), or an id of a known family through the model fallback (`fallback`).
+
+pub mod fallback;
+pub mod listed;
 
 use std::collections::BTreeMap;
 use std::sync::OnceLock;
@@ -22,9 +26,13 @@ pub fn built_in() -> &'static BTreeMap<String, String> {
 }
 
 /// Alias → profile for one running config. Profile ids themselves resolve too, so a client may name either.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default)]
 pub struct ModelTable {
     aliases: BTreeMap<String, String>,
+    /// Patterns for ids newer than the table, and the record of ids they served.
+    fallback: fallback::Fallback,
+    /// Profile ids the upstream lists, set at run time.
+    listed: listed::ListedProfiles,
 }
 
 impl ModelTable {
@@ -32,17 +40,65 @@ impl ModelTable {
     pub fn with_overrides(user: &BTreeMap<String, String>) -> Self {
         let mut aliases = built_in().clone();
         aliases.extend(user.iter().map(|(k, v)| (k.clone(), v.clone())));
-        Self { aliases }
+        Self {
+            aliases,
+            ..Self::default()
+        }
     }
 
+    /// Sets the model fallback (built-in families with the config's `model_fallback` laid over them). A target the
+    /// user named by alias resolves through this table.
+    pub fn with_fallback(mut self, config: &fallback::FallbackConfig) -> Self {
+        let aliases = &self.aliases;
+        self.fallback = fallback::Fallback::new(config, |target| aliases.get(target).cloned());
+        self
+    }
+
+    /// Keeps what the previous table of a running server learned at run time: the ids its fallback served, and the
+    /// profiles the upstream listed.
+    pub fn carry_over(mut self, previous: Option<&ModelTable>) -> Self {
+        if let Some(previous) = previous {
+            self.fallback.carry_over(&previous.fallback);
+            self.listed = previous.listed.clone();
+        }
+        self
+    }
+
+    pub fn fallback(&self) -> &fallback::Fallback {
+        &self.fallback
+    }
+
+    /// The hook for profile discovery: ids set here pass as they are.
+    pub fn listed(&self) -> &listed::ListedProfiles {
+        &self.listed
+    }
+
+    /// The profile serving `model`: its alias, itself when it is a profile id (of the table or listed by the
+    /// upstream), else its family's fallback (which logs the first use and counts each). `None` is a 404.
     pub fn profile_for<'a>(&'a self, model: &'a str) -> Option<&'a str> {
         if let Some(profile) = self.aliases.get(model) {
             return Some(profile);
         }
-        self.aliases
-            .values()
-            .find(|p| p.as_str() == model)
-            .map(String::as_str)
+        if let Some(profile) = self.aliases.values().find(|p| p.as_str() == model) {
+            return Some(profile);
+        }
+        if self.listed.contains(model) {
+            return Some(model);
+        }
+        self.fallback.serve(model).map(|rule| rule.profile.as_str())
+    }
+
+    /// Like `profile_for`, for looking only (`/v1/models/{id}`): nothing is logged or counted.
+    pub fn peek(&self, model: &str) -> Option<String> {
+        if let Some(profile) = self.aliases.get(model) {
+            return Some(profile.clone());
+        }
+        if self.aliases.values().any(|p| p == model) || self.listed.contains(model) {
+            return Some(model.to_owned());
+        }
+        self.fallback
+            .rule_for(model)
+            .map(|rule| rule.profile.clone())
     }
 
     /// Aliases in sorted order, as `/v1/models` lists them.
@@ -75,5 +131,23 @@ mod tests {
         assert_eq!(table.profile_for("gpt-4o"), Some("custom-profile"));
         assert_eq!(table.profile_for("openai-gpt-5"), Some("openai-gpt-5"));
         assert_eq!(table.profile_for("no-such-model"), None);
+    }
+
+    #[test]
+    fn profiles_the_upstream_lists_pass_and_survive_a_reload() {
+        let table = ModelTable::with_overrides(&BTreeMap::new());
+        assert_eq!(table.profile_for("anthropic-claude-4-7-opus"), None);
+        table
+            .listed()
+            .set(["anthropic-claude-4-7-opus".to_string()].into());
+        assert_eq!(
+            table.profile_for("anthropic-claude-4-7-opus"),
+            Some("anthropic-claude-4-7-opus")
+        );
+        let reloaded = ModelTable::with_overrides(&BTreeMap::new()).carry_over(Some(&table));
+        assert_eq!(
+            reloaded.peek("anthropic-claude-4-7-opus").as_deref(),
+            Some("anthropic-claude-4-7-opus")
+        );
     }
 }

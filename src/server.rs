@@ -8,24 +8,17 @@ use arc_swap::ArcSwap;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
-use crate::api::{self, AppState};
-use crate::config::Overrides;
-use crate::live::Live;
-use crate::reload::Reloader;
+use crate::api;
+use crate::config::{Overrides, StartUp};
+use crate::live::{AppState, Live, Reloader};
 
 mod connection;
 mod refusal;
-
-/// A running server's shared handles, for the background tasks that act on it (health checks, reloads).
-#[derive(Clone)]
-pub struct Handles {
-    pub live: Arc<ArcSwap<Live>>,
-    /// Cancelled when shutdown begins: background tasks stop.
-    pub shutdown: CancellationToken,
-}
+mod tasks;
 
 /// Serves on `listener` until `shutdown` resolves, then stops accepting, lets open requests and streams finish for
-/// up to `shutdown_grace`, and ends whatever is left with an error event.
+/// up to `shutdown_grace`, ends whatever is left with an error event, and returns once every connection and
+/// background task has stopped.
 /// `reload` holds the sources the config came from; `None` (the demo) disables reloading.
 pub async fn run(
     live: Live,
@@ -34,7 +27,8 @@ pub async fn run(
     reload: Option<Overrides>,
 ) -> anyhow::Result<()> {
     crate::metrics::handle();
-    let grace = live.config.shutdown_grace;
+    // Read once: a reload keeps these (and says that a change needs a restart).
+    let start_up = live.config.start_up.clone();
     let addr = listener.local_addr()?;
     let tokens = live.pool.len();
     let strategy = live.pool.strategy();
@@ -44,36 +38,23 @@ pub async fn run(
     tracing::info!("JWT tokens configured: {tokens}");
     tracing::info!("Load balance strategy: {strategy}");
 
-    let handles = Handles {
-        live: Arc::new(ArcSwap::from_pointee(live)),
-        shutdown: CancellationToken::new(),
-    };
-    let drain = CancellationToken::new();
-    let reloader = reload.map(|overrides| Reloader::new(overrides, handles.clone(), addr));
+    let live = Arc::new(ArcSwap::from_pointee(live));
     let state = AppState {
-        live: Arc::clone(&handles.live),
-        drain: drain.clone(),
-        reloader: reloader.clone(),
+        reloader: reload.map(|overrides| Reloader::new(overrides, Arc::clone(&live), addr)),
+        live,
+        shutdown: CancellationToken::new(),
+        drain: CancellationToken::new(),
         started: std::time::Instant::now(),
     };
-    spawn_background(&handles, reloader);
-    crate::metrics::spawn_upkeep(handles.shutdown.clone());
-    let router = api::router(state);
-
-    let stop = handles.shutdown.clone();
-    let drain_after_grace = drain.clone();
-    tokio::spawn(async move {
-        shutdown.await;
-        tracing::info!("shutting down: no new connections; open requests have {grace:?} to finish");
-        stop.cancel();
-        tokio::time::sleep(grace).await;
-        tracing::warn!("shutdown grace period over: ending the remaining streams");
-        drain_after_grace.cancel();
-    });
+    let background = tasks::start(&state, &start_up, shutdown);
+    let router = api::router(state.clone(), &start_up);
 
     tracing::info!("listening on {addr}");
-    let config = handles.live.load().config.clone();
-    accept_loop(listener, router, &config, handles.shutdown.clone()).await;
+    accept_loop(listener, router, &start_up, state.shutdown.clone()).await;
+    // Every connection is closed: nothing is left for the grace period to wait for.
+    state.shutdown.cancel();
+    state.drain.cancel();
+    background.wait().await;
     tracing::info!("server stopped");
     Ok(())
 }
@@ -86,7 +67,7 @@ pub async fn run(
 async fn accept_loop(
     listener: TcpListener,
     router: axum::Router,
-    config: &crate::config::Config,
+    config: &StartUp,
     stop: CancellationToken,
 ) {
     let builder = Arc::new(http_builder(config));
@@ -116,7 +97,7 @@ async fn accept_loop(
             },
         };
         let Ok(slot) = Arc::clone(&slots).try_acquire_owned() else {
-            refusals.refuse(stream);
+            refusals.refuse(stream, &connections);
             continue;
         };
         // No Nagle delay: a stream is many small writes, and Nagle holding one back until the client's delayed
@@ -142,7 +123,7 @@ async fn accept_loop(
 /// cap is the connection's read buffer (what a client trickling headers can make the server hold), for HTTP/2
 /// the decoded header list.
 fn http_builder(
-    config: &crate::config::Config,
+    config: &StartUp,
 ) -> hyper_util::server::conn::auto::Builder<hyper_util::rt::TokioExecutor> {
     let header_bytes = usize::try_from(config.max_header_size).unwrap_or(usize::MAX);
     let mut builder =
@@ -157,19 +138,6 @@ fn http_builder(
         .timer(hyper_util::rt::TokioTimer::new())
         .max_header_list_size(u32::try_from(header_bytes).unwrap_or(u32::MAX));
     builder
-}
-
-/// Starts the tasks that live as long as the server: health checks, and the reload triggers.
-fn spawn_background(handles: &Handles, reloader: Option<Arc<Reloader>>) {
-    let live = handles.live.load_full();
-    // Started even when checks are off: it skips its rounds then, and a reload can turn them on.
-    tokio::spawn(crate::health::run(handles.clone()));
-    if let Some(reloader) = reloader {
-        tokio::spawn(Arc::clone(&reloader).on_sighup());
-        if let (true, Some(file)) = (live.config.watch_config, live.config.file.clone()) {
-            tokio::spawn(reloader.watch_file(file));
-        }
-    }
 }
 
 /// Resolves on SIGTERM or SIGINT (Ctrl-C).

@@ -29,6 +29,20 @@ pub async fn stats(
         let (succeeded, failed) = r.counts();
         json!({"succeeded": succeeded, "failed": failed})
     });
+    let fallback = live.models.fallback();
+    let model_fallback = json!({
+        "patterns": fallback.rules().iter().map(|r| json!({
+            "pattern": r.pattern,
+            "profile": r.profile,
+            "from": r.family.map_or("config", |_| "built-in"),
+        })).collect::<Vec<_>>(),
+        "served": fallback.served().iter().map(|s| json!({
+            "model": s.model,
+            "profile": s.profile,
+            "pattern": s.pattern,
+            "uses": s.uses,
+        })).collect::<Vec<_>>(),
+    });
     Ok(Json(json!({
         "strategy": live.pool.strategy().as_str(),
         "reloads": reloads,
@@ -36,6 +50,7 @@ pub async fn stats(
         "uptime_secs": app.started.elapsed().as_secs(),
         "totals": totals,
         "tokens": tokens,
+        "model_fallback": model_fallback,
     })))
 }
 
@@ -78,6 +93,11 @@ pub async fn metrics(
 ) -> Result<Response, ApiError> {
     let live = app.snapshot();
     auth::check(live.admin_key.as_ref(), &headers)?;
-    let text = crate::metrics::render(&live.pool);
+    // Gauges are set just before rendering, so they show the pool as it is now.
+    crate::metrics::log_lines_dropped(crate::logging::dropped_lines());
+    for stats in live.pool.token_stats() {
+        crate::metrics::token(&stats.name, stats.usable, stats.inflight, stats.state);
+    }
+    let text = crate::metrics::render();
     Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response())
 }

@@ -65,7 +65,7 @@ async fn handle(
     // The body is not needed again: only the upstream body it became is kept, for the failover's attempts.
     drop(bytes);
     let id = relay::random_id("chatcmpl-");
-    let created = relay::now_secs();
+    let created = crate::epoch::now_secs_unsigned();
     let prompt_tokens = grazie.prompt_tokens;
     let meta = Meta {
         model: model.clone(),

@@ -4,7 +4,6 @@
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
-use crate::pool::NO_TOKENS_MESSAGE;
 use crate::translate::TranslateError;
 use crate::upstream::UpstreamError;
 
@@ -19,6 +18,8 @@ pub struct ApiError {
     pub code: Option<&'static str>,
     pub param: Option<String>,
     pub retry_after: Option<u64>,
+    /// Sent as `x-should-retry` (which the openai and anthropic SDKs obey) when set.
+    pub should_retry: Option<bool>,
 }
 
 impl ApiError {
@@ -42,6 +43,7 @@ impl ApiError {
             code: None,
             param: None,
             retry_after: None,
+            should_retry: None,
         }
     }
 
@@ -92,18 +94,6 @@ impl ApiError {
         .code("request_too_large")
     }
 
-    /// No token can serve: the seed's message, and when the soonest recovery is known, `Retry-After`.
-    pub fn no_tokens(retry_after: Option<std::time::Duration>) -> Self {
-        let mut err = Self::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "service_unavailable_error",
-            NO_TOKENS_MESSAGE,
-        )
-        .code("no_available_tokens");
-        err.retry_after = retry_after.map(|d| d.as_secs().max(1));
-        err
-    }
-
     /// A failure from the upstream that reaches the client: request errors keep their status, the rest are 502.
     pub fn upstream(err: &UpstreamError, attempts: usize) -> Self {
         match err {
@@ -142,7 +132,7 @@ impl ApiError {
         crate::translate::anthropic::error_body(self.anthropic_kind(), &self.message)
     }
 
-    /// The response on the Anthropic face: same status and `Retry-After`, Anthropic's body.
+    /// The response on the Anthropic face: same status, `Retry-After` and `x-should-retry`, Anthropic's body.
     pub fn into_anthropic_response(self) -> Response {
         let body = self.anthropic_body();
         self.respond(body)
@@ -154,6 +144,10 @@ impl ApiError {
             && let Ok(value) = HeaderValue::from_str(&secs.to_string())
         {
             response.headers_mut().insert(header::RETRY_AFTER, value);
+        }
+        if let Some(retry) = self.should_retry {
+            let value = HeaderValue::from_static(if retry { "true" } else { "false" });
+            response.headers_mut().insert("x-should-retry", value);
         }
         response
     }

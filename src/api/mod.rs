@@ -7,51 +7,33 @@ mod auth;
 pub mod body;
 mod chat;
 mod error;
+mod health;
+mod json_errors;
 mod messages;
 mod models;
 pub mod relay;
+mod responses;
+mod unavailable;
 
-use std::sync::Arc;
-
-use arc_swap::ArcSwap;
 use axum::Router;
-use axum::extract::State;
 use axum::http::StatusCode;
-use axum::response::IntoResponse;
 use axum::routing::{get, post};
-use serde_json::json;
-use tokio_util::sync::CancellationToken;
 
 pub use error::ApiError;
 
-use crate::live::Live;
-use crate::reachability::{Status, down_after};
-use crate::reload::Reloader;
+use crate::config::StartUp;
+use crate::live::AppState;
 
-/// What every handler shares.
-#[derive(Clone)]
-pub struct AppState {
-    pub live: Arc<ArcSwap<Live>>,
-    /// Cancelled when the shutdown grace period is over: open streams end with an error event.
-    pub drain: CancellationToken,
-    /// Absent in demo mode, where there is no config to reload.
-    pub reloader: Option<Arc<Reloader>>,
-    pub started: std::time::Instant,
-}
-
-impl AppState {
-    pub fn snapshot(&self) -> Arc<Live> {
-        self.live.load_full()
-    }
-}
-
-pub fn router(state: AppState) -> Router {
-    let body_timeout = state.live.load().config.client_body_timeout;
-    Router::new()
-        .route("/health", get(health))
+pub fn router(state: AppState, start_up: &StartUp) -> Router {
+    let body_timeout = start_up.client_body_timeout;
+    let routes = Router::new()
+        .route("/health", get(health::health))
+        // Claude Code sends `HEAD /` before its first request, to see that something answers.
+        .route("/", get(health::health))
         .route("/v1/chat/completions", post(chat::completions))
         .route("/v1/messages", post(messages::create))
         .route("/v1/messages/count_tokens", post(messages::count_tokens))
+        .route("/v1/responses", post(responses::create))
         .route("/v1/models", get(models::list))
         .route("/v1/models/{*id}", get(models::one))
         .route("/stats", get(admin::stats))
@@ -59,41 +41,17 @@ pub fn router(state: AppState) -> Router {
         .route("/reload", post(admin::reload))
         .route("/metrics", get(admin::metrics))
         .fallback(not_found)
+        .with_state(state);
+    // The routes as one service, so the middleware sees their finished answers: a layer on the routes themselves
+    // would run before the method router adds `Allow` to its 405. The error rewriting sits inside the body guard, so
+    // a body left unread by an early refusal is still drained.
+    Router::new()
+        .fallback_service(routes)
+        .layer(axum::middleware::from_fn(json_errors::guard))
         .layer(axum::middleware::from_fn_with_state(
             body_timeout,
             body::guard,
         ))
-        .with_state(state)
-}
-
-/// Public, for load balancers: 200 while at least one token can serve and the upstream answers; 200 "degraded" while
-/// the upstream cannot be reached, turning 503 once that has lasted three check intervals; 503 when no token can
-/// serve.
-async fn health(State(app): State<AppState>) -> impl IntoResponse {
-    let live = app.snapshot();
-    let healthy = live.pool.usable_count();
-    let (upstream, down) = match live.reachability.status() {
-        Status::Unknown => ("not contacted yet".to_string(), None),
-        Status::Reachable => ("reachable".to_string(), None),
-        Status::Unreachable { since, error } => (
-            format!("unreachable: {error}"),
-            Some(since.elapsed() >= down_after(live.config.health_check_interval)),
-        ),
-    };
-    let (status, word) = match (healthy, down) {
-        (0, _) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
-        (_, Some(true)) => (StatusCode::SERVICE_UNAVAILABLE, "degraded"),
-        (_, Some(false)) => (StatusCode::OK, "degraded"),
-        (_, None) => (StatusCode::OK, "ok"),
-    };
-    let body = json!({
-        "status": word,
-        "healthy_tokens": healthy,
-        "total_tokens": live.pool.len(),
-        "strategy": live.pool.strategy().as_str(),
-        "upstream": upstream,
-    });
-    (status, axum::Json(body))
 }
 
 async fn not_found(uri: axum::http::Uri) -> ApiError {
@@ -101,7 +59,7 @@ async fn not_found(uri: axum::http::Uri) -> ApiError {
         StatusCode::NOT_FOUND,
         "invalid_request_error",
         format!(
-            "no endpoint at {}; this proxy serves /v1/chat/completions, /v1/messages and /v1/models",
+            "no endpoint at {}; this proxy serves /v1/chat/completions, /v1/responses, /v1/messages and /v1/models",
             uri.path()
         ),
     )

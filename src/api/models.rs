@@ -1,42 +1,227 @@
-//! `/v1/models`: the model ids this proxy serves (the config's aliases merged over the built-in table).
+//! `/v1/models`: the model ids this proxy serves (the config's aliases merged over the built-in table, then the ids
+//! the model fallback has served, each with the pattern and profile it went to), in OpenAI's shape, or in
+//! Anthropic's (`ModelInfo` pages with `has_more`, `first_id`, `last_id`) when the request carries
+//! `anthropic-version` as the anthropic SDKs' `models.list()` / `models.retrieve()` do.
+
+use std::collections::HashMap;
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::HeaderMap;
+use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
 use super::{ApiError, AppState, auth};
+use crate::models::ModelTable;
+use crate::models::fallback::families;
 
 /// A fixed `created` stamp: the upstream publishes none, and a constant keeps the list stable across restarts.
 const CREATED: u64 = 1_735_689_600;
+/// The same moment, as Anthropic writes it (`created_at`).
+const CREATED_AT: &str = "2025-01-01T00:00:00Z";
+
+/// Anthropic's page size: 20 unless asked, 1 to 1000.
+const DEFAULT_LIMIT: usize = 20;
+const MAX_LIMIT: usize = 1000;
+
+/// One id the proxy serves.
+struct Entry {
+    id: String,
+    profile: String,
+    /// The fallback pattern that serves it, when it is not in the table.
+    pattern: Option<String>,
+}
+
+/// Every id served, in list order: the table's aliases sorted, then the ids the fallback served so far.
+fn entries(models: &ModelTable) -> Vec<Entry> {
+    let mut list: Vec<Entry> = models
+        .aliases()
+        .map(|(alias, profile)| Entry {
+            id: alias.to_owned(),
+            profile: profile.to_owned(),
+            pattern: None,
+        })
+        .collect();
+    // Served before a reload made it an alias (or turned its pattern off): listed as it is served now.
+    for served in models.fallback().served() {
+        if models.as_map().contains_key(&served.model) {
+            continue;
+        }
+        if let Some(rule) = models.fallback().rule_for(&served.model) {
+            list.push(Entry {
+                id: served.model,
+                profile: rule.profile.clone(),
+                pattern: Some(rule.pattern.clone()),
+            });
+        }
+    }
+    list
+}
+
+/// The entry for `id`, served by the table or by a fallback pattern (which a request naming it would use).
+fn entry_for(models: &ModelTable, id: &str) -> Option<Entry> {
+    let profile = models.peek(id)?;
+    let in_table = models.as_map().contains_key(id) || models.as_map().values().any(|p| p == id);
+    let pattern = match in_table || models.listed().contains(id) {
+        true => None,
+        false => models.fallback().rule_for(id).map(|r| r.pattern.clone()),
+    };
+    Some(Entry {
+        id: id.to_owned(),
+        profile,
+        pattern,
+    })
+}
 
 fn owner(profile: &str) -> &str {
     profile.split('-').next().unwrap_or("jetbrains")
 }
 
-fn entry(alias: &str, profile: &str) -> Value {
-    json!({"id": alias, "object": "model", "created": CREATED, "owned_by": owner(profile)})
+fn fallback_field(e: &Entry) -> Option<Value> {
+    e.pattern
+        .as_ref()
+        .map(|pattern| json!({"pattern": pattern, "profile": e.profile}))
+}
+
+fn openai(e: &Entry) -> Value {
+    let mut v =
+        json!({"id": e.id, "object": "model", "created": CREATED, "owned_by": owner(&e.profile)});
+    if let (Some(map), Some(fallback)) = (v.as_object_mut(), fallback_field(e)) {
+        map.insert("fallback".into(), fallback);
+    }
+    v
+}
+
+/// Anthropic's `ModelInfo`. `line` comes from the family table (never guessed from the id); capabilities and token
+/// limits are left out, since nothing reliable is known about them.
+fn anthropic_info(e: &Entry) -> Value {
+    let line = families()
+        .iter()
+        .find(|f| f.newest_first.contains(&e.profile))
+        .and_then(|f| f.family.strip_prefix("claude-"))
+        .filter(|line| matches!(*line, "opus" | "sonnet" | "haiku"));
+    let display_name = match &e.pattern {
+        Some(_) => format!("{} (served by {})", e.id, e.profile),
+        None => e.id.clone(),
+    };
+    let mut v = json!({
+        "type": "model",
+        "id": e.id,
+        "display_name": display_name,
+        "created_at": CREATED_AT,
+        "lifecycle": "active",
+        "line": line,
+    });
+    if let (Some(map), Some(fallback)) = (v.as_object_mut(), fallback_field(e)) {
+        map.insert("fallback".into(), fallback);
+    }
+    v
+}
+
+fn wants_anthropic(headers: &HeaderMap) -> bool {
+    headers.contains_key("anthropic-version")
+}
+
+/// Answers in the face's error shape: a client that reads Anthropic pages reads Anthropic errors.
+fn fail(err: ApiError, anthropic: bool) -> Response {
+    match anthropic {
+        true => err.into_anthropic_response(),
+        false => err.into_response(),
+    }
 }
 
 pub async fn list(
     State(app): State<AppState>,
     headers: HeaderMap,
-) -> Result<Json<Value>, ApiError> {
+    Query(query): Query<HashMap<String, String>>,
+) -> Response {
     let live = app.snapshot();
-    auth::check(live.client_key.as_ref(), &headers)?;
-    let data: Vec<Value> = live.models.aliases().map(|(a, p)| entry(a, p)).collect();
-    Ok(Json(json!({"object": "list", "data": data})))
+    let anthropic = wants_anthropic(&headers);
+    if let Err(err) = auth::check(live.client_key.as_ref(), &headers) {
+        return fail(err, anthropic);
+    }
+    let all = entries(&live.models);
+    if !anthropic {
+        let data: Vec<Value> = all.iter().map(openai).collect();
+        let patterns: Vec<Value> = live
+            .models
+            .fallback()
+            .rules()
+            .iter()
+            .map(|r| json!({"pattern": r.pattern, "profile": r.profile}))
+            .collect();
+        return Json(json!({"object": "list", "data": data, "model_fallback": patterns}))
+            .into_response();
+    }
+    match page(&all, &query) {
+        Ok((range, has_more)) => {
+            let data: Vec<Value> = all[range].iter().map(anthropic_info).collect();
+            let first = data.first().map(|m| m["id"].clone()).unwrap_or(Value::Null);
+            let last = data.last().map(|m| m["id"].clone()).unwrap_or(Value::Null);
+            Json(json!({"data": data, "has_more": has_more, "first_id": first, "last_id": last}))
+                .into_response()
+        }
+        Err(err) => fail(err, true),
+    }
+}
+
+/// The slice of `all` one Anthropic page shows (`limit`, `after_id`, `before_id`), and whether more lie beyond it
+/// in the direction of paging.
+fn page(
+    all: &[Entry],
+    query: &HashMap<String, String>,
+) -> Result<(std::ops::Range<usize>, bool), ApiError> {
+    let limit = match query.get("limit") {
+        None => DEFAULT_LIMIT,
+        Some(text) => text
+            .parse::<usize>()
+            .ok()
+            .filter(|n| (1..=MAX_LIMIT).contains(n))
+            .ok_or_else(|| {
+                ApiError::bad_request(format!(
+                    "limit: {text:?} is not a number from 1 to {MAX_LIMIT}"
+                ))
+                .param("limit")
+            })?,
+    };
+    let position = |key: &str, id: &str| {
+        all.iter().position(|e| e.id == id).ok_or_else(|| {
+            ApiError::bad_request(format!("{key}: no model `{id}` in the list")).param(key)
+        })
+    };
+    match (query.get("after_id"), query.get("before_id")) {
+        (Some(_), Some(_)) => Err(ApiError::bad_request(
+            "give after_id or before_id, not both",
+        )),
+        (None, Some(before)) => {
+            let end = position("before_id", before)?;
+            let start = end.saturating_sub(limit);
+            Ok((start..end, start > 0))
+        }
+        (after, None) => {
+            let start = match after {
+                Some(after) => position("after_id", after)? + 1,
+                None => 0,
+            };
+            let end = (start + limit).min(all.len());
+            Ok((start..end, end < all.len()))
+        }
+    }
 }
 
 pub async fn one(
     State(app): State<AppState>,
     headers: HeaderMap,
     Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Response {
     let live = app.snapshot();
-    auth::check(live.client_key.as_ref(), &headers)?;
-    match live.models.aliases().find(|(alias, _)| *alias == id) {
-        Some((alias, profile)) => Ok(Json(entry(alias, profile))),
-        None => Err(ApiError::model_not_found(&id)),
+    let anthropic = wants_anthropic(&headers);
+    if let Err(err) = auth::check(live.client_key.as_ref(), &headers) {
+        return fail(err, anthropic);
+    }
+    match (entry_for(&live.models, &id), anthropic) {
+        (Some(e), true) => Json(anthropic_info(&e)).into_response(),
+        (Some(e), false) => Json(openai(&e)).into_response(),
+        (None, _) => fail(ApiError::model_not_found(&id), anthropic),
     }
 }

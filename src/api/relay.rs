@@ -5,7 +5,7 @@
 
 use std::collections::VecDeque;
 use std::sync::Arc;
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::Instant;
 
 use axum::body::{Body, Bytes};
 use axum::http::{HeaderValue, header};
@@ -207,7 +207,7 @@ impl<'a> Failover<'a> {
         while self.attempts < self.max_attempts {
             let mut permit = match self.live.pool.pick(&self.tried) {
                 Ok(permit) => permit,
-                Err(unavailable) => return Err(self.give_up(unavailable.retry_after)),
+                Err(_) => return Err(self.give_up()),
             };
             self.attempts += 1;
             self.tried.insert(permit.index());
@@ -241,7 +241,7 @@ impl<'a> Failover<'a> {
             // pool of one could never use its refreshed JWT (max_attempts defaults to the token count).
             if matches!(err, UpstreamError::Unauthorized)
                 && !self.refreshed.contains(permit.index())
-                && crate::health::refresh(self.live, permit.index()).await
+                && self.live.refresh_jwt(permit.index()).await
             {
                 self.refreshed.insert(permit.index());
                 self.tried.remove(permit.index());
@@ -249,21 +249,21 @@ impl<'a> Failover<'a> {
             }
             self.last_error = Some(err);
         }
-        Err(self.give_up(None))
+        Err(self.give_up())
     }
 
-    /// The error when no attempt is left: the seed's 503 when no token can serve at all, else the last failure.
-    fn give_up(&self, retry_after: Option<std::time::Duration>) -> ApiError {
+    /// The error when no attempt is left: the last failure while some token could still serve, else the answer for
+    /// "no token can serve" (a 503, or a 429 when the tokens are only rate limited; `api::unavailable`).
+    fn give_up(&self) -> ApiError {
         match &self.last_error {
             Some(err) if self.live.pool.usable_count() > 0 => {
                 ApiError::upstream(err, self.attempts)
             }
-            _ => {
-                // Not `pick`: a successful pick would count as a request on some token.
-                let soonest = retry_after
-                    .or_else(|| self.live.pool.soonest_recovery(tokio::time::Instant::now()));
-                ApiError::no_tokens(soonest)
-            }
+            // Not `pick`: a successful pick would count as a request on some token.
+            _ => super::unavailable::no_token(
+                &self.live.pool.outlook(tokio::time::Instant::now()),
+                std::time::SystemTime::now(),
+            ),
         }
     }
 }
@@ -347,15 +347,11 @@ impl<F: SseWriter> Streamer<F> {
 
 fn record_quota(permit: &Permit, q: &QuotaUpdate) {
     if let (Some(used), Some(maximum)) = (q.used, q.maximum) {
-        permit.record_quota(QuotaInfo {
-            used,
-            maximum,
-            left: (maximum - used).max(0.0),
-            until: q
-                .until_ms
-                .and_then(|ms| u64::try_from(ms).ok())
-                .map(|ms| UNIX_EPOCH + std::time::Duration::from_millis(ms)),
-        });
+        let until = q
+            .until_ms
+            .filter(|ms| *ms >= 0)
+            .map(crate::epoch::from_millis);
+        permit.record_quota(QuotaInfo::spent(used, maximum, until));
     }
 }
 
@@ -368,22 +364,6 @@ fn log_done(permit: &Permit, meta: &Meta, attempts: usize, stream: bool) {
         elapsed_ms = meta.started.elapsed().as_millis() as u64,
         "chat completion served"
     );
-}
-
-/// Seconds since the epoch, for `created` fields.
-pub fn now_secs() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
-}
-
-/// Milliseconds since the epoch, for the upstream's `modified` stamps.
-pub fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
 }
 
 /// A random id with a face-specific prefix (`chatcmpl-`, `msg_`).

@@ -306,7 +306,6 @@ fn detail(verdict: &Verdict, exp: Option<SystemTime>, now: SystemTime) -> String
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::jwt::tests::make_jwt;
 
     fn token(name: &str, text: &str) -> TokenConfig {
         TokenConfig::new(name, text)
@@ -315,16 +314,12 @@ mod tests {
     #[test]
     fn judges_shape_expiry_and_duplicates() {
         let now = SystemTime::now();
-        let unix = |d: i64| {
-            now.duration_since(std::time::UNIX_EPOCH)
-                .map(|n| n.as_secs() as i64 + d)
-                .unwrap_or(0)
-        };
-        let good = make_jwt(&json!({ "exp": unix(7 * 86_400) }));
+        let unix = |d: i64| crate::epoch::secs(now) + d;
+        let good = crate::jwt::unsigned(&json!({ "exp": unix(7 * 86_400) }));
         let tokens = [
             token("good", &good),
-            token("soon", &make_jwt(&json!({ "exp": unix(3600) }))),
-            token("old", &make_jwt(&json!({ "exp": unix(-60) }))),
+            token("soon", &crate::jwt::unsigned(&json!({ "exp": unix(3600) }))),
+            token("old", &crate::jwt::unsigned(&json!({ "exp": unix(-60) }))),
             token("junk", "not-a-jwt"),
             token("again", &good),
         ];
@@ -355,7 +350,7 @@ mod tests {
     #[test]
     fn a_huge_warn_within_does_not_overflow_the_clock() {
         // Regression: `--warn-within 500000000000y` panicked adding the duration to now.
-        let far = make_jwt(&json!({ "exp": 4_000_000_000_i64 }));
+        let far = crate::jwt::unsigned(&json!({ "exp": 4_000_000_000_i64 }));
         let verdicts = judge(
             &[token("far", &far)],
             "test",

@@ -53,7 +53,7 @@ fn serve(ctx: &Context, args: ServeArgs, config: &mut Config) -> anyhow::Result<
         // A host name is judged by the address it actually bound to.
         crate::config::serving::check(config, Some(listener.local_addr()?))?;
         if let Some(demo) = &demo {
-            print_demo_banner(demo.made_up_key.as_deref(), listener.local_addr()?);
+            print_demo_banner(demo.made_up_key.as_deref(), listener.local_addr()?)?;
         }
         let live = Live::build(config.clone(), None)?;
         let reload = (!args.demo).then(|| ctx.overrides(&args.flags));
@@ -100,7 +100,7 @@ pieces the way the real service sends them. Configure real JWTs to talk to the r
         })
         .collect();
     config.upstream_url = fake.url();
-    config.watch_config = false;
+    config.start_up.watch_config = false;
     config.health_check_mode = HealthCheckMode::Quota;
     let made_up_key = config
         .bearer_token
@@ -119,17 +119,18 @@ pieces the way the real service sends them. Configure real JWTs to talk to the r
     })
 }
 
-/// The made-up demo key is shown so the curl line works as pasted; a key the user chose is never printed.
-fn print_demo_banner(made_up_key: Option<&str>, addr: std::net::SocketAddr) {
+/// The made-up demo key is shown so the curl line works as pasted; a key the user chose is never printed. Printed
+/// through `output::print`, so a closed stdout (`jbproxy serve --demo | head -3`) does not stop the demo.
+fn print_demo_banner(made_up_key: Option<&str>, addr: std::net::SocketAddr) -> std::io::Result<()> {
     let key = made_up_key.unwrap_or("$YOUR_KEY");
-    println!("jbproxy demo: a built-in fake JetBrains AI answers; no real JWT or quota is used.");
-    match made_up_key {
-        Some(key) => println!("API key made up for this demo: {key}"),
-        None => println!("API key: the one you passed with -k (shown below as $YOUR_KEY)"),
-    }
-    println!("Try:");
-    println!(
-        "  curl -sN http://{addr}/v1/chat/completions -H 'Authorization: Bearer {key}' -H 'Content-Type: application/json' \\\n    -d '{{\"model\":\"gpt-4o\",\"stream\":true,\"messages\":[{{\"role\":\"user\",\"content\":\"Hello!\"}}]}}'"
-    );
-    println!("Stop with Ctrl-C.");
+    let key_line = match made_up_key {
+        Some(key) => format!("API key made up for this demo: {key}"),
+        None => "API key: the one you passed with -k (shown below as $YOUR_KEY)".to_string(),
+    };
+    crate::output::print(format!(
+        "jbproxy demo: a built-in fake JetBrains AI answers; no real JWT or quota is used.\n{key_line}\nTry:\n  \
+curl -sN http://{addr}/v1/chat/completions -H 'Authorization: Bearer {key}' -H 'Content-Type: application/json' \\\n    \
+-d '{{\"model\":\"gpt-4o\",\"stream\":true,\"messages\":[{{\"role\":\"user\",\"content\":\"Hello!\"}}]}}'\n\
+Stop with Ctrl-C."
+    ))
 }

@@ -151,7 +151,21 @@ fn render(stats: &Value, url: &str) -> String {
             last_check(&t["last_check"]),
         ]);
     }
-    format!("{summary}\n{tokens}")
+    let served = stats["model_fallback"]["served"].as_array();
+    let Some(served) = served.filter(|list| !list.is_empty()) else {
+        return format!("{summary}\n{tokens}");
+    };
+    // Ids newer than the model table, and which profile serves them: what a surprising answer is traced back to.
+    let mut fallback = output::table(&["model (fallback)", "served by", "pattern", "uses"]);
+    for m in served {
+        fallback.add_row([
+            s(&m["model"]),
+            s(&m["profile"]),
+            s(&m["pattern"]),
+            s(&m["uses"]),
+        ]);
+    }
+    format!("{summary}\n{tokens}\n{fallback}")
 }
 
 /// A token's last active check: "ok", or what failed and why ("unreachable: cannot connect to upstream: …").

@@ -1,71 +1,15 @@
-//! The config file: its JSON shape (the seed's format plus jbproxy's keys) and how it is read.
-//!
-//! Every field is optional here; defaults are applied later, when the layers are merged, so that `print-config` can
-//! tell a value the user wrote from one jbproxy chose.
+//! The config file: reading and parsing it, with every error at `file:line:column` in the user's words, and unknown
+//! keys refused by name. The file's top-level shape (`FileConfig`) is generated from the key table in
+//! `settings.rs`; a token entry's shape is here.
 
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::time::Duration;
 
-use std::fmt;
-
-use serde::de::{IgnoredAny, MapAccess, SeqAccess, Visitor};
-use serde::{Deserialize, Deserializer};
+use serde::Deserialize;
 use serde_json::{Map, Value};
 
-use super::ConfigError;
-use super::explain;
-
-/// The whole file. Unknown keys are collected so they can be refused by name, unless they start with `_`
-/// (the JSON stand-in for a comment).
-#[derive(Debug, Default, Deserialize)]
-#[serde(expecting = "a JSON object such as {\"jetbrains_tokens\": [...], \"server_port\": 8080}")]
-pub struct FileConfig {
-    pub jetbrains_tokens: Option<Vec<FileToken>>,
-    pub bearer_token: Option<String>,
-    pub admin_token: Option<String>,
-    pub load_balance_strategy: Option<String>,
-    pub priority_mode: Option<String>,
-    #[serde(default, deserialize_with = "opt_duration")]
-    pub health_check_interval: Option<Duration>,
-    pub health_check_mode: Option<String>,
-    #[serde(default, deserialize_with = "opt_port")]
-    pub server_port: Option<u16>,
-    pub server_host: Option<String>,
-    pub upstream_url: Option<String>,
-    pub upstream_api: Option<String>,
-    pub grazie_agent: Option<Value>,
-    pub models: Option<BTreeMap<String, String>>,
-    /// Checked by `crate::profiles::parse_overrides`.
-    pub profile_parameters: Option<Value>,
-    #[serde(default, deserialize_with = "opt_duration")]
-    pub connect_timeout: Option<Duration>,
-    #[serde(default, deserialize_with = "opt_duration")]
-    pub first_byte_timeout: Option<Duration>,
-    #[serde(default, deserialize_with = "opt_duration")]
-    pub idle_timeout: Option<Duration>,
-    #[serde(default, deserialize_with = "opt_duration")]
-    pub request_timeout: Option<Duration>,
-    #[serde(default, deserialize_with = "opt_attempts")]
-    pub max_attempts: Option<u32>,
-    pub watch_config: Option<bool>,
-    #[serde(default, deserialize_with = "opt_byte_size")]
-    pub max_body_size: Option<u64>,
-    #[serde(default, deserialize_with = "opt_duration")]
-    pub shutdown_grace: Option<Duration>,
-    #[serde(default, deserialize_with = "opt_connections")]
-    pub max_connections: Option<u32>,
-    #[serde(default, deserialize_with = "opt_duration")]
-    pub client_header_timeout: Option<Duration>,
-    #[serde(default, deserialize_with = "opt_duration")]
-    pub client_body_timeout: Option<Duration>,
-    #[serde(default, deserialize_with = "opt_duration")]
-    pub client_idle_timeout: Option<Duration>,
-    #[serde(default, deserialize_with = "opt_byte_size")]
-    pub max_header_size: Option<u64>,
-    #[serde(flatten)]
-    pub unknown: BTreeMap<String, Value>,
-}
+pub use super::settings::FileConfig;
+use super::{ConfigError, explain, settings};
 
 /// One entry of `jetbrains_tokens`.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -74,11 +18,11 @@ pub struct FileToken {
     pub token: Option<String>,
     pub name: Option<String>,
     pub description: Option<String>,
-    #[serde(default, deserialize_with = "opt_priority")]
+    #[serde(default, deserialize_with = "super::value::opt_priority")]
     pub priority: Option<i64>,
-    #[serde(default, deserialize_with = "opt_weight")]
+    #[serde(default, deserialize_with = "super::value::opt_weight")]
     pub weight: Option<u32>,
-    #[serde(default, deserialize_with = "opt_concurrency")]
+    #[serde(default, deserialize_with = "super::value::opt_concurrency")]
     pub max_concurrency: Option<u32>,
     pub metadata: Option<Map<String, Value>>,
     pub enabled: Option<bool>,
@@ -159,7 +103,7 @@ fn refuse_unknown_keys(file: &FileConfig, path: &Path) -> Result<(), ConfigError
             })
             .collect::<Vec<_>>()
     };
-    let mut keys = unknown(&file.unknown, &explain::TOP_LEVEL_KEYS, "");
+    let mut keys = unknown(&file.unknown, settings::TOP_LEVEL_KEYS, "");
     for (i, token) in file.jetbrains_tokens.iter().flatten().enumerate() {
         keys.extend(unknown(
             &token.unknown,
@@ -211,179 +155,10 @@ fn strip_position(message: &str) -> String {
     }
 }
 
-/// Reads one value and checks it with `check`, failing *while the parser is still at the value*, so the error's
-/// line and column point at it (a check after reading would be reported at the end of the enclosing object).
-/// `null` is the same as leaving the key out.
-fn checked<'de, D, T>(
-    de: D,
-    check: impl FnOnce(Value) -> Result<T, String>,
-) -> Result<Option<T>, D::Error>
-where
-    D: Deserializer<'de>,
-{
-    struct Checked<F>(F);
-
-    impl<F> Checked<F> {
-        fn run<T, E: serde::de::Error>(self, value: Value) -> Result<Option<T>, E>
-        where
-            F: FnOnce(Value) -> Result<T, String>,
-        {
-            (self.0)(value).map(Some).map_err(E::custom)
-        }
-    }
-
-    impl<'de, T, F: FnOnce(Value) -> Result<T, String>> Visitor<'de> for Checked<F> {
-        type Value = Option<T>;
-
-        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-            f.write_str("a value")
-        }
-        fn visit_unit<E: serde::de::Error>(self) -> Result<Self::Value, E> {
-            Ok(None)
-        }
-        fn visit_none<E: serde::de::Error>(self) -> Result<Self::Value, E> {
-            Ok(None)
-        }
-        fn visit_bool<E: serde::de::Error>(self, v: bool) -> Result<Self::Value, E> {
-            self.run(Value::Bool(v))
-        }
-        fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<Self::Value, E> {
-            self.run(Value::from(v))
-        }
-        fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<Self::Value, E> {
-            self.run(Value::from(v))
-        }
-        fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<Self::Value, E> {
-            self.run(Value::from(v))
-        }
-        fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Self::Value, E> {
-            self.run(Value::from(v))
-        }
-        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
-            while seq.next_element::<IgnoredAny>()?.is_some() {}
-            self.run(Value::Array(Vec::new()))
-        }
-        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-            while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
-            self.run(Value::Object(Map::new()))
-        }
-    }
-
-    de.deserialize_any(Checked(check))
-}
-
-/// A duration written as a humantime string (`"30s"`, `"1m 30s"`) or a number of seconds.
-fn opt_duration<'de, D: Deserializer<'de>>(de: D) -> Result<Option<Duration>, D::Error> {
-    checked(de, |value| match value {
-        Value::String(text) => parse_duration(&text),
-        Value::Number(n) => match n.as_f64() {
-            Some(secs) if secs >= 0.0 => Duration::try_from_secs_f64(secs).map_err(|_| {
-                format!("{secs} seconds is too long to be a duration; {DURATION_EXAMPLES}")
-            }),
-            _ => Err(format!(
-                "{n} is not a duration: use a non-negative number of seconds, or text; {DURATION_EXAMPLES}"
-            )),
-        },
-        other => Err(format!(
-            "{} is not a duration; {DURATION_EXAMPLES}",
-            explain::describe_value(&other)
-        )),
-    })
-}
-
-/// A size in bytes written as a number or a string with a unit (`"32MiB"`, `"10 MB"`).
-fn opt_byte_size<'de, D: Deserializer<'de>>(de: D) -> Result<Option<u64>, D::Error> {
-    checked(de, |value| match value {
-        Value::String(text) => parse_byte_size(&text),
-        Value::Number(n) if n.as_u64().is_some() => Ok(n.as_u64().unwrap_or_default()),
-        other => Err(format!(
-            "{} is not a size; write a number of bytes or a string such as \"32MiB\"",
-            explain::describe_value(&other)
-        )),
-    })
-}
-
-/// Whole-number keys, each checked with a message that says what the number is for instead of a Rust type. Zero
-/// passes here where the loader has a more specific message for it (`weight: 0` → use `enabled: false`).
-macro_rules! opt_whole_number {
-    ($name:ident, $ty:ty, $what:literal, $advice:literal) => {
-        fn $name<'de, D: Deserializer<'de>>(de: D) -> Result<Option<$ty>, D::Error> {
-            let range = i64::try_from(<$ty>::MIN).unwrap_or(0)
-                ..=i64::try_from(<$ty>::MAX).unwrap_or(i64::MAX);
-            checked(de, |value| {
-                explain::whole_number(&value, range, $what, $advice)
-                    .and_then(|n| <$ty>::try_from(n).map_err(|e| e.to_string()))
-            })
-        }
-    };
-}
-
-fn opt_port<'de, D: Deserializer<'de>>(de: D) -> Result<Option<u16>, D::Error> {
-    checked(de, |value| {
-        value
-            .as_u64()
-            .and_then(|n| u16::try_from(n).ok())
-            .ok_or_else(|| explain::not_a_port(&explain::describe_value(&value)))
-    })
-}
-opt_whole_number!(
-    opt_priority,
-    i64,
-    "a priority",
-    "a whole number; lower is preferred"
-);
-opt_whole_number!(opt_weight, u32, "a weight", "a whole number of at least 1");
-opt_whole_number!(
-    opt_concurrency,
-    u32,
-    "a concurrency limit",
-    "a whole number of at least 1"
-);
-opt_whole_number!(
-    opt_attempts,
-    u32,
-    "a number of attempts",
-    "a whole number of at least 1"
-);
-opt_whole_number!(
-    opt_connections,
-    u32,
-    "a number of connections",
-    "a whole number of at least 1"
-);
-
-/// How every duration may be written, for the messages about one.
-pub const DURATION_EXAMPLES: &str = "expected e.g. 30s, 5m or 1h 30m";
-
-pub fn parse_duration(text: &str) -> Result<Duration, String> {
-    let trimmed = text.trim();
-    // A bare number is seconds, as in the file.
-    if let Ok(secs) = trimmed.parse::<f64>()
-        && secs >= 0.0
-        && let Ok(d) = Duration::try_from_secs_f64(secs)
-    {
-        return Ok(d);
-    }
-    humantime::parse_duration(trimmed).map_err(|_| {
-        let shown = explain::describe_value(&Value::String(text.to_string()));
-        format!("{shown} is not a duration; {DURATION_EXAMPLES}")
-    })
-}
-
-pub fn parse_byte_size(text: &str) -> Result<u64, String> {
-    text.trim()
-        .parse::<bytesize::ByteSize>()
-        .map(|size| size.as_u64())
-        .map_err(|_| {
-            format!(
-                "\"{text}\" is not a size; write a number of bytes or a string such as \"32MiB\""
-            )
-        })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Duration;
 
     fn parse_str(text: &str) -> Result<FileConfig, ConfigError> {
         parse(text, Path::new("cfg.json"))
@@ -425,7 +200,7 @@ mod tests {
 
     #[test]
     fn the_key_lists_for_suggestions_are_the_keys_the_parser_knows() {
-        for key in explain::TOP_LEVEL_KEYS
+        for key in settings::TOP_LEVEL_KEYS
             .iter()
             .filter(|k| !k.starts_with("jwt_"))
         {
@@ -447,7 +222,7 @@ mod tests {
         let view = crate::config::view::redacted_json(&config);
         for key in view.as_object().into_iter().flatten().map(|(k, _)| k) {
             assert!(
-                key == "sources" || explain::TOP_LEVEL_KEYS.contains(&key.as_str()),
+                key == "sources" || settings::TOP_LEVEL_KEYS.contains(&key.as_str()),
                 "{key} is missing from TOP_LEVEL_KEYS"
             );
         }

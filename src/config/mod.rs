@@ -1,30 +1,39 @@
 //! The config core shared by every subcommand: the resolved `Config`, where each value came from, and the errors a
 //! user can act on.
 //!
-//! Loading is two-staged: `file` reads the raw, all-optional JSON; `load` lays defaults < file < env < flags and
-//! validates the result into concrete types. Everything after start-up sees only `Config`.
-//! `explain` words mistakes for people (key paths, "did you mean"); `placeholder` knows the examples' stand-ins.
+//! Loading is two-staged: `file` reads the raw, all-optional JSON (`value` reads each value); `layers` lays
+//! defaults < file < env < flags (`env` is the environment's layer, `tokens` the one key loaded by hand) and
+//! `validate` checks the result in concrete types. `settings` is the one table of keys that the file's shape, the
+//! `Config` and `StartUp` types, the defaults, the redacted `view` and the key list are generated from. Everything
+//! after start-up sees only `Config`. `explain` words mistakes for people (key paths, "did you mean");
+//! `placeholder` knows the examples' stand-ins; `serving` is what a config must satisfy to serve.
 
 pub mod discovery;
 pub mod dotenv;
+mod env;
 pub mod explain;
 pub mod file;
-mod load;
+mod layers;
 pub mod placeholder;
 pub mod regular_file;
 pub mod serving;
+pub mod settings;
+mod tokens;
+mod validate;
+pub mod value;
 pub mod view;
 
-use std::collections::BTreeMap;
 use std::fmt;
 use std::path::PathBuf;
 use std::str::FromStr;
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::{Map, Value};
 
-pub use load::{Env, Overrides, load, load_text};
+pub use env::Env;
+pub use layers::{Overrides, load, load_text};
+pub use settings::{Config, StartUp};
 
 use crate::models::ModelTable;
 
@@ -267,58 +276,9 @@ impl TokenConfig {
     }
 }
 
-/// The effective, validated configuration.
-#[derive(Debug, Clone)]
-pub struct Config {
-    pub tokens: Vec<TokenConfig>,
-    pub bearer_token: Option<SecretString>,
-    pub admin_token: Option<SecretString>,
-    pub strategy: Strategy,
-    pub priority_mode: PriorityMode,
-    pub health_check_interval: Duration,
-    pub health_check_mode: HealthCheckMode,
-    pub server_host: String,
-    pub server_port: u16,
-    pub upstream_url: String,
-    pub upstream_api: UpstreamApi,
-    /// The `grazie-agent` header value: a one-line JSON object.
-    pub grazie_agent: String,
-    /// Only the user's own entries; `model_table()` merges them over the built-in ones.
-    pub models: BTreeMap<String, String>,
-    /// The `profile_parameters` entries, laid over the built-in profile table (`crate::profiles`).
-    pub profile_parameters: BTreeMap<String, crate::profiles::ProfileOverride>,
-    pub connect_timeout: Duration,
-    pub request_timeout: Duration,
-    pub first_byte_timeout: Duration,
-    pub idle_timeout: Duration,
-    pub max_attempts: Option<u32>,
-    pub watch_config: bool,
-    pub max_body_size: u64,
-    pub shutdown_grace: Duration,
-    /// Open client connections at most; more are closed at once (a flood must not exhaust file descriptors).
-    pub max_connections: u32,
-    /// A client must send its request headers within this time (slowloris).
-    pub client_header_timeout: Duration,
-    /// A client must send its whole request body within this time.
-    pub client_body_timeout: Duration,
-    /// A keep-alive client connection with no request open is closed after this long.
-    pub client_idle_timeout: Duration,
-    /// Header bytes one request may carry; also caps a connection's read buffer, so what an unauthenticated
-    /// client can make the server hold.
-    pub max_header_size: u64,
-    /// The config file that was read, if any.
-    pub file: Option<PathBuf>,
-    /// Where each top-level key's value came from.
-    pub sources: BTreeMap<&'static str, Source>,
-    /// Problems that do not stop jbproxy but that the user should hear about (e.g. an expired token).
-    pub warnings: Vec<String>,
-    /// The `.env` line each environment value came from (same variable, same value), for messages.
-    pub env_file_lines: BTreeMap<&'static str, usize>,
-}
-
 impl Config {
     pub fn model_table(&self) -> ModelTable {
-        ModelTable::with_overrides(&self.models)
+        ModelTable::with_overrides(&self.models).with_fallback(&self.model_fallback)
     }
 
     pub fn source_of(&self, key: &str) -> Source {
@@ -328,15 +288,20 @@ impl Config {
     /// Where a key's value came from, as a place to go and fix it: `.env (line 5)`, `config/config.json`, …
     pub fn origin_of(&self, key: &str) -> String {
         let env = Env::default().with_lines(self.env_file_lines.clone());
-        load::origin_text(&self.source_of(key), &env)
+        env::origin_text(&self.source_of(key), &env)
     }
 
     /// The address serve binds, as `host:port` (IPv6 hosts bracketed).
     pub fn listen_address(&self) -> String {
-        if self.server_host.contains(':') && !self.server_host.starts_with('[') {
-            format!("[{}]:{}", self.server_host, self.server_port)
+        let StartUp {
+            server_host: host,
+            server_port: port,
+            ..
+        } = &self.start_up;
+        if host.contains(':') && !host.starts_with('[') {
+            format!("[{host}]:{port}")
         } else {
-            format!("{}:{}", self.server_host, self.server_port)
+            format!("{host}:{port}")
         }
     }
 }

@@ -51,7 +51,9 @@ enable at least one",
     }
     let exposed = match bound {
         Some(addr) if !is_loopback_ip(addr.ip()) => Some(addr.to_string()),
-        _ if !is_loopback_host(&config.server_host) => Some(config.server_host.clone()),
+        _ if !is_loopback_host(&config.start_up.server_host) => {
+            Some(config.start_up.server_host.clone())
+        }
         _ => None,
     };
     match exposed {
@@ -85,30 +87,11 @@ pub fn is_loopback_host(host: &str) -> bool {
     }
 }
 
-/// Puts the running values of the settings the server reads only at start-up (the listener, connection handling,
-/// the shutdown plan, the watcher) back into `new` (so what the server reports is what it
-/// does) and returns the keys whose new value differed: those need a restart.
+/// Puts the running start-up settings (see `StartUp`) back into `new`, so what the server reports is what it does,
+/// and returns the keys whose new value differed: those need a restart.
 pub fn keep_start_up_settings(running: &Config, new: &mut Config) -> Vec<&'static str> {
-    let mut changed = Vec::new();
-    macro_rules! keep {
-        ($($field:ident),*) => {$(
-            if running.$field != new.$field {
-                new.$field = running.$field.clone();
-                changed.push(stringify!($field));
-            }
-        )*};
-    }
-    keep!(
-        server_host,
-        server_port,
-        max_connections,
-        client_header_timeout,
-        client_body_timeout,
-        client_idle_timeout,
-        max_header_size,
-        shutdown_grace,
-        watch_config
-    );
+    let changed = running.start_up.changed(&new.start_up);
+    new.start_up = running.start_up.clone();
     for key in &changed {
         new.sources.insert(
             key,
@@ -211,12 +194,12 @@ mod tests {
     fn start_up_settings_keep_their_running_values_and_are_named() {
         let running = config("127.0.0.1");
         let mut new = config("::1");
-        new.server_port = 9999;
+        new.start_up.server_port = 9999;
         new.max_body_size = 4096;
         let changed = keep_start_up_settings(&running, &mut new);
         assert_eq!(changed, ["server_host", "server_port"]);
-        assert_eq!(new.server_host, "127.0.0.1");
-        assert_eq!(new.server_port, running.server_port);
+        assert_eq!(new.start_up.server_host, "127.0.0.1");
+        assert_eq!(new.start_up.server_port, running.start_up.server_port);
         assert_eq!(new.max_body_size, 4096, "reloadable settings take effect");
     }
 }

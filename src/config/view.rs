@@ -1,11 +1,53 @@
 //! The effective config as people and scripts see it: the config file's own keys with secrets redacted, and the
 //! source of each value. `print-config` and the admin `/config` endpoint both show this view.
 
-use secrecy::ExposeSecret;
+use std::time::Duration;
+
+use secrecy::{ExposeSecret, SecretString};
 use serde_json::{Map, Value, json};
 
-use super::Config;
+use super::{Config, HealthCheckMode, PriorityMode, Strategy, UpstreamApi};
 use crate::secret::redacted;
+
+/// How a setting's value looks in the view: durations as humantime text, keys by fingerprint, enums by name.
+/// `settings.rs` names its own rendering for the few values this does not fit (a URL with a password in it).
+pub trait Show {
+    fn show(&self) -> Value;
+}
+
+impl Show for Duration {
+    fn show(&self) -> Value {
+        Value::String(humantime::format_duration(*self).to_string())
+    }
+}
+
+impl Show for Option<SecretString> {
+    fn show(&self) -> Value {
+        json!(self.as_ref().map(|s| redacted(s.expose_secret())))
+    }
+}
+
+macro_rules! show_as_json {
+    ($($ty:ty),*) => {$(
+        impl Show for $ty {
+            fn show(&self) -> Value {
+                json!(self)
+            }
+        }
+    )*};
+}
+show_as_json!(bool, u16, u32, u64, String, Option<u32>);
+
+macro_rules! show_by_name {
+    ($($ty:ty),*) => {$(
+        impl Show for $ty {
+            fn show(&self) -> Value {
+                Value::from(self.as_str())
+            }
+        }
+    )*};
+}
+show_by_name!(Strategy, PriorityMode, HealthCheckMode, UpstreamApi);
 
 /// One object keyed like the config file, every secret replaced by its fingerprint, plus `sources`.
 pub fn redacted_json(config: &Config) -> Value {
@@ -36,54 +78,22 @@ pub fn redacted_json(config: &Config) -> Value {
             entry
         })
         .collect();
-    let secret =
-        |s: &Option<secrecy::SecretString>| s.as_ref().map(|s| redacted(s.expose_secret()));
-    let mut out = json!({
-        "jetbrains_tokens": tokens,
-        "bearer_token": secret(&config.bearer_token),
-        "admin_token": secret(&config.admin_token),
-        "load_balance_strategy": config.strategy.as_str(),
-        "priority_mode": config.priority_mode.as_str(),
-        "health_check_interval": humantime::format_duration(config.health_check_interval).to_string(),
-        "health_check_mode": config.health_check_mode.as_str(),
-        "server_port": config.server_port,
-        "server_host": config.server_host,
-        "upstream_url": crate::secret::redact_url(&config.upstream_url),
-        "upstream_api": config.upstream_api.as_str(),
-        "grazie_agent": serde_json::from_str::<Value>(&config.grazie_agent).unwrap_or(Value::Null),
-        "models": config.model_table().as_map(),
-        "connect_timeout": humantime::format_duration(config.connect_timeout).to_string(),
-        "request_timeout": humantime::format_duration(config.request_timeout).to_string(),
-        "first_byte_timeout": humantime::format_duration(config.first_byte_timeout).to_string(),
-        "idle_timeout": humantime::format_duration(config.idle_timeout).to_string(),
-        "max_attempts": config.max_attempts,
-        "watch_config": config.watch_config,
-        "max_body_size": config.max_body_size,
-        "shutdown_grace": humantime::format_duration(config.shutdown_grace).to_string(),
-        "max_connections": config.max_connections,
-        "client_header_timeout": humantime::format_duration(config.client_header_timeout).to_string(),
-        "client_body_timeout": humantime::format_duration(config.client_body_timeout).to_string(),
-        "client_idle_timeout": humantime::format_duration(config.client_idle_timeout).to_string(),
-        "max_header_size": config.max_header_size,
-    });
-    let sources: Map<String, Value> = keys(&out)
-        .into_iter()
+    let mut out = Map::new();
+    out.insert("jetbrains_tokens".into(), Value::Array(tokens));
+    super::settings::show_all(config, &mut out);
+    // Shown resolved: each pattern with the profile it serves, which depends on the model table.
+    out.insert("model_fallback".into(), model_fallback(config));
+    let sources: Map<String, Value> = out
+        .keys()
         .map(|key| {
-            let source = config.source_of(&key).to_string();
-            (key, Value::String(source))
+            (
+                key.clone(),
+                Value::String(config.source_of(key).to_string()),
+            )
         })
         .collect();
-    if let Value::Object(map) = &mut out {
-        map.insert("sources".into(), Value::Object(sources));
-    }
-    out
-}
-
-fn keys(value: &Value) -> Vec<String> {
-    value
-        .as_object()
-        .map(|m| m.keys().cloned().collect())
-        .unwrap_or_default()
+    out.insert("sources".into(), Value::Object(sources));
+    Value::Object(out)
 }
 
 /// `(key, value, source)` rows for a human-readable view, with tokens listed one per row.
@@ -94,7 +104,7 @@ pub fn rows(config: &Config) -> Vec<(String, String, String)> {
     };
     let mut rows = Vec::new();
     for (key, value) in map {
-        if key == "sources" || key == "models" {
+        if key == "sources" || key == "models" || key == "model_fallback" {
             continue;
         }
         let source = config.source_of(key).to_string();
@@ -131,5 +141,34 @@ pub fn rows(config: &Config) -> Vec<(String, String, String)> {
         ),
         config.source_of("models").to_string(),
     ));
+    let table = config.model_table();
+    let patterns = table.fallback().rules();
+    let custom = patterns.iter().filter(|r| r.family.is_none()).count();
+    rows.push((
+        "model_fallback".into(),
+        match config.model_fallback.enabled {
+            false => "off".to_string(),
+            true => format!(
+                "{} patterns ({custom} from config); see `--json` for them",
+                patterns.len()
+            ),
+        },
+        config.source_of("model_fallback").to_string(),
+    ));
     rows
+}
+
+/// The effective fallback: `false` when off, else each pattern with the profile it serves.
+fn model_fallback(config: &Config) -> Value {
+    if !config.model_fallback.enabled {
+        return Value::Bool(false);
+    }
+    let table = config.model_table();
+    let patterns: Map<String, Value> = table
+        .fallback()
+        .rules()
+        .iter()
+        .map(|r| (r.pattern.clone(), Value::String(r.profile.clone())))
+        .collect();
+    Value::Object(patterns)
 }

@@ -2,13 +2,29 @@
 //! `jbproxy serve --demo`: every endpoint, event type and error status of `docs/UPSTREAM.md`, with strict checking
 //! of what the proxy sends and per-token behaviours (errors, slowness, cuts) switchable at runtime.
 //!
+//! What a chat gets: the echo of the last user message (`Echo: …`, or the demo text), even when tools are offered;
+//! `Tool said: <result>` when the conversation ends with a tool result; and a **tool call** only when the last user
+//! message carries a directive:
+//!
+//! - `[[tool]]`: call the first tool offered with `{"input": <the message without the directive>}`;
+//! - `[[tool:NAME]]`: call the tool NAME (or the one tool whose name ends in `__NAME` or `.NAME`, such as
+//!   `mcp__probe__probe_nonce` for `probe_nonce`) with the same arguments;
+//! - `[[tool:NAME {"city": "Paris"}]]`: call NAME with these arguments;
+//! - `[[tools]]`: call every tool offered at once (parallel calls, their fragments interleaved).
+//!
+//! A directive that cannot be followed is answered with text saying why (`directive.rs` has the details). The
+//! parameters have the last word (`reply.rs`): `tool-choice-required` or `-named` makes a call without a directive,
+//! `tool-choice-none` none with one, `parallel-tool-calls: false` one call at most; `response-format`,
+//! `number-of-choices` and `length` shape the text.
+//!
 //! Layout: this file holds the public handle and shared state; `handlers` routes and answers requests, `validate`
 //! checks chat bodies, `parameters` reads their parameters and shapes answers to them, `reply` builds the SSE
-//! events, `stream` times their delivery, `quota` keeps the per-token quota, `auth` mints and reads JWTs,
-//! `behaviour` defines what a token makes the fake do.
+//! events, `directive` reads the tool directive, `stream` times their delivery, `quota` keeps the per-token quota,
+//! `auth` mints and reads JWTs, `behaviour` defines what a token makes the fake do.
 
 mod auth;
 mod behaviour;
+mod directive;
 mod handlers;
 mod parameters;
 mod quota;
@@ -52,7 +68,7 @@ pub struct FakeOptions {
     /// so memory stays flat; counters are kept either way.
     pub record_requests: bool,
     /// Which parameters each profile takes (a key a profile does not take is a 400, as upstream); default the
-    /// built-in table (`src/profiles.json`).
+    /// built-in table (`src/profiles/profiles.json`).
     pub profiles: crate::profiles::ProfileTable,
 }
 
@@ -120,7 +136,7 @@ impl Shared {
 
     /// The token's quota as of now (rolled over to a new period if its `until` has passed).
     fn quota_entry<R>(&self, token_name: &str, f: impl FnOnce(&mut Quota) -> R) -> R {
-        let now = quota::now_ms();
+        let now = crate::epoch::now_ms();
         let mut quotas = lock(&self.quotas);
         let entry = quotas
             .entry(token_name.to_owned())
@@ -165,6 +181,10 @@ impl FakeUpstream {
             let _ = tcp.set_nodelay(true);
         });
         let stop = shared.cancel.clone().cancelled_owned();
+        #[allow(
+            clippy::disallowed_methods,
+            reason = "the FakeUpstream value owns this task: dropping it cancels `stop`, which ends the serve"
+        )]
         tokio::spawn(async move {
             let _ = axum::serve(listener, app)
                 .with_graceful_shutdown(stop)

@@ -8,8 +8,7 @@ use std::collections::HashSet;
 use serde_json::{Map, Value, json};
 
 use super::validate::{ApiVersion, Check, as_object, check_tool, only_keys};
-use crate::profiles::Capabilities;
-use crate::upstream::parameters::{FQDN_PREFIX, Kind, Param};
+use crate::profiles::{Capabilities, FQDN_PREFIX, Kind, Param};
 
 /// What the request's parameters ask of the answer.
 #[derive(Debug, Default)]
@@ -32,23 +31,6 @@ pub(super) enum Choice {
     None,
     Required,
     Named(String),
-}
-
-impl Asked {
-    /// The tool the fake calls when it answers a user with a call: none under `tool-choice-none`, the named one
-    /// under `tool-choice-named`, else the first declared.
-    pub fn tool_to_call(&self) -> Option<String> {
-        match &self.tool_choice {
-            Some(Choice::None) => None,
-            Some(Choice::Named(name)) => Some(name.clone()),
-            _ => self.tools.first().cloned(),
-        }
-    }
-
-    /// Whether the request demands a tool call (`tool-choice-required` or `-named`).
-    pub fn tool_required(&self) -> bool {
-        matches!(self.tool_choice, Some(Choice::Required | Choice::Named(_)))
-    }
 }
 
 /// Checks `parameters` (present: at least one pair) for `profile`, which takes what `caps` says.

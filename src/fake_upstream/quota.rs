@@ -1,7 +1,5 @@
 //! Per-token quota bookkeeping and its two wire shapes: the `quota/get` reply and the `QuotaMetadata` event.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
-
 use serde_json::{Value, json};
 
 /// The default allowance, in the upstream's units (1/100,000 credit), as in the survey's example.
@@ -70,7 +68,7 @@ impl Quota {
                     "available": {"amount": "0"},
                 },
             },
-            "until": crate::jwt::rfc3339(ms_to_time(self.until_ms)),
+            "until": crate::jwt::rfc3339(crate::epoch::from_millis(self.until_ms)),
         })
     }
 
@@ -97,15 +95,4 @@ pub(super) fn amount(value: f64) -> String {
     } else {
         value.to_string()
     }
-}
-
-pub(super) fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-        .unwrap_or(0)
-}
-
-fn ms_to_time(ms: i64) -> SystemTime {
-    UNIX_EPOCH + Duration::from_millis(u64::try_from(ms).unwrap_or(0))
 }

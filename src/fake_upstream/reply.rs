@@ -1,11 +1,23 @@
-//! The SSE events of a successful chat answer: echo text, a tool call, or a reply to a tool result; shaped by what
-//! the parameters ask (`super::parameters`: several answers, a length limit, a JSON format). Every line carries
+//! The SSE events of a successful chat answer: echo text, a reply to a tool result, or tool calls; shaped by what the
+//! parameters ask (`super::parameters`) and by the tool directive (`super::directive`). Every line carries
 //! `"event_type": "data"`, and tool-call chunks `parallelToolIndex`, as JetBrains' gateway sends them.
+//!
+//! When the answer is a call, as a model under the same parameters would answer:
+//!
+//! - `tool-choice-none`: never; the answer is text whatever the message says.
+//! - `tool-choice-named`: always that tool; `tool-choice-required`: always, the directive's tools or else the first
+//!   declared; both whatever came last (a tool result included).
+//! - otherwise (auto or unset): only when the last user message carries a directive; one that cannot be followed
+//!   is answered with text saying why.
+//!
+//! Several calls (`[[tools]]`) go out at once, their fragments interleaved, unless `parallel-tool-calls` is false
+//! (or the body is v7, which has no parallel calls): then only the first is made.
 
 use bytes::Bytes;
 use serde_json::{Value, json};
 
-use super::parameters::shaped_text;
+use super::directive;
+use super::parameters::{Choice, shaped_text};
 use super::validate::{ApiVersion, ChatSummary, LastMessage};
 
 /// Everything that decides the events, gathered by the handler.
@@ -24,13 +36,14 @@ pub(super) struct ReplyInput<'a> {
 /// (`number-of-choices`) interleave event by event, each event tagged with its `choiceIndex`.
 pub(super) fn chat_frames(input: &ReplyInput<'_>) -> Vec<Bytes> {
     let choices = input.summary.asked.choices.max(1);
+    let what = decide(input.summary, input.demo_text);
     let mut events: Vec<Value> = Vec::with_capacity(input.content_events + 6);
     if input.unknown_events {
         // Not a real event type: exercises the proxy's skip-unknown path early in every stream.
         events.push(json!({"type": "ThinkingMetadata"}));
     }
     let mut answers: Vec<std::vec::IntoIter<Value>> = (0..choices)
-        .map(|choice| answer(input, choice).into_iter())
+        .map(|choice| answer(input, &what, choice).into_iter())
         .collect();
     loop {
         let mut any = false;
@@ -59,48 +72,102 @@ pub(super) fn chat_frames(input: &ReplyInput<'_>) -> Vec<Bytes> {
     frames
 }
 
-/// The events of answer number `choice`, ending with its `FinishMetadata`.
-fn answer(input: &ReplyInput<'_>, choice: u32) -> Vec<Value> {
-    let summary = input.summary;
-    let mut events = Vec::with_capacity(input.content_events + 2);
-    // A required (or named) tool choice is a call whatever came last, as a model under it answers.
-    let call = match (&summary.first_tool, &summary.last) {
-        (Some(tool), _) if summary.asked.tool_required() => Some(tool),
-        (Some(tool), LastMessage::User) => Some(tool),
+/// What every answer of a request says.
+enum Answer {
+    /// Calls to make, `(tool, arguments as JSON text)` each.
+    Calls(Vec<(String, String)>),
+    /// Text, shaped as the parameters ask (`echo` is what a JSON answer repeats).
+    Text { text: String, echo: String },
+    /// The fake's own words about a directive it cannot follow, sent as they are.
+    Note(String),
+}
+
+fn decide(summary: &ChatSummary, demo_text: Option<&str>) -> Answer {
+    let asked = &summary.asked;
+    let found = match summary.last {
+        LastMessage::User => directive::find(&summary.last_user_text),
         _ => None,
     };
-    let reason = match (call, &summary.last) {
-        (Some(tool), _) => {
-            let arguments = json!({"input": summary.last_user_text}).to_string();
-            let fragments = split_even(&arguments, input.content_events.max(2));
-            match parallel_tools(summary) {
-                Some(tools) => {
-                    push_parallel_calls(&mut events, tools, input.tool_serial, &fragments)
-                }
-                None => push_tool_call(
+    let resolved = found.as_ref().map(|d| {
+        d.as_ref()
+            .map_err(Clone::clone)
+            .and_then(|d| d.resolve(&asked.tools))
+    });
+    // The input a forced call takes when no directive gives one.
+    let input = || {
+        let text = match &found {
+            Some(Ok(d)) => d.rest(),
+            _ => summary.last_user_text.as_str(),
+        };
+        json!({"input": text}).to_string()
+    };
+    let calls = match (&asked.tool_choice, resolved) {
+        (Some(Choice::None), _) => None,
+        (Some(Choice::Named(name)), resolved) => {
+            let arguments = match resolved {
+                Some(Ok(calls)) => calls.into_iter().find(|(tool, _)| tool == name),
+                _ => None,
+            }
+            .map_or_else(input, |(_, arguments)| arguments);
+            Some(vec![(name.clone(), arguments)])
+        }
+        (Some(Choice::Required), Some(Ok(calls))) => Some(calls),
+        (Some(Choice::Required), _) => asked
+            .tools
+            .first()
+            .map(|first| vec![(first.clone(), input())]),
+        (_, Some(Ok(calls))) => Some(calls),
+        (_, Some(Err(why))) => return Answer::Note(format!("Fake upstream: {why}")),
+        (_, None) => None,
+    };
+    if let Some(mut calls) = calls.filter(|c| !c.is_empty()) {
+        if asked.parallel_tool_calls == Some(false) || summary.version == ApiVersion::V7 {
+            calls.truncate(1);
+        }
+        return Answer::Calls(calls);
+    }
+    match &summary.last {
+        LastMessage::ToolResult(result) => Answer::Text {
+            text: format!("Tool said: {result}"),
+            echo: result.clone(),
+        },
+        _ => Answer::Text {
+            text: match demo_text {
+                Some(text) => text.to_owned(),
+                None => format!("Echo: {}", summary.last_user_text),
+            },
+            echo: summary.last_user_text.clone(),
+        },
+    }
+}
+
+/// The events of answer number `choice`, ending with its `FinishMetadata`.
+fn answer(input: &ReplyInput<'_>, what: &Answer, choice: u32) -> Vec<Value> {
+    let summary = input.summary;
+    let pieces = input.content_events;
+    let mut events = Vec::with_capacity(pieces + 2);
+    let reason = match what {
+        Answer::Calls(calls) => {
+            match calls.as_slice() {
+                [(tool, arguments)] => push_tool_call(
                     &mut events,
                     summary.version,
                     tool,
                     input.tool_serial,
-                    &fragments,
+                    &split_even(arguments, pieces.max(2)),
                 ),
+                several => push_parallel_calls(&mut events, several, input.tool_serial, pieces),
             }
             "tool_call"
         }
-        (_, LastMessage::ToolResult(result)) => {
-            let (text, reason) =
-                shaped_text(format!("Tool said: {result}"), result, &summary.asked);
-            push_content(&mut events, &numbered(text, choice), input.content_events);
+        Answer::Text { text, echo } => {
+            let (text, reason) = shaped_text(text.clone(), echo, &summary.asked);
+            push_content(&mut events, &numbered(text, choice), pieces);
             reason
         }
-        _ => {
-            let text = match input.demo_text {
-                Some(text) => text.to_owned(),
-                None => format!("Echo: {}", summary.last_user_text),
-            };
-            let (text, reason) = shaped_text(text, &summary.last_user_text, &summary.asked);
-            push_content(&mut events, &numbered(text, choice), input.content_events);
-            reason
+        Answer::Note(note) => {
+            push_content(&mut events, note, pieces);
+            "stop"
         }
     };
     events.push(json!({"type": "FinishMetadata", "reason": reason}));
@@ -122,30 +189,28 @@ fn push_content(events: &mut Vec<Value>, text: &str, pieces: usize) {
     }
 }
 
-/// The tools to call at once: every declared tool, when the request explicitly allows parallel calls
-/// (`parallel-tool-calls: true`), offers several tools and names none; v7 has no parallel calls.
-fn parallel_tools(summary: &ChatSummary) -> Option<&[String]> {
-    let asked = &summary.asked;
-    let named = matches!(asked.tool_choice, Some(super::parameters::Choice::Named(_)));
-    (summary.version == ApiVersion::V8
-        && asked.parallel_tool_calls == Some(true)
-        && asked.tools.len() > 1
-        && !named)
-        .then_some(asked.tools.as_slice())
-}
-
-/// One call per tool, their fragments interleaved (each tagged with its `parallelToolIndex`), as the upstream may
-/// send parallel calls.
-fn push_parallel_calls(events: &mut Vec<Value>, tools: &[String], serial: u64, fragments: &[&str]) {
-    for (i, tool) in tools.iter().enumerate() {
+/// Several calls at once: every start, then the fragments interleaved call by call (each tagged with its
+/// `parallelToolIndex`), as the upstream may send parallel calls.
+fn push_parallel_calls(
+    events: &mut Vec<Value>,
+    calls: &[(String, String)],
+    serial: u64,
+    pieces: usize,
+) {
+    for (i, (tool, _)) in calls.iter().enumerate() {
         events.push(
             json!({"type": "ToolCall", "id": format!("toolu_{serial}_{i}"), "name": tool,
             "parallelToolIndex": i}),
         );
     }
-    for fragment in fragments {
-        for i in 0..tools.len() {
-            events.push(json!({"type": "ToolCall", "content": fragment, "parallelToolIndex": i}));
+    let fragments: Vec<Vec<&str>> = calls
+        .iter()
+        .map(|(_, arguments)| split_even(arguments, pieces.max(2)))
+        .collect();
+    for round in 0..pieces.max(2) {
+        for (i, call) in fragments.iter().enumerate() {
+            events
+                .push(json!({"type": "ToolCall", "content": call[round], "parallelToolIndex": i}));
         }
     }
 }

@@ -28,10 +28,7 @@ pub(super) struct ChatSummary {
     pub last_user_text: String,
     /// How the conversation ends.
     pub last: LastMessage,
-    /// The tool the fake calls when it answers with a call: the first declared, the one `tool-choice-named`
-    /// names, none under `tool-choice-none` or without tools.
-    pub first_tool: Option<String>,
-    /// What the parameters ask of the answer.
+    /// What the parameters ask of the answer, the declared tools' names among it.
     pub asked: Asked,
 }
 
@@ -91,7 +88,6 @@ pub(super) fn validate_chat(
         version,
         last_user_text,
         last,
-        first_tool: asked.tool_to_call(),
         asked,
     })
 }

@@ -1,201 +1,32 @@
 //! The token pool: which JWT serves the next request, and what each outcome does to that JWT's standing.
 //!
-//! The pool does no I/O. `pick` is lock-free for healthy tokens (an atomic flag mirrors the health state) and
+//! The pool does no I/O. `pick` is lock-free for healthy tokens (an atomic flag mirrors the standing) and
 //! allocates nothing; the per-token `Mutex` is only taken for tokens that are recovering, and never across an
-//! `.await`. State that must survive a config reload (health, counters, the current JWT) lives in `TokenState`,
+//! `.await`. State that must survive a config reload (standing, counters, the current JWT) lives in `TokenState`,
 //! shared by `Arc` between the old and the new pool for every token whose JWT did not change.
 
-pub mod health;
+pub mod outlook;
 mod select;
+mod slot;
+pub mod standing;
 pub mod stats;
 
-use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU32, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, SystemTime};
 
-use arc_swap::ArcSwap;
 use secrecy::{ExposeSecret, SecretString};
 use tokio::time::Instant;
 
-pub use health::{Admission, Health, Outcome, StateKind, Transition};
+pub use slot::{FAILURE_CLASSES, LastCheck, QuotaInfo, Slot, TokenState, Tried, outcome_name};
+pub use standing::{Admission, Outcome, Standing, StateKind, Transition};
+
+use slot::failure_class;
 
 use crate::config::{Config, PriorityMode, Strategy, TokenConfig};
 
 /// The seed's message for "no token can serve"; clients and scripts match on it.
 pub const NO_TOKENS_MESSAGE: &str = "no available JWT tokens: no healthy JWT tokens available";
-
-/// Quota as last reported by the upstream (a quota check or a stream's QuotaMetadata).
-#[derive(Debug, Clone, PartialEq)]
-pub struct QuotaInfo {
-    pub used: f64,
-    pub maximum: f64,
-    /// What can still be spent; where tariff and top-up quotas are reported, their sum.
-    pub left: f64,
-    pub until: Option<SystemTime>,
-}
-
-/// Counters per failure class, in the order of `FAILURE_CLASSES`.
-pub const FAILURE_CLASSES: [&str; 6] = [
-    "unauthorized",
-    "quota_exhausted",
-    "rate_limited",
-    "fault",
-    "request_error",
-    "unreachable",
-];
-
-/// An outcome's name, as `/stats` shows it: "ok" or its failure class.
-pub fn outcome_name(outcome: &Outcome) -> &'static str {
-    failure_class(outcome).map_or("ok", |i| FAILURE_CLASSES[i])
-}
-
-/// The last active check of a token, for `/stats` and `jbproxy stats`.
-#[derive(Debug, Clone)]
-pub struct LastCheck {
-    pub at: SystemTime,
-    /// "ok" or a failure class ("unreachable", "unauthorized", …).
-    pub result: &'static str,
-    pub error: Option<String>,
-}
-
-fn failure_class(outcome: &Outcome) -> Option<usize> {
-    match outcome {
-        Outcome::Success => None,
-        Outcome::Unauthorized => Some(0),
-        Outcome::QuotaExhausted { .. } => Some(1),
-        Outcome::RateLimited { .. } => Some(2),
-        Outcome::Fault => Some(3),
-        Outcome::RequestError => Some(4),
-        Outcome::Unreachable => Some(5),
-    }
-}
-
-/// What survives a reload for a token whose JWT is unchanged.
-pub struct TokenState {
-    /// The JWT in use now; a refresh swaps in a new one.
-    jwt: ArcSwap<SecretString>,
-    /// `exp` of the current JWT in Unix seconds, `i64::MAX` when unknown.
-    exp: AtomicI64,
-    health: Mutex<Health>,
-    /// Mirrors `health.kind == Healthy` so `pick` needs no lock in the common case.
-    healthy: AtomicBool,
-    /// Healthy with no fault or cooldown counted: a success then changes nothing, so it skips the lock.
-    clean: AtomicBool,
-    inflight: AtomicU32,
-    requests: AtomicU64,
-    successes: AtomicU64,
-    failures: [AtomicU64; FAILURE_CLASSES.len()],
-    latency_total_us: AtomicU64,
-    last_used_ms: AtomicU64,
-    quota: Mutex<Option<QuotaInfo>>,
-    last_check: Mutex<Option<LastCheck>>,
-}
-
-impl TokenState {
-    fn new(jwt: &SecretString) -> Self {
-        let state = Self {
-            jwt: ArcSwap::from_pointee(jwt.clone()),
-            exp: AtomicI64::new(i64::MAX),
-            health: Mutex::new(Health::default()),
-            healthy: AtomicBool::new(true),
-            clean: AtomicBool::new(true),
-            inflight: AtomicU32::new(0),
-            requests: AtomicU64::new(0),
-            successes: AtomicU64::new(0),
-            failures: Default::default(),
-            latency_total_us: AtomicU64::new(0),
-            last_used_ms: AtomicU64::new(0),
-            quota: Mutex::new(None),
-            last_check: Mutex::new(None),
-        };
-        state.set_exp(jwt);
-        state
-    }
-
-    fn set_exp(&self, jwt: &SecretString) {
-        let exp = crate::jwt::DecodedJwt::decode(jwt.expose_secret())
-            .ok()
-            .and_then(|j| j.time_claim("exp"))
-            .unwrap_or(i64::MAX);
-        self.exp.store(exp, Ordering::Relaxed);
-    }
-
-    fn health(&self) -> MutexGuard<'_, Health> {
-        // A panic while holding this lock leaves a consistent Health (every method is a few assignments).
-        self.health
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-    }
-}
-
-/// A token as this config describes it, with its carried-over state.
-pub struct Slot {
-    pub config: TokenConfig,
-    pub fingerprint: String,
-    pub state: Arc<TokenState>,
-}
-
-impl Slot {
-    pub fn label(&self) -> String {
-        format!("{} ({})", self.config.name, self.fingerprint)
-    }
-
-    pub fn expired(&self, now_unix: i64) -> bool {
-        self.state.exp.load(Ordering::Relaxed) <= now_unix
-    }
-
-    pub fn inflight(&self) -> u32 {
-        self.state.inflight.load(Ordering::Relaxed)
-    }
-
-    pub fn current_jwt(&self) -> Arc<SecretString> {
-        self.state.jwt.load_full()
-    }
-
-    /// `exp` of the JWT in use, in Unix seconds.
-    pub fn state_exp(&self) -> Option<i64> {
-        Some(self.state.exp.load(Ordering::Relaxed)).filter(|&e| e != i64::MAX)
-    }
-
-    pub fn state_kind(&self) -> StateKind {
-        self.state.health().kind
-    }
-
-    pub fn is_healthy(&self) -> bool {
-        self.state.healthy.load(Ordering::Acquire)
-    }
-}
-
-/// The set of tokens a request has already tried, so failover never repeats one.
-#[derive(Debug, Default, Clone)]
-pub struct Tried(Vec<u64>);
-
-impl Tried {
-    pub fn insert(&mut self, index: usize) {
-        let (word, bit) = (index / 64, index % 64);
-        if self.0.len() <= word {
-            self.0.resize(word + 1, 0);
-        }
-        self.0[word] |= 1 << bit;
-    }
-
-    pub fn remove(&mut self, index: usize) {
-        if let Some(w) = self.0.get_mut(index / 64) {
-            *w &= !(1 << (index % 64));
-        }
-    }
-
-    /// Nothing tried yet: the request's first pick.
-    pub fn is_empty(&self) -> bool {
-        self.0.iter().all(|w| *w == 0)
-    }
-
-    pub fn contains(&self, index: usize) -> bool {
-        self.0
-            .get(index / 64)
-            .is_some_and(|w| w & (1 << (index % 64)) != 0)
-    }
-}
 
 /// No token can serve now.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -236,7 +67,7 @@ impl Pool {
             .collect();
         Self {
             slots,
-            strategy: config.strategy,
+            strategy: config.load_balance_strategy,
             priority_mode: config.priority_mode,
             cursor: AtomicUsize::new(0),
         }
@@ -261,7 +92,7 @@ impl Pool {
     /// Tokens that could take a request right now (ignoring concurrency limits).
     pub fn usable_count(&self) -> usize {
         let now = Instant::now();
-        let now_unix = unix_now();
+        let now_unix = crate::epoch::now_secs();
         (0..self.slots.len())
             .filter(|&i| self.admissible(i, now, now_unix, &Tried::default(), false))
             .count()
@@ -270,7 +101,7 @@ impl Pool {
     /// Chooses a token for a request by the configured strategy, skipping `tried` ones.
     pub fn pick(self: &Arc<Self>, tried: &Tried) -> Result<Permit, Unavailable> {
         let now = Instant::now();
-        let now_unix = unix_now();
+        let now_unix = crate::epoch::now_secs();
         let Some(index) = select::choose(self, tried, now, now_unix) else {
             return Err(Unavailable {
                 retry_after: self.soonest_recovery(now),
@@ -278,13 +109,13 @@ impl Pool {
         };
         let slot = &self.slots[index];
         if !slot.state.healthy.load(Ordering::Acquire) {
-            let mut health = slot.state.health();
-            match health.admission(now) {
-                Admission::Probe => health.start_probe(),
+            let mut standing = slot.state.standing();
+            match standing.admission(now) {
+                Admission::Probe => standing.start_probe(),
                 Admission::Serve => {}
                 // Lost a race with another request's probe; let the caller try again without this token.
                 Admission::No => {
-                    drop(health);
+                    drop(standing);
                     let mut tried = tried.clone();
                     tried.insert(index);
                     return self.pick(&tried);
@@ -293,9 +124,10 @@ impl Pool {
         }
         slot.state.inflight.fetch_add(1, Ordering::AcqRel);
         slot.state.requests.fetch_add(1, Ordering::Relaxed);
-        slot.state
-            .last_used_ms
-            .store(unix_ms(SystemTime::now()), Ordering::Relaxed);
+        slot.state.last_used_ms.store(
+            u64::try_from(crate::epoch::now_ms()).unwrap_or(0),
+            Ordering::Relaxed,
+        );
         Ok(Permit {
             pool: Arc::clone(self),
             index,
@@ -327,7 +159,7 @@ impl Pool {
             return false;
         }
         slot.state.healthy.load(Ordering::Acquire)
-            || slot.state.health().admission(now) != Admission::No
+            || slot.state.standing().admission(now) != Admission::No
     }
 
     /// When the soonest token that is out now is expected back, if known (for `Retry-After`).
@@ -335,7 +167,7 @@ impl Pool {
         self.slots
             .iter()
             .filter(|s| s.config.enabled)
-            .filter_map(|s| s.state.health().ready_at())
+            .filter_map(|s| s.state.standing().ready_at())
             .min()
             .map(|at| {
                 at.saturating_duration_since(now)
@@ -343,7 +175,7 @@ impl Pool {
             })
     }
 
-    /// Records an outcome for slot `index` (from a request or a health check) and logs a state change once.
+    /// Records an outcome for slot `index` (from a request or an active check) and logs a state change once.
     pub fn report(&self, index: usize, outcome: &Outcome) {
         let Some(slot) = self.slots.get(index) else {
             return;
@@ -377,12 +209,14 @@ impl Pool {
             other => other,
         };
         let transition = {
-            let mut health = slot.state.health();
-            let t = health.apply(outcome, Instant::now());
+            let mut standing = slot.state.standing();
+            let t = standing.apply(outcome, Instant::now());
             slot.state
                 .healthy
-                .store(health.kind == StateKind::Healthy, Ordering::Release);
-            slot.state.clean.store(health.is_clean(), Ordering::Release);
+                .store(standing.kind == StateKind::Healthy, Ordering::Release);
+            slot.state
+                .clean
+                .store(standing.is_clean(), Ordering::Release);
             t
         };
         if let Some(t) = transition {
@@ -396,10 +230,12 @@ impl Pool {
             return;
         };
         let transition = {
-            let mut health = slot.state.health();
-            let t = health.restore(reason);
+            let mut standing = slot.state.standing();
+            let t = standing.restore(reason);
             slot.state.healthy.store(true, Ordering::Release);
-            slot.state.clean.store(health.is_clean(), Ordering::Release);
+            slot.state
+                .clean
+                .store(standing.is_clean(), Ordering::Release);
             t
         };
         if let Some(t) = transition {
@@ -413,7 +249,7 @@ impl Pool {
         let Some(slot) = self.slots.get(index) else {
             return;
         };
-        let kind = slot.state.health().kind;
+        let kind = slot.state.standing().kind;
         if matches!(
             kind,
             StateKind::Invalid | StateKind::Ejected | StateKind::Exhausted
@@ -515,26 +351,13 @@ impl Drop for Permit {
         state.inflight.fetch_sub(1, Ordering::AcqRel);
         // A probe whose request was abandoned (client gone) must not leave the token stuck in Probing.
         if !self.reported && !state.healthy.load(Ordering::Acquire) {
-            let mut health = state.health();
-            if health.kind == StateKind::Probing {
-                health.apply(&Outcome::Fault, Instant::now());
+            let mut standing = state.standing();
+            if standing.kind == StateKind::Probing {
+                standing.apply(&Outcome::Fault, Instant::now());
                 state.clean.store(false, Ordering::Release);
             }
         }
     }
-}
-
-pub fn unix_now() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0)
-}
-
-fn unix_ms(at: SystemTime) -> u64 {
-    at.duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0)
 }
 
 #[cfg(test)]

@@ -1,12 +1,12 @@
 //! A point-in-time view of the pool for `/stats`, `/health` and the `stats` command.
 
 use std::sync::atomic::Ordering;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::SystemTime;
 
 use serde::Serialize;
 use tokio::time::Instant;
 
-use super::{FAILURE_CLASSES, Pool, StateKind, unix_now};
+use super::{FAILURE_CLASSES, Pool, StateKind};
 use crate::jwt::rfc3339;
 
 #[derive(Debug, Serialize)]
@@ -54,21 +54,21 @@ pub struct QuotaStats {
 impl Pool {
     pub fn token_stats(&self) -> Vec<TokenStats> {
         let now = Instant::now();
-        let now_unix = unix_now();
+        let now_unix = crate::epoch::now_secs();
         let wall = SystemTime::now();
         self.slots
             .iter()
             .enumerate()
             .map(|(i, slot)| {
                 let state = &slot.state;
-                let health = state.health().clone();
+                let standing = state.standing().clone();
                 let exp = state.exp.load(Ordering::Relaxed);
                 let kind = if !slot.config.enabled {
                     "disabled"
-                } else if slot.expired(now_unix) && health.kind == StateKind::Healthy {
+                } else if slot.expired(now_unix) && standing.kind == StateKind::Healthy {
                     "expired"
                 } else {
-                    health.kind.as_str()
+                    standing.kind.as_str()
                 };
                 let successes = state.successes.load(Ordering::Relaxed);
                 let latency = state.latency_total_us.load(Ordering::Relaxed);
@@ -90,9 +90,9 @@ impl Pool {
                     priority: slot.config.priority,
                     weight: slot.config.weight,
                     state: kind,
-                    reason: health.reason.clone(),
-                    since: rfc3339(health.since),
-                    until: health
+                    reason: standing.reason.clone(),
+                    since: rfc3339(standing.since),
+                    until: standing
                         .until
                         .map(|u| rfc3339(wall + u.saturating_duration_since(now))),
                     usable: self.admissible(i, now, now_unix, &super::Tried::default(), false),
@@ -102,8 +102,11 @@ impl Pool {
                     inflight: state.inflight.load(Ordering::Relaxed),
                     avg_latency_ms: (successes > 0)
                         .then(|| latency as f64 / successes as f64 / 1000.0),
-                    last_used: (last_used > 0)
-                        .then(|| rfc3339(UNIX_EPOCH + Duration::from_millis(last_used))),
+                    last_used: (last_used > 0).then(|| {
+                        rfc3339(crate::epoch::from_millis(
+                            i64::try_from(last_used).unwrap_or(i64::MAX),
+                        ))
+                    }),
                     quota: quota.map(|q| QuotaStats {
                         used: q.used,
                         maximum: q.maximum,

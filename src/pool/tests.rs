@@ -1,4 +1,4 @@
-//! Unit tests for selection and health bookkeeping, with paused time where recovery is involved.
+//! Unit tests for selection and standing bookkeeping, with paused time where recovery is involved.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -10,17 +10,14 @@ use super::*;
 use crate::config::{Config, Env, Overrides, PriorityMode, Strategy};
 
 fn jwt(name: &str, exp: i64) -> String {
-    use base64::Engine;
-    let enc = |s: String| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(s);
-    format!(
-        "{}.{}.c2ln",
-        enc(r#"{"alg":"HS256"}"#.into()),
-        enc(format!(r#"{{"sub":"{name}","exp":{exp}}}"#))
-    )
+    crate::jwt::unsigned(&serde_json::json!({"sub": name, "exp": exp}))
 }
 
 fn config(names: &[&str], strategy: Strategy) -> Config {
-    let tokens: Vec<String> = names.iter().map(|n| jwt(n, unix_now() + 3600)).collect();
+    let tokens: Vec<String> = names
+        .iter()
+        .map(|n| jwt(n, crate::epoch::now_secs() + 3600))
+        .collect();
     let mut config = crate::config::load(
         &Overrides {
             jwt_tokens: Some(tokens.join(",")),
@@ -29,7 +26,7 @@ fn config(names: &[&str], strategy: Strategy) -> Config {
         &Env::default(),
     )
     .expect("config loads");
-    config.strategy = strategy;
+    config.load_balance_strategy = strategy;
     for (t, n) in config.tokens.iter_mut().zip(names) {
         t.name = n.to_string();
     }
@@ -161,7 +158,7 @@ fn max_concurrency_caps_a_token_and_permits_release_on_drop() {
 #[test]
 fn expired_and_disabled_tokens_are_skipped_without_sending_anything() {
     let mut cfg = config(&["old", "off", "ok"], Strategy::RoundRobin);
-    cfg.tokens[0].token = SecretString::from(jwt("old", unix_now() - 10));
+    cfg.tokens[0].token = SecretString::from(jwt("old", crate::epoch::now_secs() - 10));
     cfg.tokens[1].enabled = false;
     let pool = pool(&cfg);
     assert!((0..4).all(|_| pick_name(&pool) == "ok"));
@@ -177,7 +174,7 @@ fn a_reload_keeps_state_and_counters_of_unchanged_tokens() {
     old.report(0, &Outcome::Unauthorized);
     drop(old.pick(&Tried::default()));
     let mut next_cfg = cfg.clone();
-    next_cfg.tokens[1].token = SecretString::from(jwt("b2", unix_now() + 3600));
+    next_cfg.tokens[1].token = SecretString::from(jwt("b2", crate::epoch::now_secs() + 3600));
     let new = Pool::new(&next_cfg, Some(&old));
     let stats = new.token_stats();
     assert_eq!(stats[0].state, "invalid", "unchanged token keeps its state");
@@ -209,10 +206,10 @@ async fn the_soonest_recovery_becomes_retry_after() {
 #[tokio::test(start_paused = true)]
 async fn an_abandoned_probe_does_not_leave_the_token_stuck() {
     let pool = pool(&config(&["a"], Strategy::RoundRobin));
-    for _ in 0..health::EJECT_AFTER_FAULTS {
+    for _ in 0..standing::EJECT_AFTER_FAULTS {
         pool.report(0, &Outcome::Fault);
     }
-    tokio::time::advance(health::BASE_EJECTION).await;
+    tokio::time::advance(standing::BASE_EJECTION).await;
     let probe = pool.pick(&Tried::default()).expect("the probe");
     assert!(pool.pick(&Tried::default()).is_err(), "one probe at a time");
     drop(probe);
@@ -232,8 +229,63 @@ async fn a_477_without_a_reset_time_uses_the_last_known_quota_reset() {
         },
     );
     pool.report(0, &Outcome::QuotaExhausted { until: None });
-    let until = pool.slots()[0].state.health().until.expect("until");
+    let until = pool.slots()[0].state.standing().until.expect("until");
     let wait = until - Instant::now();
     assert!(wait <= Duration::from_secs(600), "{wait:?}");
     assert!(wait >= Duration::from_secs(590), "{wait:?}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_outlook_groups_each_token_by_why_it_cannot_serve() {
+    use outlook::{Cause, Group};
+    let mut cfg = config(
+        &["rl1", "rl2", "quota", "dead", "busy", "off"],
+        Strategy::RoundRobin,
+    );
+    cfg.tokens[4].max_concurrency = Some(1);
+    cfg.tokens[5].enabled = false;
+    let pool = pool(&cfg);
+    let limited = |secs| Outcome::RateLimited {
+        retry_after: Some(Duration::from_secs(secs)),
+    };
+    pool.report(0, &limited(30));
+    pool.report(1, &limited(10));
+    pool.report(2, &Outcome::QuotaExhausted { until: None });
+    pool.report(3, &Outcome::Unauthorized);
+    let busy = pool
+        .pick(&Tried::default())
+        .expect("busy takes one request");
+    let seen = pool.outlook(Instant::now());
+    assert_eq!((seen.tokens, seen.disabled, seen.available), (5, 1, 0));
+    let group = |cause, count, soonest: Option<u64>| Group {
+        cause,
+        count,
+        soonest: soonest.map(Duration::from_secs),
+    };
+    assert_eq!(
+        seen.groups,
+        [
+            group(Cause::RateLimited, 2, Some(10)),
+            group(
+                Cause::OutOfQuota,
+                1,
+                Some(standing::DEFAULT_EXHAUSTION.as_secs())
+            ),
+            group(Cause::Rejected, 1, None),
+            group(Cause::Busy, 1, None),
+        ]
+    );
+    assert_eq!(
+        seen.soonest(),
+        Some(Duration::ZERO),
+        "busy passes any moment"
+    );
+    drop(busy);
+    tokio::time::advance(Duration::from_secs(10)).await;
+    let later = pool.outlook(Instant::now());
+    assert_eq!(later.available, 2, "rl2's cool-down is over, busy is free");
+    assert_eq!(
+        later.group(Cause::RateLimited),
+        Some(&group(Cause::RateLimited, 1, Some(20)))
+    );
 }

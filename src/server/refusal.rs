@@ -8,6 +8,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::time::Instant;
+use tokio_util::task::TaskTracker;
 
 /// At most one log line per this interval.
 pub const REPORT_EVERY: Duration = Duration::from_secs(5);
@@ -47,12 +48,13 @@ impl Refusals {
         }
     }
 
-    /// Answers 503 and closes. Never waits: the accept loop must keep going.
-    pub fn refuse(&mut self, stream: TcpStream) {
+    /// Answers 503 and closes. Never waits: the accept loop must keep going. The socket lingers in a task of
+    /// `connections`, so shutdown waits for it as for any connection.
+    pub fn refuse(&mut self, stream: TcpStream, connections: &TaskTracker) {
         // A new socket's send buffer is empty, so the whole answer goes out without waiting.
         let _ = stream.try_write(&self.answer);
         if let Ok(permit) = Arc::clone(&self.lingering).try_acquire_owned() {
-            tokio::spawn(linger(stream, permit));
+            connections.spawn(linger(stream, permit));
         }
         self.unreported += 1;
         if self

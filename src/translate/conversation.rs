@@ -163,6 +163,8 @@ pub enum Root {
     Messages,
     System,
     Input,
+    /// The Responses API's `instructions` string.
+    Instructions,
 }
 
 impl Root {
@@ -171,6 +173,7 @@ impl Root {
             Root::Messages => "messages",
             Root::System => "system",
             Root::Input => "input",
+            Root::Instructions => "instructions",
         }
     }
 }

@@ -2,9 +2,9 @@
 //!
 //! A request goes face → [`conversation::Conversation`] → upstream body; an answer goes upstream events → face.
 //!
-//! - `openai`, `anthropic`: the API faces. Each parses its request with serde straight into the one typed
-//!   conversation (`request`), and writes answers from the upstream's events: streamed as SSE records (`stream`,
-//!   an [`SseWriter`]) or whole (`response`, an [`AnswerBuilder`]). The OpenAI Responses face will sit beside them.
+//! - `openai`, `anthropic`, `responses` (OpenAI's Responses API): the API faces. Each parses its request with serde
+//!   straight into the one typed conversation (`request`), and writes answers from the upstream's events: streamed
+//!   as SSE records (`stream`, an [`SseWriter`]) or whole (`response`, an [`AnswerBuilder`]).
 //! - `conversation`: the typed conversation every face produces: turns of parts, tools, parameters.
 //! - `grazie`: the one mapping from a conversation to the upstream body (v8, v7).
 //! - `parse`: the serde helpers the faces share (located errors, borrowed text); `image`: image checks; `calls`:
@@ -20,6 +20,7 @@ pub mod grazie;
 pub mod image;
 pub mod openai;
 mod parse;
+pub mod responses;
 pub mod usage;
 
 use std::fmt;

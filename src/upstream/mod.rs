@@ -315,20 +315,17 @@ pub fn parse_quota(body: &Value) -> Option<QuotaInfo> {
     let until = current
         .get("until")
         .and_then(Value::as_i64)
-        .map(|ms| std::time::UNIX_EPOCH + Duration::from_millis(u64::try_from(ms).unwrap_or(0)));
+        .map(crate::epoch::from_millis);
+    let quota = QuotaInfo::spent(used, maximum, until);
     let tariff = amount(current.get("tariffQuota").and_then(|q| q.get("available")));
     let top_up = amount(current.get("topUpQuota").and_then(|q| q.get("available")));
-    let left = if tariff.is_some() || top_up.is_some() {
-        tariff.unwrap_or(0.0).max(0.0) + top_up.unwrap_or(0.0).max(0.0)
-    } else {
-        (maximum - used).max(0.0)
-    };
-    Some(QuotaInfo {
-        used,
-        maximum,
-        left,
-        until,
-    })
+    if tariff.is_some() || top_up.is_some() {
+        return Some(QuotaInfo {
+            left: tariff.unwrap_or(0.0).max(0.0) + top_up.unwrap_or(0.0).max(0.0),
+            ..quota
+        });
+    }
+    Some(quota)
 }
 
 #[cfg(test)]

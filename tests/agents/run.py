@@ -43,10 +43,9 @@ CASE_TIMEOUT = 150  # seconds; an agent in a retry loop is stopped and the case 
 INSTALL_TIMEOUT = 1200
 
 # The user text each case sends. The fake upstream echoes the last user message ("Echo: …"), so the marker coming
-# back in the agent's output proves the answer travelled fake → jbproxy → agent. When tools are offered the fake
-# calls the first one with {"input": <last user text>}; the tool cases therefore offer the probe tool first (or
-# alone). NOTE for issue 18 item 7: once the fake answers text unless a directive asks for a tool, the tool
-# prompts below must carry that directive (naming mcp__probe__probe_nonce / the Codex `exec` call).
+# back in the agent's output proves the answer travelled fake → jbproxy → agent. The fake answers text even when
+# tools are offered (agents offer theirs on every turn); it calls a tool only when the last user message carries its
+# directive, `[[tool:NAME]]`, and then passes the rest of the message as {"input": …} (src/fake_upstream/mod.rs).
 TEXT_MARKER = "agents-probe-7f3a"
 
 
@@ -293,9 +292,10 @@ def case_claude_tool(ctx):
     home = ctx.home("claude-tool")
     config = home / "mcp.json"
     config.write_text(json.dumps({"mcpServers": {"probe": dict(mcp_server(ctx, "claude-tool"), type="stdio")}}))
-    # Built-in tools off so the probe tool is the one offered (the fake calls the first tool); the model is
-    # still Claude Code's default.
-    cmd = ["claude", "-p", "Call the probe_nonce tool and tell me the nonce", "--tools", "",
+    # The directive names the MCP tool as Claude Code offers it. Built-in tools off: the case is about the MCP round
+    # trip, and they would only make the request larger. The model is still Claude Code's default.
+    prompt = "[[tool:mcp__probe__probe_nonce]] Call the probe_nonce tool and tell me the nonce"
+    cmd = ["claude", "-p", prompt, "--tools", "",
            "--mcp-config", str(config), "--strict-mcp-config", "--allowedTools", "mcp__probe__probe_nonce"]
     result = ctx.agent("claude-tool", cmd, claude_env(ctx, home), home / "work")
     expect(result, ctx.nonce)
@@ -341,9 +341,10 @@ def case_codex_text(ctx):
 
 def case_codex_tool(ctx):
     home, env = codex_setup(ctx, "codex-tool", with_mcp=True)
-    # Codex's default model speaks "code mode": tools are reached through its `exec` tool (JavaScript). This
-    # prompt is also valid JavaScript that calls the probe tool, for a fake that passes the user text as `input`.
-    prompt = 'text(await tools.mcp__probe__probe_nonce({input: "probe"}))'
+    # Codex's default model speaks "code mode": tools are reached through its `exec` tool (JavaScript). The
+    # directive makes the fake call `exec` (matched by its last part whatever namespace the Responses face gives it)
+    # with the rest of the prompt as `input`: JavaScript that calls the probe tool.
+    prompt = '[[tool:exec]] text(await tools.mcp__probe__probe_nonce({input: "probe"}))'
     result = ctx.agent("codex-tool", ["codex", "exec", "--skip-git-repo-check", prompt], env, home / "work")
     expect(result, ctx.nonce)
 

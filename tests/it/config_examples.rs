@@ -1,15 +1,10 @@
 //! The example files in `config/` load through the real loader (as a library and through the binary), and
 //! `config/README.md` describes every key and environment variable the loader knows.
 use crate::common;
-
-use std::path::{Path, PathBuf};
+use common::repo;
 
 use jbproxy::config::{self, Env, Overrides, Source, Strategy};
 use secrecy::ExposeSecret;
-
-fn repo(rel: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join(rel)
-}
 
 /// The `KEY=value` pairs of `config/.env.example`, parsed by the same parser that reads `.env` at start-up.
 fn env_example_pairs(text: &str) -> Vec<(String, String)> {
@@ -60,14 +55,17 @@ fn the_example_config_loads_through_the_library() {
     assert_eq!(config.tokens[1].name, "Secondary_JWT");
     assert_eq!(config.tokens[0].priority, 1);
     assert_eq!(config.tokens[1].metadata["region"], "us-west-2");
-    assert_eq!(config.strategy, Strategy::RoundRobin);
+    assert_eq!(config.load_balance_strategy, Strategy::RoundRobin);
     assert_eq!(
         config.health_check_interval,
         std::time::Duration::from_secs(30)
     );
     // Loopback, as README and the default say: other machines only when the operator asks (issue 11.4).
     assert_eq!(
-        (config.server_host.as_str(), config.server_port),
+        (
+            config.start_up.server_host.as_str(),
+            config.start_up.server_port
+        ),
         ("127.0.0.1", 8080)
     );
     assert_eq!(

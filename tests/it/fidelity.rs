@@ -1,7 +1,8 @@
 //! Speaking JetBrains AI as JetBrains' own client does (issue 13 items 1–4, issue 14 items 3–5, issue 18 items 2,
 //! 3, 5, 6), over real sockets against the fake upstream: parameters sent, left out or refused per profile, the
 //! fake honouring them (several choices, a length limit, JSON formats, tool choice), stream error events, parallel
-//! tool calls whose fragments interleave, and the messages the upstream would refuse.
+//! tool calls whose fragments interleave, and the messages the upstream would refuse; on every face, the Responses
+//! API's included.
 
 use std::time::Duration;
 
@@ -10,7 +11,7 @@ use serde_json::{Value, json};
 use jbproxy::fake_upstream::{Behaviour, FakeOptions};
 use jbproxy::profiles::{ProfileTable, parse_overrides};
 
-use crate::common::pool::eventually;
+use crate::common::eventually;
 use crate::common::serve::{KEY, Setup, sse_data};
 
 async fn post(s: &Setup, path: &str, body: &Value) -> reqwest::Response {
@@ -319,9 +320,9 @@ async fn tool_choice_is_honoured_end_to_end() {
             ("parallel-tool-calls".into(), json!(false))
         ]
     );
-    // Parallel calls allowed explicitly, two tools: the fake calls both, fragments interleaved, and each comes back
-    // whole; one at a time: a single call.
-    let mut both = chat("gpt-4o", "Paris");
+    // The fake's `[[tools]]` directive asks for every tool at once. Parallel calls allowed, two tools: the fake calls
+    // both, fragments interleaved, and each comes back whole; one at a time: a single call.
+    let mut both = chat("gpt-4o", "[[tools]] Paris");
     both["tools"] = tools.clone();
     both["parallel_tool_calls"] = json!(true);
     let answer = ok_json(&s, "/v1/chat/completions", &both).await;
@@ -435,7 +436,7 @@ fn interleaved_calls() -> String {
 }
 
 #[tokio::test]
-async fn interleaved_parallel_calls_never_mix_on_either_face() {
+async fn interleaved_parallel_calls_never_mix_on_any_face() {
     let s = Setup::start(&["a"], json!({})).await;
     s.fake
         .set_behaviour("a", Behaviour::RawStream(interleaved_calls()));
@@ -519,6 +520,68 @@ async fn interleaved_parallel_calls_never_mix_on_either_face() {
             ("call_b".to_owned(), "{\"tz\":\"UTC\"}".to_owned()),
         ]
     );
+    // The Responses API, not streamed: one function_call item per call, each with its whole arguments.
+    let responses = json!({"model": "gpt-4o", "input": "both", "store": false});
+    let response = ok_json(&s, "/v1/responses", &responses).await;
+    let calls: Vec<(String, String, String)> = response["output"]
+        .as_array()
+        .expect("output")
+        .iter()
+        .map(|item| {
+            assert_eq!(item["type"], "function_call", "{item}");
+            let field = |k: &str| item[k].as_str().unwrap_or_default().to_owned();
+            (field("call_id"), field("name"), field("arguments"))
+        })
+        .collect();
+    let whole = [
+        (
+            "call_a".to_owned(),
+            "get_weather".to_owned(),
+            "{\"city\":\"Paris\"}".to_owned(),
+        ),
+        (
+            "call_b".to_owned(),
+            "get_time".to_owned(),
+            "{\"tz\":\"UTC\"}".to_owned(),
+        ),
+    ];
+    assert_eq!(calls, whole);
+    // Streamed: each item's events together (added, deltas, done), never two items open at once.
+    let mut streamed = responses.clone();
+    streamed["stream"] = json!(true);
+    let text = post(&s, "/v1/responses", &streamed)
+        .await
+        .text()
+        .await
+        .expect("body");
+    let mut open: Option<String> = None;
+    let mut deltas = String::new();
+    let mut done = Vec::new();
+    for data in sse_data(&text) {
+        let event: Value = serde_json::from_str(&data).expect("json");
+        match event["type"].as_str() {
+            Some("response.output_item.added") => {
+                assert_eq!(open, None, "an item added inside another: {text}");
+                open = event["item"]["id"].as_str().map(str::to_owned);
+                deltas.clear();
+            }
+            Some("response.function_call_arguments.delta") => {
+                assert_eq!(event["item_id"].as_str(), open.as_deref(), "{text}");
+                deltas.push_str(event["delta"].as_str().unwrap_or_default());
+            }
+            Some("response.output_item.done") => {
+                let item = &event["item"];
+                assert_eq!(item["id"].as_str(), open.as_deref(), "{text}");
+                assert_eq!(item["arguments"].as_str(), Some(deltas.as_str()), "{text}");
+                let field = |k: &str| item[k].as_str().unwrap_or_default().to_owned();
+                done.push((field("call_id"), field("name"), field("arguments")));
+                open = None;
+            }
+            _ => {}
+        }
+    }
+    assert_eq!(done, whole, "{text}");
+    assert!(text.contains("event: response.completed"), "{text}");
 }
 
 #[tokio::test]
@@ -550,7 +613,7 @@ async fn an_error_event_after_content_ends_the_answer_with_an_error() {
         "data: end",
         "data: {\"event_type\":\"error\",\"error_message\":\"upstream model failed\"}\n\ndata: end",
     );
-    s.fake.set_behaviour("a", Behaviour::RawStream(cut));
+    s.fake.set_behaviour("a", Behaviour::RawStream(cut.clone()));
     // Not streamed: a 502 with the upstream's message.
     let (status, message, _) = refused(&s, "/v1/chat/completions", &chat("gpt-4o", "hi")).await;
     assert_eq!(status, 502);
@@ -578,6 +641,134 @@ async fn an_error_event_after_content_ends_the_answer_with_an_error() {
         text.contains("event: error") && !text.contains("message_stop"),
         "{text}"
     );
+    // The Responses API (a fresh pool: the failures above cool the token down): a 502 when not streamed;
+    // streamed, response.failed with the message and an error event, never response.completed.
+    let s = Setup::start(&["a"], json!({})).await;
+    s.fake.set_behaviour("a", Behaviour::RawStream(cut.clone()));
+    let responses = json!({"model": "gpt-4o", "input": "hi", "store": false});
+    let (status, message, _) = refused(&s, "/v1/responses", &responses).await;
+    assert_eq!(status, 502);
+    assert!(message.contains("upstream model failed"), "{message}");
+    let mut streamed = responses.clone();
+    streamed["stream"] = json!(true);
+    let text = post(&s, "/v1/responses", &streamed)
+        .await
+        .text()
+        .await
+        .expect("body");
+    let events: Vec<Value> = sse_data(&text)
+        .iter()
+        .map(|d| serde_json::from_str(d).expect("json"))
+        .collect();
+    let kinds: Vec<&str> = events.iter().filter_map(|e| e["type"].as_str()).collect();
+    assert!(kinds.contains(&"response.output_text.delta"), "{text}");
+    assert!(!kinds.contains(&"response.completed"), "{text}");
+    assert_eq!(
+        kinds[kinds.len() - 2..],
+        ["response.failed", "error"],
+        "{text}"
+    );
+    let failed = &events[events.len() - 2]["response"];
+    assert_eq!(failed["status"], "failed");
+    let message = failed["error"]["message"].as_str().expect("an error");
+    assert!(message.contains("upstream model failed"), "{message}");
+}
+
+/// The Responses API's fields go through the same profile table as the other faces': sent where the profile takes
+/// them, left out where leaving them out changes nothing, refused in this API's own field names where the answer's
+/// shape is at stake; and the fake honours what was sent.
+#[tokio::test]
+async fn the_responses_face_maps_its_parameters_through_the_profile_table() {
+    let s = Setup::start(&["a"], json!({})).await;
+    let weather = json!({"type": "function", "name": "get_weather", "parameters": {"type": "object",
+        "properties": {"input": {"type": "string"}}}});
+    let time = json!({"type": "function", "name": "get_time", "parameters": {"type": "object"}});
+    // gpt-4o takes them all; a named tool_choice makes the fake call that tool, without any directive.
+    let body = json!({"model": "gpt-4o", "input": "Paris", "store": false, "temperature": 0.7, "top_p": 0.9,
+        "max_output_tokens": 300, "tools": [time, weather], "parallel_tool_calls": false,
+        "tool_choice": {"type": "function", "name": "get_weather"}});
+    let response = ok_json(&s, "/v1/responses", &body).await;
+    assert_eq!(response["output"][0]["type"], "function_call", "{response}");
+    assert_eq!(response["output"][0]["name"], "get_weather");
+    assert_eq!(
+        keys(&last_upstream(&s)),
+        [
+            "tools",
+            "tool-choice-named",
+            "parallel-tool-calls",
+            "temperature",
+            "top-p",
+            "length"
+        ]
+    );
+    // tool_choice "none": the tools stay defined, the answer is text even with the fake's directive.
+    let body = json!({"model": "gpt-4o", "input": "[[tool]] Paris", "store": false, "tools": [weather],
+        "tool_choice": "none"});
+    let response = ok_json(&s, "/v1/responses", &body).await;
+    assert_eq!(response["output"][0]["type"], "message", "{response}");
+    assert_eq!(keys(&last_upstream(&s)), ["tools", "tool-choice-none"]);
+    // gpt-5 takes no temperature (left out), but reasoning effort and verbosity.
+    let body = json!({"model": "gpt-5", "input": "hi", "store": false, "temperature": 0.2,
+        "reasoning": {"effort": "low", "summary": "auto"}, "text": {"verbosity": "low"}});
+    ok_json(&s, "/v1/responses", &body).await;
+    assert_eq!(
+        sent_parameters(&last_upstream(&s)),
+        [
+            ("reasoning-effort".into(), json!("low")),
+            ("verbosity".into(), json!("low"))
+        ]
+    );
+    // A length limit the answer reaches: an incomplete response, as OpenAI reports it.
+    let body = json!({"model": "gpt-4o", "input": "a rather long question", "store": false,
+        "max_output_tokens": 2});
+    let response = ok_json(&s, "/v1/responses", &body).await;
+    assert_eq!(response["status"], "incomplete", "{response}");
+    assert_eq!(
+        response["incomplete_details"]["reason"],
+        "max_output_tokens"
+    );
+    // A JSON schema where the profile takes response-format: the answer is the schema's JSON.
+    let schema = json!({"type": "json_schema", "name": "city", "schema": {"type": "object",
+        "properties": {"name": {"type": "string"}}, "required": ["name"]}});
+    let body =
+        json!({"model": "gpt-4o", "input": "Paris", "store": false, "text": {"format": schema}});
+    let response = ok_json(&s, "/v1/responses", &body).await;
+    let answer = response["output"][0]["content"][0]["text"]
+        .as_str()
+        .expect("text");
+    assert_eq!(
+        serde_json::from_str::<Value>(answer).expect("JSON"),
+        json!({"name": "Paris"})
+    );
+    // Refused before any upstream call, each naming this API's field.
+    let calls = s.fake.requests().len();
+    let cases = [
+        (
+            json!({"model": "o3", "input": "Paris", "text": {"format": schema}}),
+            "text.format",
+            "text.format: JSON output cannot be guaranteed: profile openai-o3 does not take response-format",
+        ),
+        (
+            json!({"model": "gpt-5.1-codex", "input": "Paris", "tools": [weather], "tool_choice": "required"}),
+            "tool_choice",
+            "profile openai-gpt-5-1-codex takes no tools",
+        ),
+        (
+            json!({"model": "gpt-4o", "input": "Paris", "n": 2}),
+            "n",
+            "has no `n`",
+        ),
+    ];
+    for (body, param, needle) in cases {
+        let (status, message, json) = refused(&s, "/v1/responses", &body).await;
+        assert_eq!(
+            (status, json["error"]["param"].as_str()),
+            (400, Some(param)),
+            "{json}"
+        );
+        assert!(message.contains(needle), "{message}");
+    }
+    assert_eq!(s.fake.requests().len(), calls);
 }
 
 #[tokio::test]
@@ -650,17 +841,17 @@ async fn legacy_functions_and_logprobs_are_refused_not_ignored() {
     assert!(s.fake.requests().is_empty());
 }
 
-/// Every request Claude Code and aider were seen sending (tests/fixtures/agents/) is served, with only what the
-/// table cannot honour refused: Claude Code's interactive session-title request asks for JSON output
-/// (`output_config.format`), which no Claude profile takes in the built-in table. Claude Code's newest model ids
-/// are not in the model table (a fallback is issue 18 item 1): the newest Opus profile stands in.
+/// Every request Claude Code, Codex and aider were seen sending (tests/fixtures/agents/) is served as sent, their
+/// default models included (Claude Code's `claude-opus-4-8` and Codex's `gpt-6.2-sol` by the model fallback), with
+/// only what the table cannot honour refused: Claude Code's interactive session-title request asks for JSON output
+/// (`output_config.format`), which no Claude profile takes in the built-in table.
 #[tokio::test]
 async fn what_the_coding_agents_send_is_served_or_refused_by_name() {
     let s = Setup::start(&["a"], json!({})).await;
     let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/agents");
     let mut served = 0;
     let mut refused_titles = 0;
-    for agent in ["claude-code", "aider"] {
+    for agent in ["claude-code", "codex", "aider"] {
         for entry in std::fs::read_dir(format!("{dir}/{agent}")).expect("captures") {
             let path = entry.expect("entry").path();
             let requests: Value =
@@ -671,10 +862,7 @@ async fn what_the_coding_agents_send_is_served_or_refused_by_name() {
                     continue;
                 };
                 let route = route.split('?').next().unwrap_or_default();
-                let mut body = request["body"].clone();
-                if body["model"] == "claude-opus-4-8" {
-                    body["model"] = json!("claude-opus-4-6");
-                }
+                let body = request["body"].clone();
                 let response = post(&s, route, &body).await;
                 let status = response.status().as_u16();
                 let text = response.text().await.expect("body");
@@ -690,5 +878,5 @@ async fn what_the_coding_agents_send_is_served_or_refused_by_name() {
             }
         }
     }
-    assert_eq!((served, refused_titles), (8, 2));
+    assert_eq!((served, refused_titles), (14, 2));
 }

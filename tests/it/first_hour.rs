@@ -3,17 +3,16 @@
 //! `generate-config`'s questions, the binary as a process, the server over a socket.
 use crate::common;
 use crate::common::proxy::Proxy;
+use common::repo;
 
-use std::path::{Path, PathBuf};
+use std::io::Read;
+use std::path::Path;
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use jbproxy::fake_upstream::{FakeOptions, FakeUpstream, mint_expired_jwt, mint_jwt};
 use serde_json::Value;
-
-fn repo(rel: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join(rel)
-}
 
 /// A port nothing listens on right now, for a config that must name one.
 fn free_port() -> u16 {
@@ -464,23 +463,39 @@ fn stats_takes_k_and_host_port_and_watches_into_a_pipe_until_ctrl_c() {
         .stderr(Stdio::piped())
         .spawn()
         .expect("spawn stats --watch");
-    // Three refreshes at 200 ms, then Ctrl-C.
-    std::thread::sleep(Duration::from_millis(900));
+    let printed = Arc::new(Mutex::new(String::new()));
+    let reader = {
+        let (printed, mut pipe) = (Arc::clone(&printed), watch.stdout.take().expect("stdout"));
+        std::thread::spawn(move || {
+            let mut chunk = [0u8; 4096];
+            while let Ok(n @ 1..) = pipe.read(&mut chunk) {
+                let text = String::from_utf8_lossy(&chunk[..n]).into_owned();
+                printed.lock().expect("stdout").push_str(&text);
+            }
+        })
+    };
+    // Two refreshes at least, then Ctrl-C.
+    let refreshed = common::eventually_blocking(Duration::from_secs(10), || {
+        printed
+            .lock()
+            .expect("stdout")
+            .matches("usable / tokens")
+            .count()
+            >= 2
+    });
     let status = Command::new("kill")
         .args(["-INT", &watch.id().to_string()])
         .status()
         .expect("kill");
     assert!(status.success());
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while watch.try_wait().expect("try_wait").is_none() {
-        assert!(
-            Instant::now() < deadline,
-            "stats --watch did not stop on SIGINT"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let stopped = common::eventually_blocking(Duration::from_secs(10), || {
+        !matches!(watch.try_wait(), Ok(None))
+    });
+    assert!(stopped, "stats --watch did not stop on SIGINT");
     let out = watch.wait_with_output().expect("output");
-    let stdout = String::from_utf8_lossy(&out.stdout);
+    reader.join().expect("stdout reader");
+    let stdout = printed.lock().expect("stdout").clone();
+    assert!(refreshed, "{stdout}");
     assert_eq!(
         out.status.code(),
         Some(0),
@@ -729,7 +744,7 @@ fn no_user_facing_text_says_the_seed() {
 /// repeating its tables (which had drifted), and it states what `request_timeout` really bounds.
 #[test]
 fn config_readme_is_the_one_key_reference() {
-    let keys = jbproxy::config::explain::TOP_LEVEL_KEYS;
+    let keys = jbproxy::config::settings::TOP_LEVEL_KEYS;
     let reference = std::fs::read_to_string(repo("config/README.md")).expect("read");
     let mut pages = vec![repo("README.md")];
     for entry in std::fs::read_dir(repo("commands")).expect("commands/") {

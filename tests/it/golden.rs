@@ -16,8 +16,8 @@ use std::time::Duration;
 use serde_json::{Value, json};
 
 use jbproxy::fake_upstream::{Behaviour, FakeOptions, mint_jwt};
+use jbproxy::profiles::Param;
 use jbproxy::profiles::{ProfileTable, parse_overrides};
-use jbproxy::upstream::parameters::Param;
 
 use crate::common::serve::{KEY, Setup, sse_data};
 

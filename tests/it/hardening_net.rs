@@ -2,6 +2,7 @@
 //! `jbproxy serve` binary and the fake upstream. Each failed before its fix.
 
 use crate::common;
+use common::{proc_kib, read_until_closed};
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -17,34 +18,9 @@ use tokio::net::{TcpListener, TcpStream};
 /// What an HTTP/2 client sends first: the connection preface and an empty SETTINGS frame.
 const H2_PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\x00\x00\x00\x04\x00\x00\x00\x00\x00";
 
-/// A process's memory figure (`VmRSS`, `VmHWM`) in KiB, from `/proc/PID/status`.
-fn proc_kib(pid: u32, field: &str) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("proc status");
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap_or_else(|| panic!("no {field} in /proc/{pid}/status"))
-}
-
 /// How many file descriptors a process has open.
 fn open_fds(pid: u32) -> usize {
     std::fs::read_dir(format!("/proc/{pid}/fd")).map_or(0, |d| d.count())
-}
-
-/// Reads until the peer closes or `limit` passes; returns what arrived and whether the peer closed.
-async fn read_until_closed(stream: &mut TcpStream, limit: Duration) -> (String, bool) {
-    let mut buf = Vec::new();
-    let mut chunk = [0u8; 4096];
-    let deadline = Instant::now() + limit;
-    loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        match tokio::time::timeout(left, stream.read(&mut chunk)).await {
-            Ok(Ok(0)) | Ok(Err(_)) => return (String::from_utf8_lossy(&buf).into_owned(), true),
-            Ok(Ok(n)) => buf.extend_from_slice(&chunk[..n]),
-            Err(_) => return (String::from_utf8_lossy(&buf).into_owned(), false),
-        }
-    }
 }
 
 /// An HTTP/1.1 response read off a raw socket.
@@ -246,7 +222,10 @@ async fn jwts_echoed_in_upstream_errors_reach_neither_client_nor_log() {
         );
         assert!(!text.contains(&payload), "JWT reached the client: {text}");
     }
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    common::eventually(Duration::from_secs(5), async || {
+        s.proxy.logs().contains("is not valid here")
+    })
+    .await;
     let logs = s.proxy.logs();
     assert!(logs.contains("is not valid here"), "{logs}");
     assert!(!logs.contains(&payload), "JWT reached the log:\n{logs}");
@@ -440,10 +419,10 @@ async fn connections_past_the_cap_get_a_503_and_the_log_counts_them_once_per_int
     }
     let refusal_lines = |logs: &str| logs.lines().filter(|l| l.contains("refused")).count();
     assert_eq!(refusal_lines(&s.proxy.logs()), 1, "{}", s.proxy.logs());
-    let deadline = Instant::now() + Duration::from_secs(7);
-    while !s.proxy.logs().contains("29 connection(s) refused") && Instant::now() < deadline {
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    common::eventually(Duration::from_secs(7), async || {
+        s.proxy.logs().contains("29 connection(s) refused")
+    })
+    .await;
     let logs = s.proxy.logs();
     assert!(
         logs.contains("29 connection(s) refused in the last 5s"),

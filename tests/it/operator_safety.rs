@@ -9,25 +9,12 @@ use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::pool::{eventually, names, stats, token, write_config};
+use common::eventually;
+use common::pool::{names, post_reload, running_config, stats, token, write_config};
 use common::proxy::Proxy;
 use common::serve::{KEY, Setup, config_for, token_entries, user};
 use jbproxy::fake_upstream::{FakeOptions, FakeUpstream};
 use serde_json::{Value, json};
-
-fn running_config(s: &Setup) -> Value {
-    let text = std::fs::read_to_string(common::pool::config_path(s)).expect("read config");
-    serde_json::from_str(&text).expect("config json")
-}
-
-async fn post_reload(s: &Setup) -> reqwest::Response {
-    s.client
-        .post(s.url("/reload"))
-        .bearer_auth(KEY)
-        .send()
-        .await
-        .expect("POST /reload")
-}
 
 /// How many times the log says a reload happened.
 fn reloads_logged(proxy: &Proxy) -> usize {
@@ -850,7 +837,11 @@ async fn absurd_exp_claims_do_not_panic_the_server() {
     let proxy = Proxy::start(&config, &[]);
     let client = reqwest::Client::new();
     // Two check rounds, each deciding whether those JWTs are due for refresh.
-    tokio::time::sleep(Duration::from_millis(2500)).await;
+    let rounds = eventually(Duration::from_secs(10), async || {
+        proxy.logs().matches("Health check completed").count() >= 2
+    })
+    .await;
+    assert!(rounds, "no two check rounds:\n{}", proxy.logs());
     let st: Value = client
         .get(proxy.url("/stats"))
         .bearer_auth(KEY)

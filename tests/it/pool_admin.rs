@@ -398,7 +398,7 @@ async fn metrics_forget_a_token_removed_by_a_reload() {
         .expect("reload");
     assert_eq!(reload.status(), 200);
     // A removed token must not keep reporting itself healthy (and usable) forever.
-    let gone = common::pool::eventually(Duration::from_secs(4), || async {
+    let gone = common::eventually(Duration::from_secs(4), || async {
         !metrics(&s).await.contains("token=\"gone\"")
     })
     .await;

@@ -6,7 +6,8 @@ use crate::common;
 use std::collections::HashMap;
 use std::time::Duration;
 
-use common::pool::{chat_ok, chat_order, eventually, wait_for_state};
+use common::eventually;
+use common::pool::{chat_ok, chat_order, wait_for_state};
 use common::serve::{KEY, Setup, streaming};
 use jbproxy::fake_upstream::{Behaviour, mint_jwt};
 use serde_json::json;

@@ -1,19 +1,27 @@
 //! Failover and passive health over real sockets: a failing token is passed over with the client seeing only
 //! success, a dead or exhausted token is not tried again on every request, 429s cool and come back, expired JWTs
 //! are never sent, and 401s are healed by a JWT refresh.
+//!
+//! Scenarios that wait on the server's own timers (a cooldown, a first-byte or request timeout, a check interval)
+//! run in-process with a paused clock.
 
 use crate::common;
 
 use std::time::Duration;
 
-use common::pool::{chat_ok, chat_order, eventually, stats, token, wait_for_state};
-use common::serve::{Setup, sse_data, streaming, user};
+use common::eventually;
+use common::pool::{chat_ok, chat_order, stats, token, wait_for_state};
+use common::serve::{Served, Setup, sse_data, streaming, user};
 use jbproxy::fake_upstream::{Behaviour, mint_expired_jwt, mint_jwt};
 use serde_json::json;
 
 /// Every request succeeds although `bad` behaves as `behaviour`; streaming and not.
 async fn fails_over(behaviour: Behaviour, extra: serde_json::Value) -> Setup {
-    let s = Setup::start(&["bad", "good"], extra).await;
+    fails_over_on(Setup::start(&["bad", "good"], extra).await, behaviour).await
+}
+
+/// `fails_over` on a setup of the caller's choosing (tokens `bad` and `good`).
+async fn fails_over_on<P: Served>(s: Setup<P>, behaviour: Behaviour) -> Setup<P> {
     s.fake.set_behaviour("bad", behaviour.clone());
     for i in 0..3 {
         chat_ok(&s, &format!("plain {i}")).await;
@@ -71,13 +79,10 @@ async fn fails_over_past_500() {
     );
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn fails_over_past_a_slow_first_byte() {
-    let s = fails_over(
-        Behaviour::SlowFirstByte(Duration::from_secs(3)),
-        json!({"first_byte_timeout": "300ms"}),
-    )
-    .await;
+    let s = Setup::in_process(&["bad", "good"], json!({"first_byte_timeout": "300ms"})).await;
+    let s = fails_over_on(s, Behaviour::SlowFirstByte(Duration::from_secs(3))).await;
     let stats = stats(&s).await;
     assert!(
         token(&stats, "bad")["failures"]["fault"]
@@ -88,13 +93,10 @@ async fn fails_over_past_a_slow_first_byte() {
     );
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn fails_over_past_slow_headers() {
-    fails_over(
-        Behaviour::SlowHeaders(Duration::from_secs(3)),
-        json!({"request_timeout": "300ms"}),
-    )
-    .await;
+    let s = Setup::in_process(&["bad", "good"], json!({"request_timeout": "300ms"})).await;
+    fails_over_on(s, Behaviour::SlowHeaders(Duration::from_secs(3))).await;
 }
 
 /// `bad` behaves as `behaviour` for 12 requests; returns how many of them reached it.
@@ -137,9 +139,9 @@ async fn a_failing_token_is_ejected_after_consecutive_faults() {
     );
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn a_429_cools_for_retry_after_then_the_token_serves_again() {
-    let s = Setup::start(&["rl", "good"], json!({})).await;
+    let s = Setup::in_process(&["rl", "good"], json!({})).await;
     s.fake.set_behaviour(
         "rl",
         Behaviour::RateLimited {
@@ -165,7 +167,7 @@ async fn a_429_cools_for_retry_after_then_the_token_serves_again() {
 }
 
 #[tokio::test]
-async fn when_every_token_cools_the_answer_is_503_with_retry_after() {
+async fn when_every_token_cools_the_answer_is_429_with_retry_after() {
     let s = Setup::start(&["only"], json!({})).await;
     s.fake.set_behaviour(
         "only",
@@ -174,9 +176,9 @@ async fn when_every_token_cools_the_answer_is_503_with_retry_after() {
         },
     );
     let first = s.chat(user("one")).await;
-    assert_eq!(first.status(), 503);
+    assert_eq!(first.status(), 429);
     let response = s.chat(user("two")).await;
-    assert_eq!(response.status(), 503);
+    assert_eq!(response.status(), 429);
     let retry_after: u64 = response.headers()["retry-after"]
         .to_str()
         .expect("ascii")
@@ -188,6 +190,7 @@ async fn when_every_token_cools_the_answer_is_503_with_retry_after() {
     );
     let body: serde_json::Value = response.json().await.expect("json");
     assert_eq!(body["error"]["code"], "no_available_tokens");
+    assert_eq!(body["error"]["type"], "rate_limit_error");
     assert_eq!(
         s.fake.chat_requests_for("only"),
         1,
@@ -262,7 +265,7 @@ async fn refresh_accepts_the_authorization_with_its_bearer_prefix() {
     refresh_heals_a_401("Bearer id-token-r").await;
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn an_expired_refreshable_jwt_is_refreshed_by_the_checker() {
     let tokens = json!([{
         "token": mint_expired_jwt("r"),
@@ -270,7 +273,7 @@ async fn an_expired_refreshable_jwt_is_refreshed_by_the_checker() {
         "license_id": "lic-r",
         "authorization": "id-token-r",
     }]);
-    let s = Setup::start(
+    let s = Setup::in_process(
         &[],
         json!({"jetbrains_tokens": tokens, "health_check_mode": "quota", "health_check_interval": "1s"}),
     )

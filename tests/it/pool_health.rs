@@ -1,5 +1,8 @@
 //! Active health checks over real sockets: a token put out by a 401 or by faults comes back once a quota check
 //! passes, a quota check showing nothing left marks it exhausted, and a check round logs the seed's lines.
+//!
+//! The scenarios that wait only on the server's own timers (check intervals, backoffs) run in-process with a paused
+//! clock; those that wait for a quota reset keep real time, since the reset is a wall-clock moment.
 
 use crate::common;
 
@@ -14,9 +17,9 @@ fn checked() -> serde_json::Value {
     json!({"health_check_mode": "quota", "health_check_interval": "1s"})
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn an_invalid_token_comes_back_when_a_check_passes() {
-    let s = Setup::start(&["flaky", "good"], checked()).await;
+    let s = Setup::in_process(&["flaky", "good"], checked()).await;
     s.fake.set_behaviour("flaky", Behaviour::Unauthorized);
     chat_ok(&s, "one").await;
     wait_for_state(&s, "flaky", "invalid", Duration::from_secs(1)).await;
@@ -52,9 +55,9 @@ async fn an_invalid_token_comes_back_when_a_check_passes() {
     );
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn an_ejected_token_comes_back_when_a_check_passes() {
-    let s = Setup::start(&["flaky", "good"], checked()).await;
+    let s = Setup::in_process(&["flaky", "good"], checked()).await;
     s.fake.set_behaviour("flaky", Behaviour::ServerError);
     for i in 0..8 {
         chat_ok(&s, &format!("r{i}")).await;
@@ -67,9 +70,9 @@ async fn an_ejected_token_comes_back_when_a_check_passes() {
     wait_for_state(&s, "flaky", "healthy", Duration::from_secs(5)).await;
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn a_quota_check_showing_nothing_left_marks_the_token_exhausted() {
-    let s = Setup::start(&["spent", "good"], checked()).await;
+    let s = Setup::in_process(&["spent", "good"], checked()).await;
     s.fake.set_behaviour("spent", Behaviour::QuotaExhausted);
     let stats = wait_for_state(&s, "spent", "exhausted", Duration::from_secs(5)).await;
     let spent = token(&stats, "spent");
@@ -99,25 +102,21 @@ async fn a_quota_check_showing_nothing_left_marks_the_token_exhausted() {
 #[tokio::test]
 async fn an_exhausted_token_is_back_after_its_quota_resets() {
     let s = Setup::start(&["spent", "good"], checked()).await;
-    let reset_ms = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
-        + 2_000;
+    let reset_ms = jbproxy::epoch::now_ms() + 2_000;
     s.fake.set_quota("spent", 300_000.0, 300_000.0, reset_ms);
     chat_ok(&s, "477 on spent").await;
     wait_for_state(&s, "spent", "exhausted", Duration::from_secs(1)).await;
     wait_for_state(&s, "spent", "healthy", Duration::from_secs(6)).await;
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn chat_mode_checks_with_a_real_request() {
-    let s = Setup::start(
+    let s = Setup::in_process(
         &["a"],
         json!({"health_check_mode": "chat", "health_check_interval": "1s"}),
     )
     .await;
-    let seen = common::pool::eventually(Duration::from_secs(4), || async {
+    let seen = common::eventually(Duration::from_secs(4), || async {
         s.fake.chat_requests_for("a") >= 1
     })
     .await;
@@ -135,18 +134,14 @@ async fn chat_mode_checks_with_a_real_request() {
 async fn a_477_keeps_the_token_out_only_until_its_known_quota_reset() {
     // No checks: the reset time can only come from the QuotaMetadata of the token's last answer.
     let s = Setup::start(&["spent", "good"], json!({})).await;
-    let reset_ms = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
-        + 2_000;
+    let reset_ms = jbproxy::epoch::now_ms() + 2_000;
     s.fake.set_quota("spent", 299_999.0, 300_000.0, reset_ms);
     chat_ok(&s, "spends the last unit").await;
     chat_ok(&s, "good's turn").await;
     chat_ok(&s, "477 on spent").await;
     let stats = wait_for_state(&s, "spent", "exhausted", Duration::from_secs(1)).await;
     assert_eq!(token(&stats, "spent")["failures"]["quota_exhausted"], 1);
-    let back = common::pool::eventually(Duration::from_secs(6), || async {
+    let back = common::eventually(Duration::from_secs(6), || async {
         chat_ok(&s, "again").await;
         s.fake.chat_requests_for("spent") >= 3
     })

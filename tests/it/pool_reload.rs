@@ -5,7 +5,10 @@ use crate::common;
 
 use std::time::Duration;
 
-use common::pool::{chat_ok, eventually, names, stats, token, wait_for_state, write_config};
+use common::eventually;
+use common::pool::{
+    chat_ok, names, post_reload, running_config, stats, token, wait_for_state, write_config,
+};
 use common::serve::{KEY, Setup, sse_data, streaming, token_entries};
 use jbproxy::fake_upstream::{Behaviour, FakeOptions};
 use serde_json::{Value, json};
@@ -17,21 +20,6 @@ fn with_token(config: &Value, name: &str) -> Value {
         tokens.extend(token_entries(&[name]));
     }
     config
-}
-
-/// The config the proxy was started with (read back from its file).
-fn running_config(s: &Setup) -> Value {
-    let text = std::fs::read_to_string(common::pool::config_path(s)).expect("read config");
-    serde_json::from_str(&text).expect("config json")
-}
-
-async fn post_reload(s: &Setup) -> reqwest::Response {
-    s.client
-        .post(s.url("/reload"))
-        .bearer_auth(KEY)
-        .send()
-        .await
-        .expect("POST /reload")
 }
 
 async fn wait_for_names(s: &Setup, expected: &[&str]) {

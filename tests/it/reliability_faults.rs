@@ -3,6 +3,8 @@
 //! state in `/stats`) and that the server still serves afterwards. RELIABILITY.md maps scenarios to these names.
 
 use crate::common;
+use common::pool::{stats, token};
+use common::{eventually, proc_kib};
 
 use std::time::{Duration, Instant};
 
@@ -12,22 +14,6 @@ use jbproxy::fake_upstream::{Behaviour, FakeOptions, FakeUpstream};
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-
-async fn stats(s: &Setup) -> Value {
-    let response = s.get("/stats").await;
-    assert_eq!(response.status(), 200);
-    response.json().await.expect("stats json")
-}
-
-/// The `/stats` entry of the token called `name`.
-fn token<'a>(stats: &'a Value, name: &str) -> &'a Value {
-    stats["tokens"]
-        .as_array()
-        .expect("tokens")
-        .iter()
-        .find(|t| t["name"] == name)
-        .unwrap_or_else(|| panic!("no token {name} in {stats}"))
-}
 
 /// The server is up and a normal request still succeeds.
 async fn still_serving(s: &Setup) {
@@ -42,30 +28,8 @@ async fn still_serving(s: &Setup) {
     );
 }
 
-/// Resident set size of a process in KiB, from `/proc/PID/status`.
-fn rss_kib(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("proc status");
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .expect("VmRSS")
-}
-
 fn error_code(body: &Value) -> &str {
     body["error"]["code"].as_str().unwrap_or("")
-}
-
-/// Polls `check` every 20 ms until it holds or `limit` passes.
-async fn eventually(limit: Duration, mut check: impl AsyncFnMut() -> bool) -> bool {
-    let deadline = Instant::now() + limit;
-    while Instant::now() < deadline {
-        if check().await {
-            return true;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    check().await
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -131,7 +95,7 @@ async fn s02_rate_limited_token_cools_for_retry_after_and_a_pool_wide_429_carrie
         },
     );
     let response = s.chat(user("everyone is limited")).await;
-    assert_eq!(response.status(), 503);
+    assert_eq!(response.status(), 429);
     let retry_after: u64 = response.headers()["retry-after"]
         .to_str()
         .expect("ascii")
@@ -508,7 +472,7 @@ async fn s09_a_stall_after_the_first_event_hits_the_idle_timeout() {
 // 10. All keys down or cooling.
 
 #[tokio::test]
-async fn s10_all_tokens_cooling_fails_fast_with_503_and_retry_after_without_upstream_calls() {
+async fn s10_all_tokens_cooling_fails_fast_with_429_and_retry_after_without_upstream_calls() {
     let s = Setup::start(&["a", "b"], json!({})).await;
     for name in ["a", "b"] {
         s.fake.set_behaviour(
@@ -518,13 +482,13 @@ async fn s10_all_tokens_cooling_fails_fast_with_503_and_retry_after_without_upst
             },
         );
     }
-    assert_eq!(s.chat(user("cool them")).await.status(), 503);
+    assert_eq!(s.chat(user("cool them")).await.status(), 429);
     let before = s.fake.requests().len();
     for stream in [false, true] {
         let started = Instant::now();
         let body = if stream { streaming("x") } else { user("x") };
         let response = s.chat(body).await;
-        assert_eq!(response.status(), 503);
+        assert_eq!(response.status(), 429);
         assert!(response.headers().contains_key("retry-after"));
         let body: Value = response.json().await.expect("json");
         assert_eq!(error_code(&body), "no_available_tokens");
@@ -787,7 +751,7 @@ async fn s14_slow_readers_of_big_answers_do_not_grow_proxy_memory() {
         .await
     );
     let pid = s.proxy.pid();
-    let baseline = rss_kib(pid);
+    let baseline = proc_kib(pid, "VmRSS");
 
     const READERS: usize = 2;
     let mut sockets = Vec::new();
@@ -813,7 +777,7 @@ async fn s14_slow_readers_of_big_answers_do_not_grow_proxy_memory() {
                 .expect("read");
             assert!(n > 0);
         }
-        peak = peak.max(rss_kib(pid));
+        peak = peak.max(proc_kib(pid, "VmRSS"));
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let growth_mib = peak.saturating_sub(baseline) / 1024;
@@ -941,16 +905,21 @@ async fn s16_sigterm_with_50_open_streams_lets_all_finish_then_exits_zero() {
     let streams = open_streams(&s, 50).await;
     let signalled = Instant::now();
     s.proxy.signal("TERM");
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    // Stopped accepting: a new connection is refused or closed unanswered.
-    if let Ok(mut tcp) = TcpStream::connect(s.proxy.addr).await {
+    // Stops accepting: soon a new connection is refused or closed unanswered.
+    let addr = s.proxy.addr;
+    let stopped = eventually(Duration::from_secs(5), async || {
+        let Ok(mut tcp) = TcpStream::connect(addr).await else {
+            return true;
+        };
         let _ = tcp
-            .write_all(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
+            .write_all(b"GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
             .await;
         let mut answer = Vec::new();
-        let _ = tokio::time::timeout(Duration::from_secs(2), tcp.read_to_end(&mut answer)).await;
-        assert!(answer.is_empty(), "{}", String::from_utf8_lossy(&answer));
-    }
+        let _ = tokio::time::timeout(Duration::from_secs(1), tcp.read_to_end(&mut answer)).await;
+        answer.is_empty()
+    })
+    .await;
+    assert!(stopped, "still answering new connections after SIGTERM");
     for (i, stream) in streams.into_iter().enumerate() {
         let body = stream.await.expect("stream task");
         assert!(
@@ -1031,11 +1000,11 @@ async fn s17_a_flood_of_1000_bad_keys_is_rejected_cheaply() {
         assert!(statuses.iter().all(|s| *s == 401), "{statuses:?}");
     };
     flood(0, 200).await;
-    let warm = rss_kib(pid);
+    let warm = proc_kib(pid, "VmRSS");
     let started = Instant::now();
     flood(200, 1200).await;
     let elapsed = started.elapsed();
-    let grown_kib = rss_kib(pid).saturating_sub(warm);
+    let grown_kib = proc_kib(pid, "VmRSS").saturating_sub(warm);
     assert!(
         grown_kib < 4 * 1024,
         "RSS grew {grown_kib} KiB over 1,000 rejected requests"
@@ -1156,17 +1125,15 @@ async fn a_closed_log_pipe_breaks_neither_requests_nor_shutdown() {
         .status()
         .expect("kill");
     assert!(status.success());
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let exited = loop {
-        if let Some(status) = child.try_wait().expect("wait") {
-            break Some(status);
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            break None;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    };
+    let mut exited = None;
+    eventually(Duration::from_secs(10), async || {
+        exited = child.try_wait().expect("wait");
+        exited.is_some()
+    })
+    .await;
+    if exited.is_none() {
+        let _ = child.kill();
+    }
     let exited = exited.expect("SIGTERM was ignored once the log pipe closed");
     assert!(exited.success(), "{exited:?}");
 }

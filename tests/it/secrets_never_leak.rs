@@ -121,7 +121,14 @@ async fn no_secret_appears_in_any_server_output_or_log() {
 
     // Let the first health check round run (quota calls with every JWT, a refresh for the expired one).
     fake.set_behaviour("dead", Behaviour::Unauthorized);
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert!(
+        common::eventually(Duration::from_secs(10), async || proxy
+            .logs()
+            .contains("Health check completed"))
+        .await,
+        "no check round:\n{}",
+        proxy.logs()
+    );
 
     let chat = |body: Value, key: Option<&'static str>| {
         let mut request = client.post(proxy.url("/v1/chat/completions")).json(&body);
@@ -200,7 +207,15 @@ async fn no_secret_appears_in_any_server_output_or_log() {
     proxy.signal("HUP");
     std::fs::write(path_of(&proxy), config.to_string()).expect("write");
     proxy.signal("HUP");
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // Two signals in a row may arrive as one; either way the last reload reads the good file.
+    assert!(
+        common::eventually(Duration::from_secs(10), async || proxy
+            .logs()
+            .contains("config reloaded (SIGHUP)"))
+        .await,
+        "SIGHUP did not reload:\n{}",
+        proxy.logs()
+    );
 
     // The `stats` command against the live server, right key and wrong one.
     let home = tempfile::tempdir().expect("tempdir");
@@ -224,7 +239,11 @@ async fn no_secret_appears_in_any_server_output_or_log() {
         proxy.wait(Duration::from_secs(10)).is_some(),
         "did not exit"
     );
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    // The log reader catches up with the last lines.
+    common::eventually(Duration::from_secs(5), async || {
+        proxy.logs().contains("server stopped")
+    })
+    .await;
     let logs = proxy.logs();
     assert!(logs.contains("DEBUG"), "not at debug level: {logs}");
     assert!(logs.contains("JWT token marked as unhealthy"), "{logs}");

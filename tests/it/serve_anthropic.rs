@@ -134,7 +134,7 @@ async fn non_streaming_message_with_system_prompt() {
         ])
     );
     // The log is written off the request path: wait for the line.
-    let said = crate::common::pool::eventually(std::time::Duration::from_secs(5), || async {
+    let said = crate::common::eventually(std::time::Duration::from_secs(5), || async {
         s.proxy
             .logs()
             .contains("not sent upstream: the profile does not take these parameters")
@@ -253,13 +253,15 @@ async fn images_go_up_as_media_and_url_sources_are_refused() {
     );
 }
 
+/// A request offering one tool, whose last user message asks the fake for a call to it (`[[tool]]`; the fake
+/// passes the rest of the message as `{"input": …}`).
 fn tool_request(stream: bool) -> Value {
     json!({
         "model": "claude-sonnet-4-5",
         "max_tokens": 1024,
         "stream": stream,
         "tool_choice": {"type": "auto"},
-        "messages": [{"role": "user", "content": "weather in Paris"}],
+        "messages": [{"role": "user", "content": "[[tool]] weather in Paris"}],
         "tools": [{"name": "get_weather", "description": "Weather",
             "input_schema": {"$schema": "http://json-schema.org/draft-07/schema#", "type": "object",
                 "properties": {"input": {"type": "string"}}}}]

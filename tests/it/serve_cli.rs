@@ -15,17 +15,7 @@ async fn the_demo_serves_with_a_made_up_key_and_prints_a_working_curl_line() {
         &["serve".into(), "--demo".into(), "-p".into(), "0".into()],
         &[],
     );
-    let deadline = std::time::Instant::now() + Duration::from_secs(5);
-    while !proxy
-        .stdout
-        .lock()
-        .expect("stdout")
-        .contains("Stop with Ctrl-C")
-        && std::time::Instant::now() < deadline
-    {
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    let banner = proxy.stdout.lock().expect("stdout").clone();
+    let banner = proxy.stdout_with("Stop with Ctrl-C");
     assert!(banner.contains("curl"), "{banner}");
     let key = banner
         .lines()
@@ -60,6 +50,19 @@ async fn the_demo_serves_with_a_made_up_key_and_prints_a_working_curl_line() {
         .await
         .expect("request");
     assert_eq!(wrong.status(), 401);
+}
+
+/// Issue 12.8: the banner went out with `println!`, which panics on a closed stdout (`serve --demo | head -3`),
+/// so the demo died before serving; it now goes through the broken-pipe-safe output path.
+#[tokio::test]
+async fn the_demo_serves_when_nobody_reads_its_stdout() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let proxy = Proxy::spawn_stdout_closed(
+        dir,
+        &["serve".into(), "--demo".into(), "-p".into(), "0".into()],
+    );
+    let health = reqwest::get(proxy.url("/health")).await.expect("request");
+    assert_eq!(health.status(), 200, "{}", proxy.logs());
 }
 
 #[test]

@@ -2,28 +2,14 @@
 //! nothing lasting, and the server stays up.
 
 use crate::common;
+use common::{eventually, read_until_closed};
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::serve::{KEY, Setup, user};
 use serde_json::json;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
-
-/// Reads until the peer closes or `limit` passes; returns what arrived and whether the peer closed.
-async fn read_until_closed(stream: &mut TcpStream, limit: Duration) -> (String, bool) {
-    let mut buf = Vec::new();
-    let mut chunk = [0u8; 4096];
-    let deadline = Instant::now() + limit;
-    loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        match tokio::time::timeout(left, stream.read(&mut chunk)).await {
-            Ok(Ok(0)) | Ok(Err(_)) => return (String::from_utf8_lossy(&buf).into_owned(), true),
-            Ok(Ok(n)) => buf.extend_from_slice(&chunk[..n]),
-            Err(_) => return (String::from_utf8_lossy(&buf).into_owned(), false),
-        }
-    }
-}
 
 #[tokio::test]
 async fn a_client_that_never_finishes_its_headers_is_disconnected() {
@@ -56,22 +42,30 @@ async fn connections_past_the_cap_are_refused_and_the_cap_frees_up() {
     let s = Setup::start(&["a"], json!({"max_connections": 2})).await;
     let held_a = TcpStream::connect(s.proxy.addr).await.expect("connect");
     let held_b = TcpStream::connect(s.proxy.addr).await.expect("connect");
-    tokio::time::sleep(Duration::from_millis(100)).await;
-    let mut extra = TcpStream::connect(s.proxy.addr).await.expect("connect");
-    extra
-        .write_all(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
-        .await
-        .ok();
-    let (answer, closed) = read_until_closed(&mut extra, Duration::from_secs(2)).await;
-    assert!(closed && answer.starts_with("HTTP/1.1 503"), "{answer}");
+    // Once the server has accepted both, the next connection is refused.
+    let mut answer = String::new();
+    let refused = eventually(Duration::from_secs(5), async || {
+        let mut extra = TcpStream::connect(s.proxy.addr).await.expect("connect");
+        extra
+            .write_all(b"GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            .await
+            .ok();
+        let (got, closed) = read_until_closed(&mut extra, Duration::from_secs(2)).await;
+        answer = got;
+        closed && answer.starts_with("HTTP/1.1 503")
+    })
+    .await;
+    assert!(refused, "{answer}");
     drop((held_a, held_b));
-    tokio::time::sleep(Duration::from_millis(100)).await;
-    let health = s
-        .client
-        .get(s.url("/health"))
-        .send()
-        .await
-        .expect("request");
-    assert_eq!(health.status(), 200);
-    assert!(s.proxy.logs().contains("max_connections"));
+    let freed = eventually(Duration::from_secs(5), async || {
+        let health = s.client.get(s.url("/health")).send().await;
+        health.is_ok_and(|r| r.status() == 200)
+    })
+    .await;
+    assert!(freed, "the cap did not free up:\n{}", s.proxy.logs());
+    let logged = eventually(Duration::from_secs(5), async || {
+        s.proxy.logs().contains("max_connections")
+    })
+    .await;
+    assert!(logged, "{}", s.proxy.logs());
 }

@@ -103,11 +103,13 @@ async fn streaming_usage_comes_when_asked() {
     assert!(usage[0]["usage"]["total_tokens"].as_u64().expect("total") > 0);
 }
 
+/// A request offering one tool, whose last user message asks the fake for a call to it (`[[tool]]`; the fake
+/// passes the rest of the message as `{"input": …}`).
 fn tool_request(stream: bool) -> Value {
     json!({
         "model": "gpt-4o",
         "stream": stream,
-        "messages": [{"role": "user", "content": "weather in Paris"}],
+        "messages": [{"role": "user", "content": "[[tool]] weather in Paris"}],
         "tools": [{"type": "function", "function": {"name": "get_weather", "description": "Weather",
             "parameters": {"$schema": "http://json-schema.org/draft-07/schema#", "type": "object",
                 "properties": {"input": {"type": "string"}}}}}]
@@ -428,10 +430,10 @@ async fn a_client_disconnect_cancels_the_upstream_stream() {
     assert!(!first.is_empty());
     assert_eq!(s.fake.active_streams(), 1);
     drop(response);
-    let deadline = std::time::Instant::now() + Duration::from_secs(5);
-    while s.fake.active_streams() > 0 && std::time::Instant::now() < deadline {
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    common::eventually(Duration::from_secs(5), async || {
+        s.fake.active_streams() == 0
+    })
+    .await;
     assert_eq!(
         s.fake.active_streams(),
         0,

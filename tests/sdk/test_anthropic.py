@@ -1,7 +1,7 @@
 """The official anthropic Python SDK against jbproxy's Anthropic face (`/v1/messages`), through its own helpers
 (`messages.stream(...).get_final_message()`, `count_tokens`), with strict response validation. The fake upstream
-echoes the last user message ("Echo: …"), calls the first tool offered with {"input": <last user text>}, and answers
-a tool result with "Tool said: <result>"."""
+echoes the last user message ("Echo: …"); when that message carries the directive `[[tool]]` it calls the first
+tool offered with {"input": <the rest of the text>}; it answers a tool result with "Tool said: <result>"."""
 
 from __future__ import annotations
 
@@ -75,7 +75,7 @@ def test_raw_stream_events_come_in_order(anthropic_client):
 
 
 def test_tool_use_round_trip(anthropic_client):
-    messages = [{"role": "user", "content": "Paris"}]
+    messages = [{"role": "user", "content": "[[tool]] Paris"}]
     first = anthropic_client.messages.create(model=MODEL, max_tokens=256, messages=messages, tools=[WEATHER_TOOL])
     assert first.stop_reason == "tool_use"
     [use] = [b for b in first.content if b.type == "tool_use"]
@@ -93,7 +93,7 @@ def test_tool_use_round_trip(anthropic_client):
 
 def test_streamed_tool_use_is_assembled_by_the_stream_helper(anthropic_client):
     with anthropic_client.messages.stream(
-        model=MODEL, max_tokens=256, messages=[{"role": "user", "content": "Berlin"}], tools=[WEATHER_TOOL]
+        model=MODEL, max_tokens=256, messages=[{"role": "user", "content": "[[tool]] Berlin"}], tools=[WEATHER_TOOL]
     ) as stream:
         final = stream.get_final_message()
     assert final.stop_reason == "tool_use"
@@ -106,7 +106,7 @@ def test_tool_runner_without_server_side_threads_runs_the_tool(anthropic_client)
     runner = anthropic_client.beta.messages.tool_runner(
         model=MODEL,
         max_tokens=256,
-        messages=[{"role": "user", "content": "Paris"}],
+        messages=[{"role": "user", "content": "[[tool]] Paris"}],
         tools=[get_weather],
         thread=False,
     )
@@ -208,3 +208,14 @@ def test_image_url_error_speaks_anthropic(anthropic_client):
     # Anthropic's terms (a base64 source), not OpenAI's data URL.
     assert "data URL" not in message and "data:image" not in message, message
     assert "base64" in message and "source" in message, message
+
+
+def test_models_list_in_anthropic_shape(anthropic_client):
+    # Issue 14 item 4: pages of ModelInfo (type, display_name, created_at, lifecycle), followed by the SDK's pager.
+    models = list(anthropic_client.models.list())
+    assert len(models) > 20, "more than the first page of 20"
+    assert len({m.id for m in models}) == len(models), "every id once"
+    assert all(m.lifecycle == "active" for m in models)
+    assert all(m.type == "model" and m.display_name and m.created_at for m in models)
+    assert MODEL in [m.id for m in models]
+    assert anthropic_client.models.retrieve(MODEL).id == MODEL

@@ -1,6 +1,7 @@
 """The official openai Python SDK against jbproxy's OpenAI face, through its own high-level helpers, so that a
-response shape the SDK cannot read fails here. The fake upstream echoes the last user message ("Echo: …"), calls
-the first tool offered with {"input": <last user text>}, and answers a tool result with "Tool said: <result>"."""
+response shape the SDK cannot read fails here. The fake upstream echoes the last user message ("Echo: …"); when
+that message carries the directive `[[tool]]` it calls the first tool offered with {"input": <the rest of the
+text>}; it answers a tool result with "Tool said: <result>"."""
 
 from __future__ import annotations
 
@@ -30,7 +31,7 @@ WEATHER_TOOL = {
 
 
 class Lookup(pydantic.BaseModel):
-    """Arguments of the lookup tool (the fake upstream calls a tool with {"input": <last user text>})."""
+    """Arguments of the lookup tool (the fake upstream calls a tool with {"input": <the text after `[[tool]]`>})."""
 
     input: str
 
@@ -99,7 +100,7 @@ def test_create_stream_without_include_usage_has_no_usage(openai_client):
 
 
 def test_tool_call_round_trip(openai_client):
-    messages = [{"role": "user", "content": "Paris"}]
+    messages = [{"role": "user", "content": "[[tool]] Paris"}]
     first = openai_client.chat.completions.create(model=MODEL, messages=messages, tools=[WEATHER_TOOL])
     [choice] = first.choices
     assert choice.finish_reason == "tool_calls"
@@ -118,7 +119,7 @@ def test_tool_call_round_trip(openai_client):
 def test_streamed_tool_call_through_the_stream_helper_parses_arguments(openai_client):
     tool = openai.pydantic_function_tool(Lookup, name="lookup")
     with openai_client.chat.completions.stream(
-        model=MODEL, messages=[{"role": "user", "content": "Berlin"}], tools=[tool]
+        model=MODEL, messages=[{"role": "user", "content": "[[tool]] Berlin"}], tools=[tool]
     ) as stream:
         events = [event.type for event in stream]
         final = stream.get_final_completion()

@@ -108,3 +108,28 @@ def test_anthropic_requests_get_anthropic_model_pages():
     openai_shaped = {"object": "list", "data": [{"id": "m", "object": "model", "created": 1, "owned_by": "x"}]}
     problems = spec_check.check(exchange("/v1/models", openai_shaped, anthropic=True))
     assert any("has_more" in p for p in problems), problems
+
+
+def response_object(**extra):
+    body = {
+        "id": "resp_1", "object": "response", "created_at": 1, "status": "in_progress", "model": "gpt-4o",
+        "output": [], "error": None, "incomplete_details": None, "instructions": None, "metadata": None,
+        "tools": [], "tool_choice": "auto", "parallel_tool_calls": True, "temperature": None, "top_p": None,
+    }
+    body.update(extra)
+    return body
+
+
+def test_responses_events_are_checked():
+    created = {"type": "response.created", "sequence_number": 0, "response": response_object()}
+    stream = exchange("/v1/responses", sse(created, named=True), content_type="text/event-stream")
+    assert spec_check.check(stream) == []
+    # `usage` is an object or absent, never null; and a delta needs its `logprobs`.
+    created["response"]["usage"] = None
+    delta = {"type": "response.output_text.delta", "sequence_number": 1, "item_id": "msg_1", "output_index": 0,
+             "content_index": 0, "delta": "x"}
+    bad = exchange("/v1/responses", sse(created, delta, named=True), content_type="text/event-stream")
+    problems = spec_check.check(bad)
+    assert len(problems) == 2, problems
+    assert spec_check.check(exchange("/v1/responses", response_object(status="completed"))) == []
+    assert spec_check.check(exchange("/v1/responses", response_object(tools=None))) != []

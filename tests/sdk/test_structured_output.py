@@ -1,7 +1,7 @@
 """Issue 14 item 3, issue 13 item 1: `response_format`, `tool_choice` and `parallel_tool_calls` are mapped upstream or
 refused with a 400 that names them, never silently ignored. gpt-4o's profile takes them all, and the fake upstream
 honours them (a JSON answer filling the schema's properties, the named tool, no call under "none", every tool at
-once when parallel calls are explicitly allowed), so each case proves the mapping end to end. Legacy
+once when its `[[tools]]` directive asks and parallel calls are allowed), so each case proves the mapping end to end. Legacy
 `functions`/`function_call` are refused with a 400 that says to send `tools`."""
 
 from __future__ import annotations
@@ -61,7 +61,8 @@ def test_json_object_mode_answers_json(openai_client):
 
 
 def test_named_tool_choice_calls_that_tool(openai_client):
-    # The fake calls the first tool it is offered, so only an honoured tool_choice calls the second.
+    # No `[[tool]]` directive: the fake answers text unless asked for a call, so only an honoured tool_choice calls
+    # a tool, and the second one at that.
     completion = mapped_or_refused(
         lambda: openai_client.chat.completions.create(
             model=MODEL,
@@ -76,7 +77,8 @@ def test_named_tool_choice_calls_that_tool(openai_client):
 
 
 def test_required_tool_choice_calls_a_tool(openai_client):
-    # After a tool result the fake answers in text, unless a call is required.
+    # No `[[tool]]` directive: the fake answers text unless asked for a call, so only an honoured "required" makes it
+    # call one.
     completion = mapped_or_refused(
         lambda: openai_client.chat.completions.create(
             model=MODEL,
@@ -113,12 +115,13 @@ def test_tool_choice_none_strips_the_tools(openai_client):
 
 
 def test_parallel_tool_calls_are_not_ignored(openai_client):
-    # Allowed explicitly, the fake calls both tools at once (their fragments interleaved upstream); not allowed, one.
+    # `[[tools]]` asks the fake for a call to every tool at once (their fragments interleaved upstream): allowed, it
+    # makes both; not allowed, one.
     for parallel, calls in [(True, 2), (False, 1)]:
         completion = mapped_or_refused(
             lambda: openai_client.chat.completions.create(
                 model=MODEL,
-                messages=[{"role": "user", "content": "Paris"}],
+                messages=[{"role": "user", "content": "[[tools]] Paris"}],
                 tools=[tool("get_weather"), tool("get_time")],
                 parallel_tool_calls=parallel,
             ),
@@ -134,7 +137,9 @@ def test_legacy_functions_are_mapped_or_refused(openai_client):
     # Issue 14 item 5: `functions` mapped to tools, or refused; never ignored.
     completion = mapped_or_refused(
         lambda: openai_client.chat.completions.create(
-            model=MODEL, messages=[{"role": "user", "content": "Paris"}], functions=[tool("get_weather")["function"]]
+            model=MODEL,
+            messages=[{"role": "user", "content": "[[tool]] Paris"}],
+            functions=[tool("get_weather")["function"]],
         ),
         "functions",
     )
@@ -144,7 +149,7 @@ def test_legacy_functions_are_mapped_or_refused(openai_client):
 
 
 def test_legacy_named_function_call_is_mapped_or_refused(openai_client):
-    # The fake calls the first function offered, so only an honoured function_call calls the second.
+    # No `[[tool]]` directive: the fake answers text unless asked, so only an honoured function_call calls the second.
     completion = mapped_or_refused(
         lambda: openai_client.chat.completions.create(
             model=MODEL,

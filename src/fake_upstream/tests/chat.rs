@@ -53,9 +53,9 @@ async fn v7_and_responses_endpoints_answer_too() {
 }
 
 #[tokio::test]
-async fn v8_tools_with_a_user_message_last_get_a_tool_call() {
+async fn v8_tools_and_a_directive_in_the_last_user_message_get_a_tool_call() {
     let fake = fake().await;
-    let mut body = user_body("Paris \"weather\"");
+    let mut body = user_body("Paris [[tool]] \"weather\"");
     body["parameters"] = v8_tools("get_weather", city_schema());
     let sse = chat(&fake, V8, "alice", &body).await.text().await.unwrap();
     let events = events(&sse);
@@ -75,7 +75,7 @@ async fn v8_tools_with_a_user_message_last_get_a_tool_call() {
         .collect();
     assert!(fragments.len() >= 2);
     let arguments: serde_json::Value = serde_json::from_str(&fragments.concat()).unwrap();
-    assert_eq!(arguments, json!({"input": "Paris \"weather\""}));
+    assert_eq!(arguments, json!({"input": "Paris  \"weather\""}));
     let finish = events
         .iter()
         .find(|e| e["type"] == "FinishMetadata")
@@ -85,9 +85,9 @@ async fn v8_tools_with_a_user_message_last_get_a_tool_call() {
 }
 
 #[tokio::test]
-async fn v7_functions_get_a_function_call() {
+async fn v7_functions_and_a_directive_get_a_function_call() {
     let fake = fake().await;
-    let mut body = user_body("Oslo");
+    let mut body = user_body("[[tool:get_weather]] Oslo");
     body["parameters"] = v7_functions("get_weather", city_schema());
     let sse = chat(&fake, V7, "alice", &body).await.text().await.unwrap();
     let calls: Vec<serde_json::Value> = events(&sse)
@@ -106,6 +106,118 @@ async fn v7_functions_get_a_function_call() {
         .map(|c| c["content"].as_str().unwrap())
         .collect();
     assert_eq!(arguments, r#"{"input":"Oslo"}"#);
+}
+
+#[tokio::test]
+async fn tools_without_a_directive_get_text_and_a_named_directive_its_tool_and_arguments() {
+    let fake = fake().await;
+    let two_tools = |text: &str| {
+        let mut body = user_body(text);
+        let tools = json!([
+            {"name": "get_time", "parameters": {"schema": city_schema()}},
+            {"name": "mcp__weather__get_weather", "parameters": {"schema": city_schema()}},
+        ]);
+        body["parameters"] = json!({"data": [
+            {"type": "json", "fqdn": "llm.parameters.tools"},
+            {"type": "json", "value": tools.to_string(), "modified": 1_756_630_000_000_i64},
+        ]});
+        body
+    };
+    let answer = |body: serde_json::Value| {
+        let fake = &fake;
+        async move { events(&chat(fake, V8, "alice", &body).await.text().await.unwrap()) }
+    };
+    let finish = |events: &[serde_json::Value]| {
+        events
+            .iter()
+            .find(|e| e["type"] == "FinishMetadata")
+            .map(|e| e["reason"].clone())
+    };
+
+    let plain = answer(two_tools("What time is it in Paris?")).await;
+    assert_eq!(content_text(&plain), "Echo: What time is it in Paris?");
+    assert_eq!(finish(&plain), Some(json!("stop")));
+    assert!(!plain.iter().any(|e| e["type"] == "ToolCall"));
+
+    let named = answer(two_tools(r#"[[tool:get_weather {"city": "Paris"}]]"#)).await;
+    let call: Vec<&serde_json::Value> = named.iter().filter(|e| e["type"] == "ToolCall").collect();
+    assert_eq!(call[0]["name"], "mcp__weather__get_weather");
+    let arguments: String = call[1..]
+        .iter()
+        .map(|e| e["content"].as_str().unwrap())
+        .collect();
+    assert_eq!(arguments, r#"{"city":"Paris"}"#);
+    assert_eq!(finish(&named), Some(json!("tool_call")));
+
+    let unknown = answer(two_tools("[[tool:get_news]]")).await;
+    let text = content_text(&unknown);
+    assert!(
+        text.starts_with("Fake upstream: the directive asks for tool \"get_news\""),
+        "{text}"
+    );
+    assert_eq!(finish(&unknown), Some(json!("stop")));
+}
+
+#[tokio::test]
+async fn the_parameters_have_the_last_word_over_the_directive() {
+    let fake = fake().await;
+    // Two tools, and the extra pairs given.
+    let body = |text: &str, pairs: serde_json::Value| {
+        let mut body = user_body(text);
+        let tools = json!([
+            {"name": "get_time", "parameters": {"schema": city_schema()}},
+            {"name": "get_weather", "parameters": {"schema": city_schema()}},
+        ]);
+        let mut data = vec![
+            json!({"type": "json", "fqdn": "llm.parameters.tools"}),
+            json!({"type": "json", "value": tools.to_string(), "modified": 0}),
+        ];
+        data.extend(pairs.as_array().cloned().unwrap_or_default());
+        body["parameters"] = json!({"data": data});
+        body
+    };
+    let flag = |name: &str, on: bool| json!([{"type": "bool", "fqdn": format!("llm.parameters.{name}")}, {"type": "bool", "value": on}]);
+    // (tool name, its arguments) of each call, the fragments joined by `parallelToolIndex`.
+    let calls = |body: serde_json::Value| {
+        let fake = &fake;
+        async move {
+            let events = events(&chat(fake, V8, "alice", &body).await.text().await.unwrap());
+            let mut calls: Vec<(String, String)> = Vec::new();
+            for e in events.iter().filter(|e| e["type"] == "ToolCall") {
+                let i = e["parallelToolIndex"].as_u64().unwrap() as usize;
+                match e["name"].as_str() {
+                    Some(name) => calls.push((name.to_owned(), String::new())),
+                    None => calls[i].1.push_str(e["content"].as_str().unwrap()),
+                }
+            }
+            (calls, content_text(&events))
+        }
+    };
+    let input = |text: &str| json!({"input": text}).to_string();
+
+    // Required: a call without any directive, to the first tool.
+    let (made, _) = calls(body("Paris", flag("tool-choice-required", true))).await;
+    assert_eq!(made, [("get_time".to_owned(), input("Paris"))]);
+    // Named: that tool, without any directive.
+    let named = json!([{"type": "text", "fqdn": "llm.parameters.tool-choice-named"},
+        {"type": "text", "value": "get_weather"}]);
+    let (made, _) = calls(body("Paris", named)).await;
+    assert_eq!(made, [("get_weather".to_owned(), input("Paris"))]);
+    // None: text, whatever the directive says.
+    let (made, text) = calls(body("[[tool]] Paris", flag("tool-choice-none", true))).await;
+    assert!(made.is_empty(), "{made:?}");
+    assert_eq!(text, "Echo: [[tool]] Paris");
+    // `[[tools]]`: every tool at once, unless parallel calls are off.
+    let (made, _) = calls(body("[[tools]] Paris", json!([]))).await;
+    assert_eq!(
+        made,
+        [
+            ("get_time".to_owned(), input("Paris")),
+            ("get_weather".to_owned(), input("Paris"))
+        ]
+    );
+    let (made, _) = calls(body("[[tools]] Paris", flag("parallel-tool-calls", false))).await;
+    assert_eq!(made, [("get_time".to_owned(), input("Paris"))]);
 }
 
 #[tokio::test]
@@ -205,12 +317,7 @@ async fn events_arrive_as_separate_chunks_in_time() {
 #[tokio::test]
 async fn the_quota_metadata_follows_spending() {
     let fake = fake().await;
-    fake.set_quota(
-        "alice",
-        100.0,
-        1000.0,
-        super::super::quota::now_ms() + 60_000,
-    );
+    fake.set_quota("alice", 100.0, 1000.0, crate::epoch::now_ms() + 60_000);
     let events = events(
         &chat(&fake, V8, "alice", &user_body("x"))
             .await

@@ -5,7 +5,7 @@ use std::time::Duration;
 use serde_json::json;
 
 use super::*;
-use crate::fake_upstream::quota::now_ms;
+use crate::epoch::now_ms;
 use crate::fake_upstream::{Behaviour, mint_expired_jwt};
 use crate::jwt::DecodedJwt;
 
@@ -143,7 +143,7 @@ async fn refresh_issues_a_working_jwt_and_clears_the_behaviour() {
     let token = body["token"].as_str().unwrap();
     let claims = DecodedJwt::decode(token).unwrap().claims;
     assert_eq!(claims["sub"], "alice");
-    let left = claims["exp"].as_i64().unwrap() - super::super::auth::unix_now_secs();
+    let left = claims["exp"].as_i64().unwrap() - crate::epoch::now_secs();
     assert!((86_000..=86_400).contains(&left), "{left}");
 
     let again = post_raw(&fake, V8)
@@ -270,7 +270,7 @@ fn minted_jwts_carry_sub_exp_and_iat() {
     let jwt = DecodedJwt::decode(&token).unwrap();
     assert_eq!(jwt.header["alg"], "HS256");
     assert_eq!(jwt.claims["sub"], "carol");
-    let now = super::super::auth::unix_now_secs();
+    let now = crate::epoch::now_secs();
     assert!((now + 599..=now + 600).contains(&jwt.time_claim("exp").unwrap()));
     assert!(jwt.time_claim("iat").unwrap() <= now);
     let expired = DecodedJwt::decode(&mint_expired_jwt("carol")).unwrap();

@@ -14,8 +14,8 @@ use super::TranslateError;
 use super::conversation::{Conversation, Part, PartKind, Role, Source};
 use super::usage;
 use crate::config::UpstreamApi;
-use crate::profiles::Capabilities;
-use crate::upstream::parameters::{Param, Value};
+use crate::profiles::{Capabilities, Param};
+use crate::upstream::parameters::Value;
 use crate::upstream::request::{
     Body, ChatBody, FunctionCall, GrazieRequest, Message, PROMPT, ToolDef, path_for, tools_json,
 };

@@ -14,10 +14,10 @@
 
 use std::borrow::Cow;
 
-use crate::profiles::Capabilities;
+use crate::profiles::{Capabilities, Param};
 use crate::translate::TranslateError;
 use crate::translate::conversation::{Conversation, PartKind, ResponseFormat, ToolChoice};
-use crate::upstream::parameters::{Param, Parameters, Value};
+use crate::upstream::parameters::{Parameters, Value};
 
 /// What the mapping decided about the tools and the parameters.
 pub(super) struct Plan<'c> {

@@ -4,10 +4,10 @@ use serde_json::{Value, json};
 
 use super::*;
 use crate::profiles::Capabilities;
+use crate::profiles::Param;
 use crate::translate::conversation::{
     Image, Parameters, ResponseFormat, Root, Source, Tool, ToolCall, ToolChoice, ToolResult, Turn,
 };
-use crate::upstream::parameters::Param;
 
 fn at(i: usize) -> Source {
     Source::at(Root::Messages, i)

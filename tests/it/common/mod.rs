@@ -1,14 +1,17 @@
 //! Shared helpers for the integration tests: the binary in a scrubbed environment, and test JWTs.
 #![allow(dead_code)]
 
+pub mod inproc;
 pub mod pool;
 pub mod proxy;
 pub mod serve;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
 
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use tokio::io::AsyncReadExt;
+use tokio::net::TcpStream;
+use tokio::time::Instant;
 
 /// Every variable jbproxy reads, removed so the developer's or CI's environment cannot leak into a test.
 pub const SCRUBBED: [&str; 13] = [
@@ -142,16 +145,69 @@ pub fn effective(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> serde_json:
 
 /// A well-formed (unsigned) JWT with the given claims.
 pub fn jwt(claims: serde_json::Value) -> String {
-    let header = URL_SAFE_NO_PAD.encode(br#"{"alg":"HS256","typ":"JWT"}"#);
-    let payload = URL_SAFE_NO_PAD.encode(claims.to_string());
-    format!("{header}.{payload}.c2lnbmF0dXJl")
+    jbproxy::jwt::unsigned(&claims)
 }
 
 /// Unix seconds `delta` from now (negative for the past).
 pub fn unix_in(delta: i64) -> i64 {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0);
-    now + delta
+    jbproxy::epoch::now_secs() + delta
+}
+
+/// A path in the repository.
+pub fn repo(rel: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(rel)
+}
+
+/// Polls `check` every 50 ms until it returns true or `timeout` passes; returns whether it did. The deadline is on
+/// tokio's clock, so under a paused clock it is the server's time, not the wall's.
+pub async fn eventually(timeout: Duration, mut check: impl AsyncFnMut() -> bool) -> bool {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if check().await {
+            return true;
+        }
+        if Instant::now() >= deadline {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// `eventually` for code outside a runtime: polls `check` every 20 ms on the wall clock.
+pub fn eventually_blocking(timeout: Duration, mut check: impl FnMut() -> bool) -> bool {
+    let deadline = std::time::Instant::now() + timeout;
+    loop {
+        if check() {
+            return true;
+        }
+        if std::time::Instant::now() >= deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Reads until the peer closes or `limit` passes: what arrived, and whether the connection was closed.
+pub async fn read_until_closed(stream: &mut TcpStream, limit: Duration) -> (String, bool) {
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 4096];
+    let deadline = Instant::now() + limit;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match tokio::time::timeout(left, stream.read(&mut chunk)).await {
+            Ok(Ok(0)) | Ok(Err(_)) => return (String::from_utf8_lossy(&buf).into_owned(), true),
+            Ok(Ok(n)) => buf.extend_from_slice(&chunk[..n]),
+            Err(_) => return (String::from_utf8_lossy(&buf).into_owned(), false),
+        }
+    }
+}
+
+/// A process's memory figure (`VmRSS`, `VmHWM`) in KiB, from `/proc/PID/status`.
+pub fn proc_kib(pid: u32, field: &str) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("proc status");
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix(&format!("{field}:")))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or_else(|| panic!("no {field} in /proc/{pid}/status"))
 }

@@ -1,18 +1,17 @@
 //! Helpers for the pool tests: reading `/stats`, polling for a condition with a deadline instead of sleeping, and
 //! the order in which tokens reached the fake upstream.
 
-use std::future::Future;
 use std::path::PathBuf;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::Value;
 
 use jbproxy::fake_upstream::FakeUpstream;
 
-use super::serve::{Setup, user};
+use super::serve::{Served, Setup, user};
 
 /// The proxy's `/stats` JSON (fetched with the client key).
-pub async fn stats(s: &Setup) -> Value {
+pub async fn stats<P: Served>(s: &Setup<P>) -> Value {
     let response = s.get("/stats").await;
     assert_eq!(response.status(), 200, "GET /stats");
     response.json().await.expect("stats json")
@@ -38,27 +37,14 @@ pub fn names(stats: &Value) -> Vec<String> {
         .unwrap_or_default()
 }
 
-/// Polls `check` every 50 ms until it returns true or `timeout` passes; returns whether it did.
-pub async fn eventually<F, Fut>(timeout: Duration, mut check: F) -> bool
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = bool>,
-{
-    let deadline = Instant::now() + timeout;
-    loop {
-        if check().await {
-            return true;
-        }
-        if Instant::now() >= deadline {
-            return false;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
 /// Waits until `/stats` shows token `name` in `state`; panics with the last stats and the proxy log otherwise.
-pub async fn wait_for_state(s: &Setup, name: &str, state: &str, timeout: Duration) -> Value {
-    let reached = eventually(timeout, || async {
+pub async fn wait_for_state<P: Served>(
+    s: &Setup<P>,
+    name: &str,
+    state: &str,
+    timeout: Duration,
+) -> Value {
+    let reached = super::eventually(timeout, async || {
         token(&stats(s).await, name)["state"] == state
     })
     .await;
@@ -82,11 +68,27 @@ pub fn chat_order(fake: &FakeUpstream) -> Vec<String> {
 }
 
 /// Sends a non-streaming chat and asserts it succeeded.
-pub async fn chat_ok(s: &Setup, text: &str) {
+pub async fn chat_ok<P: Served>(s: &Setup<P>, text: &str) {
     let response = s.chat(user(text)).await;
     let status = response.status();
     let body = response.text().await.unwrap_or_default();
     assert_eq!(status, 200, "chat failed: {body}\nlog:\n{}", s.proxy.logs());
+}
+
+/// The config the proxy was started with (read back from its file).
+pub fn running_config(s: &Setup) -> Value {
+    let text = std::fs::read_to_string(config_path(s)).expect("read config");
+    serde_json::from_str(&text).expect("config json")
+}
+
+/// `POST /reload` with the client key.
+pub async fn post_reload(s: &Setup) -> reqwest::Response {
+    s.client
+        .post(s.url("/reload"))
+        .bearer_auth(super::serve::KEY)
+        .send()
+        .await
+        .expect("POST /reload")
 }
 
 /// The proxy's config file, for reload tests.

@@ -41,6 +41,20 @@ impl Proxy {
 
     /// Starts the binary with exactly these arguments in a fresh temp dir.
     pub fn spawn(dir: tempfile::TempDir, args: &[String], env: &[(&str, &str)]) -> Proxy {
+        Self::spawn_with(dir, args, env, false)
+    }
+
+    /// Like `spawn`, with stdout a pipe nobody reads: closed before the server writes anything to it.
+    pub fn spawn_stdout_closed(dir: tempfile::TempDir, args: &[String]) -> Proxy {
+        Self::spawn_with(dir, args, &[], true)
+    }
+
+    fn spawn_with(
+        dir: tempfile::TempDir,
+        args: &[String],
+        env: &[(&str, &str)],
+        close_stdout: bool,
+    ) -> Proxy {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_jbproxy"));
         for name in super::SCRUBBED {
             cmd.env_remove(name);
@@ -54,6 +68,9 @@ impl Proxy {
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
         let mut child = cmd.spawn().expect("spawn jbproxy");
+        if close_stdout {
+            drop(child.stdout.take());
+        }
         let logs = Arc::new(Mutex::new(String::new()));
         let stdout = Arc::new(Mutex::new(String::new()));
         let (tx, rx) = mpsc::channel();
@@ -77,15 +94,16 @@ impl Proxy {
                 }
             }
         });
-        let out = child.stdout.take().expect("stdout");
-        let out_sink = Arc::clone(&stdout);
-        std::thread::spawn(move || {
-            for line in BufReader::new(out).lines().map_while(Result::ok) {
-                let mut s = out_sink.lock().expect("stdout");
-                s.push_str(&line);
-                s.push('\n');
-            }
-        });
+        if let Some(out) = child.stdout.take() {
+            let out_sink = Arc::clone(&stdout);
+            std::thread::spawn(move || {
+                for line in BufReader::new(out).lines().map_while(Result::ok) {
+                    let mut s = out_sink.lock().expect("stdout");
+                    s.push_str(&line);
+                    s.push('\n');
+                }
+            });
+        }
         let addr = match rx.recv_timeout(Duration::from_secs(20)) {
             Ok(addr) => addr.parse().expect("listening address"),
             Err(_) => {
@@ -113,14 +131,10 @@ impl Proxy {
 
     /// Stdout once it contains `needle` (or after 10 s, whatever it holds then).
     pub fn stdout_with(&self, needle: &str) -> String {
-        let deadline = std::time::Instant::now() + Duration::from_secs(10);
-        loop {
-            let out = self.stdout.lock().expect("stdout").clone();
-            if out.contains(needle) || std::time::Instant::now() > deadline {
-                return out;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        super::eventually_blocking(Duration::from_secs(10), || {
+            self.stdout.lock().expect("stdout").contains(needle)
+        });
+        self.stdout.lock().expect("stdout").clone()
     }
 
     /// The server's process id, for reading its `/proc/PID/status` (RSS) and `/proc/PID/fd`.
@@ -143,14 +157,12 @@ impl Proxy {
 
     /// Waits for the process to exit by itself, up to `timeout`.
     pub fn wait(&mut self, timeout: Duration) -> Option<ExitStatus> {
-        let deadline = std::time::Instant::now() + timeout;
-        while std::time::Instant::now() < deadline {
-            if let Ok(Some(status)) = self.child.try_wait() {
-                return Some(status);
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        None
+        let mut exited = None;
+        super::eventually_blocking(timeout, || {
+            exited = self.child.try_wait().ok().flatten();
+            exited.is_some()
+        });
+        exited
     }
 }
 

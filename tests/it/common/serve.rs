@@ -6,14 +6,39 @@ use serde_json::{Value, json};
 
 use jbproxy::fake_upstream::{FakeOptions, FakeUpstream, mint_jwt};
 
+use super::inproc::InProc;
 use super::proxy::Proxy;
 
 pub const KEY: &str = "sk-test-client-key-0123456789";
 
+/// What serves the test: `jbproxy serve` as a process, or `server::run` in the test's runtime.
+pub trait Served {
+    fn url(&self, path: &str) -> String;
+    fn logs(&self) -> String;
+}
+
+impl Served for Proxy {
+    fn url(&self, path: &str) -> String {
+        Proxy::url(self, path)
+    }
+    fn logs(&self) -> String {
+        Proxy::logs(self)
+    }
+}
+
+impl Served for InProc {
+    fn url(&self, path: &str) -> String {
+        InProc::url(self, path)
+    }
+    fn logs(&self) -> String {
+        InProc::logs(self)
+    }
+}
+
 /// A fake upstream plus a proxy configured with one token per name.
-pub struct Setup {
+pub struct Setup<P = Proxy> {
     pub fake: FakeUpstream,
-    pub proxy: Proxy,
+    pub proxy: P,
     pub client: reqwest::Client,
 }
 
@@ -41,6 +66,27 @@ pub fn config_for(fake: &FakeUpstream, names: &[&str], extra: Value) -> Value {
     config
 }
 
+impl Setup<InProc> {
+    /// The proxy in this test's runtime (see `InProc`). Its client opens a connection per request: a pooled one
+    /// would sit idle while a paused clock jumps past `client_idle_timeout`.
+    pub async fn in_process(names: &[&str], extra: Value) -> Setup<InProc> {
+        let fake = FakeUpstream::start(FakeOptions::default())
+            .await
+            .expect("fake upstream");
+        let config = config_for(&fake, names, extra);
+        let proxy = InProc::start(&config).await;
+        let client = reqwest::Client::builder()
+            .pool_max_idle_per_host(0)
+            .build()
+            .expect("client");
+        Setup {
+            fake,
+            proxy,
+            client,
+        }
+    }
+}
+
 impl Setup {
     pub async fn start(names: &[&str], extra: Value) -> Setup {
         Self::with_options(names, extra, FakeOptions::default()).await
@@ -56,7 +102,9 @@ impl Setup {
             client: reqwest::Client::new(),
         }
     }
+}
 
+impl<P: Served> Setup<P> {
     pub fn url(&self, path: &str) -> String {
         self.proxy.url(path)
     }

@@ -1,5 +1,5 @@
-// The openai Node SDK against jbproxy's OpenAI face: a non-streaming and a streaming completion, the stream helper,
-// the model list and a 404. Every exchange is written to $JBPROXY_SDK_EXCHANGES (JSON lines) for spec_check.py.
+// The openai Node SDK against jbproxy's OpenAI faces: a non-streaming and a streaming completion, the stream helper,
+// the model list and a 404; a Responses API answer, and a streamed function-call round trip. Every exchange is written to $JBPROXY_SDK_EXCHANGES (JSON lines) for spec_check.py.
 // tests/it/sdk.rs runs this with `node --test` next to the pinned node_modules.
 
 import assert from "node:assert/strict";
@@ -95,4 +95,48 @@ test("unknown model is a NotFoundError", async () => {
     client.chat.completions.create({ model: "no-such-model", messages: [{ role: "user", content: "hi" }] }),
     (err) => err instanceof OpenAI.NotFoundError && err.status === 404,
   );
+});
+
+const WEATHER = {
+  type: "function",
+  name: "get_weather",
+  description: "The weather in a city",
+  parameters: { type: "object", properties: { input: { type: "string" } }, required: ["input"] },
+  strict: false,
+};
+
+test("responses.create answers a Response with output_text", async () => {
+  const response = await client.responses.create({ model: MODEL, input: "node responses", store: false });
+  assert.equal(response.object, "response");
+  assert.equal(response.status, "completed");
+  assert.equal(response.output_text, "Echo: node responses");
+  assert.ok(response.usage.total_tokens > 0);
+});
+
+test("responses.stream: a function call, then its output", async () => {
+  const first = client.responses.stream({ model: MODEL, input: "[[tool]] Rome", tools: [WEATHER], store: false });
+  const types = [];
+  first.on("event", (event) => types.push(event.type));
+  const answer = await first.finalResponse();
+  assert.ok(types.includes("response.function_call_arguments.delta"), types.join(", "));
+  const call = answer.output.find((item) => item.type === "function_call");
+  assert.equal(call.name, "get_weather");
+  assert.deepEqual(JSON.parse(call.arguments), { input: "Rome" });
+  const second = client.responses.stream({
+    model: MODEL,
+    tools: [WEATHER],
+    store: false,
+    input: [
+      { role: "user", content: "[[tool]] Rome" },
+      call,
+      { type: "function_call_output", call_id: call.call_id, output: "windy" },
+    ],
+  });
+  const final = await second.finalResponse();
+  // The stream helper's final response has no output_text (the SDK adds it only when it parses); read the items.
+  const text = final.output
+    .filter((item) => item.type === "message")
+    .flatMap((item) => item.content.map((part) => part.text))
+    .join("");
+  assert.equal(text, "Tool said: windy");
 });

@@ -1,11 +1,22 @@
-//! `Live`: everything a request needs, built from one validated config and swapped whole on reload.
+//! `Live`: everything a request needs, built from one validated config and swapped whole on reload; and
+//! `AppState`, what the server's parts share (the API faces, the checker, the reload triggers).
 //!
 //! A request takes one snapshot (`Arc<Live>`) at its start and uses it to the end, so a reload never changes the
-//! rules under a request in flight.
+//! rules under a request in flight. `refresh` renews a token's JWT in a snapshot; `reloader` builds and swaps in a
+//! new one.
+
+mod refresh;
+mod reloader;
 
 use std::sync::Arc;
+use std::time::Instant;
 
+use arc_swap::ArcSwap;
 use secrecy::ExposeSecret;
+use tokio_util::sync::CancellationToken;
+
+pub use refresh::REFRESH_AHEAD;
+pub use reloader::{ReloadError, ReloadSummary, Reloader};
 
 use crate::config::Config;
 use crate::models::ModelTable;
@@ -14,6 +25,26 @@ use crate::profiles::ProfileTable;
 use crate::reachability::Reachability;
 use crate::secret::KeyDigest;
 use crate::upstream::UpstreamClient;
+
+/// What every part of a running server shares. Cheap to clone (handles only).
+#[derive(Clone)]
+pub struct AppState {
+    /// The current snapshot; a reload stores a new one.
+    pub live: Arc<ArcSwap<Live>>,
+    /// Cancelled when shutdown begins: no new connections, background tasks stop.
+    pub shutdown: CancellationToken,
+    /// Cancelled when the shutdown grace period is over: open streams end with an error event.
+    pub drain: CancellationToken,
+    /// Absent in demo mode, where there is no config to reload.
+    pub reloader: Option<Arc<Reloader>>,
+    pub started: Instant,
+}
+
+impl AppState {
+    pub fn snapshot(&self) -> Arc<Live> {
+        self.live.load_full()
+    }
+}
 
 pub struct Live {
     pub config: Arc<Config>,
@@ -53,10 +84,10 @@ impl Live {
             .map(|k| KeyDigest::new(k.expose_secret()))
             .or_else(|| client_key.clone());
         let discovered = previous
-            .map(|p| std::sync::Arc::clone(p.profiles.discovered()))
+            .map(|p| Arc::clone(p.profiles.discovered()))
             .unwrap_or_default();
         Ok(Self {
-            models: config.model_table(),
+            models: config.model_table().carry_over(previous.map(|p| &p.models)),
             profiles: ProfileTable::new(&config.profile_parameters, discovered),
             config: Arc::new(config),
             pool,

@@ -1,5 +1,5 @@
-"""Pending (issue 14 item 5): the small spec gaps left after `logprobs`/`refusal` (fixed): a wrong method on a known
-path answers 405 with a JSON error object (checked against the spec by the recording) and `Allow`."""
+"""Issue 14 item 5: the small spec gaps left after `logprobs`/`refusal`: a wrong method on a known path answers 405
+with a JSON error object (checked against the spec by the recording) and `Allow`."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-//! One token's health: the state machine that turns upstream outcomes into "can this token serve now?".
+//! One token's standing, the token state machine: it turns upstream outcomes into "can this token serve now?".
 //!
 //! Pure and clock-injected: every method takes `now`, so the rules are tested with paused time, and nothing here
 //! does I/O or logs. Transitions are returned to the caller, which logs each one once.
@@ -65,7 +65,7 @@ impl StateKind {
 
 /// A token's state. `until` is when it may serve again (None: until a check or refresh says so).
 #[derive(Debug, Clone)]
-pub struct Health {
+pub struct Standing {
     pub kind: StateKind,
     pub reason: String,
     pub since: SystemTime,
@@ -83,7 +83,7 @@ pub struct Transition {
     pub reason: String,
 }
 
-impl Default for Health {
+impl Default for Standing {
     fn default() -> Self {
         Self {
             kind: StateKind::Healthy,
@@ -105,7 +105,7 @@ pub enum Admission {
     No,
 }
 
-impl Health {
+impl Standing {
     pub fn admission(&self, now: Instant) -> Admission {
         match self.kind {
             StateKind::Healthy => Admission::Serve,
@@ -242,7 +242,7 @@ impl Health {
 }
 
 /// `now + wait`, without the overflow panic an absurd wait (a quota reset in the year 30000, a huge `Retry-After`)
-/// would cause: such a wait is cut to a year, and the health checker will have looked again long before.
+/// would cause: such a wait is cut to a year, and the checker will have looked again long before.
 fn later(now: Instant, wait: Duration) -> Instant {
     const YEAR: Duration = Duration::from_secs(365 * 86_400);
     now.checked_add(wait.min(YEAR)).unwrap_or(now)
@@ -262,7 +262,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn faults_eject_after_the_threshold_and_a_single_probe_readmits() {
-        let mut h = Health::default();
+        let mut h = Standing::default();
         let now = Instant::now();
         assert_eq!(h.apply(&Outcome::Fault, now), None);
         assert_eq!(h.apply(&Outcome::Fault, now), None);
@@ -287,7 +287,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn a_failed_probe_ejects_again_for_longer() {
-        let mut h = Health::default();
+        let mut h = Standing::default();
         for _ in 0..3 {
             h.apply(&Outcome::Fault, Instant::now());
         }
@@ -302,7 +302,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn rate_limits_cool_for_retry_after_or_a_growing_backoff() {
-        let mut h = Health::default();
+        let mut h = Standing::default();
         let now = Instant::now();
         h.apply(
             &Outcome::RateLimited {
@@ -319,7 +319,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn unauthorized_stays_out_until_restored_and_request_errors_cost_nothing() {
-        let mut h = Health::default();
+        let mut h = Standing::default();
         h.apply(&Outcome::RequestError, Instant::now());
         assert_eq!(h.kind, StateKind::Healthy);
         h.apply(&Outcome::Unauthorized, Instant::now());
@@ -331,7 +331,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn exhaustion_lasts_until_the_quota_reset() {
-        let mut h = Health::default();
+        let mut h = Standing::default();
         let until = SystemTime::now() + Duration::from_secs(600);
         h.apply(
             &Outcome::QuotaExhausted { until: Some(until) },

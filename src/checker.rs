@@ -1,47 +1,43 @@
-//! The active health checker: every `health_check_interval` (with jitter) it checks each token, a few at a time,
-//! so dead tokens are found before a client meets them and recovered tokens come back by themselves. It also
-//! refreshes JWTs that carry refresh credentials before they expire.
+//! The checker, the active health checks: every `health_check_interval` (with jitter) it checks each token, a few
+//! at a time, so dead tokens are found before a client meets them and recovered tokens come back by themselves. It
+//! also refreshes JWTs that carry refresh credentials before they expire (`Live::refresh_jwt`).
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use futures_util::StreamExt;
 use rand::RngExt;
-use secrecy::{ExposeSecret, SecretString};
+use secrecy::ExposeSecret;
 
 use crate::config::HealthCheckMode;
-use crate::live::Live;
-use crate::pool::{Outcome, QuotaInfo, unix_now};
-use crate::server::Handles;
+use crate::live::{AppState, Live};
+use crate::pool::{Outcome, QuotaInfo};
 use crate::upstream::UpstreamError;
 use crate::upstream::event::UpstreamEvent;
 
 /// How many tokens are checked at once: enough to finish a round quickly, few enough not to look like a burst.
 const CONCURRENT_CHECKS: usize = 4;
-/// A refreshable JWT is renewed when it has less than this left.
-pub const REFRESH_AHEAD: Duration = Duration::from_secs(15 * 60);
 
 /// Runs check rounds until shutdown. Reads the current snapshot each round, so reloads take effect (turning checks
 /// on or off included).
-pub async fn run(handles: Handles) {
-    if handles.live.load().config.health_check_mode != HealthCheckMode::Off {
+pub async fn run(state: AppState) {
+    if state.live.load().config.health_check_mode != HealthCheckMode::Off {
         tracing::info!("JWT health checker started");
     }
     loop {
-        let live = handles.live.load_full();
+        let live = state.live.load_full();
         let interval = live.config.health_check_interval;
         // Up to 10% jitter so several replicas do not check in lockstep.
         let jitter = interval.mul_f64(rand::rng().random_range(0.0..0.1));
         tokio::select! {
-            _ = handles.shutdown.cancelled() => return,
+            _ = state.shutdown.cancelled() => return,
             _ = tokio::time::sleep(interval + jitter) => {}
         }
-        let live = handles.live.load_full();
+        let live = state.live.load_full();
         if live.config.health_check_mode == HealthCheckMode::Off {
             continue;
         }
         tokio::select! {
-            _ = handles.shutdown.cancelled() => return,
+            _ = state.shutdown.cancelled() => return,
             _ = check_round(&live) => {}
         }
     }
@@ -80,15 +76,10 @@ their state; {healthy}/{} usable",
 /// reason when the upstream could not be reached, which says nothing about the token.
 pub async fn check_token(live: &Live, index: usize) -> Result<(), String> {
     let slot = &live.pool.slots()[index];
-    // Saturating: `exp` is whatever the JWT claims, `-1e300` included.
-    let due = slot
-        .state_exp()
-        .is_some_and(|exp| exp.saturating_sub(unix_now()) < REFRESH_AHEAD.as_secs() as i64);
-    // A rejected JWT needs a new one; a cooling or ejected token does not (its JWT is fine).
-    if slot.config.can_refresh() && (due || slot.state_kind() == crate::pool::StateKind::Invalid) {
-        refresh(live, index).await;
+    if live.refresh_due(index) {
+        live.refresh_jwt(index).await;
     }
-    if slot.expired(unix_now()) {
+    if slot.expired(crate::epoch::now_secs()) {
         return Ok(());
     }
     let jwt = slot.current_jwt();
@@ -127,7 +118,7 @@ pub async fn check_token(live: &Live, index: usize) -> Result<(), String> {
                 Some(err.to_string()),
             );
             if matches!(err, UpstreamError::Unauthorized) && slot.config.can_refresh() {
-                refresh(live, index).await;
+                live.refresh_jwt(index).await;
             }
         }
     }
@@ -155,24 +146,4 @@ async fn chat_check(live: &Live, jwt: &str) -> Result<Option<QuotaInfo>, Upstrea
         }
     }
     Ok(None)
-}
-
-/// Exchanges the token's refresh credentials for a new JWT and puts it to use at once (in memory only).
-pub async fn refresh(live: &Live, index: usize) -> bool {
-    let slot = &live.pool.slots()[index];
-    let (Some(license), Some(auth)) = (&slot.config.license_id, &slot.config.authorization) else {
-        return false;
-    };
-    match live.upstream.refresh(license, auth.expose_secret()).await {
-        Ok(jwt) => {
-            live.pool.replace_jwt(index, SecretString::from(jwt));
-            live.pool.restore(index, "JWT refreshed");
-            tracing::info!(token = %slot.label(), "JWT refreshed");
-            true
-        }
-        Err(err) => {
-            tracing::warn!(token = %slot.label(), "JWT refresh failed: {err}");
-            false
-        }
-    }
 }

@@ -5,14 +5,17 @@
 //! answer, recorded at runtime through [`Discovered`]) overrides the built-in entry.
 //!
 //! Precedence, most specific first: the config (the operator knows best), then the upstream's own list, then the
-//! built-in family.
+//! built-in family. `keys` names the parameters themselves. A leaf: the config, the mapping, the upstream client and
+//! the fake all read it.
+
+mod keys;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, OnceLock, PoisonError, RwLock};
 
 use serde::Deserialize;
 
-use crate::upstream::parameters::{Param, ParamSet};
+pub use keys::{FQDN_PREFIX, Kind, Param, ParamSet};
 
 const BUILT_IN: &str = include_str!("profiles.json");
 
@@ -262,6 +265,22 @@ pub fn parse_overrides(
         out.insert(profile, over);
     }
     Ok(out)
+}
+
+/// `profile_parameters` as the config file writes it (what `print-config` shows): only the fields an entry sets.
+pub fn overrides_json(entries: &BTreeMap<String, ProfileOverride>) -> serde_json::Value {
+    let entries = entries.iter().map(|(profile, over)| {
+        let mut fields = serde_json::Map::new();
+        if let Some(parameters) = over.parameters {
+            let names = parameters.iter().map(|p| p.name().into()).collect();
+            fields.insert("parameters".into(), serde_json::Value::Array(names));
+        }
+        if let Some(prefill) = over.prefill {
+            fields.insert("prefill".into(), prefill.into());
+        }
+        (profile.clone(), serde_json::Value::Object(fields))
+    });
+    serde_json::Value::Object(entries.collect())
 }
 
 /// `*` matches any run of characters (including none); everything else matches itself.

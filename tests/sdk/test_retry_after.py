@@ -1,6 +1,6 @@
-"""Pending (issue 14 item 2): Retry-After capped (<= 60 s) so SDKs never sleep for hours, `x-should-retry: false`
-when nothing will be usable before the cap, 429 when every usable token is rate-limited, and a message that says
-why and until when. Today anthropic-python sleeps for the whole Retry-After (an hour here)."""
+"""Issue 14 item 2: Retry-After capped (<= 60 s) so SDKs never sleep for hours, `x-should-retry: false` when nothing
+will be usable before the cap, 429 when every usable token is rate-limited, and a message that says why and until
+when. Before, anthropic-python slept for the whole Retry-After (an hour here)."""
 
 from __future__ import annotations
 

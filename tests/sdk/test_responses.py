@@ -1,5 +1,8 @@
-"""Pending (issue 14 item 1): the OpenAI Responses API face, `POST /v1/responses`, through the SDK's
-`responses.create` / `responses.stream` / `responses.parse`. Today it is a 404."""
+"""The OpenAI Responses API face, `POST /v1/responses` (issue 14 item 1), through the SDK's `responses.create` and
+`responses.stream`: string and item input, instructions, the typed stream events and the final response, a
+function-call round trip with `function_call_output` (whole and streamed), the stateful fields refused, hosted tools
+dropped, a cut stream, and `responses.parse` with a `text_format` (issue 14 item 3: `text.format` reaches the upstream
+as `response-format`)."""
 
 from __future__ import annotations
 
@@ -53,14 +56,14 @@ def test_stream_events_and_final_response(openai_client):
 
 
 def test_function_call_round_trip(openai_client):
-    first = openai_client.responses.create(model=MODEL, input="Paris", tools=[WEATHER], store=False)
+    first = openai_client.responses.create(model=MODEL, input="[[tool]] Paris", tools=[WEATHER], store=False)
     [call] = [item for item in first.output if item.type == "function_call"]
     assert call.name == "get_weather"
     assert json.loads(call.arguments) == {"input": "Paris"}
     second = openai_client.responses.create(
         model=MODEL,
         input=[
-            {"role": "user", "content": "Paris"},
+            {"role": "user", "content": "[[tool]] Paris"},
             call.model_dump(exclude_none=True),
             {"type": "function_call_output", "call_id": call.call_id, "output": "sunny, 21 C"},
         ],
@@ -71,25 +74,13 @@ def test_function_call_round_trip(openai_client):
 
 
 def test_streamed_function_call_arguments(openai_client):
-    with openai_client.responses.stream(model=MODEL, input="Berlin", tools=[WEATHER], store=False) as stream:
+    with openai_client.responses.stream(model=MODEL, input="[[tool]] Berlin", tools=[WEATHER], store=False) as stream:
         kinds = [event.type for event in stream]
         final = stream.get_final_response()
     assert "response.function_call_arguments.delta" in kinds
     assert "response.function_call_arguments.done" in kinds
     [call] = [item for item in final.output if item.type == "function_call"]
     assert json.loads(call.arguments) == {"input": "Berlin"}
-
-
-def test_parse_with_text_format(openai_client):
-    class City(pydantic.BaseModel):
-        name: str
-
-    try:
-        response = openai_client.responses.parse(model=MODEL, input="Paris", text_format=City, store=False)
-    except openai.BadRequestError as err:
-        assert "text.format" in err.message or "json_schema" in err.message
-    else:
-        assert isinstance(response.output_parsed, City)
 
 
 @pytest.mark.parametrize("stateful", [{"store": True}, {"previous_response_id": "resp_123"}])
@@ -116,3 +107,12 @@ def test_stream_cut_ends_with_a_failure_event(make_openai):
                 kinds.append(event.type)
     # Only a stream that had started proves the cut is reported (a 404 would raise APIError too).
     assert "response.output_text.delta" in kinds, kinds
+
+
+def test_parse_with_text_format(openai_client):
+    class City(pydantic.BaseModel):
+        name: str
+
+    response = openai_client.responses.parse(model=MODEL, input="Paris", text_format=City, store=False)
+    # The fake fills every property of the schema with the user's text, as it does when response-format is sent.
+    assert response.output_parsed == City(name="Paris")

@@ -1,0 +1,143 @@
+//! `jetbrains_tokens`, the one key loaded by hand: a list in the file, a comma-separated text in `JWT_TOKENS` (or
+//! the older `JWT_TOKEN`) and `--jwt-tokens`, each entry checked with the place to fix it; and the warnings for
+//! tokens that will not work as they stand.
+
+use std::collections::BTreeMap;
+use std::time::SystemTime;
+
+use secrecy::{ExposeSecret, SecretString};
+
+use super::file::FileToken;
+use super::layers::{Layers, Overrides};
+use super::{ConfigError, Env, Source, TokenConfig};
+
+/// The tokens from the highest layer that has any.
+pub(super) fn pick(
+    layers: &mut Layers,
+    from_file: Option<Vec<FileToken>>,
+    overrides: &Overrides,
+    env: &Env,
+) -> Result<Vec<TokenConfig>, ConfigError> {
+    let listed = |list: &str| -> Vec<FileToken> {
+        list.split(',')
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+            .map(|t| FileToken {
+                token: Some(t.to_string()),
+                ..FileToken::default()
+            })
+            .collect()
+    };
+    let env_tokens = env
+        .get("JWT_TOKENS")
+        .or_else(|| env.get("JWT_TOKEN"))
+        .map(|(name, list)| (name, listed(list)));
+    let flag_tokens = overrides
+        .jwt_tokens
+        .as_deref()
+        .map(|list| ("--jwt-tokens", listed(list)));
+    let chosen = layers.pick(
+        "jetbrains_tokens",
+        Vec::new(),
+        from_file,
+        env_tokens,
+        flag_tokens,
+    );
+    let origin = layers
+        .sources
+        .get("jetbrains_tokens")
+        .cloned()
+        .unwrap_or(Source::Default);
+    resolve(chosen, &origin)
+}
+
+fn resolve(raw: Vec<FileToken>, origin: &Source) -> Result<Vec<TokenConfig>, ConfigError> {
+    let mut seen_names = BTreeMap::new();
+    let mut tokens = Vec::with_capacity(raw.len());
+    for (i, entry) in raw.into_iter().enumerate() {
+        let at = format!("{origin}: jetbrains_tokens[{i}]");
+        let token = entry
+            .token
+            .map(|t| t.trim().to_string())
+            .filter(|t| !t.is_empty())
+            .ok_or_else(|| {
+                ConfigError::invalid(
+                    &at,
+                    "`token` is missing or empty; put the JetBrains AI JWT there",
+                )
+            })?;
+        let name = entry
+            .name
+            .filter(|n| !n.trim().is_empty())
+            .unwrap_or_else(|| format!("token-{}", i + 1));
+        if let Some(first) = seen_names.insert(name.clone(), i) {
+            return Err(ConfigError::invalid(
+                &at,
+                format!(
+                    "name \"{name}\" is already used by jetbrains_tokens[{first}]; every token needs its own name"
+                ),
+            ));
+        }
+        let weight = entry.weight.unwrap_or(1);
+        if weight == 0 {
+            return Err(ConfigError::invalid(
+                &at,
+                "`weight` must be at least 1 (use `enabled: false` to take a token out)",
+            ));
+        }
+        if entry.max_concurrency == Some(0) {
+            return Err(ConfigError::invalid(
+                &at,
+                "`max_concurrency` must be at least 1 (leave it out for no limit)",
+            ));
+        }
+        let authorization = entry.authorization.map(|a| {
+            let a = a.trim();
+            a.strip_prefix("Bearer ").unwrap_or(a).trim().to_string()
+        });
+        if entry.license_id.is_some() != authorization.is_some() {
+            return Err(ConfigError::invalid(
+                &at,
+                "`license_id` and `authorization` go together: both are needed to refresh the JWT; set both or neither",
+            ));
+        }
+        tokens.push(TokenConfig {
+            token: SecretString::from(token),
+            name,
+            description: entry.description,
+            priority: entry.priority.unwrap_or(0),
+            weight,
+            max_concurrency: entry.max_concurrency,
+            metadata: entry.metadata.unwrap_or_default(),
+            enabled: entry.enabled.unwrap_or(true),
+            license_id: entry.license_id,
+            authorization: authorization.map(SecretString::from),
+        });
+    }
+    Ok(tokens)
+}
+
+/// A load-time warning for a token that will not work as it stands; it does not stop loading. `origin` says where
+/// the token came from, for a placeholder left in an example file.
+pub(crate) fn warning(token: &TokenConfig, origin: &str, now: SystemTime) -> Option<String> {
+    let text = token.token.expose_secret();
+    if super::placeholder::is_placeholder(text) {
+        return Some(format!(
+            "token {}: {}; put your JetBrains AI JWT there",
+            token.label(),
+            super::placeholder::describe(origin)
+        ));
+    }
+    match crate::jwt::DecodedJwt::decode(text) {
+        Err(err) => Some(format!("token {}: {err}", token.label())),
+        Ok(jwt) => match jwt.expires_at() {
+            Some(exp) if exp <= now && !token.can_refresh() => Some(format!(
+                "token {} expired {} ({}); replace it or add license_id and authorization so jbproxy can refresh it",
+                token.label(),
+                crate::jwt::relative(exp, now),
+                crate::jwt::rfc3339(exp)
+            )),
+            _ => None,
+        },
+    }
+}

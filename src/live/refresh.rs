@@ -1,0 +1,48 @@
+//! JWT refresh: a token with refresh credentials (`license_id` + `authorization`) gets a new JWT from the upstream,
+//! put to use at once (in memory only). The checker refreshes ahead of expiry; the relay when the upstream rejects
+//! a JWT mid-request.
+
+use std::time::Duration;
+
+use secrecy::{ExposeSecret, SecretString};
+
+use super::Live;
+
+/// A refreshable JWT is renewed when it has less than this left.
+pub const REFRESH_AHEAD: Duration = Duration::from_secs(15 * 60);
+
+impl Live {
+    /// Whether token `index` should be refreshed before it is checked: it can be, and its JWT expires within
+    /// `REFRESH_AHEAD` or was rejected. A cooling or ejected token's JWT is fine.
+    pub fn refresh_due(&self, index: usize) -> bool {
+        let slot = &self.pool.slots()[index];
+        // Saturating: `exp` is whatever the JWT claims, `-1e300` included.
+        let expiring = slot.state_exp().is_some_and(|exp| {
+            exp.saturating_sub(crate::epoch::now_secs()) < REFRESH_AHEAD.as_secs() as i64
+        });
+        slot.config.can_refresh()
+            && (expiring || slot.state_kind() == crate::pool::StateKind::Invalid)
+    }
+
+    /// Exchanges token `index`'s refresh credentials for a new JWT and puts it to use. False when the token has no
+    /// credentials or the exchange failed (logged).
+    pub async fn refresh_jwt(&self, index: usize) -> bool {
+        let slot = &self.pool.slots()[index];
+        let (Some(license), Some(auth)) = (&slot.config.license_id, &slot.config.authorization)
+        else {
+            return false;
+        };
+        match self.upstream.refresh(license, auth.expose_secret()).await {
+            Ok(jwt) => {
+                self.pool.replace_jwt(index, SecretString::from(jwt));
+                self.pool.restore(index, "JWT refreshed");
+                tracing::info!(token = %slot.label(), "JWT refreshed");
+                true
+            }
+            Err(err) => {
+                tracing::warn!(token = %slot.label(), "JWT refresh failed: {err}");
+                false
+            }
+        }
+    }
+}
