@@ -9,6 +9,7 @@ use divan::{Bencher, black_box};
 use jbproxy::config::{Config, Env, Overrides, UpstreamApi};
 use jbproxy::fake_upstream::mint_jwt;
 use jbproxy::pool::{Pool, Tried};
+use jbproxy::profiles::Capabilities;
 use jbproxy::translate::grazie;
 use jbproxy::translate::openai::request::ChatRequest;
 use jbproxy::translate::openai::stream::ChunkTranslator;
@@ -47,8 +48,8 @@ fn build_short(bencher: Bencher) {
         grazie::build(
             black_box(&req.conversation),
             "openai-gpt-4o",
+            &Capabilities::all(),
             UpstreamApi::V8,
-            0,
         )
         .unwrap()
     });
@@ -62,8 +63,8 @@ fn build_agent(bencher: Bencher) {
         grazie::build(
             black_box(&req.conversation),
             "openai-gpt-4o",
+            &Capabilities::all(),
             UpstreamApi::V8,
-            0,
         )
         .unwrap()
     });
@@ -73,7 +74,13 @@ fn build_agent(bencher: Bencher) {
 fn parse_and_build_short(bencher: Bencher) {
     bencher.bench_local(|| {
         let req = ChatRequest::parse(black_box(SHORT_CHAT.as_bytes())).unwrap();
-        grazie::build(&req.conversation, "openai-gpt-4o", UpstreamApi::V8, 0).unwrap()
+        grazie::build(
+            &req.conversation,
+            "openai-gpt-4o",
+            &Capabilities::all(),
+            UpstreamApi::V8,
+        )
+        .unwrap()
     });
 }
 

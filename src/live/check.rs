@@ -104,9 +104,13 @@ their state; {healthy}/{} usable",
             .models
             .profile_for("gpt-4o-mini")
             .unwrap_or("openai-gpt-4o-mini");
-        let grazie =
-            crate::translate::grazie::build(&conversation, profile, self.config.upstream_api, 0)
-                .map_err(|e| UpstreamError::Fault(e.message))?;
+        let grazie = crate::translate::grazie::build(
+            &conversation,
+            profile,
+            &self.profiles.capabilities(profile),
+            self.config.upstream_api,
+        )
+        .map_err(|e| UpstreamError::Fault(e.message))?;
         let mut events = self.upstream.chat(jwt, &grazie).await?;
         while let Some(event) = events.next().await {
             if event? == UpstreamEvent::End {

@@ -22,6 +22,7 @@ pub use reloader::{ReloadError, ReloadSummary, Reloader};
 use crate::config::Config;
 use crate::models::ModelTable;
 use crate::pool::Pool;
+use crate::profiles::ProfileTable;
 use crate::reachability::Reachability;
 use crate::secret::KeyDigest;
 use crate::upstream::UpstreamClient;
@@ -51,6 +52,8 @@ pub struct Live {
     pub pool: Arc<Pool>,
     pub upstream: UpstreamClient,
     pub models: ModelTable,
+    /// Which parameters each profile takes; what the upstream said about its profiles carries over a reload.
+    pub profiles: ProfileTable,
     /// Whether the upstream answered lately; carried over while the upstream stays the same.
     pub reachability: Arc<Reachability>,
     pub client_key: Option<KeyDigest>,
@@ -81,8 +84,12 @@ impl Live {
             .as_ref()
             .map(|k| KeyDigest::new(k.expose_secret()))
             .or_else(|| client_key.clone());
+        let discovered = previous
+            .map(|p| Arc::clone(p.profiles.discovered()))
+            .unwrap_or_default();
         Ok(Self {
             models: config.model_table().carry_over(previous.map(|p| &p.models)),
+            profiles: ProfileTable::new(&config.profile_parameters, discovered),
             config: Arc::new(config),
             pool,
             upstream,

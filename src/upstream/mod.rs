@@ -1,6 +1,6 @@
 //! The JetBrains AI client: chat streams, quota checks and JWT refresh over one shared HTTP connection pool; and
 //! the upstream's wire model, which nothing here translates: `request` (the chat body's shape, message types and
-//! endpoint paths), `event` (one SSE `data:` payload → an `UpstreamEvent`), `sse` (SSE framing), `stream` (a chat
+//! endpoint paths), `parameters` (the `llm.parameters.*` keys and their pairs), `event` (one SSE `data:` payload → an `UpstreamEvent`), `sse` (SSE framing), `stream` (a chat
 //! answer's events, with the timeouts), `error` (statuses → what the pool does).
 //!
 //! Timeouts are layered because a total deadline would cut long streams: connect, time to response headers
@@ -9,6 +9,7 @@
 
 pub mod error;
 pub mod event;
+pub mod parameters;
 pub mod request;
 mod sse;
 mod stream;
