@@ -1,5 +1,5 @@
 //! Micro-benchmarks (divan) of the proxy's hot pure functions: request mapping, SSE event parsing, chunk
-//! translation and token selection. Run with `cargo bench --bench micro`; not part of `cargo test`.
+//! translation, token selection and the status page's traffic recording. Run with `cargo bench --bench micro`; not part of `cargo test`.
 #![allow(clippy::unwrap_used)]
 
 use std::sync::Arc;
@@ -9,6 +9,7 @@ use divan::{Bencher, black_box};
 use jbproxy::config::{Config, Env, Overrides, UpstreamApi};
 use jbproxy::fake_upstream::mint_jwt;
 use jbproxy::pool::{Pool, Tried};
+use jbproxy::profiles::Capabilities;
 use jbproxy::translate::grazie;
 use jbproxy::translate::openai::request::ChatRequest;
 use jbproxy::translate::openai::stream::ChunkTranslator;
@@ -47,8 +48,8 @@ fn build_short(bencher: Bencher) {
         grazie::build(
             black_box(&req.conversation),
             "openai-gpt-4o",
+            &Capabilities::all(),
             UpstreamApi::V8,
-            0,
         )
         .unwrap()
     });
@@ -62,8 +63,8 @@ fn build_agent(bencher: Bencher) {
         grazie::build(
             black_box(&req.conversation),
             "openai-gpt-4o",
+            &Capabilities::all(),
             UpstreamApi::V8,
-            0,
         )
         .unwrap()
     });
@@ -73,7 +74,13 @@ fn build_agent(bencher: Bencher) {
 fn parse_and_build_short(bencher: Bencher) {
     bencher.bench_local(|| {
         let req = ChatRequest::parse(black_box(SHORT_CHAT.as_bytes())).unwrap();
-        grazie::build(&req.conversation, "openai-gpt-4o", UpstreamApi::V8, 0).unwrap()
+        grazie::build(
+            &req.conversation,
+            "openai-gpt-4o",
+            &Capabilities::all(),
+            UpstreamApi::V8,
+        )
+        .unwrap()
     });
 }
 
@@ -158,4 +165,13 @@ fn pick(bencher: Bencher, tokens: usize) {
     let pool = Arc::new(Pool::new(&config_with(tokens), None));
     let tried = Tried::default();
     bencher.bench_local(|| drop(pool.pick(black_box(&tried)).unwrap()));
+}
+
+/// What the status page's traffic samples cost a request: one answered request with its model, plus its latency.
+#[divan::bench(name = "traffic: record a request + its latency")]
+fn traffic_record(bencher: Bencher) {
+    bencher.bench_local(|| {
+        jbproxy::traffic::record_request(black_box(200), black_box("gpt-4o"));
+        jbproxy::traffic::record_latency(black_box(Duration::from_millis(420)));
+    });
 }

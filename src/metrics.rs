@@ -81,8 +81,8 @@ pub fn log_lines_dropped(total: u64) {
     metrics::counter!("jbproxy_log_lines_dropped_total").absolute(total);
 }
 
-/// Every state a token can be in, one gauge each.
-const TOKEN_STATES: [&str; 10] = [
+/// Every state a token can be in, one gauge each (`disabled-by-operator` is `pool::OPERATOR_DISABLED`).
+pub const TOKEN_STATES: [&str; 11] = [
     "healthy",
     "cooling",
     "ejected",
@@ -93,6 +93,7 @@ const TOKEN_STATES: [&str; 10] = [
     "suspended",
     "expired",
     "disabled",
+    "disabled-by-operator",
 ];
 
 /// One token's gauges: whether it can serve, its requests in flight, and its state (1 for the one it is in).

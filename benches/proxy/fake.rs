@@ -28,6 +28,7 @@ pub fn serve(content_events: usize, event_delay: Duration) -> anyhow::Result<()>
             unknown_events: false,
             spent_per_chat: 0.0,
             record_requests: false,
+            ..FakeOptions::default()
         })
         .await?;
         let mut out = std::io::stdout();

@@ -275,8 +275,12 @@ fn proxy_job(proxy: &ProxyProcess, stream: bool) -> anyhow::Result<Job> {
 fn direct_job(fake: &FakeProcess, tokens: &[String]) -> anyhow::Result<Job> {
     let bytes = serde_json::to_vec(&openai_body(true))?;
     let req = ChatRequest::parse(&bytes)?;
-    let built =
-        jbproxy::translate::grazie::build(&req.conversation, "openai-gpt-4o", UpstreamApi::V8, 0)?;
+    let built = jbproxy::translate::grazie::build(
+        &req.conversation,
+        "openai-gpt-4o",
+        &jbproxy::profiles::Capabilities::all(),
+        UpstreamApi::V8,
+    )?;
     let body = built.body;
     let variants = tokens
         .iter()

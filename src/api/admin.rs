@@ -1,8 +1,8 @@
-//! Management endpoints: `/stats`, `/config`, `/reload`, `/metrics`. Authenticated with `admin_token` if set, else
-//! the client bearer token. Nothing here ever shows a token, only names and fingerprints.
+//! Management endpoints: `/stats`, `/stats/traffic`, `/config`, `/reload`, `/metrics`. Authenticated with
+//! `admin_token` if set, else the client bearer token. Nothing here ever shows a token, only names and fingerprints.
 
 use axum::Json;
-use axum::extract::State;
+use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
@@ -51,6 +51,40 @@ pub async fn stats(
         "totals": totals,
         "tokens": tokens,
         "model_fallback": model_fallback,
+    })))
+}
+
+/// The last hour in 10-second samples and the requests per model (see `crate::traffic`). `?since=<unix ms>` keeps
+/// only the samples that ended later, for a poller that has the rest.
+pub async fn traffic(
+    State(app): State<AppState>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+) -> Result<Json<Value>, ApiError> {
+    let live = app.snapshot();
+    auth::check(live.admin_key.as_ref(), &headers)?;
+    let mut since = 0;
+    for pair in query.as_deref().unwrap_or_default().split('&') {
+        if let Some(value) = pair.strip_prefix("since=") {
+            since = value.parse().map_err(|_| {
+                ApiError::bad_request(
+                    "`since` must be a time in Unix milliseconds, e.g. ?since=1767225600000",
+                )
+                .param("since")
+            })?;
+        }
+    }
+    // Unsorted: the page sorts them.
+    let models: Vec<Value> = crate::traffic::model_counts()
+        .into_iter()
+        .map(|(model, requests)| json!({"model": model, "requests": requests}))
+        .collect();
+    Ok(Json(json!({
+        "interval_secs": crate::traffic::INTERVAL.as_secs(),
+        "capacity": crate::traffic::CAPACITY,
+        "now_ms": crate::traffic::now_ms(),
+        "samples": crate::traffic::samples_since(since),
+        "models": models,
     })))
 }
 

@@ -29,7 +29,7 @@ pub async fn completions(State(app): State<AppState>, headers: HeaderMap, body: 
     match result {
         Ok(response) => response,
         Err(err) => {
-            crate::metrics::request_finished(err.status.as_u16(), "");
+            super::request_finished(err.status.as_u16(), "");
             if err.status == StatusCode::UNAUTHORIZED {
                 // Anyone can send these; a line each would let them fill the log.
                 crate::logging::refused_unauthenticated();
@@ -99,12 +99,8 @@ fn prepare(live: &Live, bytes: &[u8]) -> Result<Prepared, ApiError> {
         .models
         .profile_for(&req.model)
         .ok_or_else(|| ApiError::model_not_found(&req.model))?;
-    let grazie = grazie::build(
-        &req.conversation,
-        profile,
-        live.config.upstream_api,
-        crate::epoch::now_ms(),
-    )?;
+    let caps = live.profiles.capabilities(profile);
+    let grazie = grazie::build(&req.conversation, profile, &caps, live.config.upstream_api)?;
     Ok(Prepared {
         model: req.model.into_owned(),
         stream: req.stream,

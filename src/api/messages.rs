@@ -18,7 +18,7 @@ use serde_json::json;
 use super::relay::{self, Meta};
 use super::{ApiError, AppState, auth};
 use crate::live::Live;
-use crate::translate::anthropic::request::MessagesRequest;
+use crate::translate::anthropic::request::{FIELD_NAMES, MessagesRequest};
 use crate::translate::anthropic::response::MessageBuilder;
 use crate::translate::anthropic::stream::EventWriter;
 use crate::translate::grazie;
@@ -45,7 +45,7 @@ pub async fn count_tokens(State(app): State<AppState>, headers: HeaderMap, body:
     let started = Instant::now();
     let result = async {
         let bytes = read(&live, &headers, body).await?;
-        let (_, _, grazie) = prepare(&live, &bytes, 0)?;
+        let (_, _, grazie) = prepare(&live, &bytes, Endpoint::CountTokens)?;
         let tokens = grazie.prompt_tokens;
         Ok((StatusCode::OK, axum::Json(json!({"input_tokens": tokens}))).into_response())
     }
@@ -65,7 +65,7 @@ fn respond(result: Result<Response, ApiError>, started: Instant, what: &str) -> 
     match result {
         Ok(response) => response,
         Err(err) => {
-            crate::metrics::request_finished(err.status.as_u16(), "");
+            super::request_finished(err.status.as_u16(), "");
             if err.status == StatusCode::UNAUTHORIZED {
                 // Anyone can send these; a line each would let them fill the log.
                 crate::logging::refused_unauthenticated();
@@ -89,20 +89,32 @@ async fn read(live: &Arc<Live>, headers: &HeaderMap, body: Body) -> Result<Bytes
     relay::read_body(body, live.config.max_body_size).await
 }
 
+/// Which endpoint a body came to: `max_tokens` is required on `/v1/messages` only.
+#[derive(Clone, Copy)]
+enum Endpoint {
+    Create,
+    CountTokens,
+}
+
 /// Parses the body into the typed conversation (borrowing its text), maps the model and builds the upstream body
 /// (the same mapping answers `count_tokens`); the conversation is gone when this returns. Returns the model as the
 /// client named it, whether to stream, and the upstream request.
 fn prepare(
     live: &Live,
     bytes: &[u8],
-    now_ms: i64,
+    endpoint: Endpoint,
 ) -> Result<(String, bool, GrazieRequest), ApiError> {
-    let req = MessagesRequest::parse(bytes)?;
+    let req = match endpoint {
+        Endpoint::Create => MessagesRequest::parse_create(bytes)?,
+        Endpoint::CountTokens => MessagesRequest::parse(bytes)?,
+    };
     let profile = live
         .models
         .profile_for(&req.model)
         .ok_or_else(|| ApiError::model_not_found(&req.model))?;
-    let grazie = grazie::build(&req.conversation, profile, live.config.upstream_api, now_ms)?;
+    let caps = live.profiles.capabilities(profile);
+    let grazie = grazie::build(&req.conversation, profile, &caps, live.config.upstream_api)
+        .map_err(|e| e.renamed(FIELD_NAMES))?;
     Ok((req.model.into_owned(), req.stream, grazie))
 }
 
@@ -114,7 +126,7 @@ async fn handle(
     started: Instant,
 ) -> Result<Response, ApiError> {
     let bytes = read(live, headers, body).await?;
-    let (model, stream, grazie) = prepare(live, &bytes, crate::epoch::now_ms())?;
+    let (model, stream, grazie) = prepare(live, &bytes, Endpoint::Create)?;
     // The body is not needed again: only the upstream body it became is kept, for the failover's attempts.
     drop(bytes);
     let id = relay::random_id("msg_");

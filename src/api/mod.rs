@@ -1,7 +1,8 @@
-//! The HTTP face: the OpenAI-compatible endpoints, the Anthropic Messages endpoints, `/health`, and the router that
-//! ties them to shared state.
+//! The HTTP face: the OpenAI-compatible endpoints, the Anthropic Messages endpoints, `/health`, the admin endpoints
+//! and the status page, and the router that ties them to shared state.
 //! Handlers never parse config; they read the current `Live` snapshot.
 
+mod actions;
 mod admin;
 mod auth;
 pub mod body;
@@ -13,6 +14,7 @@ mod messages;
 mod models;
 pub mod relay;
 mod responses;
+mod ui;
 mod unavailable;
 
 use axum::Router;
@@ -40,6 +42,12 @@ pub fn router(state: AppState, start_up: &StartUp) -> Router {
         .route("/config", get(admin::config))
         .route("/reload", post(admin::reload))
         .route("/metrics", get(admin::metrics))
+        .route("/stats/traffic", get(admin::traffic))
+        .route("/tokens/{token}/{action}", post(actions::token_action))
+        .route("/check", post(actions::check_all))
+        .route("/ui", get(ui::serve))
+        .route("/ui/", get(ui::serve))
+        .route("/ui/{*file}", get(ui::serve))
         .fallback(not_found)
         .with_state(state);
     // The routes as one service, so the middleware sees their finished answers: a layer on the routes themselves
@@ -52,6 +60,13 @@ pub fn router(state: AppState, start_up: &StartUp) -> Router {
             body_timeout,
             body::guard,
         ))
+}
+
+/// A request answered, with the model it asked for (empty when it failed before that was known): counted in the
+/// Prometheus metrics and in the status page's traffic samples.
+fn request_finished(status: u16, model: &str) {
+    crate::metrics::request_finished(status, model);
+    crate::traffic::record_request(status, model);
 }
 
 async fn not_found(uri: axum::http::Uri) -> ApiError {

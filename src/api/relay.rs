@@ -67,7 +67,7 @@ pub async fn stream<F: SseWriter>(
     drain: CancellationToken,
 ) -> Result<Response, ApiError> {
     let begun = Failover::new(live, request, meta.started).start().await?;
-    crate::metrics::request_finished(200, &meta.model);
+    super::request_finished(200, &meta.model);
     let streamer = Streamer {
         permit: begun.permit,
         events: begun.events,
@@ -131,7 +131,7 @@ pub async fn collect<C: AnswerBuilder>(
             None => {
                 permit.report(&Outcome::Success);
                 log_done(&permit, meta, attempts, false);
-                crate::metrics::request_finished(200, &meta.model);
+                super::request_finished(200, &meta.model);
                 return Ok(collector.finish());
             }
             Some(err) => {
@@ -219,7 +219,9 @@ impl<'a> Failover<'a> {
                 Err(err) => err,
                 Ok(mut events) => match opening(&mut events).await {
                     Ok(opening) => {
-                        crate::metrics::upstream_latency(sent.elapsed());
+                        let latency = sent.elapsed();
+                        crate::metrics::upstream_latency(latency);
+                        crate::traffic::record_latency(latency);
                         self.live.reachability.observe(Ok(()));
                         return Ok(Begun {
                             permit,

@@ -16,7 +16,7 @@ use super::{ApiError, AppState, auth};
 use crate::live::Live;
 use crate::translate::grazie;
 use crate::translate::responses::Envelope;
-use crate::translate::responses::request::ResponsesRequest;
+use crate::translate::responses::request::{FIELD_NAMES, ResponsesRequest};
 use crate::translate::responses::response::ResponseBuilder;
 use crate::translate::responses::stream::EventWriter;
 
@@ -31,7 +31,7 @@ pub async fn create(State(app): State<AppState>, headers: HeaderMap, body: Body)
     match result {
         Ok(response) => response,
         Err(err) => {
-            crate::metrics::request_finished(err.status.as_u16(), "");
+            super::request_finished(err.status.as_u16(), "");
             if err.status == StatusCode::UNAUTHORIZED {
                 // Anyone can send these; a line each would let them fill the log.
                 crate::logging::refused_unauthenticated();
@@ -91,12 +91,9 @@ fn prepare(
         .models
         .profile_for(&req.model)
         .ok_or_else(|| ApiError::model_not_found(&req.model))?;
-    let grazie = grazie::build(
-        &req.conversation,
-        profile,
-        live.config.upstream_api,
-        crate::epoch::now_ms(),
-    )?;
+    let caps = live.profiles.capabilities(profile);
+    let grazie = grazie::build(&req.conversation, profile, &caps, live.config.upstream_api)
+        .map_err(|e| e.renamed(FIELD_NAMES))?;
     let env = Envelope {
         id: relay::random_id("resp_"),
         created_at: crate::epoch::now_secs_unsigned(),

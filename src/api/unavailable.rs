@@ -34,6 +34,7 @@ pub fn no_token(outlook: &Outlook, now: SystemTime) -> ApiError {
                     | Cause::Rejected
                     | Cause::Expired
                     | Cause::Suspended
+                    | Cause::OperatorDisabled
             )
         });
     let soonest = outlook.soonest();
@@ -114,6 +115,7 @@ fn group(g: &Group, now: SystemTime) -> String {
         ),
         Cause::Rejected => format!("{n} rejected (401)"),
         Cause::Expired => format!("{n} with an expired JWT"),
+        Cause::OperatorDisabled => format!("{n} disabled by the operator until the next reload"),
         Cause::Ejected => until(&format!("{n} failing (ejected after upstream errors)")),
         Cause::Probing => format!("{n} being tested by a probe request"),
         Cause::Busy => format!("{n} at max_concurrency"),
@@ -249,6 +251,27 @@ mod tests {
                 .contains("no token will serve again by itself"),
             "{}",
             suspended.message
+        );
+    }
+
+    #[test]
+    fn operator_disabled_tokens_are_named_and_leave_a_rate_limit_a_429() {
+        let off = no_token(&outlook(&[(Cause::OperatorDisabled, 2, None)]), at(0));
+        assert_eq!(off.status, StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(off.should_retry, Some(false));
+        assert!(
+            off.message
+                .contains("(2 tokens: 2 disabled by the operator until the next reload)"),
+            "{}",
+            off.message
+        );
+        let limited = outlook(&[
+            (Cause::RateLimited, 1, Some(5_000)),
+            (Cause::OperatorDisabled, 1, None),
+        ]);
+        assert_eq!(
+            no_token(&limited, at(0)).status,
+            StatusCode::TOO_MANY_REQUESTS
         );
     }
 

@@ -133,6 +133,7 @@ fn print_demo_banner(made_up_key: Option<&str>, addr: std::net::SocketAddr) -> s
         "jbproxy demo: a built-in fake JetBrains AI answers; no real JWT or quota is used.\n{key_line}\nTry:\n  \
 curl -sN http://{addr}/v1/chat/completions -H 'Authorization: Bearer {key}' -H 'Content-Type: application/json' \\\n    \
 -d '{{\"model\":\"gpt-4o\",\"stream\":true,\"messages\":[{{\"role\":\"user\",\"content\":\"Hello!\"}}]}}'\n\
+Status page: http://{addr}/ui (log in with the API key)\n\
 Stop with Ctrl-C."
     ))
 }

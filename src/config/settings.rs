@@ -28,6 +28,7 @@ use super::{
 };
 use crate::models::ModelTable;
 use crate::models::fallback::FallbackConfig;
+use crate::profiles::ProfileOverride;
 
 /// Writes the types and functions the module doc lists from the rows below. A row is
 /// `key: Type, file FileType [as "deserializer"], rule RULE [, show SHOW];` where `FileType` is what serde reads
@@ -177,6 +178,11 @@ settings! {
         model_fallback: FallbackConfig, file Value,
             rule Rule::file(FallbackConfig::default(), crate::models::fallback::parse_config),
             show |_: &FallbackConfig| Value::Null;
+        /// The operator's entries, laid over the built-in profile table (`crate::profiles`): which upstream
+        /// parameters a profile takes, and whether it takes prefill.
+        profile_parameters: BTreeMap<String, ProfileOverride>, file Value,
+            rule Rule::file(BTreeMap::new(), crate::profiles::parse_overrides),
+            show crate::profiles::overrides_json;
         connect_timeout: Duration, file Duration as "super::value::opt_duration",
             rule Rule::plain(Duration::from_secs(10));
         first_byte_timeout: Duration, file Duration as "super::value::opt_duration",

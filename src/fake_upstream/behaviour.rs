@@ -55,6 +55,9 @@ pub enum Behaviour {
     ErrorBody { status: u16, body: String },
     /// 500 with a body of this many bytes, streamed as it is read (nothing is held in memory).
     HugeError { bytes: u64 },
+    /// 200 and exactly this SSE body, whatever the request asked (after it was validated): a recorded stream
+    /// transcript (quota: no effect).
+    RawStream(String),
 }
 
 /// 477 is JetBrains' own "quota exhausted" status; `StatusCode` accepts any three-digit code.
@@ -117,6 +120,7 @@ pub(super) fn error_reply(behaviour: &Behaviour, jwt: &str) -> Option<Response> 
         | Behaviour::CutMidStream { .. }
         | Behaviour::PauseBetweenEvents(_)
         | Behaviour::KeepAlive { .. }
+        | Behaviour::RawStream(_)
         | Behaviour::Hang => None,
     }
 }

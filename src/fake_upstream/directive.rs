@@ -9,49 +9,66 @@
 //! | `[[tool]]` | a call to the first tool offered, arguments `{"input": <the message without the directive, trimmed>}` |
 //! | `[[tool:NAME]]` | a call to the tool NAME, the same arguments |
 //! | `[[tool:NAME {"city":"Paris"}]]` | a call to the tool NAME with these arguments (a JSON object) |
+//! | `[[tools]]` | a call to every tool offered at once (parallel calls), each with the same arguments |
 //!
 //! NAME is the tool's name as the upstream sees it, or its last part after a namespace separator `__` or `.`
 //! (`probe_nonce` finds `mcp__probe__probe_nonce`; `exec` finds `functions.exec`) when exactly one tool ends so. A directive the
 //! fake cannot follow (no tools offered, no such tool, arguments that are not a JSON object) is answered with text
-//! saying why, so a test fails on a readable message rather than on a missing call.
+//! saying why, so a test fails on a readable message rather than on a missing call. The parameters have the last
+//! word (`reply`): `tool-choice-none` makes any directive text, `parallel-tool-calls: false` cuts `[[tools]]` to one.
 
 use serde_json::{Map, Value};
 
 const OPEN: &str = "[[tool";
 const CLOSE: &str = "]]";
 
+/// Which tools a directive calls.
+#[derive(Debug, PartialEq)]
+enum Target {
+    /// `[[tool]]`: the first tool offered.
+    First,
+    /// `[[tool:NAME]]`.
+    Named(String),
+    /// `[[tools]]`: every tool offered.
+    Every,
+}
+
 /// A directive found in a message.
 #[derive(Debug, PartialEq)]
 pub(super) struct Directive {
-    /// `None` for `[[tool]]`: the first tool offered.
-    name: Option<String>,
+    target: Target,
     /// The JSON object given, if any.
     arguments: Option<Value>,
     /// The message with the directive cut out, trimmed: the default `input` argument.
     rest: String,
 }
 
-/// What the fake does about a directive: call `name` with `arguments`, or say why it cannot.
-pub(super) type Resolved = Result<(String, String), String>;
+/// What the fake does about a directive: the calls to make, `(name, arguments)` each, or why it cannot.
+pub(super) type Resolved = Result<Vec<(String, String)>, String>;
 
 /// The first directive in `text`, if any; a malformed one is an `Err` with the reason.
 pub(super) fn find(text: &str) -> Option<Result<Directive, String>> {
     let start = text.find(OPEN)?;
     let after = &text[start + OPEN.len()..];
-    let (name, inner_end) = if after.starts_with(CLOSE) {
-        (None, 0)
+    let every = after
+        .strip_prefix('s')
+        .filter(|rest| rest.starts_with(CLOSE) || rest.starts_with(char::is_whitespace));
+    let (target, inner_end) = if after.starts_with(CLOSE) {
+        (Target::First, 0)
+    } else if every.is_some() {
+        (Target::Every, 1)
     } else if let Some(spec) = after.strip_prefix(':') {
         let name_len = spec
             .find(|c: char| c.is_whitespace() || c == ']')
             .unwrap_or(spec.len());
-        (Some(spec[..name_len].to_owned()), 1 + name_len)
+        if name_len == 0 {
+            return Some(Err("[[tool:]] names no tool".into()));
+        }
+        (Target::Named(spec[..name_len].to_owned()), 1 + name_len)
     } else {
         // `[[toolbox]]` and the like: ordinary text.
         return None;
     };
-    if name.as_deref() == Some("") {
-        return Some(Err("[[tool:]] names no tool".into()));
-    }
     let tail = &after[inner_end..];
     let trimmed = tail.trim_start();
     let (arguments, close_at) = if !trimmed.is_empty() && !trimmed.starts_with(CLOSE) {
@@ -75,24 +92,30 @@ pub(super) fn find(text: &str) -> Option<Result<Directive, String>> {
     let end = text.len() - close.len();
     let rest = format!("{}{}", &text[..start], &text[end..]);
     Some(Ok(Directive {
-        name,
+        target,
         arguments,
         rest: rest.trim().to_owned(),
     }))
 }
 
 impl Directive {
-    /// The tool to call among those `offered` (in the order the request declared them) and the arguments as a JSON
-    /// string, or why there is none.
+    /// The message without the directive, trimmed: the default `input` argument.
+    pub(super) fn rest(&self) -> &str {
+        &self.rest
+    }
+
+    /// The tools to call among those `offered` (in the order the request declared them), each with the arguments as
+    /// a JSON string, or why there are none.
     pub(super) fn resolve(&self, offered: &[String]) -> Resolved {
         if offered.is_empty() {
             return Err(
                 "the directive asks for a tool call, but the request offers no tools".into(),
             );
         }
-        let name = match &self.name {
-            None => offered[0].clone(),
-            Some(wanted) => pick(wanted, offered)?,
+        let names = match &self.target {
+            Target::First => vec![offered[0].clone()],
+            Target::Named(wanted) => vec![pick(wanted, offered)?],
+            Target::Every => offered.to_vec(),
         };
         let arguments = match &self.arguments {
             Some(Value::Object(map)) => Value::Object(map.clone()),
@@ -106,7 +129,11 @@ impl Directive {
                 Value::String(self.rest.clone()),
             )])),
         };
-        Ok((name, arguments.to_string()))
+        let arguments = arguments.to_string();
+        Ok(names
+            .into_iter()
+            .map(|name| (name, arguments.clone()))
+            .collect())
     }
 }
 
@@ -140,8 +167,11 @@ mod tests {
         names.iter().map(|s| s.to_string()).collect()
     }
 
-    fn resolve(text: &str, offered: &[&str]) -> Resolved {
-        find(text).expect("a directive")?.resolve(&tools(offered))
+    /// The one call a directive makes.
+    fn resolve(text: &str, offered: &[&str]) -> Result<(String, String), String> {
+        let mut calls = find(text).expect("a directive")?.resolve(&tools(offered))?;
+        assert_eq!(calls.len(), 1, "{calls:?}");
+        Ok(calls.remove(0))
     }
 
     #[test]
@@ -201,6 +231,28 @@ mod tests {
         );
         let err = resolve(r#"[[tool:t ["x"]]]"#, &["t"]).expect_err("array args");
         assert!(err.contains("JSON object"), "{err}");
+    }
+
+    #[test]
+    fn every_tool_at_once() {
+        let calls = find("[[tools]] Paris")
+            .expect("a directive")
+            .and_then(|d| d.resolve(&tools(&["get_weather", "get_time"])));
+        assert_eq!(
+            calls,
+            Ok(vec![
+                ("get_weather".into(), r#"{"input":"Paris"}"#.into()),
+                ("get_time".into(), r#"{"input":"Paris"}"#.into()),
+            ])
+        );
+        let calls = find(r#"[[tools {"city": "Rome"}]]"#)
+            .expect("a directive")
+            .and_then(|d| d.resolve(&tools(&["a", "b"])));
+        assert_eq!(
+            calls.map(|c| c.into_iter().map(|(_, args)| args).collect::<Vec<_>>()),
+            Ok(vec![r#"{"city":"Rome"}"#.to_string(); 2])
+        );
+        assert_eq!(find("[[toolset]] is not one"), None);
     }
 
     #[test]

@@ -192,13 +192,11 @@ fn chat(
     if !header_contains(headers, header::CONTENT_TYPE, "application/json") {
         return bad("Content-Type must be application/json");
     }
-    if !header_contains(headers, header::ACCEPT, "text/event-stream") {
-        return bad("Accept must include text/event-stream");
-    }
+    // No Accept check: JetBrains' own client sends none (docs/UPSTREAM.md "Hosts, paths, headers").
     let Some(body) = json else {
         return bad("body is not JSON");
     };
-    let summary = match validate_chat(body, version) {
+    let summary = match validate_chat(body, version, &shared.options.profiles) {
         Ok(summary) => summary,
         Err(message) => return bad(&message),
     };
@@ -206,6 +204,23 @@ fn chat(
         return Outcome::now(Some(name), reply);
     }
     let guard = ActiveGuard::new(&shared.active);
+    if let Behaviour::RawStream(sse) = &behaviour {
+        let body = timed_body(
+            vec![Bytes::from(sse.clone())],
+            Timing::default(),
+            Some(guard),
+            shared.cancel.clone(),
+        );
+        let response = (
+            [
+                (header::CONTENT_TYPE, "text/event-stream"),
+                (header::CACHE_CONTROL, "no-cache"),
+            ],
+            body,
+        )
+            .into_response();
+        return Outcome::now(Some(name), response);
+    }
     if behaviour == Behaviour::Hang {
         return Outcome {
             token_name: Some(name),

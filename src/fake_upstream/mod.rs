@@ -9,21 +9,26 @@
 //! - `[[tool]]`: call the first tool offered with `{"input": <the message without the directive>}`;
 //! - `[[tool:NAME]]`: call the tool NAME (or the one tool whose name ends in `__NAME` or `.NAME`, such as
 //!   `mcp__probe__probe_nonce` for `probe_nonce`) with the same arguments;
-//! - `[[tool:NAME {"city": "Paris"}]]`: call NAME with these arguments.
+//! - `[[tool:NAME {"city": "Paris"}]]`: call NAME with these arguments;
+//! - `[[tools]]`: call every tool offered at once (parallel calls, their fragments interleaved).
 //!
-//! A directive that cannot be followed is answered with text saying why (`directive.rs` has the details).
+//! A directive that cannot be followed is answered with text saying why (`directive.rs` has the details). The
+//! parameters have the last word (`reply.rs`): `tool-choice-required` or `-named` makes a call without a directive,
+//! `tool-choice-none` none with one, `parallel-tool-calls: false` one call at most; `response-format`,
+//! `number-of-choices` and `length` shape the text.
 //!
 //! Layout: this file holds the public handle and shared state; `handlers` routes and answers requests, `validate`
-//! checks chat bodies, `reply` builds the SSE events, `directive` reads the tool directive, `stream` times their
-//! delivery, `quota` keeps the per-token quota, `profiles` answers the profile catalogue, `oauth` is JetBrains'
-//! account service (refresh token → ID token, with rotation), `auth` mints and reads JWTs, `behaviour` defines what a token makes
-//! the fake do.
+//! checks chat bodies, `parameters` reads their parameters and shapes answers to them, `reply` builds the SSE
+//! events, `directive` reads the tool directive, `stream` times their delivery, `quota` keeps the per-token quota,
+//! `profiles` answers the profile catalogue, `oauth` is JetBrains' account service (refresh token → ID token, with
+//! rotation), `auth` mints and reads JWTs, `behaviour` defines what a token makes the fake do.
 
 mod auth;
 mod behaviour;
 mod directive;
 mod handlers;
 mod oauth;
+mod parameters;
 mod profiles;
 mod quota;
 mod reply;
@@ -66,6 +71,9 @@ pub struct FakeOptions {
     /// Keep every request for `requests()` (default true). Long-running uses (benchmarks, the demo) turn it off
     /// so memory stays flat; counters are kept either way.
     pub record_requests: bool,
+    /// Which parameters each profile takes (a key a profile does not take is a 400, as upstream); default the
+    /// built-in table (`src/profiles/profiles.json`).
+    pub profiles: crate::profiles::ProfileTable,
 }
 
 impl Default for FakeOptions {
@@ -77,6 +85,7 @@ impl Default for FakeOptions {
             unknown_events: true,
             spent_per_chat: 1.0,
             record_requests: true,
+            profiles: crate::profiles::ProfileTable::default(),
         }
     }
 }

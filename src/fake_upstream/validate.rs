@@ -1,7 +1,12 @@
-//! Strict checking of chat request bodies against UPSTREAM.md, so a proxy mapping bug is a 400 in tests rather
-//! than something the fake quietly tolerates. Returns what the reply needs to know about the conversation.
+//! Strict checking of chat request bodies against docs/UPSTREAM.md, so a proxy mapping bug is a 400 in tests rather
+//! than something the fake quietly tolerates: message shapes, blank text and a trailing assistant message on a
+//! profile without prefill (refused as the real service refuses them), and the parameters (`super::parameters`).
+//! Returns what the reply needs to know about the conversation.
 
 use std::collections::{HashMap, HashSet};
+
+use super::parameters::{self, Asked};
+use crate::profiles::{Capabilities, ProfileTable};
 
 use base64::Engine;
 use base64::alphabet;
@@ -15,15 +20,6 @@ pub(super) enum ApiVersion {
     V8,
 }
 
-impl ApiVersion {
-    fn tools_fqdn(self) -> &'static str {
-        match self {
-            ApiVersion::V7 => "llm.parameters.functions",
-            ApiVersion::V8 => "llm.parameters.tools",
-        }
-    }
-}
-
 /// What the fake needs to shape its answer.
 #[derive(Debug)]
 pub(super) struct ChatSummary {
@@ -32,8 +28,8 @@ pub(super) struct ChatSummary {
     pub last_user_text: String,
     /// How the conversation ends.
     pub last: LastMessage,
-    /// The declared tools' names, in order; empty when no tools were sent.
-    pub tools: Vec<String>,
+    /// What the parameters ask of the answer, the declared tools' names among it.
+    pub asked: Asked,
 }
 
 #[derive(Debug, PartialEq, Eq)]
@@ -52,10 +48,15 @@ const BASE64: GeneralPurpose = GeneralPurpose::new(
     GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent),
 );
 
-type Check<T = ()> = Result<T, String>;
+pub(super) type Check<T = ()> = Result<T, String>;
 
-/// Validates a chat body for `version`; the error says what is wrong, for the 400 body.
-pub(super) fn validate_chat(body: &Value, version: ApiVersion) -> Check<ChatSummary> {
+/// Validates a chat body for `version`, with `profiles` saying what each profile takes; the error says what is
+/// wrong, for the 400 body.
+pub(super) fn validate_chat(
+    body: &Value,
+    version: ApiVersion,
+    profiles: &ProfileTable,
+) -> Check<ChatSummary> {
     let top = as_object(body, "body")?;
     only_keys(top, &["prompt", "profile", "chat", "parameters"], "body")?;
     non_empty_str(top, "prompt", "body")?;
@@ -70,20 +71,64 @@ pub(super) fn validate_chat(body: &Value, version: ApiVersion) -> Check<ChatSumm
         Some(Value::Array(_)) => return Err("chat.messages is empty".into()),
         _ => return Err("chat.messages is missing or not an array".into()),
     };
+    let caps = profiles.capabilities(profile);
     let (last_user_text, last) = match version {
         ApiVersion::V8 => check_v8_messages(messages)?,
         ApiVersion::V7 => check_v7_messages(messages)?,
     };
-    let tools = match top.get("parameters") {
-        None => Vec::new(),
-        Some(parameters) => check_parameters(parameters, version, profile.starts_with("google-"))?,
+    check_refusals(messages, profile, &caps)?;
+    let asked = match top.get("parameters") {
+        None => Asked {
+            choices: 1,
+            ..Asked::default()
+        },
+        Some(parameters) => parameters::check(parameters, version, profile, &caps)?,
     };
     Ok(ChatSummary {
         version,
         last_user_text,
         last,
-        tools,
+        asked,
     })
+}
+
+/// What the service refuses though the shapes are right (docs/UPSTREAM.md "Messages"; the texts are Anthropic's
+/// own errors): blank text, on Claude profiles, and a conversation ending with an assistant message on a profile
+/// without prefill.
+fn check_refusals(messages: &[Value], profile: &str, caps: &Capabilities) -> Check {
+    fn text_of(m: &Value) -> Option<&str> {
+        let kind = m.get("type").and_then(Value::as_str).unwrap_or_default();
+        let calls = m.get("functionCall").is_some_and(|c| !c.is_null());
+        match kind {
+            "system_message" | "user_message" | "assistant_message_text" => m.get("content"),
+            "assistant_message" if !calls => m.get("content"),
+            _ => None,
+        }
+        .and_then(Value::as_str)
+    }
+    if profile.starts_with("anthropic-") {
+        for (i, message) in messages.iter().enumerate() {
+            if text_of(message).is_some_and(|t| t.trim().is_empty()) {
+                return Err(format!(
+                    "chat.messages[{i}]: messages: text content blocks must contain non-whitespace text"
+                ));
+            }
+        }
+    }
+    let last = messages
+        .iter()
+        .rev()
+        .find(|m| m.get("type").and_then(Value::as_str) != Some("system_message"))
+        .and_then(|m| m.get("type"))
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    if last.starts_with("assistant_message") && !caps.prefill {
+        return Err(format!(
+            "profile {profile}: This model does not support assistant message prefill. The conversation must end \
+             with a user message."
+        ));
+    }
+    Ok(())
 }
 
 fn check_v8_messages(messages: &[Value]) -> Check<(String, LastMessage)> {
@@ -95,7 +140,8 @@ fn check_v8_messages(messages: &[Value]) -> Check<(String, LastMessage)> {
         let m = as_object(message, &at)?;
         last = LastMessage::Other;
         match message_type(m, &at)? {
-            "system_message" | "assistant_message_text" => {
+            // `assistant_message` is what JetBrains' own v8 client writes; `assistant_message_text` the peers'.
+            "system_message" | "assistant_message" | "assistant_message_text" => {
                 only_keys(m, &["type", "content"], &at)?;
                 string(m, "content", &at)?;
             }
@@ -207,77 +253,12 @@ fn check_v7_messages(messages: &[Value]) -> Check<(String, LastMessage)> {
     Ok((last_user_text, last))
 }
 
-/// Checks `parameters` (present means tools) and returns the tools' names in order.
-fn check_parameters(parameters: &Value, version: ApiVersion, gemini: bool) -> Check<Vec<String>> {
-    let p = as_object(parameters, "parameters")?;
-    only_keys(p, &["data"], "parameters")?;
-    let data = match p.get("data") {
-        Some(Value::Array(data)) if !data.is_empty() => data,
-        Some(Value::Array(_)) => {
-            return Err("parameters.data is empty: omit parameters when there are no tools".into());
-        }
-        Some(Value::Null) => {
-            return Err("parameters.data is null: omit parameters when there are no tools".into());
-        }
-        _ => return Err("parameters.data is missing or not an array".into()),
-    };
-    // The data list is a marker entry naming the parameter by fqdn, then the entry with its value.
-    if data.len() != 2 {
-        return Err(format!(
-            "parameters.data must be [fqdn marker, value], found {} entries",
-            data.len()
-        ));
-    }
-    let marker = as_object(&data[0], "parameters.data[0]")?;
-    only_keys(marker, &["type", "fqdn"], "parameters.data[0]")?;
-    json_type(marker, "parameters.data[0]")?;
-    let fqdn = non_empty_str(marker, "fqdn", "parameters.data[0]")?;
-    if fqdn != version.tools_fqdn() {
-        return Err(format!(
-            "{version:?} tools go under fqdn {:?}, not {fqdn:?}",
-            version.tools_fqdn()
-        ));
-    }
-    let entry = as_object(&data[1], "parameters.data[1]")?;
-    only_keys(entry, &["type", "value", "modified"], "parameters.data[1]")?;
-    json_type(entry, "parameters.data[1]")?;
-    match (entry.get("modified"), version) {
-        (None, ApiVersion::V7) => {}
-        (None, ApiVersion::V8) => {
-            return Err("parameters.data[1].modified (epoch ms) is missing".into());
-        }
-        // Seconds instead of milliseconds would be below 10^12 for any date after 2001.
-        (Some(Value::Number(n)), _) if n.as_i64().is_some_and(|ms| ms >= 1_000_000_000_000) => {}
-        (Some(_), _) => {
-            return Err(
-                "parameters.data[1].modified must be an integer epoch in milliseconds".into(),
-            );
-        }
-    }
-    let Some(Value::String(text)) = entry.get("value") else {
-        return Err(
-            "parameters.data[1].value must be a JSON string holding the tools array".into(),
-        );
-    };
-    let tools = match serde_json::from_str::<Value>(text) {
-        Ok(Value::Array(tools)) if !tools.is_empty() => tools,
-        Ok(Value::Array(_)) => {
-            return Err("parameters.data[1].value holds an empty tools array".into());
-        }
-        _ => return Err("parameters.data[1].value is not a JSON array of tools".into()),
-    };
-    let mut names = Vec::with_capacity(tools.len());
-    for (i, tool) in tools.iter().enumerate() {
-        let name = check_tool(tool, &format!("tools[{i}]"), version, gemini)?;
-        if names.iter().any(|n| n == name) {
-            return Err(format!("tool name {name:?} is declared twice"));
-        }
-        names.push(name.to_owned());
-    }
-    Ok(names)
-}
-
-fn check_tool<'a>(tool: &'a Value, at: &str, version: ApiVersion, gemini: bool) -> Check<&'a str> {
+pub(super) fn check_tool<'a>(
+    tool: &'a Value,
+    at: &str,
+    version: ApiVersion,
+    gemini: bool,
+) -> Check<&'a str> {
     let t = as_object(tool, at)?;
     only_keys(t, &["name", "description", "parameters"], at)?;
     let name = non_empty_str(t, "name", at)?;
@@ -290,8 +271,10 @@ fn check_tool<'a>(tool: &'a Value, at: &str, version: ApiVersion, gemini: bool) 
             "{at}.name {name:?} must match ^[a-zA-Z0-9_.-]{{1,64}}$"
         ));
     }
+    // JetBrains' client writes `"description": null` for a tool without one.
     if let Some(description) = t.get("description")
         && !description.is_string()
+        && !description.is_null()
     {
         return Err(format!("{at}.description is not a string"));
     }
@@ -340,20 +323,13 @@ fn message_type<'a>(m: &'a Map<String, Value>, at: &str) -> Check<&'a str> {
     non_empty_str(m, "type", at)
 }
 
-fn json_type(m: &Map<String, Value>, at: &str) -> Check {
-    match m.get("type") {
-        Some(Value::String(t)) if t == "json" => Ok(()),
-        _ => Err(format!("{at}.type must be \"json\"")),
-    }
-}
-
-fn as_object<'a>(value: &'a Value, at: &str) -> Check<&'a Map<String, Value>> {
+pub(super) fn as_object<'a>(value: &'a Value, at: &str) -> Check<&'a Map<String, Value>> {
     value
         .as_object()
         .ok_or_else(|| format!("{at} is missing or not a JSON object"))
 }
 
-fn only_keys(m: &Map<String, Value>, allowed: &[&str], at: &str) -> Check {
+pub(super) fn only_keys(m: &Map<String, Value>, allowed: &[&str], at: &str) -> Check {
     match m.keys().find(|k| !allowed.contains(&k.as_str())) {
         Some(extra) => Err(format!(
             "{at} has unexpected field {extra:?} (allowed: {allowed:?})"

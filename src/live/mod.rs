@@ -2,9 +2,11 @@
 //! `AppState`, what the server's parts share (the API faces, the checker, the reload triggers).
 //!
 //! A request takes one snapshot (`Arc<Live>`) at its start and uses it to the end, so a reload never changes the
-//! rules under a request in flight. `refresh` renews a token's JWT in a snapshot (through `credentials`, the refresh
+//! rules under a request in flight. `check` runs the active token checks and model discovery (for the checker and
+//! the admin face's check actions), `refresh` renews a token's JWT in a snapshot (through `credentials`, the refresh
 //! chains, which keep rotated refresh tokens in the `state_file`); `reloader` builds and swaps in a new one.
 
+mod check;
 mod credentials;
 mod refresh;
 mod reloader;
@@ -24,6 +26,7 @@ pub use reloader::{ReloadError, ReloadSummary, Reloader};
 use crate::config::Config;
 use crate::models::ModelTable;
 use crate::pool::Pool;
+use crate::profiles::ProfileTable;
 use crate::reachability::Reachability;
 use crate::secret::KeyDigest;
 use crate::upstream::UpstreamClient;
@@ -53,6 +56,8 @@ pub struct Live {
     pub pool: Arc<Pool>,
     pub upstream: UpstreamClient,
     pub models: ModelTable,
+    /// Which parameters each profile takes; what the upstream said about its profiles carries over a reload.
+    pub profiles: ProfileTable,
     /// Whether the upstream answered lately; carried over while the upstream stays the same.
     pub reachability: Arc<Reachability>,
     pub client_key: Option<KeyDigest>,
@@ -93,8 +98,12 @@ impl Live {
         // Listings of tokens a reload removed must not keep their profiles listed.
         let configured = pool.slots().iter().map(|s| s.fingerprint.clone()).collect();
         models.catalog().retain_tokens(&configured);
+        let discovered = previous
+            .map(|p| Arc::clone(p.profiles.discovered()))
+            .unwrap_or_default();
         Ok(Self {
             models,
+            profiles: ProfileTable::new(&config.profile_parameters, discovered),
             config: Arc::new(config),
             pool,
             upstream,

@@ -18,12 +18,17 @@ use std::time::{Duration, SystemTime};
 use secrecy::{ExposeSecret, SecretString};
 use tokio::time::Instant;
 
-pub use slot::{FAILURE_CLASSES, LastCheck, QuotaInfo, Slot, TokenState, Tried, outcome_name};
+pub use slot::{
+    FAILURE_CLASSES, FAILURE_MEANINGS, LastCheck, QuotaInfo, Slot, TokenState, Tried, outcome_name,
+};
 pub use standing::{Admission, Outcome, Standing, StateKind, Transition};
 
 use slot::failure_class;
 
 use crate::config::{Config, PriorityMode, Strategy, TokenConfig};
+
+/// The state `/stats` and `/metrics` show for a token the operator took out of rotation (`POST /tokens/{t}/disable`).
+pub const OPERATOR_DISABLED: &str = "disabled-by-operator";
 
 /// The seed's message for "no token can serve"; clients and scripts match on it.
 pub const NO_TOKENS_MESSAGE: &str = "no available JWT tokens: no healthy JWT tokens available";
@@ -58,11 +63,7 @@ impl Pool {
                     Some(old) => Arc::clone(&old.state),
                     None => Arc::new(TokenState::new(&t.token)),
                 };
-                Slot {
-                    config: t.clone(),
-                    fingerprint,
-                    state,
-                }
+                Slot::new(t.clone(), fingerprint, state)
             })
             .collect();
         let pool = Self {
@@ -154,7 +155,11 @@ impl Pool {
         respect_limit: bool,
     ) -> bool {
         let slot = &self.slots[i];
-        if !slot.config.enabled || tried.contains(i) || slot.expired(now_unix) {
+        if !slot.config.enabled
+            || tried.contains(i)
+            || slot.expired(now_unix)
+            || slot.operator_disabled()
+        {
             return false;
         }
         if respect_limit
@@ -173,7 +178,7 @@ impl Pool {
     pub fn soonest_recovery(&self, now: Instant) -> Option<Duration> {
         self.slots
             .iter()
-            .filter(|s| s.config.enabled)
+            .filter(|s| s.config.enabled && !s.operator_disabled())
             .filter_map(|s| s.state.standing().ready_at())
             .min()
             .map(|at| {
@@ -189,6 +194,11 @@ impl Pool {
         };
         if let Some(class) = failure_class(outcome) {
             slot.state.failures[class].fetch_add(1, Ordering::Relaxed);
+            *slot
+                .state
+                .last_error
+                .lock()
+                .unwrap_or_else(|p| p.into_inner()) = Some((SystemTime::now(), class));
         } else {
             slot.state.successes.fetch_add(1, Ordering::Relaxed);
             // The common case on the hot path: nothing to record, so no lock.
@@ -229,6 +239,29 @@ impl Pool {
         if let Some(t) = transition {
             log_transition(slot, &t);
         }
+    }
+
+    /// Takes slot `index` out of rotation (or puts it back) on the operator's word, until the next reload. Takes
+    /// effect for the next pick; requests already running on the token finish. Enabling also lifts a suspension,
+    /// which only an operator can do. Returns whether anything changed.
+    pub fn set_operator_disabled(&self, index: usize, disabled: bool) -> bool {
+        let Some(slot) = self.slots.get(index) else {
+            return false;
+        };
+        let mut changed = slot.set_operator_disabled(disabled);
+        if !disabled && slot.state.standing().kind == StateKind::Suspended {
+            self.lift(index, "re-enabled by the operator");
+            changed = true;
+        }
+        if changed {
+            let what = if disabled {
+                "disabled by the operator until the next reload"
+            } else {
+                "enabled by the operator"
+            };
+            tracing::warn!(token = %slot.label(), "JWT token {what}: {}", slot.label());
+        }
+        changed
     }
 
     /// A check or refresh proved the token works again (a suspended token stays out: see `lift`).

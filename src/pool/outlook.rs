@@ -23,6 +23,8 @@ pub enum Cause {
     Rejected,
     /// The JWT's `exp` has passed: nothing is sent with it.
     Expired,
+    /// Taken out of rotation by the operator (`POST /tokens/{token}/disable`): out until enabled or a reload.
+    OperatorDisabled,
     /// Ejected after upstream faults: one probe request is let through at its `until`.
     Ejected,
     /// The one probe request of an ejected token is in flight: its result decides.
@@ -94,7 +96,9 @@ impl Pool {
             };
             // A period that has ended means the token may serve again (its next request decides).
             let over = until.is_some_and(|u| u <= now);
-            let cause = if slot.expired(now_unix) {
+            let cause = if slot.operator_disabled() {
+                Cause::OperatorDisabled
+            } else if slot.expired(now_unix) {
                 Cause::Expired
             } else {
                 match kind {

@@ -46,6 +46,18 @@ pub const FAILURE_CLASSES: [&str; 8] = [
     "suspended",
 ];
 
+/// What a failure class means, for `/stats` (`last_error.message`) and the status page.
+pub const FAILURE_MEANINGS: [&str; FAILURE_CLASSES.len()] = [
+    "the upstream answered 401: JWT not accepted",
+    "the upstream answered 477: quota exhausted",
+    "the upstream answered 429: rate limited",
+    "upstream fault: a 5xx, a timeout or a stream cut before it started",
+    "the upstream refused the request (400/404/413/422): the request's fault, not the token's",
+    "the upstream could not be reached (DNS, connection, TLS)",
+    "the upstream answered 403: forbidden, cooling down",
+    "the upstream answered 477 naming a suspension: the licence is suspended until an operator re-enables the token",
+];
+
 /// An outcome's name, as `/stats` shows it: "ok" or its failure class.
 pub fn outcome_name(outcome: &Outcome) -> &'static str {
     failure_class(outcome).map_or("ok", |i| FAILURE_CLASSES[i])
@@ -93,6 +105,9 @@ pub struct TokenState {
     pub(super) last_used_ms: AtomicU64,
     pub(super) quota: Mutex<Option<QuotaInfo>>,
     pub(super) last_check: Mutex<Option<LastCheck>>,
+    /// When the token last failed, and the failure class (an index into `FAILURE_CLASSES`). Written on failures
+    /// only, so successes never take this lock.
+    pub(super) last_error: Mutex<Option<(SystemTime, usize)>>,
 }
 
 impl TokenState {
@@ -111,6 +126,7 @@ impl TokenState {
             last_used_ms: AtomicU64::new(0),
             quota: Mutex::new(None),
             last_check: Mutex::new(None),
+            last_error: Mutex::new(None),
         };
         state.set_exp(jwt);
         state
@@ -137,9 +153,21 @@ pub struct Slot {
     pub config: TokenConfig,
     pub fingerprint: String,
     pub state: Arc<TokenState>,
+    /// When the operator disabled this token (Unix ms), 0 while it is not. Lives in the slot, not in the carried
+    /// `TokenState`, so the next reload (a new pool) brings the token back by itself.
+    operator_disabled_ms: AtomicU64,
 }
 
 impl Slot {
+    pub(super) fn new(config: TokenConfig, fingerprint: String, state: Arc<TokenState>) -> Self {
+        Self {
+            config,
+            fingerprint,
+            state,
+            operator_disabled_ms: AtomicU64::new(0),
+        }
+    }
+
     pub fn label(&self) -> String {
         format!("{} ({})", self.config.name, self.fingerprint)
     }
@@ -167,6 +195,34 @@ impl Slot {
 
     pub fn is_healthy(&self) -> bool {
         self.state.healthy.load(Ordering::Acquire)
+    }
+
+    /// When the operator disabled this token, if they did.
+    pub fn operator_disabled_at(&self) -> Option<SystemTime> {
+        match self.operator_disabled_ms.load(Ordering::Acquire) {
+            0 => None,
+            ms => Some(crate::epoch::from_millis(
+                i64::try_from(ms).unwrap_or(i64::MAX),
+            )),
+        }
+    }
+
+    /// Whether the operator took this token out of rotation; one atomic load, for `pick`.
+    pub fn operator_disabled(&self) -> bool {
+        self.operator_disabled_ms.load(Ordering::Acquire) != 0
+    }
+
+    /// Takes the token out of rotation (or puts it back) on the operator's word. Returns whether anything changed;
+    /// disabling twice keeps the first time.
+    pub(super) fn set_operator_disabled(&self, disabled: bool) -> bool {
+        let flag = &self.operator_disabled_ms;
+        if disabled {
+            let now = u64::try_from(crate::epoch::now_ms()).unwrap_or(0).max(1);
+            flag.compare_exchange(0, now, Ordering::AcqRel, Ordering::Acquire)
+                .is_ok()
+        } else {
+            flag.swap(0, Ordering::AcqRel) != 0
+        }
     }
 }
 

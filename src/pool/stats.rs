@@ -6,7 +6,7 @@ use std::time::SystemTime;
 use serde::Serialize;
 use tokio::time::Instant;
 
-use super::{FAILURE_CLASSES, Pool, StateKind};
+use super::{FAILURE_CLASSES, FAILURE_MEANINGS, Pool, StateKind};
 use crate::jwt::rfc3339;
 
 #[derive(Debug, Serialize)]
@@ -16,7 +16,8 @@ pub struct TokenStats {
     pub enabled: bool,
     pub priority: i64,
     pub weight: u32,
-    /// healthy, cooling, ejected, probing, exhausted, invalid, forbidden, suspended, expired or disabled.
+    /// healthy, cooling, ejected, probing, exhausted, invalid, forbidden, suspended, expired, disabled (by the
+    /// config) or disabled-by-operator (until the next reload).
     pub state: &'static str,
     pub reason: String,
     pub since: String,
@@ -34,6 +35,16 @@ pub struct TokenStats {
     pub refreshable: bool,
     /// The latest active check, if one ran: when, "ok" or what failed, and the error.
     pub last_check: Option<LastCheckStats>,
+    /// The latest failure of a request or check on this token: when, its class (a key of `failures`), and what
+    /// that class means.
+    pub last_error: Option<LastErrorStats>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct LastErrorStats {
+    pub at: String,
+    pub kind: &'static str,
+    pub message: &'static str,
 }
 
 #[derive(Debug, Serialize)]
@@ -61,10 +72,18 @@ impl Pool {
             .enumerate()
             .map(|(i, slot)| {
                 let state = &slot.state;
-                let standing = state.standing().clone();
+                let mut standing = state.standing().clone();
                 let exp = state.exp.load(Ordering::Relaxed);
+                let operator_disabled = slot.operator_disabled_at();
+                if let Some(at) = operator_disabled {
+                    standing.reason = "disabled by the operator until the next reload".to_string();
+                    standing.since = at;
+                    standing.until = None;
+                }
                 let kind = if !slot.config.enabled {
                     "disabled"
+                } else if operator_disabled.is_some() {
+                    super::OPERATOR_DISABLED
                 } else if slot.expired(now_unix) && standing.kind == StateKind::Healthy {
                     "expired"
                 } else {
@@ -127,6 +146,15 @@ impl Pool {
                             at: rfc3339(c.at),
                             result: c.result,
                             error: c.error.clone(),
+                        }),
+                    last_error: state
+                        .last_error
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .map(|(at, class)| LastErrorStats {
+                            at: rfc3339(at),
+                            kind: FAILURE_CLASSES[class],
+                            message: FAILURE_MEANINGS[class],
                         }),
                 }
             })

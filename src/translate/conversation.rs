@@ -121,6 +121,8 @@ pub struct Parameters<'a> {
     pub parallel_tool_calls: Option<bool>,
     /// Anthropic `thinking.budget_tokens`.
     pub thinking_budget: Option<u32>,
+    /// OpenAI `prediction.content`: text most of the answer is expected to repeat (upstream `predicted-output`).
+    pub prediction: Option<Cow<'a, str>>,
 }
 
 /// OpenAI's `response_format`.
@@ -200,6 +202,15 @@ impl Source {
             next.depth += 1;
         }
         next
+    }
+
+    /// The message (or system block) this source lies in: `messages[3]` for `messages[3].content[1]`.
+    pub fn message(self) -> Self {
+        Source {
+            depth: self.depth.min(1),
+            index: [self.index[0], 0, 0],
+            ..self
+        }
     }
 
     /// The path of a field of this element: `messages[2].tool_call_id` for `".tool_call_id"`.
@@ -285,6 +296,7 @@ mod tests {
             "input[0].content[4]"
         );
         assert_eq!(message.field(".tool_call_id"), "messages[3].tool_call_id");
+        assert_eq!(message.child(1).child(0).message(), message);
     }
 
     #[test]

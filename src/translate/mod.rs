@@ -7,12 +7,14 @@
 //!   as SSE records (`stream`, an [`SseWriter`]) or whole (`response`, an [`AnswerBuilder`]).
 //! - `conversation`: the typed conversation every face produces: turns of parts, tools, parameters.
 //! - `grazie`: the one mapping from a conversation to the upstream body (v8, v7).
-//! - `parse`: the serde helpers the faces share (located errors, borrowed text); `image`: image checks.
+//! - `parse`: the serde helpers the faces share (located errors, borrowed text); `image`: image checks; `calls`:
+//!   which tool call an upstream fragment belongs to (`parallelToolIndex`), for every face's writer.
 //! - `usage`: token estimates (the upstream reports none).
 //!
 //! The upstream's own wire model (its request body, its events and their parser) lives in `crate::upstream`.
 
 pub mod anthropic;
+pub mod calls;
 pub mod conversation;
 pub mod grazie;
 pub mod image;
@@ -40,6 +42,25 @@ impl TranslateError {
             message: format!("{param}: {message}"),
             param: Some(param),
         }
+    }
+}
+
+impl TranslateError {
+    /// The same error in a face's own field names. The mapping names a request-wide field the way OpenAI's chat API
+    /// does (`response_format`); a face whose field is called otherwise (`output_config.format`) passes its names
+    /// here, `(mapping's, face's)`.
+    pub fn renamed(mut self, names: &[(&str, &str)]) -> Self {
+        let Some((from, to)) = names
+            .iter()
+            .find(|(from, _)| self.param.as_deref() == Some(*from))
+        else {
+            return self;
+        };
+        if let Some(rest) = self.message.strip_prefix(from) {
+            self.message = format!("{to}{rest}");
+        }
+        self.param = Some((*to).to_owned());
+        self
     }
 }
 

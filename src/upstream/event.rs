@@ -1,5 +1,10 @@
 //! One upstream SSE `data:` payload → an [`UpstreamEvent`]. Covers both stream dialects: v8 (`ToolCall`) and v7
-//! (`FunctionCall`), plus the end markers and the quota report. Unknown event types are reported, never fatal.
+//! (`FunctionCall`), plus the end markers and the quota report. Unknown event types are reported, never fatal; a
+//! payload with `"event_type": "error"` is the upstream saying the answer failed ([`EventError::Reported`]).
+//!
+//! `parallelToolIndex` (which of several parallel tool calls a fragment belongs to) travels on the tool-call events;
+//! `choiceIndex` (which of several answers, with `number-of-choices`) comes back beside the event, and the stream
+//! layer turns a change of it into [`UpstreamEvent::Choice`].
 
 use std::borrow::Cow;
 
@@ -12,13 +17,22 @@ pub enum UpstreamEvent {
     /// A text delta.
     Content(String),
     /// A tool call starts. v8 `ToolCall` with an `id` (and `name`). v7 `FunctionCall` with a `name` has no id: `id`
-    /// is then empty and the stream layer generates one (`call_<n>`).
-    ToolCallStart { id: String, name: String },
-    /// A fragment of the current tool call's arguments: v8 `ToolCall {content}` without id, v7 `FunctionCall
-    /// {content}` without name.
-    ToolCallArgs(String),
+    /// is then empty and the face generates one (`call_<n>`). `index` is the upstream's `parallelToolIndex`: a start
+    /// with an index already seen continues that call.
+    ToolCallStart {
+        id: String,
+        name: String,
+        index: Option<u32>,
+    },
+    /// A fragment of a tool call's arguments: v8 `ToolCall {content}` without id, v7 `FunctionCall {content}` without
+    /// name. With `index` (`parallelToolIndex`) it belongs to the call of that index, fragments of parallel calls
+    /// being free to interleave; without, to the latest call.
+    ToolCallArgs { args: String, index: Option<u32> },
     /// `FinishMetadata {reason}`.
     Finish(FinishReason),
+    /// The events from here on belong to answer number `i` (the upstream's `choiceIndex`, with
+    /// `number-of-choices`). Absent while everything is answer 0.
+    Choice(u32),
     /// `QuotaMetadata`: what the token has left.
     Quota(QuotaUpdate),
     /// `end` or `[DONE]`: the answer is complete.
@@ -34,7 +48,9 @@ impl UpstreamEvent {
     /// deadlines; keep-alives, metadata and empty deltas do not.
     pub fn is_content(&self) -> bool {
         match self {
-            UpstreamEvent::Content(text) | UpstreamEvent::ToolCallArgs(text) => !text.is_empty(),
+            UpstreamEvent::Content(text) | UpstreamEvent::ToolCallArgs { args: text, .. } => {
+                !text.is_empty()
+            }
             UpstreamEvent::ToolCallStart { .. } => true,
             _ => false,
         }
@@ -73,11 +89,24 @@ pub enum EventError {
     NotJson { detail: String, snippet: String },
     #[error("upstream event has no \"type\": {snippet}")]
     NoType { snippet: String },
+    /// `"event_type": "error"`: the upstream ended the answer with an error. The message is the upstream's
+    /// `error_message`, scrubbed and cut short.
+    #[error("upstream reported an error: {message}")]
+    Reported { message: String },
 }
 
 /// The fields of every known event type; serde ignores the rest.
 #[derive(Deserialize)]
 struct RawEvent<'a> {
+    /// `data` or `error` on every line of JetBrains' own gateway; peers' streams omit it (read as `data`).
+    #[serde(borrow, default)]
+    event_type: Option<Text<'a>>,
+    #[serde(borrow, default)]
+    error_message: Option<Text<'a>>,
+    #[serde(rename = "choiceIndex", default)]
+    choice_index: Option<u32>,
+    #[serde(rename = "parallelToolIndex", default)]
+    parallel_tool_index: Option<u32>,
     #[serde(rename = "type", borrow, default)]
     kind: Option<Text<'a>>,
     #[serde(borrow, default)]
@@ -106,31 +135,53 @@ impl Text<'_> {
     }
 }
 
+/// What one payload holds: its event, argument text that came in the same chunk as a tool-call start, and the
+/// answer it belongs to (`choiceIndex`), when it says.
+struct Parsed {
+    event: UpstreamEvent,
+    extra_args: Option<String>,
+    choice: Option<u32>,
+}
+
 /// Parses `data`, the text after `data: ` on one SSE line.
 ///
 /// A tool-call start that also carries argument text (`{"id","name","content"}` in one chunk) is not expressible as
 /// one event; [`parse_data_into`] returns both events, while this function returns the start and drops the text.
 pub fn parse_data(data: &str) -> Result<UpstreamEvent, EventError> {
-    parse_raw(data).map(|(event, _)| event)
+    parse_raw(data).map(|parsed| parsed.event)
 }
 
-/// Like [`parse_data`], but appends every event the payload holds to `out`: a tool-call start that also carries
-/// argument text yields `ToolCallStart` then `ToolCallArgs`. Prefer this one in the stream loop.
-pub fn parse_data_into(data: &str, out: &mut Vec<UpstreamEvent>) -> Result<(), EventError> {
-    let (event, extra_args) = parse_raw(data)?;
-    out.push(event);
-    if let Some(args) = extra_args {
-        out.push(UpstreamEvent::ToolCallArgs(args));
+/// Like [`parse_data`], but appends every event the payload holds to `out` (a tool-call start that also carries
+/// argument text yields `ToolCallStart` then `ToolCallArgs`) and returns the payload's `choiceIndex`. Prefer this
+/// one in the stream loop.
+pub fn parse_data_into(
+    data: &str,
+    out: &mut Vec<UpstreamEvent>,
+) -> Result<Option<u32>, EventError> {
+    let parsed = parse_raw(data)?;
+    let index = match &parsed.event {
+        UpstreamEvent::ToolCallStart { index, .. } => *index,
+        _ => None,
+    };
+    out.push(parsed.event);
+    if let Some(args) = parsed.extra_args {
+        out.push(UpstreamEvent::ToolCallArgs { args, index });
     }
-    Ok(())
+    Ok(parsed.choice)
 }
 
-/// The event, plus argument text that came in the same chunk as a tool-call start.
-fn parse_raw(data: &str) -> Result<(UpstreamEvent, Option<String>), EventError> {
+fn parse_raw(data: &str) -> Result<Parsed, EventError> {
+    let plain = |event| {
+        Ok(Parsed {
+            event,
+            extra_args: None,
+            choice: None,
+        })
+    };
     let data = data.trim();
     match data {
-        "" | "null" => return Ok((UpstreamEvent::Skip, None)),
-        "end" | "[DONE]" => return Ok((UpstreamEvent::End, None)),
+        "" | "null" => return plain(UpstreamEvent::Skip),
+        "end" | "[DONE]" => return plain(UpstreamEvent::End),
         _ => {}
     }
     // serde's own message is not used: for a wrong-typed payload it quotes the value, which may be long.
@@ -143,12 +194,34 @@ fn parse_raw(data: &str) -> Result<(UpstreamEvent, Option<String>), EventError> 
         ),
         snippet: snippet(data),
     })?;
+    match raw.event_type.as_ref().map(|t| t.0.as_ref()) {
+        None | Some("data") => {}
+        Some("error") => {
+            let message = raw
+                .error_message
+                .map(|m| super::error::opaque(&m.0, &[]))
+                .filter(|m| !m.is_empty())
+                .unwrap_or_else(|| "(no message)".into());
+            return Err(EventError::Reported { message });
+        }
+        // JetBrains' client refuses any other; jbproxy skips the line and counts it.
+        Some(other) => return plain(UpstreamEvent::Unknown(format!("event_type {other}"))),
+    }
     let Some(kind) = raw.kind else {
         return Err(EventError::NoType {
             snippet: snippet(data),
         });
     };
+    let choice = raw.choice_index;
+    let index = raw.parallel_tool_index;
     let content = raw.content.filter(|c| !c.0.is_empty());
+    let start = |event, content: Option<Text<'_>>| {
+        Ok(Parsed {
+            event,
+            extra_args: content.map(Text::into_string),
+            choice,
+        })
+    };
     let event = match kind.0.as_ref() {
         "Content" => match content {
             Some(text) => UpstreamEvent::Content(text.into_string()),
@@ -156,24 +229,26 @@ fn parse_raw(data: &str) -> Result<(UpstreamEvent, Option<String>), EventError> 
         },
         "ToolCall" => match raw.id.filter(|id| !id.0.is_empty()) {
             Some(id) => {
-                let start = UpstreamEvent::ToolCallStart {
+                let event = UpstreamEvent::ToolCallStart {
                     id: id.into_string(),
                     name: raw.name.map(Text::into_string).unwrap_or_default(),
+                    index,
                 };
-                return Ok((start, content.map(Text::into_string)));
+                return start(event, content);
             }
-            None => args_or_skip(content),
+            None => args_or_skip(content, index),
         },
         // v7: the name is present only on a call's first chunk (null or absent afterwards), and there is no id.
         "FunctionCall" => match raw.name.filter(|n| !n.0.is_empty()) {
             Some(name) => {
-                let start = UpstreamEvent::ToolCallStart {
+                let event = UpstreamEvent::ToolCallStart {
                     id: String::new(),
                     name: name.into_string(),
+                    index,
                 };
-                return Ok((start, content.map(Text::into_string)));
+                return start(event, content);
             }
-            None => args_or_skip(content),
+            None => args_or_skip(content, index),
         },
         "FinishMetadata" => {
             UpstreamEvent::Finish(match raw.reason.as_ref().map(|r| r.0.as_ref()) {
@@ -187,12 +262,19 @@ fn parse_raw(data: &str) -> Result<(UpstreamEvent, Option<String>), EventError> 
         "QuotaMetadata" => UpstreamEvent::Quota(quota(raw.updated.as_ref(), raw.spent.as_ref())),
         other => UpstreamEvent::Unknown(other.to_owned()),
     };
-    Ok((event, None))
+    Ok(Parsed {
+        event,
+        extra_args: None,
+        choice,
+    })
 }
 
-fn args_or_skip(content: Option<Text<'_>>) -> UpstreamEvent {
+fn args_or_skip(content: Option<Text<'_>>, index: Option<u32>) -> UpstreamEvent {
     match content {
-        Some(text) => UpstreamEvent::ToolCallArgs(text.into_string()),
+        Some(text) => UpstreamEvent::ToolCallArgs {
+            args: text.into_string(),
+            index,
+        },
         None => UpstreamEvent::Skip,
     }
 }

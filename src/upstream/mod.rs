@@ -1,8 +1,9 @@
 //! The JetBrains AI client: chat streams, quota checks and JWT refresh over one shared HTTP connection pool; and
 //! the upstream's wire model, which nothing here translates: `request` (the chat body's shape, message types and
-//! endpoint paths), `event` (one SSE `data:` payload → an `UpstreamEvent`), `sse` (SSE framing), `stream` (a chat
-//! answer's events, with the timeouts), `error` (statuses → what the pool does); and `oauth`, the call to
-//! JetBrains' account service that turns a refresh token into an ID token.
+//! endpoint paths), `parameters` (the `llm.parameters.*` keys and their pairs), `event` (one SSE `data:` payload →
+//! an `UpstreamEvent`), `sse` (SSE framing), `stream` (a chat answer's events, with the timeouts), `error` (statuses
+//! → what the pool does); and `oauth`, the call to JetBrains' account service that turns a refresh token into an ID
+//! token.
 //!
 //! Timeouts are layered because a total deadline would cut long streams: connect, time to response headers
 //! (`request_timeout`), time to the first content (`first_byte_timeout`) and the longest wait between two pieces of
@@ -11,6 +12,7 @@
 pub mod error;
 pub mod event;
 pub mod oauth;
+pub mod parameters;
 pub mod request;
 mod sse;
 mod stream;

@@ -1,7 +1,7 @@
 //! What jbproxy POSTs upstream, as the upstream defines it: the chat endpoint's path for a profile, the body's
 //! shape (`prompt`, `profile`, `chat.messages`, `parameters`), the message types of v8 and v7, and the tool
-//! definitions inside `parameters`. `translate::grazie` fills these from a conversation; nothing here knows the
-//! client APIs.
+//! definitions inside the `tools` parameter (the parameters themselves: `super::parameters`). `translate::grazie`
+//! fills these from a conversation; nothing here knows the client APIs.
 
 use std::borrow::Cow;
 
@@ -10,6 +10,7 @@ use serde::Serialize;
 use serde::ser::{SerializeMap, Serializer};
 use serde_json::{Map, Value};
 
+pub use super::parameters::Parameters;
 use crate::config::UpstreamApi;
 
 /// What to POST upstream.
@@ -51,9 +52,9 @@ pub struct Body<'a, M> {
     pub prompt: &'static str,
     pub profile: &'a str,
     pub chat: ChatBody<M>,
-    /// Omitted entirely without tools: v8 answers `{"data":null}` with a 400.
+    /// Omitted entirely without parameters, as JetBrains' client does: `{"data":null}` is refused with a 400.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub parameters: Option<Parameters>,
+    pub parameters: Option<Parameters<'a>>,
 }
 
 #[derive(Serialize)]
@@ -76,9 +77,6 @@ pub enum Message<'a> {
         media_type: &'static str,
         data: &'a str,
     },
-    /// v8 assistant text.
-    #[serde(rename = "assistant_message_text")]
-    AssistantText { content: Cow<'a, str> },
     /// v8 tool call.
     #[serde(rename = "assistant_message_tool")]
     AssistantTool {
@@ -95,7 +93,8 @@ pub enum Message<'a> {
         tool_name: &'a str,
         result: Cow<'a, str>,
     },
-    /// v7 assistant text, or one tool call (`content` empty).
+    /// Assistant text (v8 and v7: JetBrains' own v8 client writes assistant text only as `assistant_message`;
+    /// `assistant_message_text` is the peers' spelling), or, v7 only, one tool call (`content` empty).
     #[serde(rename = "assistant_message")]
     Assistant {
         content: Cow<'a, str>,
@@ -122,7 +121,7 @@ impl Message<'_> {
     /// Text bytes the model reads, for the prompt estimate.
     pub fn text_len(&self) -> usize {
         match self {
-            Message::System { content } | Message::AssistantText { content } => content.len(),
+            Message::System { content } => content.len(),
             Message::User { content } => content.len(),
             Message::Media { .. } => 0,
             Message::AssistantTool {
@@ -143,50 +142,6 @@ impl Message<'_> {
     }
 }
 
-/// `{"data":[{marker}, {value}]}`: the tool list, the one parameter sent today.
-#[derive(Serialize, Debug)]
-pub struct Parameters {
-    data: (Marker, Entry),
-}
-
-#[derive(Serialize, Debug)]
-struct Marker {
-    #[serde(rename = "type")]
-    kind: &'static str,
-    fqdn: &'static str,
-}
-
-#[derive(Serialize, Debug)]
-struct Entry {
-    #[serde(rename = "type")]
-    kind: &'static str,
-    value: String,
-    /// v8 only.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    modified: Option<i64>,
-}
-
-impl Parameters {
-    /// The tools entry: v8 `llm.parameters.tools` stamped `modified`, v7 `llm.parameters.functions`. `tools` is
-    /// the JSON string [`tools_json`] made.
-    pub fn tools(tools: String, api: UpstreamApi, now_ms: i64) -> Self {
-        let (fqdn, modified) = match api {
-            UpstreamApi::V8 => ("llm.parameters.tools", Some(now_ms)),
-            UpstreamApi::V7 => ("llm.parameters.functions", None),
-        };
-        Parameters {
-            data: (
-                Marker { kind: "json", fqdn },
-                Entry {
-                    kind: "json",
-                    value: tools,
-                    modified,
-                },
-            ),
-        }
-    }
-}
-
 /// One function the model may call, as the upstream's tool list describes it.
 #[derive(Debug, Clone, Copy)]
 pub struct ToolDef<'a> {
@@ -195,10 +150,10 @@ pub struct ToolDef<'a> {
     pub schema: Option<&'a Map<String, Value>>,
 }
 
+/// JetBrains' client writes `description` always, `null` when there is none.
 #[derive(Serialize)]
 struct V8Tool<'a> {
     name: &'a str,
-    #[serde(skip_serializing_if = "Option::is_none")]
     description: Option<&'a str>,
     parameters: V8Schema<'a>,
 }
@@ -336,26 +291,6 @@ mod tests {
         assert_eq!(
             v7,
             json!([{"name":"f","description":"d","parameters":{"type":"object"}}])
-        );
-    }
-
-    #[test]
-    fn parameters_entry_shapes() {
-        let v8 = serde_json::to_value(Parameters::tools(
-            "[]".into(),
-            UpstreamApi::V8,
-            1756630000000,
-        ))
-        .unwrap();
-        assert_eq!(
-            v8,
-            json!({"data":[{"type":"json","fqdn":"llm.parameters.tools"},
-                           {"type":"json","value":"[]","modified":1756630000000_i64}]})
-        );
-        let v7 = serde_json::to_value(Parameters::tools("[]".into(), UpstreamApi::V7, 1)).unwrap();
-        assert_eq!(
-            v7,
-            json!({"data":[{"type":"json","fqdn":"llm.parameters.functions"},{"type":"json","value":"[]"}]})
         );
     }
 

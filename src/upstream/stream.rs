@@ -13,7 +13,7 @@ use super::sse::SseDecoder;
 use super::{StreamTimeouts, UpstreamError};
 use std::collections::VecDeque;
 
-use super::event::{UpstreamEvent, parse_data_into};
+use super::event::{EventError, UpstreamEvent, parse_data_into};
 
 /// A line longer than this is refused: large tool arguments fit easily, a runaway upstream does not.
 pub const MAX_LINE_BYTES: usize = 4 * 1024 * 1024;
@@ -33,8 +33,11 @@ pub struct EventStream {
     since_content: u32,
     ended: bool,
     unknown_events: u32,
-    /// One SSE event can hold two of ours (a tool call's start with its first arguments).
+    /// One SSE event can hold two of ours (a tool call's start with its first arguments), three with a change of
+    /// answer.
     queued: VecDeque<UpstreamEvent>,
+    /// The answer (`choiceIndex`) the latest events belonged to; a change is announced with `Choice`.
+    choice: u32,
     parsed: Vec<UpstreamEvent>,
 }
 
@@ -81,12 +84,15 @@ impl EventStream {
             ended: false,
             unknown_events: 0,
             queued: VecDeque::new(),
+            choice: 0,
             parsed: Vec::with_capacity(2),
         }
     }
 
     /// The next meaningful event. `None` once `End` has been returned. Unknown and empty events are skipped
-    /// (unknown and malformed ones counted); a stream that stops without `data: end` is an error, since the answer was cut.
+    /// (unknown and malformed ones counted); a stream that stops without `data: end` is an error, since the answer
+    /// was cut, and so is an `"event_type": "error"` line (a fault, like a 5xx: the relay fails over when nothing
+    /// has reached the client yet).
     pub async fn next(&mut self) -> Option<Result<UpstreamEvent, UpstreamError>> {
         if let Some(event) = self.queued.pop_front() {
             return Some(Ok(event));
@@ -116,11 +122,22 @@ impl EventStream {
                 Ok(Some(Ok(()))) => {}
             };
             self.parsed.clear();
-            if let Err(err) = parse_data_into(self.sse.current(), &mut self.parsed) {
-                // One unreadable event should not cost the user the whole answer.
-                self.unknown_events += 1;
-                tracing::warn!("skipping a malformed upstream event: {err}");
-                continue;
+            match parse_data_into(self.sse.current(), &mut self.parsed) {
+                Ok(Some(choice)) if choice != self.choice => {
+                    self.choice = choice;
+                    self.queued.push_back(UpstreamEvent::Choice(choice));
+                }
+                Ok(_) => {}
+                Err(err @ EventError::Reported { .. }) => {
+                    self.ended = true;
+                    return Some(Err(UpstreamError::Fault(err.to_string())));
+                }
+                Err(err) => {
+                    // One unreadable event should not cost the user the whole answer.
+                    self.unknown_events += 1;
+                    tracing::warn!("skipping a malformed upstream event: {err}");
+                    continue;
+                }
             }
             for event in self.parsed.drain(..) {
                 if event.is_content() {
@@ -324,6 +341,61 @@ mod tests {
         assert_eq!(content_at.elapsed(), LIMITS.idle);
         assert!(err.to_string().contains("since the last"), "{err}");
         assert!(events.next().await.is_none(), "the stream is over");
+    }
+
+    async fn all(sse: &'static str) -> Vec<Result<UpstreamEvent, String>> {
+        let bytes =
+            futures_util::stream::iter([Ok::<_, String>(Bytes::from_static(sse.as_bytes()))]);
+        let mut events = EventStream::from_bytes(bytes, timeouts());
+        let mut out = Vec::new();
+        while let Some(event) = events.next().await {
+            out.push(event.map_err(|e| e.to_string()));
+        }
+        out
+    }
+
+    #[tokio::test]
+    async fn a_change_of_choice_index_is_announced_once() {
+        let got = all(concat!(
+            "data: {\"type\":\"Content\",\"content\":\"a\",\"choiceIndex\":0}\n\n",
+            "data: {\"type\":\"Content\",\"content\":\"b\",\"choiceIndex\":1}\n\n",
+            "data: {\"type\":\"Content\",\"content\":\"c\",\"choiceIndex\":1}\n\n",
+            "data: {\"type\":\"FinishMetadata\",\"reason\":\"stop\",\"choiceIndex\":0}\n\n",
+            "data: {\"type\":\"QuotaMetadata\"}\n\n",
+            "data: end\n\n",
+        ))
+        .await;
+        let got: Vec<UpstreamEvent> = got.into_iter().map(|e| e.expect("no error")).collect();
+        assert_eq!(
+            got,
+            [
+                UpstreamEvent::Content("a".into()),
+                UpstreamEvent::Choice(1),
+                UpstreamEvent::Content("b".into()),
+                UpstreamEvent::Content("c".into()),
+                UpstreamEvent::Choice(0),
+                UpstreamEvent::Finish(crate::upstream::event::FinishReason::Stop),
+                UpstreamEvent::Quota(Default::default()),
+                UpstreamEvent::End,
+            ]
+        );
+    }
+
+    #[tokio::test]
+    async fn an_error_event_ends_the_stream_with_the_upstream_message() {
+        let got = all(concat!(
+            "data: {\"event_type\":\"data\",\"type\":\"Content\",\"content\":\"Partial \"}\n\n",
+            "data: {\"event_type\":\"error\",\"error_message\":\"upstream model failed\"}\n\n",
+            "data: end\n\n",
+        ))
+        .await;
+        assert_eq!(
+            got,
+            [
+                Ok(UpstreamEvent::Content("Partial ".into())),
+                Err("upstream reported an error: upstream model failed".into()),
+            ]
+        );
     }
 
     #[tokio::test(start_paused = true)]

@@ -324,8 +324,9 @@ proptest! {
                 return Ok(());
             }
         };
+        let caps = jbproxy::profiles::ProfileTable::default().capabilities("openai-gpt-4o");
         for api in [UpstreamApi::V8, UpstreamApi::V7] {
-            match grazie::build(&req.conversation, "openai-gpt-4o", api, 1_700_000_000_000) {
+            match grazie::build(&req.conversation, "openai-gpt-4o", &caps, api) {
                 Ok(built) => {
                     let sent: Value = serde_json::from_slice(&built.body).expect("the upstream body is JSON");
                     prop_assert_eq!(&sent["profile"], "openai-gpt-4o");

@@ -7,6 +7,7 @@
 
 mod common;
 
+mod admin_actions;
 mod architecture;
 mod body_memory;
 mod check_tokens_online;
@@ -18,7 +19,9 @@ mod completions;
 mod config_examples;
 mod discovery_refresh;
 mod docs;
+mod fidelity;
 mod first_hour;
+mod golden;
 mod hardening_net;
 mod hostile_input;
 mod operator_safety;
@@ -37,6 +40,7 @@ mod serve_cli;
 mod serve_limits;
 mod serve_openai;
 mod server_tasks;
+mod status_page;
 mod stream_timing;
 mod upstream_keepalive;
 mod upstream_tls;

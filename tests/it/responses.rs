@@ -10,6 +10,7 @@ use crate::common;
 
 use common::serve::{KEY, Setup};
 use jbproxy::fake_upstream::{Behaviour, FakeOptions};
+use jbproxy::profiles::{ProfileTable, parse_overrides};
 use serde_json::{Value, json};
 
 async fn post(s: &Setup, body: &Value) -> reqwest::Response {
@@ -489,9 +490,47 @@ fn done_items(records: &[(String, Value)]) -> Vec<Value> {
         .collect()
 }
 
+/// The built-in profile table gives codex profiles no tools (docs/UPSTREAM.md: the upstream takes none there), so
+/// these replays, which test the face's handling of Codex's own tools, grant them the tool keys the way an operator
+/// would, with `profile_parameters`, in jbproxy's config and in the fake's table alike. `extra` is more config.
+async fn codex_setup(extra: Value) -> Setup {
+    let overrides = json!({"openai-*codex*": {"parameters": ["tools", "tool-choice-auto", "tool-choice-none",
+        "tool-choice-required", "tool-choice-named", "parallel-tool-calls"]}});
+    let options = FakeOptions {
+        profiles: ProfileTable::new(
+            &parse_overrides(overrides.clone()).expect("valid"),
+            Default::default(),
+        ),
+        ..FakeOptions::default()
+    };
+    let mut config = extra;
+    config["profile_parameters"] = overrides;
+    Setup::with_options(&["a"], config, options).await
+}
+
+#[tokio::test]
+async fn codex_on_a_codex_profile_gets_text_without_tools_by_default() {
+    let s = Setup::start(&["a"], json!({})).await;
+    let requests = codex_requests("exec-gpt-5.1-codex-tool-roundtrip-mcp.json");
+    let (headers, first) = requests[0].clone();
+    let first = with_directive(first, "[[tool:probe_nonce]]");
+    let e = replay(&s, &headers, &first).await;
+    completed(&e);
+    // The tools were left out (the profile takes none), not refused: Codex gets an answer, and the fake says it
+    // saw no tools to call.
+    let upstream = last_upstream(&s);
+    assert_eq!(upstream["profile"], "openai-gpt-5-1-codex");
+    assert!(upstream.get("parameters").is_none(), "{upstream}");
+    assert!(
+        streamed_text(&e).contains("the request offers no tools"),
+        "{}",
+        streamed_text(&e)
+    );
+}
+
 #[tokio::test]
 async fn codex_classic_shape_plain_turn() {
-    let s = Setup::start(&["a"], json!({})).await;
+    let s = codex_setup(json!({})).await;
     let requests = codex_requests("exec-model-gpt-5.1-codex.json");
     let (headers, body) = &requests[0];
     let e = replay(&s, headers, body).await;
@@ -529,7 +568,7 @@ async fn codex_classic_shape_plain_turn() {
 
 #[tokio::test]
 async fn codex_classic_shape_namespaced_tool_round_trip() {
-    let s = Setup::start(&["a"], json!({})).await;
+    let s = codex_setup(json!({})).await;
     let requests = codex_requests("exec-gpt-5.1-codex-tool-roundtrip-mcp.json");
     // The directive makes the fake call the MCP tool, offered inside the `mcp__probe` namespace.
     let (headers, first) = requests[0].clone();
@@ -569,11 +608,7 @@ async fn codex_classic_shape_namespaced_tool_round_trip() {
 #[tokio::test]
 async fn codex_lite_shape_custom_tool_round_trip() {
     // Codex's default model; a config alias points it at a codex profile.
-    let s = Setup::start(
-        &["a"],
-        json!({"models": {"gpt-6.2-sol": "openai-gpt-5-1-codex"}}),
-    )
-    .await;
+    let s = codex_setup(json!({"models": {"gpt-6.2-sol": "openai-gpt-5-1-codex"}})).await;
     let requests = codex_requests("exec-default-tool-roundtrip-code-mode.json");
     let (headers, first) = &requests[0];
     assert!(

@@ -125,10 +125,22 @@ async fn non_streaming_message_with_system_prompt() {
 
     let (sent, messages) = last_upstream(&s);
     assert_eq!(sent["profile"], "anthropic-claude-4-5-sonnet");
-    assert!(
-        sent.get("parameters").is_none(),
-        "no parameters without tools"
+    // Claude profiles take length and stop-token; temperature is left out (with a debug line), never sent.
+    assert_eq!(
+        sent["parameters"]["data"],
+        json!([
+            {"type": "int", "fqdn": "llm.parameters.length"}, {"type": "int", "value": 1024, "modified": 0},
+            {"type": "text", "fqdn": "llm.parameters.stop-token"}, {"type": "text", "value": "END", "modified": 0},
+        ])
     );
+    // The log is written off the request path: wait for the line.
+    let said = crate::common::eventually(std::time::Duration::from_secs(5), || async {
+        s.proxy
+            .logs()
+            .contains("not sent upstream: the profile does not take these parameters")
+    })
+    .await;
+    assert!(said, "{}", s.proxy.logs());
     assert_eq!(
         messages,
         [
@@ -231,7 +243,7 @@ async fn images_go_up_as_media_and_url_sources_are_refused() {
         "invalid_request_error",
     );
     assert!(
-        message.starts_with("messages[0].content[0].source: remote image URLs are not fetched"),
+        message.starts_with("messages[0].content[0].source.url: image URLs are not fetched"),
         "{message}"
     );
     assert_eq!(

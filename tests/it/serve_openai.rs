@@ -306,9 +306,10 @@ async fn bad_requests_are_refused_before_any_upstream_call() {
         (s.client.post(s.url("/v1/chat/completions")).bearer_auth(KEY).body("{not json"), 400, "invalid request body"),
         (s.client.post(s.url("/v1/chat/completions")).bearer_auth(KEY).json(&json!({"model": "gpt-4o"})), 400, "messages"),
         (
-            s.client.post(s.url("/v1/chat/completions")).bearer_auth(KEY).json(&json!({"model": "gpt-4o", "n": 2, "messages": [{"role": "user", "content": "x"}]})),
+            // Claude profiles answer once: several choices cannot be honoured.
+            s.client.post(s.url("/v1/chat/completions")).bearer_auth(KEY).json(&json!({"model": "claude-sonnet-4-5", "n": 2, "messages": [{"role": "user", "content": "x"}]})),
             400,
-            "n",
+            "does not take number-of-choices",
         ),
         (
             s.client.post(s.url("/v1/chat/completions")).bearer_auth(KEY).json(&json!({"model": "gpt-4o", "messages": [{"role": "wizard", "content": "x"}]})),

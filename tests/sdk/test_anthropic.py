@@ -153,18 +153,6 @@ def test_unknown_model_is_not_found(anthropic_client):
     assert caught.value.body["error"]["type"] == "not_found_error"
 
 
-def test_remote_image_url_is_a_bad_request(anthropic_client):
-    with pytest.raises(anthropic.BadRequestError) as caught:
-        anthropic_client.messages.create(
-            model=MODEL,
-            max_tokens=16,
-            messages=[
-                {"role": "user", "content": [{"type": "image", "source": {"type": "url", "url": "https://e.x/c.png"}}]}
-            ],
-        )
-    assert "not fetched" in caught.value.message
-
-
 def test_stream_cut_after_it_started_raises(make_anthropic):
     client = make_anthropic("cut")
     with pytest.raises(anthropic.APIStatusError):
@@ -181,6 +169,45 @@ def test_no_usable_token_is_service_unavailable(make_anthropic):
         with pytest.raises(anthropic.APIStatusError) as caught:
             client.messages.create(model=MODEL, max_tokens=16, messages=[{"role": "user", "content": "hi"}])
     assert caught.value.status_code == 503
+
+
+# Issue 14 item 4: the Anthropic face's details.
+
+
+def test_tool_runner_threads_are_refused_with_the_way_out(anthropic_client):
+    # tool_runner uses server-side threads unless told thread=False.
+    runner = anthropic_client.beta.messages.tool_runner(
+        model=MODEL, max_tokens=256, messages=[{"role": "user", "content": "Paris"}], tools=[get_weather]
+    )
+    with pytest.raises(anthropic.BadRequestError) as caught:
+        list(runner)
+    assert "thread=False" in caught.value.message
+
+
+def test_max_tokens_is_required(anthropic_client):
+    with pytest.raises(anthropic.BadRequestError) as caught:
+        anthropic_client.post(
+            "/v1/messages",
+            body={"model": MODEL, "messages": [{"role": "user", "content": "hi"}]},
+            cast_to=anthropic.types.Message,
+        )
+    assert "max_tokens" in caught.value.message
+
+
+def test_image_url_error_speaks_anthropic(anthropic_client):
+    with pytest.raises(anthropic.BadRequestError) as caught:
+        anthropic_client.messages.create(
+            model=MODEL,
+            max_tokens=16,
+            messages=[
+                {"role": "user", "content": [{"type": "image", "source": {"type": "url", "url": "https://e.x/c.png"}}]}
+            ],
+        )
+    message = caught.value.message
+    assert "not fetched" in message
+    # Anthropic's terms (a base64 source), not OpenAI's data URL.
+    assert "data URL" not in message and "data:image" not in message, message
+    assert "base64" in message and "source" in message, message
 
 
 def test_models_list_in_anthropic_shape(anthropic_client):

@@ -205,10 +205,30 @@ def test_remote_image_url_is_a_bad_request(openai_client):
     assert "image" in caught.value.message
 
 
-def test_more_than_one_choice_is_a_bad_request(openai_client):
+def test_several_choices_come_back_as_choices(openai_client):
+    # gpt-4o's profile takes number-of-choices: the upstream answers twice, split by choiceIndex.
+    completion = openai_client.chat.completions.create(
+        model=MODEL, messages=[{"role": "user", "content": "hi"}], n=2
+    )
+    assert [c.index for c in completion.choices] == [0, 1]
+    assert [c.message.content for c in completion.choices] == ["Echo: hi", "Echo: hi [2]"]
+    assert all(c.finish_reason == "stop" for c in completion.choices)
+    streamed = {0: "", 1: ""}
+    for chunk in openai_client.chat.completions.create(
+        model=MODEL, messages=[{"role": "user", "content": "hi"}], n=2, stream=True
+    ):
+        for choice in chunk.choices:
+            streamed[choice.index] += choice.delta.content or ""
+    assert streamed == {0: "Echo: hi", 1: "Echo: hi [2]"}
+
+
+def test_several_choices_where_the_profile_answers_once_are_a_bad_request(openai_client):
     with pytest.raises(openai.BadRequestError) as caught:
-        openai_client.chat.completions.create(model=MODEL, messages=[{"role": "user", "content": "hi"}], n=2)
+        openai_client.chat.completions.create(
+            model="claude-sonnet-4-5", messages=[{"role": "user", "content": "hi"}], n=2
+        )
     assert caught.value.param == "n"
+    assert "number-of-choices" in caught.value.message
 
 
 def test_stream_cut_after_it_started_raises_instead_of_ending_quietly(make_openai):

@@ -1,13 +1,15 @@
 """The OpenAI Responses API face, `POST /v1/responses` (issue 14 item 1), through the SDK's `responses.create` and
 `responses.stream`: string and item input, instructions, the typed stream events and the final response, a
 function-call round trip with `function_call_output` (whole and streamed), the stateful fields refused, hosted tools
-dropped, and a cut stream. (`responses.parse` waits in pending/ for `text.format` to reach the upstream.)"""
+dropped, a cut stream, and `responses.parse` with a `text_format` (issue 14 item 3: `text.format` reaches the upstream
+as `response-format`)."""
 
 from __future__ import annotations
 
 import json
 
 import openai
+import pydantic
 import pytest
 
 MODEL = "gpt-4o"
@@ -105,3 +107,12 @@ def test_stream_cut_ends_with_a_failure_event(make_openai):
                 kinds.append(event.type)
     # Only a stream that had started proves the cut is reported (a 404 would raise APIError too).
     assert "response.output_text.delta" in kinds, kinds
+
+
+def test_parse_with_text_format(openai_client):
+    class City(pydantic.BaseModel):
+        name: str
+
+    response = openai_client.responses.parse(model=MODEL, input="Paris", text_format=City, store=False)
+    # The fake fills every property of the schema with the user's text, as it does when response-format is sent.
+    assert response.output_parsed == City(name="Paris")

@@ -159,6 +159,68 @@ async fn tools_without_a_directive_get_text_and_a_named_directive_its_tool_and_a
 }
 
 #[tokio::test]
+async fn the_parameters_have_the_last_word_over_the_directive() {
+    let fake = fake().await;
+    // Two tools, and the extra pairs given.
+    let body = |text: &str, pairs: serde_json::Value| {
+        let mut body = user_body(text);
+        let tools = json!([
+            {"name": "get_time", "parameters": {"schema": city_schema()}},
+            {"name": "get_weather", "parameters": {"schema": city_schema()}},
+        ]);
+        let mut data = vec![
+            json!({"type": "json", "fqdn": "llm.parameters.tools"}),
+            json!({"type": "json", "value": tools.to_string(), "modified": 0}),
+        ];
+        data.extend(pairs.as_array().cloned().unwrap_or_default());
+        body["parameters"] = json!({"data": data});
+        body
+    };
+    let flag = |name: &str, on: bool| json!([{"type": "bool", "fqdn": format!("llm.parameters.{name}")}, {"type": "bool", "value": on}]);
+    // (tool name, its arguments) of each call, the fragments joined by `parallelToolIndex`.
+    let calls = |body: serde_json::Value| {
+        let fake = &fake;
+        async move {
+            let events = events(&chat(fake, V8, "alice", &body).await.text().await.unwrap());
+            let mut calls: Vec<(String, String)> = Vec::new();
+            for e in events.iter().filter(|e| e["type"] == "ToolCall") {
+                let i = e["parallelToolIndex"].as_u64().unwrap() as usize;
+                match e["name"].as_str() {
+                    Some(name) => calls.push((name.to_owned(), String::new())),
+                    None => calls[i].1.push_str(e["content"].as_str().unwrap()),
+                }
+            }
+            (calls, content_text(&events))
+        }
+    };
+    let input = |text: &str| json!({"input": text}).to_string();
+
+    // Required: a call without any directive, to the first tool.
+    let (made, _) = calls(body("Paris", flag("tool-choice-required", true))).await;
+    assert_eq!(made, [("get_time".to_owned(), input("Paris"))]);
+    // Named: that tool, without any directive.
+    let named = json!([{"type": "text", "fqdn": "llm.parameters.tool-choice-named"},
+        {"type": "text", "value": "get_weather"}]);
+    let (made, _) = calls(body("Paris", named)).await;
+    assert_eq!(made, [("get_weather".to_owned(), input("Paris"))]);
+    // None: text, whatever the directive says.
+    let (made, text) = calls(body("[[tool]] Paris", flag("tool-choice-none", true))).await;
+    assert!(made.is_empty(), "{made:?}");
+    assert_eq!(text, "Echo: [[tool]] Paris");
+    // `[[tools]]`: every tool at once, unless parallel calls are off.
+    let (made, _) = calls(body("[[tools]] Paris", json!([]))).await;
+    assert_eq!(
+        made,
+        [
+            ("get_time".to_owned(), input("Paris")),
+            ("get_weather".to_owned(), input("Paris"))
+        ]
+    );
+    let (made, _) = calls(body("[[tools]] Paris", flag("parallel-tool-calls", false))).await;
+    assert_eq!(made, [("get_time".to_owned(), input("Paris"))]);
+}
+
+#[tokio::test]
 async fn a_tool_result_last_gets_text_about_it() {
     let fake = fake().await;
     // The v8 example of the survey: image, assistant text, a tool call and its result.

@@ -18,6 +18,11 @@ fn user(text: &str) -> Value {
     json!({"type": "user_message", "content": text})
 }
 
+/// `parameters` holding one pair.
+fn pair(kind: &str, fqdn: &str, value: Value) -> Value {
+    json!({"data": [{"type": kind, "fqdn": fqdn}, {"type": kind, "value": value, "modified": 0}]})
+}
+
 fn v8_tools_value(value: Value) -> Value {
     json!({"data": [
         {"type": "json", "fqdn": "llm.parameters.tools"},
@@ -32,14 +37,15 @@ fn bad_bodies() -> Vec<(&'static str, &'static str, Value, &'static str)> {
         json!({"type": "assistant_message_tool", "id": "c1", "toolName": "t", "content": "{}"});
     vec![
         (
-            "v8 rejects the v7 assistant_message",
+            "a v8 assistant_message carries text only",
             V8,
             body(
                 claude,
-                json!([user("a"), {"type": "assistant_message", "content": "b"}]),
+                json!([user("a"), {"type": "assistant_message", "content": "",
+                    "functionCall": {"functionName": "f", "content": "{}"}}, user("b")]),
                 None,
             ),
-            "not a v8 message type",
+            "unexpected field \"functionCall\"",
         ),
         (
             "v7 rejects v8 assistant text",
@@ -189,7 +195,7 @@ fn bad_bodies() -> Vec<(&'static str, &'static str, Value, &'static str)> {
                 json!([user("a")]),
                 Some(v8_tools_value(json!([{"name": "t"}]))),
             ),
-            "must be a JSON string",
+            "must be a string holding JSON",
         ),
         (
             "tools string not holding an array",
@@ -238,32 +244,116 @@ fn bad_bodies() -> Vec<(&'static str, &'static str, Value, &'static str)> {
             "declared twice",
         ),
         (
-            "v8 tools without modified",
+            "modified not an integer",
             V8,
             body(
                 claude,
                 json!([user("a")]),
                 Some({
                     let mut p = v8_tools("t", city_schema());
-                    p["data"][1].as_object_mut().unwrap().remove("modified");
+                    p["data"][1]["modified"] = json!("0");
                     p
                 }),
             ),
-            "modified",
+            "modified must be an integer",
         ),
         (
-            "modified in seconds",
+            "an unknown parameter",
+            V8,
+            body(
+                claude,
+                json!([user("a")]),
+                Some(pair("bool", "llm.parameters.cache-points", json!(true))),
+            ),
+            "unknown parameter",
+        ),
+        (
+            "a parameter the profile does not take",
+            V8,
+            body(
+                claude,
+                json!([user("a")]),
+                Some(pair("double", "llm.parameters.temperature", json!(0.5))),
+            ),
+            "is not supported for profile anthropic-claude-4-sonnet",
+        ),
+        (
+            "a key typed unlike its parameter",
+            V8,
+            body(
+                claude,
+                json!([user("a")]),
+                Some(pair("double", "llm.parameters.length", json!(5))),
+            ),
+            "must be \"int\"",
+        ),
+        (
+            "a value of the wrong JSON type",
+            V8,
+            body(
+                claude,
+                json!([user("a")]),
+                Some(pair("int", "llm.parameters.length", json!("5"))),
+            ),
+            "must be of type int",
+        ),
+        (
+            "pairs cut short",
+            V8,
+            body(
+                claude,
+                json!([user("a")]),
+                Some(json!({"data": [{"type": "int", "fqdn": "llm.parameters.length"}]})),
+            ),
+            "pairs",
+        ),
+        (
+            "a named tool choice naming no declared tool",
             V8,
             body(
                 claude,
                 json!([user("a")]),
                 Some({
                     let mut p = v8_tools("t", city_schema());
-                    p["data"][1]["modified"] = json!(1_756_630_000);
+                    let more = pair("text", "llm.parameters.tool-choice-named", json!("u"));
+                    p["data"]
+                        .as_array_mut()
+                        .unwrap()
+                        .extend(more["data"].as_array().unwrap().clone());
                     p
                 }),
             ),
-            "milliseconds",
+            "not one of the declared tools",
+        ),
+        (
+            "a tool choice without tools",
+            V8,
+            body(
+                claude,
+                json!([user("a")]),
+                Some(pair(
+                    "bool",
+                    "llm.parameters.tool-choice-required",
+                    json!(true),
+                )),
+            ),
+            "without tools",
+        ),
+        (
+            "blank text on a Claude profile",
+            V8,
+            body(claude, json!([user(" \n"), user("b")]), None),
+            "text content blocks must contain non-whitespace text",
+        ),
+        (
+            "prefill on a profile without it",
+            V8,
+            body(
+                "anthropic-claude-4-6-sonnet",
+                json!([user("a"), {"type": "assistant_message", "content": "The answer is"}]),
+                None,
+            ),
+            "does not support assistant message prefill",
         ),
         (
             "tool result for no call",
@@ -410,10 +500,8 @@ async fn headers_are_checked() {
     );
     let bad_agent = with_jwt("grazie-agent").header("grazie-agent", "aia:pycharm");
     assert_eq!(send(bad_agent).await.status(), 400, "grazie-agent not JSON");
-    let no_sse = with_jwt("accept").header("accept", "application/json");
-    let response = send(no_sse).await;
-    assert_eq!(response.status(), 400, "Accept without event-stream");
-    assert!(response.text().await.unwrap().contains("Accept"));
+    // JetBrains' own client sends no Accept header at all.
+    assert_eq!(send(with_jwt("accept")).await.status(), 200, "no Accept");
     let text_body = with_jwt("content-type")
         .header("content-type", "text/plain")
         .body(good.to_string());

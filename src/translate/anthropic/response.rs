@@ -1,9 +1,11 @@
 //! Non-streamed answers in Anthropic's format: upstream events → one `message` object with its content blocks
-//! (text and tool_use, in the order they came), stop reason and estimated usage.
+//! (text and tool_use, in the order they began; a tool call's fragments grouped by `parallelToolIndex`), stop
+//! reason and estimated usage.
 
 use serde_json::{Value, json};
 
 use super::{generated_tool_id, stop_reason};
+use crate::translate::calls::{CallSlots, Slot};
 use crate::translate::{AnswerBuilder, usage};
 use crate::upstream::event::{FinishReason, UpstreamEvent};
 
@@ -13,8 +15,10 @@ pub struct MessageBuilder {
     model: String,
     input_tokens: u32,
     blocks: Vec<Block>,
-    tool_uses: usize,
-    /// The last `FinishMetadata`; content may still follow it.
+    calls: CallSlots,
+    /// The block of each call, by call number.
+    call_blocks: Vec<usize>,
+    /// The first `FinishMetadata` (JetBrains' client keeps the first); content may still follow it.
     reason: Option<FinishReason>,
 }
 
@@ -34,7 +38,8 @@ impl MessageBuilder {
             model,
             input_tokens,
             blocks: Vec::new(),
-            tool_uses: 0,
+            calls: CallSlots::default(),
+            call_blocks: Vec::new(),
             reason: None,
         }
     }
@@ -46,26 +51,36 @@ impl MessageBuilder {
                 Some(Block::Text(current)) => current.push_str(text),
                 _ => self.blocks.push(Block::Text(text.clone())),
             },
-            UpstreamEvent::ToolCallStart { id, name } => {
+            UpstreamEvent::ToolCallStart { id, name, index } => {
+                let Slot::New(call) = self.calls.start(*index, id) else {
+                    return;
+                };
                 let id = if id.is_empty() {
-                    generated_tool_id(&self.id, self.tool_uses)
+                    generated_tool_id(&self.id, call)
                 } else {
                     id.clone()
                 };
-                self.tool_uses += 1;
+                self.call_blocks.push(self.blocks.len());
                 self.blocks.push(Block::ToolUse {
                     id,
                     name: name.clone(),
                     input: String::new(),
                 });
             }
-            // As when streaming, arguments attach only to a tool-use block that is still the latest block.
-            UpstreamEvent::ToolCallArgs(args) => {
-                if let Some(Block::ToolUse { input, .. }) = self.blocks.last_mut() {
+            // Arguments of no started call cannot be attributed to a call: dropped, as when streaming.
+            UpstreamEvent::ToolCallArgs { args, index } => {
+                let block = self
+                    .calls
+                    .args(*index)
+                    .and_then(|call| self.call_blocks.get(call))
+                    .and_then(|&b| self.blocks.get_mut(b));
+                if let Some(Block::ToolUse { input, .. }) = block {
                     input.push_str(args);
                 }
             }
-            UpstreamEvent::Finish(reason) => self.reason = Some(*reason),
+            UpstreamEvent::Finish(reason) => {
+                self.reason.get_or_insert(*reason);
+            }
             _ => {}
         }
     }
@@ -100,7 +115,7 @@ impl MessageBuilder {
             "role": "assistant",
             "model": self.model,
             "content": content,
-            "stop_reason": stop_reason(self.reason, self.tool_uses > 0),
+            "stop_reason": stop_reason(self.reason, !self.calls.is_empty()),
             "stop_sequence": null,
             "usage": {
                 "input_tokens": self.input_tokens,
@@ -123,6 +138,21 @@ impl AnswerBuilder for MessageBuilder {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn start(id: &str, name: &str) -> UpstreamEvent {
+        UpstreamEvent::ToolCallStart {
+            id: id.into(),
+            name: name.into(),
+            index: None,
+        }
+    }
+
+    fn args(args: &str) -> UpstreamEvent {
+        UpstreamEvent::ToolCallArgs {
+            args: args.into(),
+            index: None,
+        }
+    }
 
     fn build(events: &[UpstreamEvent]) -> Value {
         let mut b = MessageBuilder::new("msg_7".into(), "claude-haiku-4-5".into(), 30);
@@ -155,16 +185,10 @@ mod tests {
     fn tool_use_blocks_carry_parsed_input_in_order() {
         let m = build(&[
             UpstreamEvent::Content("Checking.".into()),
-            UpstreamEvent::ToolCallStart {
-                id: "toolu_1".into(),
-                name: "get_weather".into(),
-            },
-            UpstreamEvent::ToolCallArgs("{\"city\":".into()),
-            UpstreamEvent::ToolCallArgs("\"Paris\"}".into()),
-            UpstreamEvent::ToolCallStart {
-                id: String::new(),
-                name: "no_args".into(),
-            },
+            start("toolu_1", "get_weather"),
+            args("{\"city\":"),
+            args("\"Paris\"}"),
+            start("", "no_args"),
             UpstreamEvent::Finish(FinishReason::ToolCalls),
         ]);
         assert_eq!(
@@ -181,11 +205,8 @@ mod tests {
     #[test]
     fn broken_arguments_are_passed_on_as_text_and_length_is_max_tokens() {
         let m = build(&[
-            UpstreamEvent::ToolCallStart {
-                id: "t".into(),
-                name: "f".into(),
-            },
-            UpstreamEvent::ToolCallArgs("{\"cut".into()),
+            start("t", "f"),
+            args("{\"cut"),
             UpstreamEvent::Finish(FinishReason::Length),
         ]);
         assert_eq!(m["content"][0]["input"], "{\"cut");

@@ -2,11 +2,17 @@
 //! `data: <json>`). The sequence is `message_start`, `ping`, then per block `content_block_start`,
 //! `content_block_delta`*, `content_block_stop`, and at the end `message_delta` (stop reason, output usage) and
 //! `message_stop`. A failure after the start is an `error` record and no `message_stop`.
+//!
+//! Anthropic's blocks cannot interleave, and a closed block cannot be reopened, while the upstream's parallel tool
+//! calls may interleave their fragments (`parallelToolIndex`). So the first tool call streams live, and its block
+//! stays open to the end; whatever comes after it opened (another call, more text) is held and sent at the end,
+//! each block whole (start, one delta, stop), in the order it began.
 
 use serde::Serialize;
 use serde_json::json;
 
 use super::{error_body, error_type, generated_tool_id, stop_reason};
+use crate::translate::calls::{CallSlots, Slot};
 use crate::translate::usage;
 use crate::translate::{SseWriter, StreamFailure};
 use crate::upstream::event::{FinishReason, UpstreamEvent};
@@ -16,6 +22,17 @@ use crate::upstream::event::{FinishReason, UpstreamEvent};
 enum Open {
     Text,
     ToolUse,
+}
+
+/// A block held back until the end of the answer.
+enum Held {
+    Text(String),
+    ToolUse {
+        call: usize,
+        id: String,
+        name: String,
+        input: String,
+    },
 }
 
 /// Turns one answer's events into Anthropic SSE records. One per response; not reusable.
@@ -28,8 +45,13 @@ pub struct EventWriter {
     open: Option<Open>,
     /// Blocks started so far.
     blocks: usize,
-    tool_uses: usize,
-    /// The last `FinishMetadata`, sent at the end because content may still follow it.
+    calls: CallSlots,
+    /// The call streaming live in the open tool-use block: the answer's first.
+    live: Option<usize>,
+    /// Blocks that began after the live call did, sent whole at the end.
+    held: Vec<Held>,
+    /// The first `FinishMetadata` (JetBrains' client keeps the first), sent at the end because content may still
+    /// follow it.
     reason: Option<FinishReason>,
     /// UTF-8 bytes of text and tool input emitted, estimated as tokens once at the end.
     output_bytes: usize,
@@ -63,7 +85,9 @@ impl EventWriter {
             started: false,
             open: None,
             blocks: 0,
-            tool_uses: 0,
+            calls: CallSlots::default(),
+            live: None,
+            held: Vec::new(),
             reason: None,
             output_bytes: 0,
             finished: false,
@@ -71,46 +95,74 @@ impl EventWriter {
     }
 
     /// Appends the records for one event. The first call also writes `message_start` and a `ping`. End, Skip,
-    /// Quota and Unknown write nothing else; Finish is remembered for `message_delta`.
+    /// Quota, Unknown and Choice write nothing else; Finish is remembered for `message_delta`.
     pub fn push(&mut self, event: &UpstreamEvent, out: &mut String) {
         self.start(out);
         match event {
             UpstreamEvent::Content(text) if !text.is_empty() => {
+                self.output_bytes += text.len();
+                if self.live.is_some() {
+                    match self.held.last_mut() {
+                        Some(Held::Text(held)) => held.push_str(text),
+                        _ => self.held.push(Held::Text(text.clone())),
+                    }
+                    return;
+                }
                 if self.open != Some(Open::Text) {
                     self.open_block(Open::Text, json!({"type": "text", "text": ""}), out);
                 }
-                self.output_bytes += text.len();
                 self.delta(DeltaBody::Text { text }, out);
             }
-            UpstreamEvent::ToolCallStart { id, name } => {
+            UpstreamEvent::ToolCallStart { id, name, index } => {
+                let Slot::New(call) = self.calls.start(*index, id) else {
+                    return;
+                };
                 let id = if id.is_empty() {
-                    generated_tool_id(&self.id, self.tool_uses)
+                    generated_tool_id(&self.id, call)
                 } else {
                     id.clone()
                 };
-                self.tool_uses += 1;
                 self.output_bytes += name.len();
+                if self.live.is_some() {
+                    self.held.push(Held::ToolUse {
+                        call,
+                        id,
+                        name: name.clone(),
+                        input: String::new(),
+                    });
+                    return;
+                }
+                self.live = Some(call);
                 self.open_block(
                     Open::ToolUse,
                     json!({"type": "tool_use", "id": id, "name": name, "input": {}}),
                     out,
                 );
             }
-            // Arguments belong to the open tool-use block. With none open (none started, or text came in between),
-            // a closed block cannot be reopened in this format: the fragment is dropped.
-            UpstreamEvent::ToolCallArgs(args)
-                if !args.is_empty() && self.open == Some(Open::ToolUse) =>
-            {
+            UpstreamEvent::ToolCallArgs { args, index } if !args.is_empty() => {
+                // Arguments of no started call cannot be attributed to a call: dropped.
+                let Some(call) = self.calls.args(*index) else {
+                    return;
+                };
                 self.output_bytes += args.len();
-                self.delta(DeltaBody::InputJson { partial_json: args }, out);
+                if self.live == Some(call) {
+                    self.delta(DeltaBody::InputJson { partial_json: args }, out);
+                } else if let Some(input) = self.held.iter_mut().find_map(|h| match h {
+                    Held::ToolUse { call: c, input, .. } if *c == call => Some(input),
+                    _ => None,
+                }) {
+                    input.push_str(args);
+                }
             }
-            UpstreamEvent::Finish(reason) => self.reason = Some(*reason),
+            UpstreamEvent::Finish(reason) => {
+                self.reason.get_or_insert(*reason);
+            }
             _ => {}
         }
     }
 
-    /// The normal end: closes the open block, then `message_delta` and `message_stop`. Calling it again appends
-    /// nothing.
+    /// The normal end: closes the open block, sends the held blocks, then `message_delta` and `message_stop`.
+    /// Calling it again appends nothing.
     pub fn finish(&mut self, out: &mut String) {
         if self.finished {
             return;
@@ -118,13 +170,39 @@ impl EventWriter {
         self.start(out);
         self.finished = true;
         self.close_block(out);
+        for held in std::mem::take(&mut self.held) {
+            match held {
+                Held::Text(text) => {
+                    self.open_block(Open::Text, json!({"type": "text", "text": ""}), out);
+                    self.delta(DeltaBody::Text { text: &text }, out);
+                }
+                Held::ToolUse {
+                    id, name, input, ..
+                } => {
+                    self.open_block(
+                        Open::ToolUse,
+                        json!({"type": "tool_use", "id": id, "name": name, "input": {}}),
+                        out,
+                    );
+                    if !input.is_empty() {
+                        self.delta(
+                            DeltaBody::InputJson {
+                                partial_json: &input,
+                            },
+                            out,
+                        );
+                    }
+                }
+            }
+            self.close_block(out);
+        }
         let output_tokens = usage::tokens_for_bytes(self.output_bytes);
         record(
             out,
             "message_delta",
             &json!({
                 "type": "message_delta",
-                "delta": {"stop_reason": stop_reason(self.reason, self.tool_uses > 0), "stop_sequence": null},
+                "delta": {"stop_reason": stop_reason(self.reason, !self.calls.is_empty()), "stop_sequence": null},
                 "usage": {"input_tokens": self.input_tokens, "output_tokens": output_tokens},
             }),
         );

@@ -1,6 +1,9 @@
 //! The one mapping from a [`Conversation`] to the upstream's chat body, v8 or v7 (and, later, the native routes):
-//! message types, the order the upstream wants, tool results named after their calls, the tools entry, and the
-//! prompt-token estimate. Every face reaches the upstream through [`build`].
+//! message types, the order the upstream wants, tool results named after their calls, the tools entry, the
+//! parameters the profile takes (`params`), and the prompt-token estimate. Every face reaches the upstream through
+//! [`build`].
+
+mod params;
 
 use std::borrow::Cow;
 use std::collections::HashMap;
@@ -8,85 +11,117 @@ use std::collections::HashMap;
 use serde::ser::{SerializeSeq, Serializer};
 
 use super::TranslateError;
-use super::conversation::{Conversation, Part, PartKind, Role};
+use super::conversation::{Conversation, Part, PartKind, Role, Source};
 use super::usage;
 use crate::config::UpstreamApi;
+use crate::profiles::{Capabilities, Param};
+use crate::upstream::parameters::Value;
 use crate::upstream::request::{
-    Body, ChatBody, FunctionCall, GrazieRequest, Message, PROMPT, Parameters, ToolDef, path_for,
-    tools_json,
+    Body, ChatBody, FunctionCall, GrazieRequest, Message, PROMPT, ToolDef, path_for, tools_json,
 };
 
 /// Tokens an image counts for in the prompt estimate: what OpenAI bills a 1024×1024 image at high detail. Counting
 /// the base64 text instead would overstate it a hundredfold.
 pub(crate) const IMAGE_TOKENS: u32 = 765;
 
-/// Validates what only the upstream's terms can judge and builds the request for `profile`. `now_ms` (epoch
-/// milliseconds) stamps the tools' `modified` field; it is passed in to keep this function pure.
+/// Validates what only the upstream's terms can judge and builds the request for `profile`, which takes what
+/// `caps` says (`crate::profiles`).
 ///
 /// - System turns → one `system_message` each (its text parts joined with newlines).
 /// - User turns → their tool results first (`tool_message` / v7 `function_message`, named after the earlier call
 ///   with that id), then their images (`media_message`, v8 only), then one `user_message` per text part: the
 ///   upstream wants results right after the calls, and an image before the text about it.
-/// - Assistant turns → their text (joined; left out when empty and there are calls), then one message per call.
-/// - Sampling parameters and `tool_choice` are not sent yet; `n` above 1 is refused (one answer comes back).
+/// - Assistant turns → their text as `assistant_message` (joined; left out when empty and there are calls), then
+///   one message per call.
+/// - Blank text (empty or only whitespace) is never sent: the upstream refuses it. A message left with nothing is
+///   left out.
+/// - A conversation that ends with an assistant message (prefill) is refused when the profile does not take one.
+/// - Parameters: see `params` (sent when the profile takes them, else left out, or refused when leaving them out
+///   would change the answer's shape).
 pub fn build(
     conversation: &Conversation<'_>,
     profile: &str,
+    caps: &Capabilities,
     api: UpstreamApi,
-    now_ms: i64,
 ) -> Result<GrazieRequest, TranslateError> {
-    match conversation.params.n {
-        Some(n) if n > 1 => {
-            return Err(TranslateError::at(
-                "n",
-                "n>1 is not supported; JetBrains AI returns one choice",
-            ));
-        }
-        Some(0) => return Err(TranslateError::at("n", "must be 1")),
-        _ => {}
-    }
+    let plan = params::plan(conversation, profile, caps, api == UpstreamApi::V7)?;
     // A first pass over the messages finds every error and sizes the body; the second writes it.
     let mut sizes = Sizes::default();
-    each_message(conversation, api, |message| {
-        sizes.add(&message);
+    each_message(conversation, api, |message, at| {
+        sizes.add(&message, at);
         Ok::<(), std::convert::Infallible>(())
     })
     .map_err(|stop| match stop {
         Stop::Invalid(err) => err,
         Stop::Emit(never) => match never {},
     })?;
-    let tools = if conversation.tools.is_empty() {
-        None
-    } else {
+    if sizes.messages == 0 {
+        return Err(TranslateError::at(
+            "messages",
+            "hold no text, image or tool result to send (blank text is not sent)",
+        ));
+    }
+    if let Some(at) = sizes.trailing_assistant
+        && !caps.prefill
+    {
+        return Err(TranslateError::at(
+            at.to_string(),
+            format!(
+                "the conversation ends with an assistant message (prefill), which profile {profile} does not take; \
+                 end it with a user message"
+            ),
+        ));
+    }
+    let mut parameters = plan.parameters;
+    if plan.send_tools {
         let defs = conversation.tools.iter().map(|tool| ToolDef {
             name: &tool.name,
             description: tool.description.as_deref(),
             schema: tool.schema.as_ref(),
         });
-        Some(tools_json(defs, api).map_err(|e| TranslateError {
+        let tools = tools_json(defs, api).map_err(|e| TranslateError {
             message: format!("could not serialize the tools: {e}"),
             param: Some("tools".into()),
-        })?)
+        })?;
+        parameters.set(Param::Tools, Value::Json(Cow::Owned(tools)));
+    }
+    if !plan.dropped.is_empty() {
+        let names: Vec<&str> = plan.dropped.iter().map(|p| p.name()).collect();
+        tracing::debug!(
+            profile,
+            parameters = %names.join(", "),
+            "not sent upstream: the profile does not take these parameters"
+        );
+    }
+    if plan.extra_stops > 0 {
+        tracing::debug!(
+            profile,
+            left_out = plan.extra_stops,
+            "only the first stop sequence is sent: the upstream takes one stop-token"
+        );
+    }
+    let tools_len = match parameters.get(Param::Tools) {
+        Some(Value::Json(tools)) => tools.len(),
+        _ => 0,
     };
-    let tools_len = tools.as_ref().map_or(0, String::len);
     let prompt_tokens = usage::tokens_for_bytes(sizes.text_bytes + tools_len)
         .saturating_add(sizes.images.saturating_mul(IMAGE_TOKENS));
-    let body = Body {
-        prompt: PROMPT,
-        profile,
-        chat: ChatBody {
-            messages: Messages { conversation, api },
-        },
-        parameters: tools.map(|tools| Parameters::tools(tools, api, now_ms)),
-    };
     // Escaping grows text a little; the per-message figure covers the type tags and keys.
     let capacity = 256
         + profile.len()
         + sizes.text_bytes
         + sizes.text_bytes / 8
         + sizes.image_bytes
-        + tools_len * 2
+        + parameters.value_bytes() * 2
         + sizes.messages * 64;
+    let body = Body {
+        prompt: PROMPT,
+        profile,
+        chat: ChatBody {
+            messages: Messages { conversation, api },
+        },
+        parameters: (!parameters.is_empty()).then_some(parameters),
+    };
     let mut buf = Vec::with_capacity(capacity);
     serde_json::to_writer(&mut buf, &body).map_err(|e| TranslateError {
         message: format!("could not serialize the upstream request: {e}"),
@@ -106,11 +141,22 @@ struct Sizes {
     text_bytes: usize,
     images: u32,
     image_bytes: usize,
+    /// Where the last assistant message came from, while no user-side message has followed it.
+    trailing_assistant: Option<Source>,
 }
 
 impl Sizes {
-    fn add(&mut self, message: &Message<'_>) {
+    fn add(&mut self, message: &Message<'_>, at: Source) {
         self.messages += 1;
+        match message {
+            Message::Assistant { .. } | Message::AssistantTool { .. } => {
+                self.trailing_assistant = Some(at.message());
+            }
+            // A system message after the last answer does not make the user speak: the conversation still ends
+            // with the assistant (aider sends a reminder there after a user message, which is fine).
+            Message::System { .. } => {}
+            _ => self.trailing_assistant = None,
+        }
         match message {
             Message::Media { data, .. } => {
                 self.images = self.images.saturating_add(1);
@@ -131,7 +177,7 @@ struct Messages<'c, 'a> {
 impl serde::Serialize for Messages<'_, '_> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         let mut seq = serializer.serialize_seq(None)?;
-        each_message(self.conversation, self.api, |message| {
+        each_message(self.conversation, self.api, |message, _| {
             seq.serialize_element(&message)
         })
         .map_err(|stop| match stop {
@@ -149,21 +195,29 @@ enum Stop<E> {
     Emit(E),
 }
 
-/// Calls `emit` with every upstream message of the conversation, in order.
+/// Calls `emit` with every upstream message of the conversation, in order, and where in the client's request it
+/// came from.
 fn each_message<'c, E>(
     conversation: &'c Conversation<'_>,
     api: UpstreamApi,
-    mut emit: impl FnMut(Message<'c>) -> Result<(), E>,
+    mut emit: impl FnMut(Message<'c>, Source) -> Result<(), E>,
 ) -> Result<(), Stop<E>> {
-    let mut out = |message| emit(message).map_err(Stop::Emit);
     // The calls seen so far, id → name, to name tool results (the upstream wants the name, clients send the id).
     // A later call with the same id wins: results answer the most recent call (v7 ids like `call_0` repeat).
     let mut calls: HashMap<&'c str, &'c str> = HashMap::new();
     for turn in &conversation.turns {
+        let Some(first) = turn.parts.first() else {
+            continue;
+        };
+        let at = first.at;
+        let mut out = |message| emit(message, at).map_err(Stop::Emit);
         match turn.role {
-            Role::System => out(Message::System {
-                content: joined_text(&turn.parts),
-            })?,
+            Role::System => {
+                let content = joined_text(&turn.parts);
+                if !content.is_empty() {
+                    out(Message::System { content })?;
+                }
+            }
             Role::Assistant => assistant(&turn.parts, api, &mut calls, &mut out)?,
             Role::User => user(&turn.parts, api, &calls, &mut out)?,
         }
@@ -179,16 +233,10 @@ fn assistant<'c, E>(
     out: &mut impl FnMut(Message<'c>) -> Result<(), Stop<E>>,
 ) -> Result<(), Stop<E>> {
     let text = joined_text(parts);
-    let has_calls = parts
-        .iter()
-        .any(|p| matches!(p.kind, PartKind::ToolCall(_)));
-    if !text.is_empty() || !has_calls {
-        out(match api {
-            UpstreamApi::V8 => Message::AssistantText { content: text },
-            UpstreamApi::V7 => Message::Assistant {
-                content: text,
-                function_call: None,
-            },
+    if !text.is_empty() {
+        out(Message::Assistant {
+            content: text,
+            function_call: None,
         })?;
     }
     for part in parts {
@@ -269,18 +317,25 @@ fn user<'c, E>(
         })?;
     }
     for part in parts {
-        if let PartKind::Text(text) = &part.kind {
+        if let PartKind::Text(text) = &part.kind
+            && !is_blank(text)
+        {
             out(Message::User { content: text })?;
         }
     }
     Ok(())
 }
 
-/// The text parts of a turn as one string, joined with newlines (the upstream takes one string for system and
-/// assistant messages). Borrowed when there is only one.
+/// Text the upstream refuses as a message ("text content blocks must contain non-whitespace text").
+fn is_blank(text: &str) -> bool {
+    text.trim().is_empty()
+}
+
+/// The non-blank text parts of a turn as one string, joined with newlines (the upstream takes one string for system
+/// and assistant messages). Borrowed when there is only one; empty when there is none.
 fn joined_text<'c>(parts: &'c [Part<'_>]) -> Cow<'c, str> {
     let mut texts = parts.iter().filter_map(|p| match &p.kind {
-        PartKind::Text(text) => Some(text.as_ref()),
+        PartKind::Text(text) if !is_blank(text) => Some(text.as_ref()),
         _ => None,
     });
     let Some(first) = texts.next() else {

@@ -1,11 +1,16 @@
-//! Non-streaming answers: upstream events → one OpenAI `chat.completion` object, with (estimated) usage.
+//! Non-streaming answers: upstream events → one OpenAI `chat.completion` object, with (estimated) usage. Several
+//! answers (`n`) are `choices[i]`; tool calls are grouped by their `parallelToolIndex` (see `translate::calls`).
 
 use serde_json::{Value, json};
 
 use super::stream::Usage;
 use super::{finish_reason_str, generated_call_id};
 use crate::translate::AnswerBuilder;
+use crate::translate::calls::{CallSlots, Slot};
 use crate::upstream::event::{FinishReason, UpstreamEvent};
+
+/// Answers above this index are not kept (see the stream's limit).
+const MAX_CHOICES: usize = 128;
 
 /// Collects one answer's events. One per response.
 pub struct ResponseBuilder {
@@ -13,9 +18,17 @@ pub struct ResponseBuilder {
     model: String,
     created: u64,
     prompt_tokens: u32,
+    /// Per answer; at least one.
+    choices: Vec<Answer>,
+    current: usize,
+}
+
+#[derive(Default)]
+struct Answer {
     content: String,
     tool_calls: Vec<ToolCall>,
-    /// The last `FinishMetadata`; content may still follow it.
+    slots: CallSlots,
+    /// The first `FinishMetadata` (JetBrains' client keeps the first); content may still follow it.
     reason: Option<FinishReason>,
 }
 
@@ -32,74 +45,95 @@ impl ResponseBuilder {
             model,
             created,
             prompt_tokens,
-            content: String::new(),
-            tool_calls: Vec::new(),
-            reason: None,
+            choices: vec![Answer::default()],
+            current: 0,
         }
     }
 
     /// Records one event. End, Skip, Quota and Unknown are the caller's business and change nothing here.
     pub fn push(&mut self, event: &UpstreamEvent) {
-        match event {
-            UpstreamEvent::Content(text) => self.content.push_str(text),
-            UpstreamEvent::ToolCallStart { id, name } => {
-                let id = if id.is_empty() {
-                    generated_call_id(self.tool_calls.len())
-                } else {
-                    id.clone()
-                };
-                self.tool_calls.push(ToolCall {
-                    id,
-                    name: name.clone(),
-                    arguments: String::new(),
-                });
+        if let UpstreamEvent::Choice(i) = event {
+            let i = usize::try_from(*i).unwrap_or(usize::MAX);
+            if i < MAX_CHOICES {
+                if self.choices.len() <= i {
+                    self.choices.resize_with(i + 1, Answer::default);
+                }
+                self.current = i;
             }
-            // Arguments before any call started cannot be attributed to a call: dropped, as when streaming.
-            UpstreamEvent::ToolCallArgs(args) => {
-                if let Some(call) = self.tool_calls.last_mut() {
+            return;
+        }
+        let answer = &mut self.choices[self.current];
+        match event {
+            UpstreamEvent::Content(text) => answer.content.push_str(text),
+            UpstreamEvent::ToolCallStart { id, name, index } => {
+                match answer.slots.start(*index, id) {
+                    Slot::New(n) => answer.tool_calls.push(ToolCall {
+                        id: if id.is_empty() {
+                            generated_call_id(n)
+                        } else {
+                            id.clone()
+                        },
+                        name: name.clone(),
+                        arguments: String::new(),
+                    }),
+                    // JetBrains' client takes the first non-empty name of a call.
+                    Slot::Same(n) => {
+                        if let Some(call) = answer.tool_calls.get_mut(n)
+                            && call.name.is_empty()
+                        {
+                            call.name.clone_from(name);
+                        }
+                    }
+                }
+            }
+            // Arguments of no started call cannot be attributed to a call: dropped, as when streaming.
+            UpstreamEvent::ToolCallArgs { args, index } => {
+                if let Some(call) = answer
+                    .slots
+                    .args(*index)
+                    .and_then(|n| answer.tool_calls.get_mut(n))
+                {
                     call.arguments.push_str(args);
                 }
             }
-            UpstreamEvent::Finish(reason) => self.reason = Some(*reason),
-            UpstreamEvent::Quota(_)
+            UpstreamEvent::Finish(reason) => {
+                answer.reason.get_or_insert(*reason);
+            }
+            UpstreamEvent::Choice(_)
+            | UpstreamEvent::Quota(_)
             | UpstreamEvent::End
             | UpstreamEvent::Skip
             | UpstreamEvent::Unknown(_) => {}
         }
     }
 
-    /// The `chat.completion` object. `content` is null when the answer is only tool calls; `usage` is always
+    /// The `chat.completion` object. `content` is null when an answer is only tool calls; `usage` is always
     /// present and estimated.
     pub fn finish(self) -> Value {
-        let completion_bytes = self.content.len()
-            + self
-                .tool_calls
-                .iter()
-                .map(|c| c.arguments.len())
-                .sum::<usize>();
+        let completion_bytes: usize = self
+            .choices
+            .iter()
+            .map(|a| {
+                a.content.len()
+                    + a.tool_calls
+                        .iter()
+                        .map(|c| c.arguments.len())
+                        .sum::<usize>()
+            })
+            .sum();
         let usage = Usage::new(self.prompt_tokens, completion_bytes);
-        let finish_reason = finish_reason_str(self.reason, !self.tool_calls.is_empty());
-        let content = if self.content.is_empty() && !self.tool_calls.is_empty() {
-            Value::Null
-        } else {
-            Value::String(self.content)
-        };
-        // `refusal` and `logprobs` are required (nullable) in OpenAI's spec: strict clients reject answers without.
-        let mut message = json!({ "role": "assistant", "content": content, "refusal": null });
-        if !self.tool_calls.is_empty() {
-            let calls: Vec<Value> = self
-                .tool_calls
-                .into_iter()
-                .map(|c| json!({"id": c.id, "type": "function", "function": {"name": c.name, "arguments": c.arguments}}))
-                .collect();
-            message["tool_calls"] = Value::Array(calls);
-        }
+        let choices: Vec<Value> = self
+            .choices
+            .into_iter()
+            .enumerate()
+            .map(|(index, answer)| choice(index, answer))
+            .collect();
         json!({
             "id": self.id,
             "object": "chat.completion",
             "created": self.created,
             "model": self.model,
-            "choices": [{ "index": 0, "message": message, "logprobs": null, "finish_reason": finish_reason }],
+            "choices": choices,
             "usage": {
                 "prompt_tokens": usage.prompt_tokens,
                 "completion_tokens": usage.completion_tokens,
@@ -107,6 +141,26 @@ impl ResponseBuilder {
             },
         })
     }
+}
+
+fn choice(index: usize, answer: Answer) -> Value {
+    let finish_reason = finish_reason_str(answer.reason, !answer.tool_calls.is_empty());
+    let content = if answer.content.is_empty() && !answer.tool_calls.is_empty() {
+        Value::Null
+    } else {
+        Value::String(answer.content)
+    };
+    // `refusal` and `logprobs` are required (nullable) in OpenAI's spec: strict clients reject answers without.
+    let mut message = json!({ "role": "assistant", "content": content, "refusal": null });
+    if !answer.tool_calls.is_empty() {
+        let calls: Vec<Value> = answer
+            .tool_calls
+            .into_iter()
+            .map(|c| json!({"id": c.id, "type": "function", "function": {"name": c.name, "arguments": c.arguments}}))
+            .collect();
+        message["tool_calls"] = Value::Array(calls);
+    }
+    json!({ "index": index, "message": message, "logprobs": null, "finish_reason": finish_reason })
 }
 
 impl AnswerBuilder for ResponseBuilder {
@@ -124,6 +178,21 @@ mod tests {
     use serde_json::json;
 
     use super::*;
+
+    fn start(id: &str, name: &str) -> UpstreamEvent {
+        UpstreamEvent::ToolCallStart {
+            id: id.into(),
+            name: name.into(),
+            index: None,
+        }
+    }
+
+    fn args(args: &str) -> UpstreamEvent {
+        UpstreamEvent::ToolCallArgs {
+            args: args.into(),
+            index: None,
+        }
+    }
 
     fn build(events: &[UpstreamEvent]) -> Value {
         let mut b = ResponseBuilder::new(
@@ -158,16 +227,10 @@ mod tests {
     #[test]
     fn only_tool_calls_have_null_content() {
         let v = build(&[
-            UpstreamEvent::ToolCallStart {
-                id: "toolu_01".into(),
-                name: "get_weather".into(),
-            },
-            UpstreamEvent::ToolCallArgs("{\"city\":".into()),
-            UpstreamEvent::ToolCallArgs("\"Paris\"}".into()),
-            UpstreamEvent::ToolCallStart {
-                id: "toolu_02".into(),
-                name: "get_time".into(),
-            },
+            start("toolu_01", "get_weather"),
+            args("{\"city\":"),
+            args("\"Paris\"}"),
+            start("toolu_02", "get_time"),
             UpstreamEvent::Finish(FinishReason::ToolCalls),
         ]);
         let message = &v["choices"][0]["message"];
@@ -186,11 +249,8 @@ mod tests {
     fn text_and_tool_calls_without_finish_event() {
         let v = build(&[
             UpstreamEvent::Content("Checking.".into()),
-            UpstreamEvent::ToolCallStart {
-                id: String::new(),
-                name: "f".into(),
-            },
-            UpstreamEvent::ToolCallArgs("{}".into()),
+            start("", "f"),
+            args("{}"),
             UpstreamEvent::Content(" More.".into()),
         ]);
         let message = &v["choices"][0]["message"];
@@ -224,10 +284,7 @@ mod tests {
 
     #[test]
     fn orphan_arguments_are_dropped() {
-        let v = build(&[
-            UpstreamEvent::ToolCallArgs("{}".into()),
-            UpstreamEvent::Content("ok".into()),
-        ]);
+        let v = build(&[args("{}"), UpstreamEvent::Content("ok".into())]);
         assert!(v["choices"][0]["message"].get("tool_calls").is_none());
         assert_eq!(v["usage"]["completion_tokens"], 1);
     }

@@ -1,7 +1,8 @@
 //! The answer as it is assembled from upstream events, shared by the streamed and the whole answer: output items
 //! (an assistant `message` of `output_text`, `function_call`, `custom_tool_call`) and the Response object around
-//! them. Text goes to the open message, arguments to the open call; a different kind of event closes the open item
-//! and starts the next, so the items come out in the order the upstream spoke.
+//! them. Text goes to the open message; a tool call starts a new item, and its arguments go to its own item (the
+//! caller finds it by the call's `parallelToolIndex`, `translate::calls`), so the items come out in the order the
+//! upstream began them.
 
 use std::sync::Arc;
 
@@ -73,12 +74,11 @@ pub(super) struct Output {
     pub items: Vec<Item>,
     /// Whether the last item still takes text or arguments.
     pub open: bool,
-    /// The last `FinishMetadata`; content may still follow it.
+    /// The first `FinishMetadata` (JetBrains' client keeps the first); content may still follow it.
     pub reason: Option<FinishReason>,
     /// UTF-8 bytes of text and arguments, estimated as tokens once at the end.
     output_bytes: usize,
     messages: usize,
-    calls: usize,
 }
 
 /// The kind of the open item.
@@ -97,7 +97,6 @@ impl Output {
             reason: None,
             output_bytes: 0,
             messages: 0,
-            calls: 0,
         }
     }
 
@@ -127,12 +126,11 @@ impl Output {
         self.items.len() - 1
     }
 
-    /// Starts a call of the upstream tool `upstream_name` (the caller closed the open item); its index. A call
-    /// without an upstream id (v7) gets one derived from the response's.
-    pub fn start_call(&mut self, upstream_id: &str, upstream_name: &str) -> usize {
+    /// Starts call number `n` of the answer (0-based, in the order the calls began), of the upstream tool
+    /// `upstream_name` (the caller closed the open item); its index. A call without an upstream id (v7) gets one
+    /// derived from the response's.
+    pub fn start_call(&mut self, upstream_id: &str, upstream_name: &str, n: usize) -> usize {
         let tool = self.env.names.client(upstream_name);
-        let n = self.calls;
-        self.calls += 1;
         let suffix = self.suffix();
         let call_id = match upstream_id {
             "" => format!("call_{suffix}_{n}"),
@@ -154,10 +152,10 @@ impl Output {
         self.items.len() - 1
     }
 
-    /// Appends text or arguments to the open item.
-    pub fn append(&mut self, delta: &str) {
+    /// Appends text or arguments to the item at `index`.
+    pub fn append(&mut self, index: usize, delta: &str) {
         self.output_bytes += delta.len();
-        match self.items.last_mut() {
+        match self.items.get_mut(index) {
             Some(Item::Message { text, .. }) => text.push_str(delta),
             Some(Item::Call(call)) => call.arguments.push_str(delta),
             None => {}

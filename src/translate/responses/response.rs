@@ -1,48 +1,68 @@
 //! Non-streaming answers: upstream events → one Response object (`status` completed, or incomplete with
-//! `incomplete_details` when the token limit cut it), with estimated usage.
+//! `incomplete_details` when the token limit cut it), with estimated usage. A tool call's fragments are grouped by
+//! `parallelToolIndex`, so interleaved parallel calls each get their own whole item.
 
 use std::sync::Arc;
 
 use serde_json::Value;
 
 use super::Envelope;
-use super::output::{Open, Output};
+use super::output::{Open, Output, Status};
 use crate::translate::AnswerBuilder;
+use crate::translate::calls::{CallSlots, Slot};
 use crate::upstream::event::UpstreamEvent;
 
 /// Collects one answer's events. One per attempt.
 pub struct ResponseBuilder {
     output: Output,
+    calls: CallSlots,
+    /// The item of each call, by call number.
+    call_items: Vec<usize>,
 }
 
 impl ResponseBuilder {
     pub fn new(env: Arc<Envelope>) -> Self {
         ResponseBuilder {
             output: Output::new(env),
+            calls: CallSlots::default(),
+            call_items: Vec::new(),
         }
     }
 
-    /// Records one event. End, Skip, Quota and Unknown are the caller's business and change nothing here.
+    /// Records one event. End, Skip, Quota, Unknown and Choice (this API has no `n`, so there is one answer) are
+    /// the caller's business and change nothing here.
     pub fn push(&mut self, event: &UpstreamEvent) {
         let out = &mut self.output;
         match event {
             UpstreamEvent::Content(text) if !text.is_empty() => {
                 if out.open_kind() != Some(Open::Message) {
-                    out.close(super::output::Status::Completed);
+                    out.close(Status::Completed);
                     out.start_message();
                 }
-                out.append(text);
+                out.append(out.items.len() - 1, text);
             }
-            UpstreamEvent::ToolCallStart { id, name } => {
-                out.close(super::output::Status::Completed);
-                out.start_call(id, name);
+            UpstreamEvent::ToolCallStart { id, name, index } => {
+                let Slot::New(call) = self.calls.start(*index, id) else {
+                    return;
+                };
+                out.close(Status::Completed);
+                let item = out.start_call(id, name, call);
+                self.call_items.push(item);
             }
-            // Arguments belong to the open call; with none open they cannot be attributed, and are dropped as on
-            // the other faces.
-            UpstreamEvent::ToolCallArgs(args) if out.open_kind() == Some(Open::Call) => {
-                out.append(args)
+            // Arguments of no started call cannot be attributed to a call: dropped, as on the other faces.
+            UpstreamEvent::ToolCallArgs { args, index } => {
+                if let Some(&item) = self
+                    .calls
+                    .args(*index)
+                    .and_then(|call| self.call_items.get(call))
+                {
+                    out.append(item, args);
+                }
             }
-            UpstreamEvent::Finish(reason) => out.reason = Some(*reason),
+            // JetBrains' client keeps the first reason, as the other faces do.
+            UpstreamEvent::Finish(reason) => {
+                out.reason.get_or_insert(*reason);
+            }
             _ => {}
         }
     }
@@ -99,6 +119,14 @@ pub(crate) mod tests {
         UpstreamEvent::ToolCallStart {
             id: id.into(),
             name: name.into(),
+            index: None,
+        }
+    }
+
+    fn args(args: &str) -> UpstreamEvent {
+        UpstreamEvent::ToolCallArgs {
+            args: args.into(),
+            index: None,
         }
     }
 
@@ -149,10 +177,10 @@ pub(crate) mod tests {
             &[
                 UpstreamEvent::Content("Checking.".into()),
                 start("toolu_1", "get_weather"),
-                UpstreamEvent::ToolCallArgs("{\"city\":".into()),
-                UpstreamEvent::ToolCallArgs("\"Paris\"}".into()),
+                args("{\"city\":"),
+                args("\"Paris\"}"),
                 start("", "mcp__probe__probe_nonce"),
-                UpstreamEvent::ToolCallArgs("{}".into()),
+                args("{}"),
                 UpstreamEvent::Finish(FinishReason::ToolCalls),
             ],
         );
@@ -187,8 +215,8 @@ pub(crate) mod tests {
             names.clone(),
             &[
                 start("toolu_9", "exec"),
-                UpstreamEvent::ToolCallArgs("{\"input\":\"text(1 + ".into()),
-                UpstreamEvent::ToolCallArgs("1)\\n\"}".into()),
+                args("{\"input\":\"text(1 + "),
+                args("1)\\n\"}"),
             ],
         );
         assert_eq!(
@@ -197,13 +225,7 @@ pub(crate) mod tests {
                 "name": "exec", "input": "text(1 + 1)\n"})
         );
         // Arguments the model did not shape as {"input": …} are passed on as they are.
-        let v = build(
-            names,
-            &[
-                start("t", "exec"),
-                UpstreamEvent::ToolCallArgs("ls -la".into()),
-            ],
-        );
+        let v = build(names, &[start("t", "exec"), args("ls -la")]);
         assert_eq!(v["output"][0]["input"], "ls -la");
     }
 
@@ -228,10 +250,7 @@ pub(crate) mod tests {
     fn orphan_arguments_and_empty_text_make_no_items() {
         let v = build(
             ToolNames::default(),
-            &[
-                UpstreamEvent::ToolCallArgs("{}".into()),
-                UpstreamEvent::Content(String::new()),
-            ],
+            &[args("{}"), UpstreamEvent::Content(String::new())],
         );
         assert_eq!(v["output"], json!([]));
         assert_eq!(v["usage"]["output_tokens"], 0);

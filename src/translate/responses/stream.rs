@@ -8,6 +8,11 @@
 //!
 //! A custom tool's input is the `input` string of its upstream arguments, whole only once the call ends: it is
 //! sent then (`response.custom_tool_call_input.delta` and `.done`), not fragment by fragment.
+//!
+//! The upstream's parallel tool calls may interleave their fragments (`parallelToolIndex`), while an item's events
+//! are best kept together (clients read them in order, and a closed item cannot take more). So, as on the Anthropic
+//! face, the first tool call streams live and its item stays open to the end; whatever begins after it (another
+//! call, more text) is held and sent at the end, each item whole, in the order it began.
 
 use std::sync::Arc;
 
@@ -16,6 +21,7 @@ use serde_json::{Value, json};
 
 use super::Envelope;
 use super::output::{Item, Open, Output, Status, text_part};
+use crate::translate::calls::{CallSlots, Slot};
 use crate::translate::{SseWriter, StreamFailure};
 use crate::upstream::event::UpstreamEvent;
 
@@ -26,6 +32,22 @@ pub struct EventWriter {
     finished: bool,
     /// The next event's `sequence_number`.
     sequence: u64,
+    calls: CallSlots,
+    /// The call streaming live in the open item: the answer's first.
+    live: Option<usize>,
+    /// Items that began after the live call did, sent whole at the end.
+    held: Vec<Held>,
+}
+
+/// An item held back until the end of the answer.
+enum Held {
+    Text(String),
+    Call {
+        call: usize,
+        id: String,
+        name: String,
+        arguments: String,
+    },
 }
 
 /// `response.output_text.delta`: the hot path, serialized without building a JSON tree.
@@ -59,11 +81,15 @@ impl EventWriter {
             started: false,
             finished: false,
             sequence: 0,
+            calls: CallSlots::default(),
+            live: None,
+            held: Vec::new(),
         }
     }
 
     /// Appends the events for one upstream event. The first call also writes `response.created` and
-    /// `response.in_progress`. End, Skip, Quota and Unknown write nothing else; Finish is remembered for the end.
+    /// `response.in_progress`. End, Skip, Quota, Unknown and Choice (this API has no `n`, so there is one answer)
+    /// write nothing else; Finish is remembered for the end.
     pub fn push(&mut self, event: &UpstreamEvent, out: &mut String) {
         if self.finished {
             return;
@@ -71,64 +97,109 @@ impl EventWriter {
         self.start(out);
         match event {
             UpstreamEvent::Content(text) if !text.is_empty() => {
-                if self.output.open_kind() != Some(Open::Message) {
-                    self.close(Status::Completed, out);
-                    let index = self.output.start_message();
-                    self.item_event("response.output_item.added", index, out);
-                    let item_id = self.item_id(index);
-                    self.event(
-                        out,
-                        json!({"type": "response.content_part.added", "item_id": item_id, "output_index": index,
-                            "content_index": 0, "part": text_part("")}),
-                    );
+                if self.live.is_some() {
+                    match self.held.last_mut() {
+                        Some(Held::Text(held)) => held.push_str(text),
+                        _ => self.held.push(Held::Text(text.clone())),
+                    }
+                    return;
                 }
-                self.output.append(text);
-                let index = self.output.items.len() - 1;
-                let delta = TextDelta {
-                    kind: "response.output_text.delta",
-                    item_id: item_id_of(&self.output.items[index]),
-                    output_index: index,
-                    content_index: 0,
-                    delta: text,
-                    logprobs: [],
-                    sequence_number: self.sequence,
-                };
-                write(out, delta.kind, &delta);
-                self.sequence += 1;
+                self.text(text, out);
             }
-            UpstreamEvent::ToolCallStart { id, name } => {
-                self.close(Status::Completed, out);
-                let index = self.output.start_call(id, name);
-                self.item_event("response.output_item.added", index, out);
-            }
-            UpstreamEvent::ToolCallArgs(args)
-                if !args.is_empty() && self.output.open_kind() == Some(Open::Call) =>
-            {
-                self.output.append(args);
-                let index = self.output.items.len() - 1;
-                let Item::Call(call) = &self.output.items[index] else {
+            UpstreamEvent::ToolCallStart { id, name, index } => {
+                let Slot::New(call) = self.calls.start(*index, id) else {
                     return;
                 };
-                // A custom tool's input is sent whole when the call ends (see the module doc).
-                if !call.custom {
-                    let delta = ArgumentsDelta {
-                        kind: "response.function_call_arguments.delta",
-                        item_id: &call.id,
-                        output_index: index,
-                        delta: args,
-                        sequence_number: self.sequence,
-                    };
-                    write(out, delta.kind, &delta);
-                    self.sequence += 1;
+                if self.live.is_some() {
+                    self.held.push(Held::Call {
+                        call,
+                        id: id.clone(),
+                        name: name.clone(),
+                        arguments: String::new(),
+                    });
+                    return;
+                }
+                self.live = Some(call);
+                self.close(Status::Completed, out);
+                let index = self.output.start_call(id, name, call);
+                self.item_event("response.output_item.added", index, out);
+            }
+            UpstreamEvent::ToolCallArgs { args, index } if !args.is_empty() => {
+                // Arguments of no started call cannot be attributed to a call: dropped, as on the other faces.
+                let Some(call) = self.calls.args(*index) else {
+                    return;
+                };
+                if self.live == Some(call) {
+                    self.arguments(args, out);
+                } else if let Some(held) = self.held.iter_mut().find_map(|h| match h {
+                    Held::Call {
+                        call: c, arguments, ..
+                    } if *c == call => Some(arguments),
+                    _ => None,
+                }) {
+                    held.push_str(args);
                 }
             }
-            UpstreamEvent::Finish(reason) => self.output.reason = Some(*reason),
+            // JetBrains' client keeps the first reason, as the other faces do.
+            UpstreamEvent::Finish(reason) => {
+                self.output.reason.get_or_insert(*reason);
+            }
             _ => {}
         }
     }
 
-    /// The normal end: closes the open item, then `response.completed` (`response.incomplete` when the upstream
-    /// stopped at the token limit). Calling it again appends nothing.
+    /// Text for the open message, which is started first if need be.
+    fn text(&mut self, text: &str, out: &mut String) {
+        if self.output.open_kind() != Some(Open::Message) {
+            self.close(Status::Completed, out);
+            let index = self.output.start_message();
+            self.item_event("response.output_item.added", index, out);
+            let item_id = self.item_id(index);
+            self.event(
+                out,
+                json!({"type": "response.content_part.added", "item_id": item_id, "output_index": index,
+                    "content_index": 0, "part": text_part("")}),
+            );
+        }
+        let index = self.output.items.len() - 1;
+        self.output.append(index, text);
+        let delta = TextDelta {
+            kind: "response.output_text.delta",
+            item_id: item_id_of(&self.output.items[index]),
+            output_index: index,
+            content_index: 0,
+            delta: text,
+            logprobs: [],
+            sequence_number: self.sequence,
+        };
+        write(out, delta.kind, &delta);
+        self.sequence += 1;
+    }
+
+    /// Arguments for the open call (the last item).
+    fn arguments(&mut self, args: &str, out: &mut String) {
+        let index = self.output.items.len() - 1;
+        self.output.append(index, args);
+        let Item::Call(call) = &self.output.items[index] else {
+            return;
+        };
+        // A custom tool's input is sent whole when the call ends (see the module doc).
+        if !call.custom {
+            let delta = ArgumentsDelta {
+                kind: "response.function_call_arguments.delta",
+                item_id: &call.id,
+                output_index: index,
+                delta: args,
+                sequence_number: self.sequence,
+            };
+            write(out, delta.kind, &delta);
+            self.sequence += 1;
+        }
+    }
+
+    /// The normal end: closes the open item and sends the held ones whole, then `response.completed`
+    /// (`response.incomplete` when the upstream stopped at the token limit; the last item is the one cut). Calling
+    /// it again appends nothing.
     pub fn finish(&mut self, out: &mut String) {
         if self.finished {
             return;
@@ -136,7 +207,35 @@ impl EventWriter {
         self.start(out);
         self.finished = true;
         let status = self.output.final_status();
-        self.close(status, out);
+        let held = std::mem::take(&mut self.held);
+        let last = held.len();
+        self.close(if last == 0 { status } else { Status::Completed }, out);
+        for (i, item) in held.into_iter().enumerate() {
+            match item {
+                Held::Text(text) => self.text(&text, out),
+                Held::Call {
+                    call,
+                    id,
+                    name,
+                    arguments,
+                } => {
+                    self.close(Status::Completed, out);
+                    let index = self.output.start_call(&id, &name, call);
+                    self.item_event("response.output_item.added", index, out);
+                    if !arguments.is_empty() {
+                        self.arguments(&arguments, out);
+                    }
+                }
+            }
+            self.close(
+                if i + 1 == last {
+                    status
+                } else {
+                    Status::Completed
+                },
+                out,
+            );
+        }
         let kind = match status {
             Status::Incomplete => "response.incomplete",
             _ => "response.completed",

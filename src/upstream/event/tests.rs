@@ -41,12 +41,16 @@ fn v8_tool_call_start_and_args() {
         parse(r#"{"type":"ToolCall","id":"toolu_01","name":"get_weather"}"#),
         UpstreamEvent::ToolCallStart {
             id: "toolu_01".into(),
-            name: "get_weather".into()
+            name: "get_weather".into(),
+            index: None,
         }
     );
     assert_eq!(
         parse(r#"{"type":"ToolCall","content":"{\"city\":"}"#),
-        UpstreamEvent::ToolCallArgs("{\"city\":".into())
+        UpstreamEvent::ToolCallArgs {
+            args: "{\"city\":".into(),
+            index: None
+        }
     );
     assert_eq!(
         parse(r#"{"type":"ToolCall","id":null,"content":""}"#),
@@ -60,16 +64,23 @@ fn v7_function_call_start_and_args() {
         parse(r#"{"type":"FunctionCall","name":"get_weather","content":""}"#),
         UpstreamEvent::ToolCallStart {
             id: String::new(),
-            name: "get_weather".into()
+            name: "get_weather".into(),
+            index: None,
         }
     );
     assert_eq!(
         parse(r#"{"type":"FunctionCall","name":null,"content":"{}"}"#),
-        UpstreamEvent::ToolCallArgs("{}".into())
+        UpstreamEvent::ToolCallArgs {
+            args: "{}".into(),
+            index: None
+        }
     );
     assert_eq!(
         parse(r#"{"type":"FunctionCall","content":"{}"}"#),
-        UpstreamEvent::ToolCallArgs("{}".into())
+        UpstreamEvent::ToolCallArgs {
+            args: "{}".into(),
+            index: None
+        }
     );
 }
 
@@ -86,9 +97,13 @@ fn start_with_arguments_yields_both_events_from_parse_data_into() {
         vec![
             UpstreamEvent::ToolCallStart {
                 id: String::new(),
-                name: "f".into()
+                name: "f".into(),
+                index: None,
             },
-            UpstreamEvent::ToolCallArgs("{\"a\":1}".into()),
+            UpstreamEvent::ToolCallArgs {
+                args: "{\"a\":1}".into(),
+                index: None
+            },
         ]
     );
     out.clear();
@@ -202,4 +217,74 @@ fn errors_quote_at_most_100_chars() {
     let no_type = format!(r#"{{"content":"{}{}"}}"#, "b".repeat(200), secret_tail);
     let err = parse_data(&no_type).unwrap_err().to_string();
     assert!(!err.contains(secret_tail), "{err}");
+}
+
+#[test]
+fn event_type_data_is_an_event_and_error_is_the_upstream_failing() {
+    assert_eq!(
+        parse(r#"{"event_type":"data","type":"Content","content":"Hi"}"#),
+        UpstreamEvent::Content("Hi".into())
+    );
+    let err = parse_data(r#"{"event_type":"error","error_message":"Model is overloaded"}"#)
+        .expect_err("an error event");
+    assert!(matches!(err, EventError::Reported { .. }), "{err:?}");
+    assert_eq!(
+        err.to_string(),
+        "upstream reported an error: Model is overloaded"
+    );
+    let err = parse_data(r#"{"event_type":"error"}"#).expect_err("an error event");
+    assert_eq!(err.to_string(), "upstream reported an error: (no message)");
+    // The message is scrubbed and cut like an error body.
+    let jwt = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ4In0.c2lnbmF0dXJlc2ln";
+    let long = format!(
+        r#"{{"event_type":"error","error_message":"bad {jwt} {}"}}"#,
+        "x".repeat(2000)
+    );
+    let message = parse_data(&long).expect_err("error").to_string();
+    assert!(
+        !message.contains("eyJzdWIiOiJ4In0") && message.chars().count() < 400,
+        "{message}"
+    );
+    // Any other event_type is skipped and counted, never read as data.
+    assert_eq!(
+        parse(r#"{"event_type":"warning","type":"Content","content":"x"}"#),
+        UpstreamEvent::Unknown("event_type warning".into())
+    );
+}
+
+#[test]
+fn parallel_tool_index_rides_on_tool_events_and_choice_index_comes_back() {
+    let mut out = Vec::new();
+    let choice = parse_data_into(
+        r#"{"event_type":"data","type":"ToolCall","parallelToolIndex":1,"choiceIndex":2,"id":"b","name":"g","content":"{"}"#,
+        &mut out,
+    )
+    .unwrap();
+    assert_eq!(choice, Some(2));
+    assert_eq!(
+        out,
+        vec![
+            UpstreamEvent::ToolCallStart {
+                id: "b".into(),
+                name: "g".into(),
+                index: Some(1),
+            },
+            UpstreamEvent::ToolCallArgs {
+                args: "{".into(),
+                index: Some(1),
+            },
+        ]
+    );
+    assert_eq!(
+        parse(r#"{"type":"ToolCall","parallelToolIndex":0,"content":"}"}"#),
+        UpstreamEvent::ToolCallArgs {
+            args: "}".into(),
+            index: Some(0),
+        }
+    );
+    out.clear();
+    assert_eq!(
+        parse_data_into(r#"{"type":"Content","content":"x"}"#, &mut out).unwrap(),
+        None
+    );
 }

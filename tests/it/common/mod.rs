@@ -1,6 +1,7 @@
 //! Shared helpers for the integration tests: the binary in a scrubbed environment, and test JWTs.
 #![allow(dead_code)]
 
+pub mod browser;
 pub mod inproc;
 pub mod pool;
 pub mod proxy;

@@ -111,7 +111,7 @@ impl<'a> Message<'a> {
             None => {
                 return Err(TranslateError::at(
                     at.field(".role"),
-                    "is required (\"user\" or \"assistant\")",
+                    "is required (\"user\", \"assistant\" or \"system\")",
                 ));
             }
         };
@@ -127,14 +127,15 @@ impl<'a> Message<'a> {
                 role: Role::Assistant,
                 parts: assistant(content, at)?,
             }),
-            "system" => Err(TranslateError::at(
-                at.field(".role"),
-                "\"system\" is not a message role in the Messages API; use the top-level `system` field",
-            )),
+            // Mid-conversation system messages (Claude Code sends them on newer models): instructions at this place.
+            "system" => Ok(Turn {
+                role: Role::System,
+                parts: system_message(content, at)?,
+            }),
             other => Err(TranslateError::at(
                 at.field(".role"),
                 format!(
-                    "unknown role {:?}; use \"user\" or \"assistant\"",
+                    "unknown role {:?}; use \"user\", \"assistant\" or \"system\"",
                     truncate(other)
                 ),
             )),
@@ -361,6 +362,13 @@ fn image_block<'a>(
                     "is required (a string)",
                 ));
             };
+            if !url.as_str().trim_start().starts_with("data:") {
+                return Err(TranslateError::at(
+                    format!("{source_at}.url"),
+                    "image URLs are not fetched (jbproxy never downloads images): send the image inline as a \
+                     base64 source, {\"type\": \"base64\", \"media_type\": \"image/png\", \"data\": …}",
+                ));
+            }
             image::from_data_url(url.into_cow())
         }
         Some(other) => {
@@ -382,22 +390,58 @@ fn image_block<'a>(
     checked.map_err(|message| TranslateError::at(source_at, message))
 }
 
-/// The system prompt's parts: a string is one text part; blocks must be text blocks.
+/// System blocks that are client metadata, not instructions for the model: a block whose text starts with one of
+/// these is left out. Claude Code puts `x-anthropic-billing-header: cc_version=…; cc_entrypoint=…;` first in
+/// `system` (tests/fixtures/agents/README.md); Anthropic's API reads it as billing data, a model would read it as
+/// part of its prompt.
+pub const CLIENT_METADATA: &[&str] = &["x-anthropic-billing-header:"];
+
+fn is_client_metadata(text: &str) -> bool {
+    let text = text.trim_start();
+    CLIENT_METADATA
+        .iter()
+        .any(|prefix| text.starts_with(prefix))
+}
+
+/// The system prompt's parts: a string is one text part; blocks must be text blocks. Client metadata is left out.
 pub(super) fn system_parts(system: Blocks<'_>) -> Result<Vec<Part<'_>>, TranslateError> {
     let blocks = match system {
+        TextOr::Text(text) if is_client_metadata(&text) => return Ok(Vec::new()),
         TextOr::Text(text) => return Ok(vec![Part::text(Source::root(Root::System), text)]),
         TextOr::List(blocks) => blocks,
     };
+    system_blocks(blocks, |j| Source::at(Root::System, j), "system block")
+}
+
+/// A `system` message's content: a string, or text blocks. Client metadata is left out here too.
+fn system_message(content: Blocks<'_>, at: Source) -> Result<Vec<Part<'_>>, TranslateError> {
+    match content {
+        TextOr::Text(text) if is_client_metadata(&text) => Ok(Vec::new()),
+        TextOr::Text(text) => Ok(vec![Part::text(at, text)]),
+        TextOr::List(blocks) => system_blocks(blocks, |j| at.child(j), "block in a system message"),
+    }
+}
+
+fn system_blocks<'a>(
+    blocks: Vec<Block<'a>>,
+    at: impl Fn(usize) -> Source,
+    what: &str,
+) -> Result<Vec<Part<'a>>, TranslateError> {
     let mut parts = Vec::with_capacity(blocks.len());
     for (j, block) in blocks.into_iter().enumerate() {
-        let at = Source::at(Root::System, j);
+        let at = at(j);
         match block_type(&block, &at)? {
-            "text" => parts.push(Part::text(at, take_text(block.text, &at)?)),
+            "text" => {
+                let text = take_text(block.text, &at)?;
+                if !is_client_metadata(&text) {
+                    parts.push(Part::text(at, text));
+                }
+            }
             other => {
                 return Err(TranslateError::at(
                     at.field(".type"),
                     format!(
-                        "unsupported system block type {:?}; only \"text\" is allowed",
+                        "unsupported {what} type {:?}; only \"text\" is allowed",
                         truncate(other)
                     ),
                 ));

@@ -1,8 +1,11 @@
 //! The Anthropic Messages request (`/v1/messages`, `/v1/messages/count_tokens`), parsed with serde straight from the
 //! body into the typed [`Conversation`] the OpenAI face also produces; every error names the Anthropic field at
-//! fault (`messages[1].content[0].source`). `blocks` converts messages and the system prompt, `tools` the tools.
+//! fault (`messages[1].content[0].source`). `blocks` converts messages and the system prompt, `tools` the tools,
+//! `params` the sampling and control parameters.
 //!
-//! - `system` → a system turn first.
+//! - `system` → a system turn first, without blocks that are client metadata rather than instructions
+//!   ([`blocks::CLIENT_METADATA`]); a `system` message inside `messages` (Claude Code's mid-conversation system
+//!   messages) → a system turn at that place.
 //! - A user message's blocks → one user turn: `tool_result` blocks, text and `image` blocks in order; images inside
 //!   a tool result become image parts of the same turn (the upstream's tool result is text only, so the result's
 //!   text says they follow), and an error result keeps its flag.
@@ -10,19 +13,24 @@
 //!   `thinking` blocks are dropped (jbproxy never produces them; the upstream takes none).
 //! - Tools `{name, description, input_schema}`; server tools (a `type` other than `custom`) are refused: the
 //!   upstream cannot run them.
-//!
-//! Fields the upstream has no use for yet (`max_tokens`, `temperature`, `top_p`, `top_k`, `stop_sequences`,
-//! `metadata`, `thinking`, `cache_control`) are accepted and dropped.
+//! - `max_tokens`, `temperature`, `top_p`, `top_k`, `stop_sequences`, `thinking.budget_tokens`, `tool_choice`
+//!   (with `disable_parallel_tool_use`) and `output_config` (`format`, `effort`) become parameters; `thread` is
+//!   refused (jbproxy keeps no server-side state). `metadata`, `cache_control` and `context_management` are not
+//!   read: the upstream has nothing they could change.
 mod blocks;
+mod params;
 mod tools;
 
 use std::borrow::Cow;
 
 use serde::Deserialize;
+use serde_json::Value;
 
 use crate::translate::TranslateError;
-use crate::translate::conversation::{Conversation, Parameters, PartKind, Role, ToolChoice, Turn};
+use crate::translate::conversation::{Conversation, Role, Turn};
 use crate::translate::parse::{self, Converted, Text, TextOr};
+
+pub use blocks::CLIENT_METADATA;
 
 #[derive(Debug)]
 pub struct MessagesRequest<'a> {
@@ -31,10 +39,35 @@ pub struct MessagesRequest<'a> {
     pub conversation: Conversation<'a>,
 }
 
+/// The Anthropic face's names for the request-wide fields the mapping names the OpenAI way, for
+/// [`TranslateError::renamed`].
+pub const FIELD_NAMES: &[(&str, &str)] = &[
+    ("response_format", "output_config.format"),
+    (
+        "parallel_tool_calls",
+        "tool_choice.disable_parallel_tool_use",
+    ),
+    ("stop", "stop_sequences"),
+];
+
 impl<'a> MessagesRequest<'a> {
-    /// Parses and validates a request body.
+    /// Parses and validates a `/v1/messages` body: as [`parse`](Self::parse), and `max_tokens` is required, as
+    /// Anthropic's API requires it.
+    pub fn parse_create(body: &'a [u8]) -> Result<Self, TranslateError> {
+        let req = Self::parse(body)?;
+        if req.conversation.params.max_tokens.is_none() {
+            return Err(TranslateError::at(
+                "max_tokens",
+                "is required (the longest answer, in tokens), as in Anthropic's API",
+            ));
+        }
+        Ok(req)
+    }
+
+    /// Parses and validates a body; `max_tokens` is optional (`count_tokens` takes none).
     pub fn parse(body: &'a [u8]) -> Result<Self, TranslateError> {
-        let wire: Body<'a> = parse::body(body)?;
+        let mut wire: Body<'a> = parse::body(body)?;
+        let params = wire.parameters()?;
         let mut turns = wire.messages.0?;
         if turns.is_empty() {
             return Err(TranslateError::at(
@@ -44,15 +77,7 @@ impl<'a> MessagesRequest<'a> {
         }
         if let Some(system) = wire.system {
             let parts = blocks::system_parts(system)?;
-            // An empty system prompt is not sent; several blocks are, even empty ones, joined by the mapping.
-            let empty = match parts.as_slice() {
-                [] => true,
-                [one] => {
-                    matches!(&one.kind, PartKind::Text(t) if t.is_empty())
-                }
-                _ => false,
-            };
-            if !empty {
+            if !parts.is_empty() {
                 turns.insert(
                     0,
                     Turn {
@@ -72,10 +97,7 @@ impl<'a> MessagesRequest<'a> {
             conversation: Conversation {
                 turns,
                 tools,
-                params: Parameters {
-                    tool_choice: wire.tool_choice.and_then(WireToolChoice::into_choice),
-                    ..Parameters::default()
-                },
+                params,
             },
         })
     }
@@ -94,37 +116,27 @@ struct Body<'a> {
     stream: bool,
     #[serde(default, borrow)]
     tools: Option<Converted<tools::WireTool<'a>>>,
-    /// Parsed leniently: anything jbproxy does not understand is ignored, as before it was read at all.
-    #[serde(default, borrow)]
-    tool_choice: Option<WireToolChoice<'a>>,
-}
-
-/// `messages`, converted to turns as they are read.
-#[derive(Deserialize)]
-#[serde(untagged)]
-enum WireToolChoice<'a> {
-    Typed {
-        #[serde(rename = "type", borrow)]
-        kind: Cow<'a, str>,
-        #[serde(default, borrow)]
-        name: Option<Cow<'a, str>>,
-    },
-    Other(serde::de::IgnoredAny),
-}
-
-impl<'a> WireToolChoice<'a> {
-    fn into_choice(self) -> Option<ToolChoice<'a>> {
-        let WireToolChoice::Typed { kind, name } = self else {
-            return None;
-        };
-        match (kind.as_ref(), name) {
-            ("auto", _) => Some(ToolChoice::Auto),
-            ("none", _) => Some(ToolChoice::None),
-            ("any", _) => Some(ToolChoice::Required),
-            ("tool", Some(name)) => Some(ToolChoice::Named(name)),
-            _ => None,
-        }
-    }
+    // The parameters (`params` reads them).
+    #[serde(default)]
+    max_tokens: Option<u32>,
+    #[serde(default)]
+    temperature: Option<f64>,
+    #[serde(default)]
+    top_p: Option<f64>,
+    #[serde(default)]
+    top_k: Option<u32>,
+    #[serde(default)]
+    stop_sequences: Option<Vec<String>>,
+    /// Read as JSON and checked by `params`, so a wrong shape gets jbproxy's words rather than serde's.
+    #[serde(default)]
+    thinking: Option<Value>,
+    #[serde(default)]
+    tool_choice: Option<Value>,
+    #[serde(default)]
+    output_config: Option<Value>,
+    /// Server-side threads (anthropic-python's tool runner): refused unless `null` or `false`.
+    #[serde(default)]
+    thread: Option<Value>,
 }
 
 #[cfg(test)]

@@ -4,6 +4,8 @@ use serde_json::{Value, json};
 
 use super::*;
 use crate::config::UpstreamApi;
+use crate::profiles::Capabilities;
+use crate::translate::conversation::ToolChoice;
 use crate::translate::grazie;
 use crate::upstream::request::GrazieRequest;
 
@@ -13,7 +15,12 @@ const PNG: &str = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+
 fn build_body(body: &Value, api: UpstreamApi) -> Result<GrazieRequest, TranslateError> {
     let bytes = serde_json::to_vec(body).expect("json");
     let req = MessagesRequest::parse(&bytes)?;
-    grazie::build(&req.conversation, "anthropic-claude-4-5-sonnet", api, 1)
+    grazie::build(
+        &req.conversation,
+        "anthropic-claude-4-5-sonnet",
+        &Capabilities::all(),
+        api,
+    )
 }
 
 /// The upstream chat messages the request becomes.
@@ -31,27 +38,143 @@ fn failure(body: Value) -> TranslateError {
 }
 
 #[test]
-fn unknown_fields_and_sampling_parameters_are_accepted() {
+fn sampling_and_control_parameters_become_upstream_parameters() {
     let body = json!({
         "model": "claude-sonnet-4-5", "max_tokens": 1024, "temperature": 0.3, "top_k": 5, "top_p": 0.9,
-        "stop_sequences": ["\n\nHuman:"], "metadata": {"user_id": "u"}, "thinking": {"type": "disabled"},
-        "tool_choice": {"type": "auto"}, "messages": [{"role": "user", "content": "hi"}]
+        "stop_sequences": ["\n\nHuman:", "END"], "metadata": {"user_id": "u"},
+        "thinking": {"type": "enabled", "budget_tokens": 2048},
+        "output_config": {"effort": "high", "format": {"type": "json_schema", "schema": {"type": "object"}}},
+        "tool_choice": {"type": "tool", "name": "f", "disable_parallel_tool_use": true},
+        "tools": [{"name": "f", "input_schema": {"type": "object"}}],
+        "messages": [{"role": "user", "content": "hi"}]
     });
     let bytes = serde_json::to_vec(&body).expect("json");
-    let req = MessagesRequest::parse(&bytes).expect("parses");
+    let req = MessagesRequest::parse_create(&bytes).expect("parses");
     assert!(!req.stream);
-    assert_eq!(req.conversation.params.tool_choice, Some(ToolChoice::Auto));
+    let params = &req.conversation.params;
+    assert_eq!(params.tool_choice, Some(ToolChoice::Named("f".into())));
+    assert_eq!(params.parallel_tool_calls, Some(false));
+    assert_eq!(params.thinking_budget, Some(2048));
+    assert_eq!(params.reasoning_effort.as_deref(), Some("high"));
     let built = build_body(&body, UpstreamApi::V8).expect("builds");
     let sent: Value = serde_json::from_slice(&built.body).expect("json");
+    let data = sent["parameters"]["data"].as_array().expect("pairs");
+    let keys: Vec<&str> = data
+        .iter()
+        .step_by(2)
+        .filter_map(|k| k["fqdn"].as_str())
+        .collect();
     assert_eq!(
-        sent.as_object().expect("object").keys().collect::<Vec<_>>(),
-        ["chat", "profile", "prompt"],
-        "tool_choice and sampling parameters are not sent"
+        keys,
+        [
+            "llm.parameters.tools",
+            "llm.parameters.tool-choice-named",
+            "llm.parameters.parallel-tool-calls",
+            "llm.parameters.temperature",
+            "llm.parameters.top-p",
+            "llm.parameters.top-k",
+            "llm.parameters.length",
+            "llm.parameters.stop-token",
+            "llm.parameters.response-format",
+            "llm.parameters.reasoning-effort",
+            "llm.parameters.thinking-budget",
+        ]
     );
+    assert_eq!(data[15]["value"], "\n\nHuman:", "the first stop sequence");
+    let format: Value =
+        serde_json::from_str(data[17]["value"].as_str().expect("json text")).expect("json");
     assert_eq!(
-        sent["chat"]["messages"],
-        json!([{"type": "user_message", "content": "hi"}])
+        format,
+        json!({"type": "json_schema", "json_schema": {"name": "output", "schema": {"type": "object"}, "strict": true}})
     );
+}
+
+#[test]
+fn max_tokens_is_required_on_messages_but_not_for_counting() {
+    let body = br#"{"model": "m", "messages": [{"role": "user", "content": "hi"}]}"#;
+    let err = MessagesRequest::parse_create(body).expect_err("required");
+    assert_eq!(err.param.as_deref(), Some("max_tokens"));
+    assert!(err.message.starts_with("max_tokens: is required"), "{err}");
+    assert!(MessagesRequest::parse(body).is_ok());
+}
+
+#[test]
+fn a_thread_is_refused_with_the_way_out() {
+    let body = br#"{"model": "m", "max_tokens": 9, "thread": {"type": "create"},
+        "messages": [{"role": "user", "content": "hi"}]}"#;
+    let err = MessagesRequest::parse_create(body).expect_err("refused");
+    assert_eq!(err.param.as_deref(), Some("thread"));
+    assert!(
+        err.message.contains("no server-side state") && err.message.contains("thread=False"),
+        "{err}"
+    );
+    for none in ["null", "false"] {
+        let body = format!(
+            r#"{{"model": "m", "max_tokens": 9, "thread": {none}, "messages": [{{"role": "user", "content": "hi"}}]}}"#
+        );
+        assert!(
+            MessagesRequest::parse_create(body.as_bytes()).is_ok(),
+            "{none}"
+        );
+    }
+}
+
+#[test]
+fn wrong_shaped_parameters_are_refused_not_ignored() {
+    for (extra, param) in [
+        (json!({"tool_choice": {"type": "sometimes"}}), "tool_choice"),
+        (json!({"tool_choice": {"type": "tool"}}), "tool_choice.name"),
+        (
+            json!({"thinking": {"type": "enabled"}}),
+            "thinking.budget_tokens",
+        ),
+        (json!({"thinking": {"type": "deep"}}), "thinking"),
+        (
+            json!({"output_config": {"format": {"type": "xml"}}}),
+            "output_config.format",
+        ),
+    ] {
+        let mut body =
+            json!({"model": "m", "max_tokens": 9, "messages": [{"role": "user", "content": "hi"}]});
+        if let (Some(body), Value::Object(extra)) = (body.as_object_mut(), extra) {
+            body.extend(extra);
+        }
+        let bytes = serde_json::to_vec(&body).expect("json");
+        let err = MessagesRequest::parse_create(&bytes).expect_err("refused");
+        assert_eq!(err.param.as_deref(), Some(param), "{body}: {err}");
+    }
+}
+
+#[test]
+fn mid_conversation_system_messages_stay_in_place_and_billing_metadata_is_dropped() {
+    let messages = upstream(json!({"model": "m",
+    "system": [
+        {"type": "text", "text": "x-anthropic-billing-header: cc_version=2.1.197.abc; cc_entrypoint=sdk-cli;"},
+        {"type": "text", "text": "You are Claude Code.", "cache_control": {"type": "ephemeral"}}
+    ],
+    "messages": [
+        {"role": "user", "content": "hi"},
+        {"role": "system", "content": "Available agent types for the Agent tool: general."},
+        {"role": "assistant", "content": "Hello"},
+        {"role": "system", "content": [{"type": "text", "text": "Be brief."}]},
+        {"role": "user", "content": "go"}
+    ]}));
+    assert_eq!(
+        messages,
+        [
+            json!({"type": "system_message", "content": "You are Claude Code."}),
+            json!({"type": "user_message", "content": "hi"}),
+            json!({"type": "system_message", "content": "Available agent types for the Agent tool: general."}),
+            json!({"type": "assistant_message", "content": "Hello"}),
+            json!({"type": "system_message", "content": "Be brief."}),
+            json!({"type": "user_message", "content": "go"}),
+        ]
+    );
+    // A system prompt that is nothing but the metadata sends no system message at all.
+    let messages = upstream(json!({"model": "m",
+        "system": "x-anthropic-billing-header: cc_version=1; cc_entrypoint=cli;",
+        "messages": [{"role": "user", "content": "hi"}]}));
+    assert_eq!(messages, [json!({"type": "user_message", "content": "hi"})]);
 }
 
 #[test]
@@ -112,7 +235,7 @@ fn tool_use_and_tool_result_round_trip() {
         messages,
         [
             json!({"type": "user_message", "content": "weather?"}),
-            json!({"type": "assistant_message_text", "content": "Checking."}),
+            json!({"type": "assistant_message", "content": "Checking."}),
             json!({"type": "assistant_message_tool", "id": "toolu_1", "toolName": "get_weather",
                 "content": "{\"city\":\"Paris\"}"}),
             json!({"type": "tool_message", "id": "toolu_1", "toolName": "get_weather", "result": "sunny"}),
@@ -154,11 +277,11 @@ fn thinking_blocks_are_dropped_and_string_content_works_for_assistants() {
     ]}));
     assert_eq!(
         messages[1],
-        json!({"type": "assistant_message_text", "content": "Hello"})
+        json!({"type": "assistant_message", "content": "Hello"})
     );
     assert_eq!(
         messages[2],
-        json!({"type": "assistant_message_text", "content": "More"})
+        json!({"type": "assistant_message", "content": "More"})
     );
 }
 
@@ -218,8 +341,17 @@ fn errors_from_the_shared_mapping_name_anthropic_fields() {
         json!({"model": "m", "messages": [{"role": "user", "content": [
         {"type": "image", "source": {"type": "url", "url": "https://example.com/cat.png"}}]}]}),
     );
-    assert_eq!(err.param.as_deref(), Some("messages[0].content[0].source"));
-    assert!(err.message.contains("not fetched"), "{}", err.message);
+    assert_eq!(
+        err.param.as_deref(),
+        Some("messages[0].content[0].source.url")
+    );
+    // In Anthropic's terms: a base64 source, not OpenAI's data URL.
+    assert!(
+        err.message.contains("not fetched") && err.message.contains("base64 source"),
+        "{}",
+        err.message
+    );
+    assert!(!err.message.contains("data URL"), "{}", err.message);
 
     let err = failure(json!({"model": "m", "messages": [
         {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "nope", "content": "x"}]}]}));
@@ -251,7 +383,7 @@ fn malformed_requests_are_refused_with_their_path() {
             "messages[0].role",
         ),
         (
-            json!({"model": "m", "messages": [{"role": "system", "content": "x"}]}),
+            json!({"model": "m", "messages": [{"role": "bot", "content": "x"}]}),
             "messages[0].role",
         ),
         (
@@ -326,8 +458,8 @@ fn input_tokens_count_system_messages_tools_and_images() {
         grazie::build(
             &req.conversation,
             "anthropic-claude-4-5-sonnet",
+            &Capabilities::all(),
             UpstreamApi::V8,
-            0,
         )
         .expect("counts")
         .prompt_tokens

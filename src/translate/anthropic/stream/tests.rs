@@ -80,12 +80,20 @@ fn text_then_tool_use_get_their_own_indices() {
         UpstreamEvent::ToolCallStart {
             id: "toolu_9".into(),
             name: "get_weather".into(),
+            index: None,
         },
-        UpstreamEvent::ToolCallArgs("{\"city\":".into()),
-        UpstreamEvent::ToolCallArgs("\"Paris\"}".into()),
+        UpstreamEvent::ToolCallArgs {
+            args: "{\"city\":".into(),
+            index: None,
+        },
+        UpstreamEvent::ToolCallArgs {
+            args: "\"Paris\"}".into(),
+            index: None,
+        },
         UpstreamEvent::ToolCallStart {
             id: String::new(),
             name: "second".into(),
+            index: None,
         },
         UpstreamEvent::Finish(FinishReason::ToolCalls),
     ]);
@@ -156,7 +164,10 @@ fn quota_skip_unknown_and_stray_arguments_write_nothing() {
     let r = run(&[
         UpstreamEvent::Skip,
         UpstreamEvent::Unknown("ThinkingMetadata".into()),
-        UpstreamEvent::ToolCallArgs("{}".into()),
+        UpstreamEvent::ToolCallArgs {
+            args: "{}".into(),
+            index: None,
+        },
         UpstreamEvent::Quota(Default::default()),
     ]);
     assert_eq!(
@@ -193,4 +204,103 @@ fn an_error_ends_the_stream_without_message_stop() {
 fn text_is_escaped_in_json() {
     let r = run(&[UpstreamEvent::Content("line\n\n\"quoted\"".into())]);
     assert_eq!(r[3].1["delta"]["text"], "line\n\n\"quoted\"");
+}
+
+fn start(id: &str, name: &str, index: u32) -> UpstreamEvent {
+    UpstreamEvent::ToolCallStart {
+        id: id.into(),
+        name: name.into(),
+        index: Some(index),
+    }
+}
+
+fn args(args: &str, index: u32) -> UpstreamEvent {
+    UpstreamEvent::ToolCallArgs {
+        args: args.into(),
+        index: Some(index),
+    }
+}
+
+/// Every block of the stream as (start record, its deltas joined, stop seen), checking blocks never interleave.
+fn blocks(r: &[(String, Value)]) -> Vec<(Value, String)> {
+    let mut out: Vec<(Value, String)> = Vec::new();
+    let mut open: Option<u64> = None;
+    for (name, data) in r {
+        match name.as_str() {
+            "content_block_start" => {
+                assert_eq!(open, None, "a block started while another was open");
+                open = data["index"].as_u64();
+                assert_eq!(open, Some(out.len() as u64), "indices count up");
+                out.push((data["content_block"].clone(), String::new()));
+            }
+            "content_block_delta" => {
+                assert_eq!(
+                    data["index"].as_u64(),
+                    open,
+                    "a delta for a block that is not open"
+                );
+                let delta = &data["delta"];
+                let piece = delta["text"].as_str().or(delta["partial_json"].as_str());
+                out.last_mut()
+                    .expect("a block")
+                    .1
+                    .push_str(piece.expect("a delta"));
+            }
+            "content_block_stop" => {
+                assert_eq!(data["index"].as_u64(), open);
+                open = None;
+            }
+            _ => {}
+        }
+    }
+    assert_eq!(open, None, "every block was closed");
+    out
+}
+
+#[test]
+fn interleaved_parallel_calls_become_whole_blocks_in_the_order_they_began() {
+    // The fixture tests/fixtures/grazie/streams/tool_parallel_interleaved.json, with text around it.
+    let r = run(&[
+        UpstreamEvent::Content("Checking both.".into()),
+        start("call_a", "get_weather", 0),
+        start("call_b", "get_time", 1),
+        args("{\"city\":", 0),
+        args("{\"tz\":", 1),
+        args("\"UTC\"}", 1),
+        args("\"Paris\"}", 0),
+        UpstreamEvent::Content(" Done.".into()),
+        UpstreamEvent::Finish(FinishReason::ToolCalls),
+    ]);
+    let b = blocks(&r);
+    assert_eq!(b.len(), 4, "{b:?}");
+    assert_eq!(
+        b[0],
+        (json!({"type": "text", "text": ""}), "Checking both.".into())
+    );
+    assert_eq!(b[1].0["id"], "call_a");
+    assert_eq!(b[1].1, "{\"city\":\"Paris\"}");
+    assert_eq!(b[2].0["id"], "call_b");
+    assert_eq!(b[2].0["name"], "get_time");
+    assert_eq!(b[2].1, "{\"tz\":\"UTC\"}");
+    assert_eq!(b[3].1, " Done.");
+    assert_eq!(r[r.len() - 2].1["delta"]["stop_reason"], "tool_use");
+}
+
+#[test]
+fn the_first_call_streams_live() {
+    let mut w = EventWriter::new("msg_1".into(), "m".into(), 1);
+    let mut out = String::new();
+    w.push(&start("call_a", "f", 0), &mut out);
+    w.push(&args("{\"a\":", 0), &mut out);
+    assert!(
+        out.contains("content_block_start") && out.contains("input_json_delta"),
+        "{out}"
+    );
+    out.clear();
+    // A second call is held until the end; more of the first still streams.
+    w.push(&start("call_b", "g", 1), &mut out);
+    w.push(&args("{}", 1), &mut out);
+    assert!(out.is_empty(), "{out}");
+    w.push(&args("1}", 0), &mut out);
+    assert!(out.contains("\"index\":0") && out.contains("1}"), "{out}");
 }

@@ -17,15 +17,17 @@ fn empty_messages_is_rejected() {
 }
 
 #[test]
-fn n_greater_than_one_is_rejected() {
+fn n_above_one_is_sent_and_zero_refused() {
     let req = request(json!({"model":"m","messages":[{"role":"user","content":"x"}],"n":2}));
-    assert_error(
-        &error(req.clone(), UpstreamApi::V8),
-        "n",
-        "n>1 is not supported; JetBrains AI returns one choice",
+    let (_, body) = build_ok(req, UpstreamApi::V8);
+    assert_eq!(
+        body["parameters"]["data"],
+        json!([{"type":"int","fqdn":"llm.parameters.number-of-choices"},{"type":"int","value":2,"modified":0}])
     );
     let req = request(json!({"model":"m","messages":[{"role":"user","content":"x"}],"n":1}));
-    assert!(try_build(req, "p", UpstreamApi::V8).is_ok());
+    assert!(build_ok(req, UpstreamApi::V8).1.get("parameters").is_none());
+    let req = request(json!({"model":"m","messages":[{"role":"user","content":"x"}],"n":0}));
+    assert_error(&error(req, UpstreamApi::V8), "n", "at least 1");
 }
 
 #[test]

@@ -26,7 +26,7 @@ fn v8_roles_map_to_message_types() {
             {"type":"system_message","content":"Be terse."},
             {"type":"system_message","content":"Dev rules."},
             {"type":"user_message","content":"Hi"},
-            {"type":"assistant_message_text","content":"Hello."},
+            {"type":"assistant_message","content":"Hello."},
             {"type":"user_message","content":"2+2?"}
         ])
     );
@@ -126,7 +126,7 @@ fn assistant_text_then_one_message_per_tool_call() {
         m,
         json!([
             {"type":"user_message","content":"Weather in Paris and time?"},
-            {"type":"assistant_message_text","content":"Looks like Paris."},
+            {"type":"assistant_message","content":"Looks like Paris."},
             {"type":"assistant_message_tool","id":"toolu_01","toolName":"get_weather","content":"{\"city\":\"Paris\"}"},
             {"type":"assistant_message_tool","id":"toolu_02","toolName":"get_time","content":"{}"},
             {"type":"tool_message","id":"toolu_02","toolName":"get_time","result":"12:00"},

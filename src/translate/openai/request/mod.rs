@@ -1,18 +1,20 @@
 //! The OpenAI chat-completions request, parsed with serde straight from the body into the typed
 //! [`Conversation`]: each message is converted as soon as it is read (a long conversation never exists as a tree
 //! of JSON values), and every error names the field at fault (`messages[2].content[0].type`). `messages` converts
-//! messages, `tools` the tool definitions. Fields the upstream has no use for yet (temperature, max_tokens, top_p,
-//! stop, …) are accepted and dropped.
+//! messages, `tools` the tool definitions, `params` the sampling and control parameters (temperature, max_tokens,
+//! stop, n, response_format, tool_choice, …), which the mapping sends, leaves out or refuses per profile.
 
 mod messages;
+mod params;
 mod tools;
 
 use std::borrow::Cow;
 
 use serde::Deserialize;
+use serde_json::Value;
 
 use crate::translate::TranslateError;
-use crate::translate::conversation::{Conversation, Parameters, ResponseFormat, ToolChoice};
+use crate::translate::conversation::Conversation;
 use crate::translate::parse::{self, Converted, Text};
 
 /// `POST /v1/chat/completions`, parsed. Text borrows from the body.
@@ -28,7 +30,8 @@ pub struct ChatRequest<'a> {
 impl<'a> ChatRequest<'a> {
     /// Parses and validates a request body.
     pub fn parse(body: &'a [u8]) -> Result<Self, TranslateError> {
-        let wire: Body<'a> = parse::body(body)?;
+        let mut wire: Body<'a> = parse::body(body)?;
+        let params = wire.parameters()?;
         let turns = wire.messages.0?;
         if turns.is_empty() {
             return Err(TranslateError::at(
@@ -47,12 +50,7 @@ impl<'a> ChatRequest<'a> {
             conversation: Conversation {
                 turns,
                 tools,
-                params: Parameters {
-                    n: wire.n,
-                    tool_choice: wire.tool_choice.and_then(WireToolChoice::into_choice),
-                    response_format: wire.response_format.and_then(WireFormat::into_format),
-                    ..Parameters::default()
-                },
+                params,
             },
         })
     }
@@ -73,14 +71,42 @@ struct Body<'a> {
     stream_options: Option<StreamOptions>,
     #[serde(default, borrow)]
     tools: Option<Converted<tools::WireTool<'a>>>,
-    /// Parsed leniently: anything jbproxy does not understand is ignored, as before it was read at all.
-    #[serde(default, borrow)]
-    tool_choice: Option<WireToolChoice<'a>>,
+    // The parameters (`params` reads them).
     #[serde(default)]
     n: Option<u32>,
-    /// Parsed leniently, like `tool_choice`.
     #[serde(default)]
-    response_format: Option<WireFormat>,
+    temperature: Option<f64>,
+    #[serde(default)]
+    top_p: Option<f64>,
+    #[serde(default)]
+    max_tokens: Option<u32>,
+    #[serde(default)]
+    max_completion_tokens: Option<u32>,
+    /// A string or a list of strings.
+    #[serde(default)]
+    stop: Option<Value>,
+    #[serde(default)]
+    seed: Option<i64>,
+    #[serde(default, borrow)]
+    reasoning_effort: Option<Text<'a>>,
+    #[serde(default, borrow)]
+    verbosity: Option<Text<'a>>,
+    #[serde(default)]
+    parallel_tool_calls: Option<bool>,
+    /// Read as JSON and checked by `params`, so a wrong shape gets jbproxy's words rather than serde's.
+    #[serde(default)]
+    tool_choice: Option<Value>,
+    #[serde(default)]
+    response_format: Option<Value>,
+    #[serde(default)]
+    prediction: Option<Value>,
+    #[serde(default)]
+    logprobs: Option<bool>,
+    /// OpenAI's deprecated function calling: refused (see `params`).
+    #[serde(default)]
+    functions: Option<serde::de::IgnoredAny>,
+    #[serde(default)]
+    function_call: Option<serde::de::IgnoredAny>,
 }
 
 /// `stream_options`: only `include_usage` means anything to jbproxy.
@@ -88,68 +114,6 @@ struct Body<'a> {
 struct StreamOptions {
     #[serde(default)]
     include_usage: bool,
-}
-
-/// `tool_choice` as sent: `"auto"`, `"none"`, `"required"` or `{"type":"function","function":{"name"}}`.
-/// Anything else is accepted and means nothing, as before jbproxy read this field.
-#[derive(Deserialize)]
-#[serde(untagged)]
-enum WireToolChoice<'a> {
-    Mode(#[serde(borrow)] Cow<'a, str>),
-    Function {
-        #[serde(borrow)]
-        function: NamedFunction<'a>,
-    },
-    Other(serde::de::IgnoredAny),
-}
-
-#[derive(Deserialize)]
-struct NamedFunction<'a> {
-    #[serde(borrow)]
-    name: Cow<'a, str>,
-}
-
-impl<'a> WireToolChoice<'a> {
-    fn into_choice(self) -> Option<ToolChoice<'a>> {
-        match self {
-            WireToolChoice::Mode(mode) => match mode.as_ref() {
-                "auto" => Some(ToolChoice::Auto),
-                "none" => Some(ToolChoice::None),
-                "required" => Some(ToolChoice::Required),
-                _ => None,
-            },
-            WireToolChoice::Function { function } => Some(ToolChoice::Named(function.name)),
-            WireToolChoice::Other(_) => None,
-        }
-    }
-}
-
-/// `response_format` as sent: `{"type": "text" | "json_object"}` or `{"type": "json_schema", "json_schema": {…}}`.
-/// Anything else is accepted and means nothing, as before jbproxy read this field.
-#[derive(Deserialize)]
-#[serde(untagged)]
-enum WireFormat {
-    Typed {
-        #[serde(rename = "type")]
-        kind: String,
-        #[serde(default)]
-        json_schema: Option<serde_json::Map<String, serde_json::Value>>,
-    },
-    Other(serde::de::IgnoredAny),
-}
-
-impl WireFormat {
-    fn into_format(self) -> Option<ResponseFormat> {
-        let WireFormat::Typed { kind, json_schema } = self else {
-            return None;
-        };
-        match (kind.as_str(), json_schema) {
-            ("text", _) => Some(ResponseFormat::Text),
-            ("json_object", _) => Some(ResponseFormat::JsonObject),
-            ("json_schema", Some(schema)) => Some(ResponseFormat::JsonSchema(schema)),
-            _ => None,
-        }
-    }
 }
 
 #[cfg(test)]

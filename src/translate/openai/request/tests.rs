@@ -5,10 +5,11 @@ use serde_json::{Value, json};
 
 use super::*;
 use crate::config::UpstreamApi;
+use crate::profiles::Capabilities;
+use crate::translate::conversation::ToolChoice;
 use crate::translate::grazie::{IMAGE_TOKENS, build};
 use crate::upstream::request::{GrazieRequest, path_for};
 
-pub(super) const NOW: i64 = 1756630000000;
 pub(super) const PNG: &str = "iVBORw0KGgoAAAANSUhEUg==";
 
 /// A request body (as the client sends it).
@@ -28,7 +29,7 @@ pub(super) fn try_build(
 ) -> Result<GrazieRequest, TranslateError> {
     let bytes = serde_json::to_vec(&body).unwrap();
     let req = ChatRequest::parse(&bytes)?;
-    build(&req.conversation, profile, api, NOW)
+    build(&req.conversation, profile, &Capabilities::all(), api)
 }
 
 pub(super) fn build_ok(req: Value, api: UpstreamApi) -> (GrazieRequest, Value) {
@@ -85,17 +86,37 @@ fn plain_chat_envelope_has_no_parameters() {
 }
 
 #[test]
-fn sampling_parameters_and_tool_choice_are_not_sent() {
+fn sampling_parameters_go_as_typed_pairs_and_a_tool_choice_without_tools_as_nothing() {
     let req = request(
         json!({"model":"m","messages":[{"role":"user","content":"x"}],"temperature":0.1,
-        "max_tokens":9,"top_p":0.5,"stop":["y"],"tool_choice":"auto","stream":true,
-        "stream_options":{"include_usage":true}}),
+        "max_tokens":9,"top_p":0.5,"stop":["y", "z"],"seed":7,"reasoning_effort":"low","verbosity":"high",
+        "prediction":{"type":"content","content":[{"type":"text","text":"a"},{"type":"text","text":"b"}]},
+        "tool_choice":"auto","stream":true,"stream_options":{"include_usage":true}}),
     );
     let (_, body) = build_ok(req, UpstreamApi::V8);
     assert_eq!(
-        body.as_object().unwrap().keys().collect::<Vec<_>>(),
-        ["chat", "profile", "prompt"]
+        body["parameters"]["data"],
+        json!([
+            {"type":"double","fqdn":"llm.parameters.temperature"},{"type":"double","value":0.1,"modified":0},
+            {"type":"double","fqdn":"llm.parameters.top-p"},{"type":"double","value":0.5,"modified":0},
+            {"type":"int","fqdn":"llm.parameters.length"},{"type":"int","value":9,"modified":0},
+            {"type":"text","fqdn":"llm.parameters.stop-token"},{"type":"text","value":"y","modified":0},
+            {"type":"int","fqdn":"llm.parameters.seed"},{"type":"int","value":7,"modified":0},
+            {"type":"text","fqdn":"llm.parameters.reasoning-effort"},{"type":"text","value":"low","modified":0},
+            {"type":"text","fqdn":"llm.parameters.verbosity"},{"type":"text","value":"high","modified":0},
+            {"type":"text","fqdn":"llm.parameters.predicted-output"},{"type":"text","value":"ab","modified":0},
+        ])
     );
+}
+
+#[test]
+fn max_completion_tokens_wins_over_max_tokens() {
+    let req = request(
+        json!({"model":"m","messages":[{"role":"user","content":"x"}],"max_tokens":9,
+        "max_completion_tokens":20}),
+    );
+    let (_, body) = build_ok(req, UpstreamApi::V8);
+    assert_eq!(body["parameters"]["data"][1]["value"], 20);
 }
 
 #[test]
@@ -140,13 +161,18 @@ fn v8_tools_parameters() {
     );
     let (_, body) = build_ok(req, UpstreamApi::V8);
     let data = &body["parameters"]["data"];
-    assert_eq!(data.as_array().unwrap().len(), 2);
+    assert_eq!(data.as_array().unwrap().len(), 4);
     assert_eq!(
         data[0],
         json!({"type":"json","fqdn":"llm.parameters.tools"})
     );
     assert_eq!(data[1]["type"], "json");
-    assert_eq!(data[1]["modified"], NOW);
+    assert_eq!(data[1]["modified"], 0, "as JetBrains' client writes it");
+    assert_eq!(
+        data[2],
+        json!({"type":"bool","fqdn":"llm.parameters.tool-choice-required"})
+    );
+    assert_eq!(data[3], json!({"type":"bool","value":true,"modified":0}));
     let value_str = data[1]["value"].as_str().expect("value is a JSON string");
     assert!(!value_str.contains('$'), "{value_str}");
     let value: Value = serde_json::from_str(value_str).unwrap();
@@ -156,10 +182,9 @@ fn v8_tools_parameters() {
             {"name":"get_weather","description":"Weather","parameters":{"schema":{"type":"object",
                 "properties":{"city":{"type":"string"},"opts":{"type":"object","properties":{"unit":{"type":"string"}}}},
                 "required":["city"]}}},
-            {"name":"noop","parameters":{"schema":{"type":"object","properties":{}}}}
+            {"name":"noop","description":null,"parameters":{"schema":{"type":"object","properties":{}}}}
         ])
     );
-    assert!(body.get("tool_choice").is_none());
 }
 
 #[test]
@@ -265,10 +290,12 @@ fn tools_tool_choice_and_n_are_read() {
         named.conversation.params.tool_choice,
         Some(ToolChoice::Named("f".into()))
     );
-    // Shapes jbproxy does not know are accepted, as before it read the field.
-    let odd =
-        parse(br#"{"model":"m","messages":[{"role":"user","content":"x"}],"tool_choice":[1]}"#);
-    assert_eq!(odd.conversation.params.tool_choice, None);
+    // A shape jbproxy does not know is refused, never ignored.
+    let odd = ChatRequest::parse(
+        br#"{"model":"m","messages":[{"role":"user","content":"x"}],"tool_choice":[1]}"#,
+    )
+    .unwrap_err();
+    assert_error(&odd, "tool_choice", "must be \"auto\"");
 }
 
 #[test]

@@ -57,11 +57,15 @@ fn start(id: &str, name: &str) -> UpstreamEvent {
     UpstreamEvent::ToolCallStart {
         id: id.into(),
         name: name.into(),
+        index: None,
     }
 }
 
 fn args(s: &str) -> UpstreamEvent {
-    UpstreamEvent::ToolCallArgs(s.into())
+    UpstreamEvent::ToolCallArgs {
+        args: s.into(),
+        index: None,
+    }
 }
 
 #[test]
@@ -377,4 +381,105 @@ fn chunks_are_byte_identical_to_serializing_the_whole_chunk() {
     let out = payloads(&out);
     assert_eq!(out[0], whole(first, None));
     assert_eq!(out[1], whole(Delta::default(), Some("stop")));
+}
+
+#[test]
+fn interleaved_parallel_calls_keep_their_own_index() {
+    let events = [
+        UpstreamEvent::ToolCallStart {
+            id: "call_a".into(),
+            name: "get_weather".into(),
+            index: Some(0),
+        },
+        UpstreamEvent::ToolCallStart {
+            id: "call_b".into(),
+            name: "get_time".into(),
+            index: Some(1),
+        },
+        UpstreamEvent::ToolCallArgs {
+            args: "{\"city\":".into(),
+            index: Some(0),
+        },
+        UpstreamEvent::ToolCallArgs {
+            args: "{\"tz\":\"UTC\"}".into(),
+            index: Some(1),
+        },
+        UpstreamEvent::ToolCallArgs {
+            args: "\"Paris\"}".into(),
+            index: Some(0),
+        },
+        // A repeated start of call 0 does not open a third call.
+        UpstreamEvent::ToolCallStart {
+            id: "call_a".into(),
+            name: "get_weather".into(),
+            index: Some(0),
+        },
+    ];
+    let mut t = ChunkTranslator::new("c".into(), "m".into(), 1, false, 0);
+    let mut out = String::new();
+    for e in &events {
+        t.push(e, &mut out);
+    }
+    t.finish(&mut out);
+    let mut arguments = [String::new(), String::new()];
+    let mut ids = Vec::new();
+    for data in payloads(&out) {
+        let Ok(v) = serde_json::from_str::<Value>(&data) else {
+            continue;
+        };
+        for call in v["choices"][0]["delta"]["tool_calls"]
+            .as_array()
+            .into_iter()
+            .flatten()
+        {
+            let i = call["index"].as_u64().expect("index") as usize;
+            if let Some(id) = call["id"].as_str() {
+                ids.push((i, id.to_string()));
+            }
+            arguments[i].push_str(call["function"]["arguments"].as_str().unwrap_or_default());
+        }
+    }
+    assert_eq!(ids, [(0, "call_a".to_string()), (1, "call_b".to_string())]);
+    assert_eq!(arguments, ["{\"city\":\"Paris\"}", "{\"tz\":\"UTC\"}"]);
+}
+
+#[test]
+fn several_answers_are_choices_each_with_its_finish_reason() {
+    let events = [
+        UpstreamEvent::Choice(0),
+        UpstreamEvent::Content("Red".into()),
+        UpstreamEvent::Choice(1),
+        UpstreamEvent::Content("Blue".into()),
+        UpstreamEvent::Choice(0),
+        UpstreamEvent::Content(".".into()),
+        UpstreamEvent::Finish(FinishReason::Stop),
+        UpstreamEvent::Choice(1),
+        UpstreamEvent::Finish(FinishReason::Length),
+    ];
+    let mut t = ChunkTranslator::new("c".into(), "m".into(), 1, false, 0);
+    let mut out = String::new();
+    for e in &events {
+        t.push(e, &mut out);
+    }
+    t.finish(&mut out);
+    let mut text = [String::new(), String::new()];
+    let mut reasons = [None, None];
+    let mut roles = 0;
+    for data in payloads(&out) {
+        let Ok(v) = serde_json::from_str::<Value>(&data) else {
+            continue;
+        };
+        let choice = &v["choices"][0];
+        let i = choice["index"].as_u64().expect("index") as usize;
+        if choice["delta"]["role"] == "assistant" {
+            roles += 1;
+        }
+        text[i].push_str(choice["delta"]["content"].as_str().unwrap_or_default());
+        if let Some(reason) = choice["finish_reason"].as_str() {
+            reasons[i] = Some(reason.to_string());
+        }
+    }
+    assert_eq!(text, ["Red.", "Blue"]);
+    assert_eq!(reasons, [Some("stop".into()), Some("length".into())]);
+    assert_eq!(roles, 2, "each answer's first chunk carries the role");
 }

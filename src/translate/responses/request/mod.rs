@@ -4,8 +4,9 @@
 //!
 //! - `instructions` → a system turn first; `input` as a string → one user turn.
 //! - Parameters: `tool_choice`, `text.format` (→ `response_format`), `text.verbosity`, `max_output_tokens`,
-//!   `reasoning.effort`, `parallel_tool_calls`, `temperature`, `top_p`; the upstream mapping decides what a profile
-//!   takes.
+//!   `reasoning.effort`, `parallel_tool_calls`, `temperature`, `top_p`; the upstream mapping sends, leaves out or
+//!   refuses each per profile, as for the other faces, its errors renamed to this API's fields ([`FIELD_NAMES`]).
+//!   The Responses API has no `n`: one sent anyway above 1 is refused rather than answered once.
 //! - Refused, since jbproxy keeps no state: `store: true`, `previous_response_id`, `conversation`,
 //!   `background: true`, `prompt` (a stored prompt template).
 //! - Accepted and without effect here: `store: false`, `include` (jbproxy writes no reasoning or hosted-tool output
@@ -26,6 +27,10 @@ use crate::translate::conversation::{
 };
 use crate::translate::parse::{self, AnObject, Text, TextOr};
 use crate::translate::{TranslateError, truncate};
+
+/// The mapping's field names (OpenAI chat's) → this API's, for [`TranslateError::renamed`].
+pub const FIELD_NAMES: &[(&str, &str)] =
+    &[("response_format", "text.format"), ("messages", "input")];
 
 /// `POST /v1/responses`, parsed. Text borrows from the body.
 #[derive(Debug)]
@@ -49,6 +54,13 @@ impl<'a> ResponsesRequest<'a> {
     pub fn parse(body: &'a [u8]) -> Result<Self, TranslateError> {
         let wire: Body<'a> = parse::body(body)?;
         refuse_state(&wire)?;
+        if wire.n.is_some_and(|n| n != 1) {
+            return Err(TranslateError::at(
+                "n",
+                "the Responses API answers once per request and has no `n`; leave it out and send one request per \
+                 answer (or use /v1/chat/completions, whose `n` jbproxy maps where the model takes it)",
+            ));
+        }
         let mut dropped = Vec::new();
         let mut offered = tools::Offered::default();
         if let Some(list) = wire.tools {
@@ -180,6 +192,9 @@ struct Body<'a> {
     parallel_tool_calls: Option<bool>,
     #[serde(default)]
     metadata: Option<Map<String, Value>>,
+    /// Not a field of this API; read only to refuse several answers (see the module doc).
+    #[serde(default)]
+    n: Option<u64>,
 }
 
 /// `text`: the answer's format and verbosity.

@@ -5,6 +5,7 @@ use serde_json::{Value, json};
 
 use super::*;
 use crate::config::UpstreamApi;
+use crate::profiles::Capabilities;
 use crate::translate::conversation::PartKind;
 use crate::translate::grazie::build;
 
@@ -29,7 +30,13 @@ fn error(body: Value) -> TranslateError {
 
 /// The upstream body (v8) of a parsed request.
 fn upstream(req: &ResponsesRequest<'_>) -> Value {
-    let built = build(&req.conversation, "openai-gpt-4o", UpstreamApi::V8, 0).unwrap();
+    let built = build(
+        &req.conversation,
+        "openai-gpt-4o",
+        &Capabilities::all(),
+        UpstreamApi::V8,
+    )
+    .unwrap();
     serde_json::from_slice(&built.body).unwrap()
 }
 
@@ -83,7 +90,7 @@ fn message_items_of_every_role_and_part() {
             {"type": "system_message", "content": "More rules."},
             {"type": "media_message", "mediaType": "image/png", "data": PNG},
             {"type": "user_message", "content": "What is this?"},
-            {"type": "assistant_message_text", "content": "A pixel."},
+            {"type": "assistant_message", "content": "A pixel."},
             {"type": "user_message", "content": "Thanks"}
         ])
     );
@@ -107,7 +114,7 @@ fn function_call_round_trip_follows_the_assistant_text() {
         upstream(&req)["chat"]["messages"],
         json!([
             {"type": "user_message", "content": "Weather in Paris?"},
-            {"type": "assistant_message_text", "content": "Checking."},
+            {"type": "assistant_message", "content": "Checking."},
             {"type": "assistant_message_tool", "id": "call_1", "toolName": "get_weather",
                 "content": "{\"city\":\"Paris\"}"},
             {"type": "tool_message", "id": "call_1", "toolName": "get_weather", "result": "sunny"}
@@ -615,7 +622,13 @@ fn an_output_answering_no_call_is_named_by_its_item() {
         {"role": "user", "content": "x"},
         {"type": "function_call_output", "call_id": "nope", "output": "r"}
     ])));
-    let err = build(&req.conversation, "p", UpstreamApi::V8, 0).unwrap_err();
+    let err = build(
+        &req.conversation,
+        "p",
+        &Capabilities::all(),
+        UpstreamApi::V8,
+    )
+    .unwrap_err();
     assert_error(&err, "input[1].call_id", "matches no tool call");
 }
 

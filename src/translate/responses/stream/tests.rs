@@ -48,6 +48,14 @@ fn start(id: &str, name: &str) -> UpstreamEvent {
     UpstreamEvent::ToolCallStart {
         id: id.into(),
         name: name.into(),
+        index: None,
+    }
+}
+
+fn args(args: &str) -> UpstreamEvent {
+    UpstreamEvent::ToolCallArgs {
+        args: args.into(),
+        index: None,
     }
 }
 
@@ -125,8 +133,8 @@ fn function_call_sequence_with_namespace() {
         &[
             content("Let me check."),
             start("toolu_1", "mcp__probe__probe_nonce"),
-            UpstreamEvent::ToolCallArgs("{\"input\":".into()),
-            UpstreamEvent::ToolCallArgs("\"x\"}".into()),
+            args("{\"input\":"),
+            args("\"x\"}"),
             UpstreamEvent::Finish(FinishReason::ToolCalls),
         ],
     );
@@ -173,13 +181,7 @@ fn custom_tool_call_input_is_sent_whole() {
             custom: true,
         },
     );
-    let e = run(
-        names,
-        &[
-            start("", "exec"),
-            UpstreamEvent::ToolCallArgs("{\"input\":\"ls\\n\"}".into()),
-        ],
-    );
+    let e = run(names, &[start("", "exec"), args("{\"input\":\"ls\\n\"}")]);
     assert_eq!(
         kinds(&e)[2..],
         [
@@ -259,7 +261,7 @@ fn orphan_arguments_and_metadata_write_nothing_after_the_start() {
     let e = run(
         ToolNames::default(),
         &[
-            UpstreamEvent::ToolCallArgs("{}".into()),
+            args("{}"),
             UpstreamEvent::Quota(Default::default()),
             UpstreamEvent::Unknown("X".into()),
             content(""),

@@ -1,5 +1,8 @@
-"""Pending (issue 14 item 3, issue 13 item 1): `response_format`, `tool_choice` and `parallel_tool_calls` are mapped
-upstream or refused with a 400 that names them, never silently ignored. Today they are ignored."""
+"""Issue 14 item 3, issue 13 item 1: `response_format`, `tool_choice` and `parallel_tool_calls` are mapped upstream or
+refused with a 400 that names them, never silently ignored. gpt-4o's profile takes them all, and the fake upstream
+honours them (a JSON answer filling the schema's properties, the named tool, no call under "none", every tool at
+once when its `[[tools]]` directive asks and parallel calls are allowed), so each case proves the mapping end to end. Legacy
+`functions`/`function_call` are refused with a 400 that says to send `tools`."""
 
 from __future__ import annotations
 
@@ -79,7 +82,17 @@ def test_required_tool_choice_calls_a_tool(openai_client):
     completion = mapped_or_refused(
         lambda: openai_client.chat.completions.create(
             model=MODEL,
-            messages=[{"role": "user", "content": "Paris"}],
+            messages=[
+                {"role": "user", "content": "Paris"},
+                {
+                    "role": "assistant",
+                    "content": None,
+                    "tool_calls": [
+                        {"id": "c1", "type": "function", "function": {"name": "get_weather", "arguments": "{}"}}
+                    ],
+                },
+                {"role": "tool", "tool_call_id": "c1", "content": "sunny"},
+            ],
             tools=[tool("get_weather")],
             tool_choice="required",
         ),
@@ -101,19 +114,23 @@ def test_tool_choice_none_strips_the_tools(openai_client):
     assert completion.choices[0].message.content == "Echo: Paris"
 
 
-def test_parallel_tool_calls_false_is_not_ignored(openai_client):
-    # `[[tool]]` asks the fake for a call; it makes one, so this checks only that the parameter is not ignored.
-    completion = mapped_or_refused(
-        lambda: openai_client.chat.completions.create(
-            model=MODEL,
-            messages=[{"role": "user", "content": "[[tool]] Paris"}],
-            tools=[tool("get_weather")],
-            parallel_tool_calls=False,
-        ),
-        "parallel_tool_calls",
-    )
-    if completion is not None:
-        assert len(completion.choices[0].message.tool_calls) == 1
+def test_parallel_tool_calls_are_not_ignored(openai_client):
+    # `[[tools]]` asks the fake for a call to every tool at once (their fragments interleaved upstream): allowed, it
+    # makes both; not allowed, one.
+    for parallel, calls in [(True, 2), (False, 1)]:
+        completion = mapped_or_refused(
+            lambda: openai_client.chat.completions.create(
+                model=MODEL,
+                messages=[{"role": "user", "content": "[[tools]] Paris"}],
+                tools=[tool("get_weather"), tool("get_time")],
+                parallel_tool_calls=parallel,
+            ),
+            "parallel_tool_calls",
+        )
+        if completion is not None:
+            made = completion.choices[0].message.tool_calls
+            assert len(made) == calls
+            assert all(json.loads(c.function.arguments) == {"input": "Paris"} for c in made)
 
 
 def test_legacy_functions_are_mapped_or_refused(openai_client):

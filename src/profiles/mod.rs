@@ -1,0 +1,443 @@
+//! The profile table: which upstream parameters (`llm.parameters.*`) each JetBrains AI profile takes, and whether it
+//! takes a conversation that ends with an assistant message (prefill). Data, not code: the built-in table is
+//! `profiles.json` beside this file (one entry per model family, first match wins), the config's
+//! `profile_parameters` key overrides it, and what the upstream itself says about a profile (its `profiles/v8`
+//! answer, recorded at runtime through [`Discovered`]) overrides the built-in entry.
+//!
+//! Precedence, most specific first: the config (the operator knows best), then the upstream's own list, then the
+//! built-in family. `keys` names the parameters themselves. A leaf: the config, the mapping, the upstream client and
+//! the fake all read it.
+
+mod keys;
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, OnceLock, PoisonError, RwLock};
+
+use serde::Deserialize;
+
+pub use keys::{FQDN_PREFIX, Kind, Param, ParamSet};
+
+const BUILT_IN: &str = include_str!("profiles.json");
+
+/// What one profile takes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Capabilities {
+    pub parameters: ParamSet,
+    /// Whether the conversation may end with an assistant message.
+    pub prefill: bool,
+}
+
+impl Capabilities {
+    /// Everything: for tests of the mapping's encoding, where the table is not the point.
+    pub fn all() -> Self {
+        Capabilities {
+            parameters: ParamSet::all(),
+            prefill: true,
+        }
+    }
+
+    pub fn takes(&self, p: Param) -> bool {
+        self.parameters.contains(p)
+    }
+}
+
+/// One family of the built-in table.
+#[derive(Debug)]
+struct Family {
+    name: String,
+    patterns: Vec<String>,
+    caps: Capabilities,
+}
+
+#[derive(Deserialize)]
+struct RawTable {
+    families: Vec<RawFamily>,
+}
+
+#[derive(Deserialize)]
+struct RawFamily {
+    family: String,
+    profiles: Vec<String>,
+    parameters: Vec<String>,
+    prefill: bool,
+}
+
+/// The built-in families, parsed once. A name the code does not know fails the `built_in_table_is_valid` test,
+/// so at runtime unknown names cannot occur; they are skipped rather than trusted.
+fn built_in() -> &'static [Family] {
+    static TABLE: OnceLock<Vec<Family>> = OnceLock::new();
+    TABLE.get_or_init(|| {
+        let raw: RawTable = match serde_json::from_str(BUILT_IN) {
+            Ok(raw) => raw,
+            Err(_) => return Vec::new(),
+        };
+        raw.families
+            .into_iter()
+            .map(|f| Family {
+                name: f.family,
+                patterns: f.profiles,
+                caps: Capabilities {
+                    parameters: f
+                        .parameters
+                        .iter()
+                        .filter_map(|n| Param::parse(n))
+                        .collect(),
+                    prefill: f.prefill,
+                },
+            })
+            .collect()
+    })
+}
+
+/// What the built-in table says about `profile`, and the family that said it. A profile no family matches takes
+/// nothing (the table ends with a catch-all, so this does not happen with the shipped table).
+pub fn built_in_for(profile: &str) -> (Capabilities, &'static str) {
+    built_in()
+        .iter()
+        .find(|f| f.patterns.iter().any(|p| glob_match(p, profile)))
+        .map_or(
+            (
+                Capabilities {
+                    parameters: ParamSet::EMPTY,
+                    prefill: true,
+                },
+                "none",
+            ),
+            |f| (f.caps, f.name.as_str()),
+        )
+}
+
+/// The built-in families as (name, patterns, capabilities), for documentation and tests.
+pub fn built_in_families() -> impl Iterator<Item = (&'static str, &'static [String], Capabilities)>
+{
+    built_in()
+        .iter()
+        .map(|f| (f.name.as_str(), f.patterns.as_slice(), f.caps))
+}
+
+/// A config entry of `profile_parameters`: each field given replaces what the lower layers say.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ProfileOverride {
+    pub parameters: Option<ParamSet>,
+    pub prefill: Option<bool>,
+}
+
+/// What the upstream said about its profiles at runtime (`profiles/v8`): profile id → the parameters its
+/// `chatDefinition` lists. Shared across reloads (a reload keeps what was learnt), written by whoever asks the
+/// upstream, read by every request.
+#[derive(Debug, Default)]
+pub struct Discovered {
+    // A std lock: reads and writes are a map lookup or insert, never held across an await.
+    profiles: RwLock<HashMap<String, ParamSet>>,
+}
+
+impl Discovered {
+    /// Records the parameters the upstream lists for `profile` (replacing what was known before).
+    pub fn set(&self, profile: &str, parameters: ParamSet) {
+        self.profiles
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(profile.to_owned(), parameters);
+    }
+
+    /// Records a profile's parameters as `profiles/v8` lists them (`chatDefinition.parameters[].fqdn`); names jbproxy
+    /// does not know (`llm.parameters.cache-points`, …) are skipped, since it never sends them anyway.
+    pub fn set_from_fqdns<'n>(&self, profile: &str, fqdns: impl IntoIterator<Item = &'n str>) {
+        self.set(
+            profile,
+            fqdns.into_iter().filter_map(Param::parse).collect(),
+        );
+    }
+
+    /// Forgets `profile` (the built-in table applies again).
+    pub fn forget(&self, profile: &str) {
+        self.profiles
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(profile);
+    }
+
+    pub fn get(&self, profile: &str) -> Option<ParamSet> {
+        self.profiles
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(profile)
+            .copied()
+    }
+}
+
+/// The table one running config uses.
+#[derive(Debug, Clone, Default)]
+pub struct ProfileTable {
+    /// Config entries, most specific first (an exact id before any pattern, a longer pattern before a shorter).
+    config: Vec<(String, ProfileOverride)>,
+    discovered: Arc<Discovered>,
+}
+
+impl ProfileTable {
+    /// The built-in table with the config's entries over it; `discovered` is the runtime layer (pass the previous
+    /// table's on reload so nothing learnt is lost).
+    pub fn new(config: &BTreeMap<String, ProfileOverride>, discovered: Arc<Discovered>) -> Self {
+        let mut config: Vec<(String, ProfileOverride)> =
+            config.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+        config
+            .sort_by_key(|(pattern, _)| (pattern.contains('*'), std::cmp::Reverse(pattern.len())));
+        ProfileTable { config, discovered }
+    }
+
+    /// What `profile` takes.
+    pub fn capabilities(&self, profile: &str) -> Capabilities {
+        let (mut caps, _) = built_in_for(profile);
+        if let Some(parameters) = self.discovered.get(profile) {
+            caps.parameters = parameters;
+        }
+        if let Some((_, over)) = self.config.iter().find(|(p, _)| glob_match(p, profile)) {
+            if let Some(parameters) = over.parameters {
+                caps.parameters = parameters;
+            }
+            if let Some(prefill) = over.prefill {
+                caps.prefill = prefill;
+            }
+        }
+        caps
+    }
+
+    /// The runtime layer, to record what the upstream says and to hand on to the next config's table.
+    pub fn discovered(&self) -> &Arc<Discovered> {
+        &self.discovered
+    }
+}
+
+/// Reads the config's `profile_parameters`: `{"<profile id or pattern>": {"parameters": [names], "prefill": bool}}`.
+/// The error says which entry is wrong and how.
+pub fn parse_overrides(
+    value: serde_json::Value,
+) -> Result<BTreeMap<String, ProfileOverride>, String> {
+    let serde_json::Value::Object(entries) = value else {
+        return Err(
+            "must be an object such as {\"openai-gpt-4o\": {\"parameters\": [\"length\", \"temperature\"]}}"
+                .into(),
+        );
+    };
+    let mut out = BTreeMap::new();
+    for (profile, entry) in entries {
+        if profile.starts_with('_') {
+            continue;
+        }
+        if profile.trim().is_empty() {
+            return Err("an entry has an empty profile id".into());
+        }
+        let serde_json::Value::Object(fields) = entry else {
+            return Err(format!(
+                "{profile}: must be an object with \"parameters\" (a list of names) and/or \"prefill\" (true or false)"
+            ));
+        };
+        let mut over = ProfileOverride::default();
+        for (key, value) in fields {
+            match (key.as_str(), value) {
+                ("parameters", serde_json::Value::Array(names)) => {
+                    let mut set = ParamSet::EMPTY;
+                    for name in names {
+                        let parsed = name.as_str().and_then(Param::parse);
+                        let Some(param) = parsed else {
+                            return Err(format!(
+                                "{profile}.parameters: {name} is not an upstream parameter; known: {}",
+                                Param::names()
+                            ));
+                        };
+                        set.insert(param);
+                    }
+                    over.parameters = Some(set);
+                }
+                ("prefill", serde_json::Value::Bool(b)) => over.prefill = Some(b),
+                ("parameters", _) => {
+                    return Err(format!("{profile}.parameters: must be a list of names"));
+                }
+                ("prefill", _) => return Err(format!("{profile}.prefill: must be true or false")),
+                (other, _) if other.starts_with('_') => {}
+                (other, _) => {
+                    return Err(format!(
+                        "{profile}: unknown field \"{other}\"; use \"parameters\" and \"prefill\""
+                    ));
+                }
+            }
+        }
+        out.insert(profile, over);
+    }
+    Ok(out)
+}
+
+/// `profile_parameters` as the config file writes it (what `print-config` shows): only the fields an entry sets.
+pub fn overrides_json(entries: &BTreeMap<String, ProfileOverride>) -> serde_json::Value {
+    let entries = entries.iter().map(|(profile, over)| {
+        let mut fields = serde_json::Map::new();
+        if let Some(parameters) = over.parameters {
+            let names = parameters.iter().map(|p| p.name().into()).collect();
+            fields.insert("parameters".into(), serde_json::Value::Array(names));
+        }
+        if let Some(prefill) = over.prefill {
+            fields.insert("prefill".into(), prefill.into());
+        }
+        (profile.clone(), serde_json::Value::Object(fields))
+    });
+    serde_json::Value::Object(entries.collect())
+}
+
+/// `*` matches any run of characters (including none); everything else matches itself.
+pub fn glob_match(pattern: &str, text: &str) -> bool {
+    let mut parts = pattern.split('*');
+    let first = parts.next().unwrap_or_default();
+    let Some(mut rest) = text.strip_prefix(first) else {
+        return false;
+    };
+    let parts: Vec<&str> = parts.collect();
+    let Some((last, middle)) = parts.split_last() else {
+        return rest.is_empty();
+    };
+    for part in middle {
+        match rest.find(part) {
+            Some(at) => rest = &rest[at + part.len()..],
+            None => return false,
+        }
+    }
+    rest.len() >= last.len() && rest.ends_with(last)
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn built_in_table_is_valid() {
+        let raw: serde_json::Value = serde_json::from_str(BUILT_IN).expect("profiles.json parses");
+        let families = raw["families"].as_array().expect("families");
+        assert_eq!(families.len(), built_in().len());
+        for family in families {
+            for name in family["parameters"].as_array().expect("parameters") {
+                let name = name.as_str().expect("a string");
+                assert!(Param::parse(name).is_some(), "unknown parameter {name}");
+            }
+        }
+        // The last family catches every profile.
+        assert_eq!(
+            built_in().last().map(|f| f.patterns.clone()),
+            Some(vec!["*".to_string()])
+        );
+    }
+
+    #[test]
+    fn families_follow_the_documented_allow_lists() {
+        let takes = |profile: &str, p: Param| built_in_for(profile).0.takes(p);
+        // jb-ai-proxy's tested lists (docs/UPSTREAM.md).
+        assert!(takes("anthropic-claude-4-5-sonnet", Param::Length));
+        assert!(takes("anthropic-claude-4-5-sonnet", Param::StopToken));
+        assert!(!takes("anthropic-claude-4-5-sonnet", Param::Temperature));
+        assert!(takes("openai-gpt-5", Param::Verbosity));
+        assert!(!takes("openai-gpt-5", Param::Temperature));
+        assert!(takes("openai-o3", Param::NumberOfChoices));
+        assert!(!takes("openai-o3", Param::TopP));
+        assert!(takes("openai-gpt-4o", Param::Temperature));
+        assert!(takes("openai-gpt-4o", Param::ResponseFormat));
+        assert!(!takes("google-gemini-3-0-pro", Param::Seed));
+        assert!(takes("xai-grok-4", Param::Seed));
+        // Codex profiles take nothing, not even tools; every other family takes tools.
+        for p in Param::ALL {
+            assert!(!takes("openai-gpt-5-1-codex", p), "{p}");
+        }
+        for profile in [
+            "anthropic-claude-4-6-opus",
+            "openai-gpt4.1",
+            "google-chat-gemini-pro-2.5",
+            "qwen-max",
+        ] {
+            assert!(takes(profile, Param::Tools), "{profile}");
+            assert!(takes(profile, Param::ToolChoiceRequired), "{profile}");
+        }
+        // Claude 4.6 refuses prefill; 4.5 takes it.
+        assert!(!built_in_for("anthropic-claude-4-6-sonnet").0.prefill);
+        assert!(built_in_for("anthropic-claude-4-5-sonnet").0.prefill);
+    }
+
+    #[test]
+    fn config_beats_discovered_beats_built_in() {
+        let discovered = Arc::new(Discovered::default());
+        let config = parse_overrides(json!({
+            "openai-gpt-4o": {"parameters": ["length"]},
+            "anthropic-*": {"prefill": false},
+            "anthropic-claude-4-5-*": {"parameters": ["temperature", "llm.parameters.top-k"]},
+        }))
+        .expect("valid");
+        let table = ProfileTable::new(&config, Arc::clone(&discovered));
+        let gpt = table.capabilities("openai-gpt-4o");
+        assert_eq!(gpt.parameters, [Param::Length].into_iter().collect());
+        // The longer pattern wins for 4.5; its prefill is not given, so the built-in value stays.
+        let sonnet = table.capabilities("anthropic-claude-4-5-sonnet");
+        assert_eq!(
+            sonnet.parameters,
+            [Param::Temperature, Param::TopK].into_iter().collect()
+        );
+        assert!(sonnet.prefill);
+        assert!(!table.capabilities("anthropic-claude-3.7-sonnet").prefill);
+        // The upstream's list replaces the built-in one, and the config still wins over it.
+        discovered.set("xai-grok-4", [Param::Length].into_iter().collect());
+        discovered.set("openai-gpt-4o", ParamSet::all());
+        assert_eq!(
+            table.capabilities("xai-grok-4").parameters,
+            [Param::Length].into_iter().collect()
+        );
+        assert_eq!(
+            table.capabilities("openai-gpt-4o").parameters,
+            gpt.parameters
+        );
+        discovered.forget("xai-grok-4");
+        assert!(table.capabilities("xai-grok-4").takes(Param::Seed));
+        // As profiles/v8 lists them (fixture tests/fixtures/grazie/profiles/profiles_v8.json).
+        discovered.set_from_fqdns(
+            "google-gemini-3-0-pro",
+            [
+                "llm.parameters.tools",
+                "llm.parameters.length",
+                "llm.parameters.cache-points",
+            ],
+        );
+        assert_eq!(
+            table.capabilities("google-gemini-3-0-pro").parameters,
+            [Param::Tools, Param::Length].into_iter().collect()
+        );
+    }
+
+    #[test]
+    fn bad_overrides_say_what_is_wrong() {
+        let err = |v| parse_overrides(v).expect_err("refused");
+        assert!(err(json!([])).contains("must be an object"));
+        assert!(
+            err(json!({"p": {"parameters": ["temprature"]}}))
+                .contains("\"temprature\" is not an upstream parameter")
+        );
+        assert!(err(json!({"p": {"prefill": "no"}})).contains("p.prefill: must be true or false"));
+        assert!(err(json!({"p": {"params": []}})).contains("unknown field \"params\""));
+        assert!(err(json!({"p": 3})).contains("p: must be an object"));
+    }
+
+    #[test]
+    fn globs() {
+        assert!(glob_match("*", ""));
+        assert!(glob_match("openai-*codex*", "openai-gpt-5-1-codex-mini"));
+        assert!(glob_match("openai-*codex*", "openai-gpt-5-codex"));
+        assert!(!glob_match("openai-*codex*", "openai-gpt-5"));
+        assert!(glob_match(
+            "anthropic-claude-4-6-*",
+            "anthropic-claude-4-6-opus"
+        ));
+        assert!(!glob_match(
+            "anthropic-claude-4-6-*",
+            "anthropic-claude-4-5-opus"
+        ));
+        assert!(glob_match("a*b*c", "abc"));
+        assert!(!glob_match("a*bb", "ab"));
+        assert!(glob_match("exact", "exact"));
+        assert!(!glob_match("exact", "exactly"));
+    }
+}
