@@ -1,8 +1,8 @@
 //! The checker, the active health checks' schedule: every `health_check_interval` (with jitter) it runs a check
 //! round (`Live::check_round`: each token, a few at a time), so dead tokens are found before a client meets them
 //! and recovered tokens come back by themselves. A round also refreshes JWTs that carry refresh credentials before
-//! they expire. The checks themselves live in `live` (`live/check.rs`), where the admin face's check actions reach
-//! them too.
+//! they expire and renews the profile catalogue (`profiles/v8`, which costs no quota) of every working token. The
+//! checks themselves live in `live` (`live/check.rs`), where the admin face's check actions reach them too.
 
 use rand::RngExt;
 
@@ -14,6 +14,11 @@ use crate::live::AppState;
 pub async fn run(state: AppState) {
     if state.live.load().config.health_check_mode != HealthCheckMode::Off {
         tracing::info!("JWT health checker started");
+    }
+    let live = state.live.load_full();
+    tokio::select! {
+        _ = state.shutdown.cancelled() => return,
+        _ = live.start_pass() => {}
     }
     loop {
         let live = state.live.load_full();

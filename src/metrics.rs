@@ -82,13 +82,15 @@ pub fn log_lines_dropped(total: u64) {
 }
 
 /// Every state a token can be in, one gauge each (`disabled-by-operator` is `pool::OPERATOR_DISABLED`).
-pub const TOKEN_STATES: [&str; 9] = [
+pub const TOKEN_STATES: [&str; 11] = [
     "healthy",
     "cooling",
     "ejected",
     "probing",
     "exhausted",
     "invalid",
+    "forbidden",
+    "suspended",
     "expired",
     "disabled",
     "disabled-by-operator",

@@ -2,10 +2,11 @@
 //!
 //! The built-in table lives in `models.json` beside this file so it can be updated without touching code; the
 //! config's `models` key is merged over it. An id the table does not know may still be served: a profile id the
-//! upstream lists (`listed`), or an id of a known family through the model fallback (`fallback`).
+//! upstream lists (`catalog`, from `profiles/v8`), or an id of a known family through the model fallback
+//! (`fallback`).
 
+pub mod catalog;
 pub mod fallback;
-pub mod listed;
 
 use std::collections::BTreeMap;
 use std::sync::OnceLock;
@@ -31,8 +32,8 @@ pub struct ModelTable {
     aliases: BTreeMap<String, String>,
     /// Patterns for ids newer than the table, and the record of ids they served.
     fallback: fallback::Fallback,
-    /// Profile ids the upstream lists, set at run time.
-    listed: listed::ListedProfiles,
+    /// What the upstream lists (`profiles/v8`), learnt at run time.
+    catalog: catalog::Catalog,
 }
 
 impl ModelTable {
@@ -59,7 +60,7 @@ impl ModelTable {
     pub fn carry_over(mut self, previous: Option<&ModelTable>) -> Self {
         if let Some(previous) = previous {
             self.fallback.carry_over(&previous.fallback);
-            self.listed = previous.listed.clone();
+            self.catalog = previous.catalog.clone();
         }
         self
     }
@@ -68,9 +69,10 @@ impl ModelTable {
         &self.fallback
     }
 
-    /// The hook for profile discovery: ids set here pass as they are.
-    pub fn listed(&self) -> &listed::ListedProfiles {
-        &self.listed
+    /// The profiles the upstream lists (`profiles/v8`): their ids pass as they are, and their parameters are the
+    /// upstream's own word on what each takes.
+    pub fn catalog(&self) -> &catalog::Catalog {
+        &self.catalog
     }
 
     /// The profile serving `model`: its alias, itself when it is a profile id (of the table or listed by the
@@ -82,7 +84,7 @@ impl ModelTable {
         if let Some(profile) = self.aliases.values().find(|p| p.as_str() == model) {
             return Some(profile);
         }
-        if self.listed.contains(model) {
+        if self.catalog.contains(model) {
             return Some(model);
         }
         self.fallback.serve(model).map(|rule| rule.profile.as_str())
@@ -93,7 +95,7 @@ impl ModelTable {
         if let Some(profile) = self.aliases.get(model) {
             return Some(profile.clone());
         }
-        if self.aliases.values().any(|p| p == model) || self.listed.contains(model) {
+        if self.aliases.values().any(|p| p == model) || self.catalog.contains(model) {
             return Some(model.to_owned());
         }
         self.fallback
@@ -136,18 +138,14 @@ mod tests {
     #[test]
     fn profiles_the_upstream_lists_pass_and_survive_a_reload() {
         let table = ModelTable::with_overrides(&BTreeMap::new());
-        assert_eq!(table.profile_for("anthropic-claude-4-7-opus"), None);
-        table
-            .listed()
-            .set(["anthropic-claude-4-7-opus".to_string()].into());
-        assert_eq!(
-            table.profile_for("anthropic-claude-4-7-opus"),
-            Some("anthropic-claude-4-7-opus")
-        );
+        let new = "anthropic-claude-5-opus";
+        assert_eq!(table.profile_for(new), None);
+        let listed =
+            catalog::parse(&serde_json::json!({"profiles": [{"id": new, "features": ["Chat"]}]}))
+                .expect("parses");
+        table.catalog().record("sha256:00000000", listed);
+        assert_eq!(table.profile_for(new), Some(new));
         let reloaded = ModelTable::with_overrides(&BTreeMap::new()).carry_over(Some(&table));
-        assert_eq!(
-            reloaded.peek("anthropic-claude-4-7-opus").as_deref(),
-            Some("anthropic-claude-4-7-opus")
-        );
+        assert_eq!(reloaded.peek(new).as_deref(), Some(new));
     }
 }

@@ -17,6 +17,14 @@ pub fn fingerprint(secret: &str) -> String {
     out
 }
 
+/// The whole SHA-256 of a secret in hex: a stable key for it (the state file's), useless to an attacker.
+pub fn digest_hex(secret: &str) -> String {
+    Sha256::digest(secret.as_bytes())
+        .iter()
+        .map(|byte| format!("{byte:02x}"))
+        .collect()
+}
+
 /// A secret as it may be shown: never its text, only that it is set and its fingerprint.
 pub fn redacted(secret: &str) -> String {
     format!("<redacted {}>", fingerprint(secret))

@@ -1,7 +1,13 @@
-//! `/v1/models`: the model ids this proxy serves (the config's aliases merged over the built-in table, then the ids
-//! the model fallback has served, each with the pattern and profile it went to), in OpenAI's shape, or in
-//! Anthropic's (`ModelInfo` pages with `has_more`, `first_id`, `last_id`) when the request carries
-//! `anthropic-version` as the anthropic SDKs' `models.list()` / `models.retrieve()` do.
+//! `/v1/models`: the model ids this proxy serves (the config's aliases merged over the built-in table, then the
+//! profile ids the upstream lists that the table lacks, then the ids the model fallback has served, each with the
+//! pattern and profile it went to), in OpenAI's shape, or in Anthropic's (`ModelInfo` pages with `has_more`,
+//! `first_id`, `last_id`) when the request carries `anthropic-version` as the anthropic SDKs' `models.list()` /
+//! `models.retrieve()` do.
+//!
+//! Only what at least one usable token can serve is listed: a token whose `profiles/v8` answer is known serves the
+//! chat profiles it listed, one never asked (or whose every answer failed) the whole built-in table. When no token
+//! is usable at the moment, the enabled ones count instead, so a passing outage does not empty the list (a request
+//! then gets the 503 that says why).
 
 use std::collections::HashMap;
 
@@ -12,7 +18,9 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
 use super::{ApiError, AppState, auth};
+use crate::live::Live;
 use crate::models::ModelTable;
+use crate::models::catalog::Servable;
 use crate::models::fallback::families;
 
 /// A fixed `created` stamp: the upstream publishes none, and a constant keeps the list stable across restarts.
@@ -32,22 +40,64 @@ struct Entry {
     pattern: Option<String>,
 }
 
-/// Every id served, in list order: the table's aliases sorted, then the ids the fallback served so far.
-fn entries(models: &ModelTable) -> Vec<Entry> {
+/// What the tokens that count for the list can serve together (see the module doc).
+fn servable(live: &Live) -> Servable {
+    let pool = &live.pool;
+    let slots = pool.slots();
+    let usable: Vec<&str> = (0..slots.len())
+        .filter(|&i| pool.is_usable(i))
+        .map(|i| slots[i].fingerprint.as_str())
+        .collect();
+    let counted = match usable.is_empty() {
+        false => usable,
+        true => slots
+            .iter()
+            .filter(|s| s.config.enabled)
+            .map(|s| s.fingerprint.as_str())
+            .collect(),
+    };
+    if counted.is_empty() {
+        return Servable {
+            static_table: true,
+            ..Servable::default()
+        };
+    }
+    live.models.catalog().load().servable(counted)
+}
+
+/// Every id served, in list order: the table's aliases sorted, then the listed profile ids the table lacks, then
+/// the ids the fallback served so far; each only when `servable` covers its profile.
+fn entries(models: &ModelTable, servable: &Servable) -> Vec<Entry> {
+    let serves = |profile: &str| servable.static_table || servable.listed.contains(profile);
     let mut list: Vec<Entry> = models
         .aliases()
+        .filter(|(_, profile)| serves(profile))
         .map(|(alias, profile)| Entry {
             id: alias.to_owned(),
             profile: profile.to_owned(),
             pattern: None,
         })
         .collect();
-    // Served before a reload made it an alias (or turned its pattern off): listed as it is served now.
-    for served in models.fallback().served() {
-        if models.as_map().contains_key(&served.model) {
+    for id in &servable.listed {
+        if models.as_map().contains_key(id) || models.as_map().values().any(|p| p == id) {
             continue;
         }
-        if let Some(rule) = models.fallback().rule_for(&served.model) {
+        list.push(Entry {
+            id: id.clone(),
+            profile: id.clone(),
+            pattern: None,
+        });
+    }
+    // Served before a reload made it an alias (or turned its pattern off): listed as it is served now.
+    for served in models.fallback().served() {
+        if models.as_map().contains_key(&served.model) || models.catalog().contains(&served.model) {
+            continue;
+        }
+        if let Some(rule) = models
+            .fallback()
+            .rule_for(&served.model)
+            .filter(|rule| serves(&rule.profile))
+        {
             list.push(Entry {
                 id: served.model,
                 profile: rule.profile.clone(),
@@ -62,7 +112,7 @@ fn entries(models: &ModelTable) -> Vec<Entry> {
 fn entry_for(models: &ModelTable, id: &str) -> Option<Entry> {
     let profile = models.peek(id)?;
     let in_table = models.as_map().contains_key(id) || models.as_map().values().any(|p| p == id);
-    let pattern = match in_table || models.listed().contains(id) {
+    let pattern = match in_table || models.catalog().contains(id) {
         true => None,
         false => models.fallback().rule_for(id).map(|r| r.pattern.clone()),
     };
@@ -140,7 +190,7 @@ pub async fn list(
     if let Err(err) = auth::check(live.client_key.as_ref(), &headers) {
         return fail(err, anthropic);
     }
-    let all = entries(&live.models);
+    let all = entries(&live.models, &servable(&live));
     if !anthropic {
         let data: Vec<Value> = all.iter().map(openai).collect();
         let patterns: Vec<Value> = live

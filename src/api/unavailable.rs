@@ -33,6 +33,7 @@ pub fn no_token(outlook: &Outlook, now: SystemTime) -> ApiError {
                     | Cause::OutOfQuota
                     | Cause::Rejected
                     | Cause::Expired
+                    | Cause::Suspended
                     | Cause::OperatorDisabled
             )
         });
@@ -107,7 +108,11 @@ fn group(g: &Group, now: SystemTime) -> String {
     let n = g.count;
     match g.cause {
         Cause::RateLimited => until(&format!("{n} rate limited (429)")),
+        Cause::Forbidden => until(&format!("{n} forbidden (403)")),
         Cause::OutOfQuota => until(&format!("{n} out of quota")),
+        Cause::Suspended => format!(
+            "{n} suspended by JetBrains (477: licence suspended; re-enable or reload once it is lifted)"
+        ),
         Cause::Rejected => format!("{n} rejected (401)"),
         Cause::Expired => format!("{n} with an expired JWT"),
         Cause::OperatorDisabled => format!("{n} disabled by the operator until the next reload"),
@@ -217,6 +222,35 @@ mod tests {
         assert_eq!(
             (limited.retry_after, limited.should_retry),
             (Some(60), Some(false))
+        );
+    }
+
+    #[test]
+    fn suspended_and_forbidden_tokens_are_named_apart_from_quota() {
+        let err = no_token(
+            &outlook(&[
+                (Cause::Forbidden, 1, Some(300_000)),
+                (Cause::Suspended, 2, None),
+            ]),
+            at(0),
+        );
+        assert_eq!(err.status, StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(err.should_retry, Some(false));
+        assert_eq!(
+            err.message,
+            format!(
+                "{NO_TOKENS_MESSAGE} (3 tokens: 1 forbidden (403) until 1970-01-01T00:05:00Z, 2 suspended by \
+                 JetBrains (477: licence suspended; re-enable or reload once it is lifted)); no token is expected \
+                 back within 60 s, so do not retry before 1970-01-01T00:05:00Z"
+            )
+        );
+        let suspended = no_token(&outlook(&[(Cause::Suspended, 1, None)]), at(0));
+        assert!(
+            suspended
+                .message
+                .contains("no token will serve again by itself"),
+            "{}",
+            suspended.message
         );
     }
 

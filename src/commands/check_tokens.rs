@@ -1,5 +1,8 @@
 //! `check-tokens`: is every configured token usable? A table or JSON, and an exit code for CI. Offline by
-//! default; `--online` also asks the upstream's quota endpoint (through `UpstreamClient`, which costs no quota).
+//! default; `--online` also asks the upstream (through `UpstreamClient`; nothing it asks costs quota): a token with
+//! refresh credentials is refreshed through its whole chain first (keeping a rotated refresh token in the state file,
+//! as `serve` does), then the quota endpoint says whether the JWT works and what is left, and `profiles/v8` how many
+//! models it can use.
 
 use std::collections::HashMap;
 use std::io::IsTerminal;
@@ -13,6 +16,7 @@ use super::Context;
 use crate::cli::CheckTokensArgs;
 use crate::config::TokenConfig;
 use crate::jwt::{self, DecodedJwt};
+use crate::live::Credentials;
 use crate::output;
 use crate::pool::QuotaInfo;
 use crate::upstream::{UpstreamClient, UpstreamError};
@@ -28,12 +32,18 @@ pub enum Verdict {
     Expired,
     ExpiresSoon,
     Duplicate(String),
-    /// `--online`: the upstream refused the JWT (401/403).
+    /// `--online`: the upstream refused the JWT (401).
     Rejected,
+    /// `--online`: the upstream forbids this token for now (403).
+    Forbidden,
+    /// `--online`: the upstream says the licence is suspended (a 477 saying so); its message.
+    Suspended(String),
     /// `--online`: the JWT works but its quota shows nothing left.
     NoQuota,
     /// `--online`: the check itself failed (network, 5xx, timeout, 429).
     Unreachable(String),
+    /// `--online`: the token's refresh chain gave no JWT; why.
+    RefreshFailed(String),
 }
 
 impl Verdict {
@@ -51,8 +61,11 @@ impl Verdict {
             Verdict::ExpiresSoon => "expires soon",
             Verdict::Duplicate(_) => "duplicate",
             Verdict::Rejected => "rejected",
+            Verdict::Forbidden => "forbidden",
+            Verdict::Suspended(_) => "suspended",
             Verdict::NoQuota => "no quota",
             Verdict::Unreachable(_) => "check failed",
+            Verdict::RefreshFailed(_) => "refresh failed",
         }
     }
 }
@@ -125,21 +138,23 @@ pub fn run(ctx: &Context, args: CheckTokensArgs) -> anyhow::Result<ExitCode> {
     };
     let failed = verdicts.iter().filter(|v| v.failed()).count();
     let healthy = verdicts.iter().filter(|v| **v == Verdict::Ok).count();
-    let quota_of = |i: usize| -> Option<&QuotaInfo> {
-        online
-            .as_ref()
-            .and_then(|r| r.get(i))
-            .and_then(|r| r.as_ref())
-            .and_then(|r| r.as_ref().ok())
-    };
+    let online_of = |i: usize| -> Option<&Online> { online.as_ref()?.get(i)?.as_ref() };
+    let quota_of = |i: usize| -> Option<&QuotaInfo> { online_of(i)?.quota.as_ref()?.as_ref().ok() };
     let valid_of = |i: usize| -> Option<bool> {
-        let result = online.as_ref()?.get(i)?.as_ref()?;
-        match result {
+        match online_of(i)?.quota.as_ref()? {
             Ok(_) => Some(true),
-            Err(UpstreamError::Unauthorized) => Some(false),
+            Err(UpstreamError::Unauthorized | UpstreamError::Forbidden { .. }) => Some(false),
             Err(_) => None,
         }
     };
+    let models_of = |i: usize| -> Option<usize> { online_of(i)?.models };
+    let refresh_of = |i: usize| -> Option<String> {
+        online_of(i)?.refresh.as_ref().map(|r| match r {
+            Ok(()) => "ok".to_string(),
+            Err(why) => why.clone(),
+        })
+    };
+    let any_refresh = online.is_some() && config.tokens.iter().any(|t| t.can_refresh());
 
     if args.json {
         let rows: Vec<_> = config
@@ -165,6 +180,8 @@ pub fn run(ctx: &Context, args: CheckTokensArgs) -> anyhow::Result<ExitCode> {
                         "left": q.left,
                         "resets_at": q.until.map(jwt::rfc3339),
                     })));
+                    row["models"] = json!(models_of(i));
+                    row["refresh"] = json!(refresh_of(i));
                 }
                 row
             })
@@ -176,8 +193,11 @@ pub fn run(ctx: &Context, args: CheckTokensArgs) -> anyhow::Result<ExitCode> {
         output::print_json(&report)?;
     } else {
         let mut headers = vec!["name", "fingerprint", "status", "expires"];
+        if any_refresh {
+            headers.push("refresh");
+        }
         if online.is_some() {
-            headers.extend(["valid", "quota left"]);
+            headers.extend(["valid", "quota left", "models"]);
         }
         headers.push("detail");
         let mut table = output::table(&headers);
@@ -189,6 +209,13 @@ pub fn run(ctx: &Context, args: CheckTokensArgs) -> anyhow::Result<ExitCode> {
                 verdict.label().to_string(),
                 exp.map(jwt::rfc3339).unwrap_or_else(|| "-".into()),
             ];
+            if any_refresh {
+                row.push(match refresh_of(i) {
+                    Some(r) if r == "ok" => "ok".into(),
+                    Some(_) => "failed".into(),
+                    None => "-".into(),
+                });
+            }
             if online.is_some() {
                 row.push(match valid_of(i) {
                     Some(true) => "yes".into(),
@@ -198,6 +225,11 @@ pub fn run(ctx: &Context, args: CheckTokensArgs) -> anyhow::Result<ExitCode> {
                 row.push(
                     quota_of(i)
                         .map(|q| format!("{} / {}", q.left, q.maximum))
+                        .unwrap_or_else(|| "-".into()),
+                );
+                row.push(
+                    models_of(i)
+                        .map(|n| n.to_string())
                         .unwrap_or_else(|| "-".into()),
                 );
             }
@@ -224,21 +256,47 @@ pub fn run(ctx: &Context, args: CheckTokensArgs) -> anyhow::Result<ExitCode> {
     })
 }
 
-/// One online check per token: `None` where the offline verdict already settles it (disabled, malformed,
-/// expired, duplicate), else what the quota endpoint said.
-type OnlineResult = Option<Result<QuotaInfo, UpstreamError>>;
+/// What `--online` learnt about one token.
+struct Online {
+    /// For a token with refresh credentials: whether its chain gave a JWT (else why not).
+    refresh: Option<Result<(), String>>,
+    /// What the quota endpoint said about the JWT (the refreshed one where there is one); `None` when the refresh
+    /// failed, so there was no JWT to ask with.
+    quota: Option<Result<QuotaInfo, UpstreamError>>,
+    /// How many profiles `profiles/v8` listed; `None` when it was not asked (the JWT does not work) or failed.
+    models: Option<usize>,
+}
 
-/// Asks the quota endpoint about every token worth asking, a few at a time, with a progress bar on a terminal.
+/// One online check per token: `None` where the offline verdict already settles it (disabled, malformed,
+/// duplicate, or expired without refresh credentials).
+type OnlineResult = Option<Online>;
+
+/// Whether `--online` asks about a token with this offline verdict.
+fn worth_asking(token: &TokenConfig, verdict: &Verdict) -> bool {
+    match verdict {
+        Verdict::Ok | Verdict::ExpiresSoon => true,
+        Verdict::Expired => token.can_refresh(),
+        _ => false,
+    }
+}
+
+/// Asks the upstream about every token worth asking, a few at a time, with a progress bar on a terminal.
 fn check_online(
     config: &crate::config::Config,
     verdicts: &[Verdict],
 ) -> anyhow::Result<Vec<OnlineResult>> {
     use futures_util::StreamExt;
     let client = UpstreamClient::new(config)?;
+    let needs_chain = config.tokens.iter().any(|t| t.refresh_token.is_some());
+    // The state file is only opened when a chain will run: it is none of a plain check's business.
+    let credentials = Credentials::open(match needs_chain {
+        true => config.start_up.state_file.clone(),
+        false => None,
+    })?;
     let asked: Vec<usize> = verdicts
         .iter()
         .enumerate()
-        .filter(|(_, v)| matches!(v, Verdict::Ok | Verdict::ExpiresSoon))
+        .filter(|(i, v)| worth_asking(&config.tokens[*i], v))
         .map(|(i, _)| i)
         .collect();
     // Quiet in CI and pipes: the bar only where a person watches stderr.
@@ -251,12 +309,12 @@ fn check_online(
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
-    let answers: Vec<(usize, Result<QuotaInfo, UpstreamError>)> = runtime.block_on(
+    let answers: Vec<(usize, Online)> = runtime.block_on(
         futures_util::stream::iter(asked)
             .map(|i| {
-                let (client, bar) = (&client, &bar);
+                let (client, bar, credentials) = (&client, &bar, &credentials);
                 async move {
-                    let answer = client.quota(config.tokens[i].token.expose_secret()).await;
+                    let answer = ask(client, credentials, &config.tokens[i]).await;
                     bar.inc(1);
                     (i, answer)
                 }
@@ -272,14 +330,56 @@ fn check_online(
     Ok(results)
 }
 
-/// Combines the offline verdict with the quota endpoint's answer.
-fn online_verdict(offline: &Verdict, answer: &Result<QuotaInfo, UpstreamError>) -> Verdict {
-    match answer {
-        Ok(quota) if quota.left <= 0.0 => Verdict::NoQuota,
-        Ok(_) => offline.clone(),
-        Err(UpstreamError::Unauthorized) => Verdict::Rejected,
-        Err(UpstreamError::QuotaExhausted) => Verdict::NoQuota,
-        Err(err) => Verdict::Unreachable(err.to_string()),
+/// Refreshes `token` when it can be (the whole chain), then asks the quota endpoint and `profiles/v8` with its JWT.
+async fn ask(client: &UpstreamClient, credentials: &Credentials, token: &TokenConfig) -> Online {
+    let (jwt, refresh) = if token.can_refresh() {
+        match credentials.jwt(client, token).await {
+            Ok(jwt) => (Some(jwt), Some(Ok(()))),
+            Err(err) => (None, Some(Err(err.to_string()))),
+        }
+    } else {
+        (Some(token.token.clone()), None)
+    };
+    let Some(jwt) = jwt else {
+        return Online {
+            refresh,
+            quota: None,
+            models: None,
+        };
+    };
+    let quota = client.quota(jwt.expose_secret()).await;
+    let models = match &quota {
+        Ok(_) => client
+            .profiles(jwt.expose_secret())
+            .await
+            .ok()
+            .map(|p| p.len()),
+        Err(_) => None,
+    };
+    Online {
+        refresh,
+        quota: Some(quota),
+        models,
+    }
+}
+
+/// Combines the offline verdict with what the upstream said. A refreshed JWT is fresh, so its offline expiry no
+/// longer counts.
+fn online_verdict(offline: &Verdict, online: &Online) -> Verdict {
+    let base = match &online.refresh {
+        Some(Err(why)) => return Verdict::RefreshFailed(why.clone()),
+        Some(Ok(())) => Verdict::Ok,
+        None => offline.clone(),
+    };
+    match &online.quota {
+        None => base,
+        Some(Ok(quota)) if quota.left <= 0.0 => Verdict::NoQuota,
+        Some(Ok(_)) => base,
+        Some(Err(UpstreamError::Unauthorized)) => Verdict::Rejected,
+        Some(Err(UpstreamError::Forbidden { .. })) => Verdict::Forbidden,
+        Some(Err(UpstreamError::Suspended(message))) => Verdict::Suspended(message.clone()),
+        Some(Err(UpstreamError::QuotaExhausted)) => Verdict::NoQuota,
+        Some(Err(err)) => Verdict::Unreachable(err.to_string()),
     }
 }
 
@@ -293,8 +393,15 @@ fn detail(verdict: &Verdict, exp: Option<SystemTime>, now: SystemTime) -> String
         Verdict::Duplicate(first) => format!("same JWT as \"{first}\""),
         Verdict::Disabled => "enabled: false in the config".into(),
         Verdict::Rejected => "JetBrains AI refused this JWT (401); replace or refresh it".into(),
+        Verdict::Forbidden => {
+            "JetBrains AI forbids this token (403); jbproxy would rest it for 5 minutes".into()
+        }
+        Verdict::Suspended(message) => {
+            format!("JetBrains AI says the licence is suspended: {message}")
+        }
         Verdict::NoQuota => "no quota left until the reset".into(),
         Verdict::Unreachable(why) => why.clone(),
+        Verdict::RefreshFailed(why) => format!("the JWT could not be refreshed: {why}"),
         _ => match exp {
             Some(exp) if exp <= now => format!("expired {}", jwt::relative(exp, now)),
             Some(exp) => format!("expires {}", jwt::relative(exp, now)),

@@ -101,6 +101,8 @@ pieces the way the real service sends them. Configure real JWTs to talk to the r
         .collect();
     config.upstream_url = fake.url();
     config.start_up.watch_config = false;
+    // The demo's tokens need no refreshing, and a state file left by a real setup is none of its business.
+    config.start_up.state_file = None;
     config.health_check_mode = HealthCheckMode::Quota;
     let made_up_key = config
         .bearer_token

@@ -8,7 +8,7 @@ mod syntax;
 pub use syntax::syntax_error;
 
 /// Every key of a `jetbrains_tokens` entry.
-pub const TOKEN_KEYS: [&str; 10] = [
+pub const TOKEN_KEYS: [&str; 11] = [
     "token",
     "name",
     "description",
@@ -19,6 +19,7 @@ pub const TOKEN_KEYS: [&str; 10] = [
     "enabled",
     "license_id",
     "authorization",
+    "refresh_token",
 ];
 
 /// The known name `wanted` was most likely meant to be: same letters in another case or with `-` for `_`, or a

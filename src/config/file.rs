@@ -28,6 +28,7 @@ pub struct FileToken {
     pub enabled: Option<bool>,
     pub license_id: Option<String>,
     pub authorization: Option<String>,
+    pub refresh_token: Option<String>,
     #[serde(flatten)]
     pub unknown: BTreeMap<String, Value>,
 }

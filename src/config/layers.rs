@@ -61,9 +61,30 @@ fn load_layers(
     };
     let tokens = tokens::pick(&mut layers, raw.jetbrains_tokens.take(), overrides, env)?;
     let mut config = settings::pick_all(raw, &mut layers, env, overrides, tokens)?;
+    config.start_up.state_file =
+        state_file(config.start_up.state_file.take(), config.file.as_deref());
     config.warnings = warnings(&config, env);
     validate::validate(&config)?;
     Ok(config)
+}
+
+/// The state file's path: the configured one (a relative path taken from the config file's directory), else
+/// `<config stem>.state.json` beside the config file; none without a config file, since only a file can hold the
+/// refresh tokens it is for.
+fn state_file(configured: Option<PathBuf>, config_file: Option<&Path>) -> Option<PathBuf> {
+    let dir = config_file.map(|f| f.parent().unwrap_or(Path::new("")));
+    match (configured, dir) {
+        (Some(path), Some(dir)) if path.is_relative() => Some(dir.join(path)),
+        (Some(path), _) => Some(path),
+        (None, Some(dir)) => {
+            let stem = config_file
+                .and_then(Path::file_stem)
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_else(|| "config".into());
+            Some(dir.join(format!("{stem}.state.json")))
+        }
+        (None, None) => None,
+    }
 }
 
 /// What loading found that does not stop jbproxy: misspelt variables, tokens that will not work, placeholder keys.

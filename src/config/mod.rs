@@ -238,7 +238,11 @@ pub struct TokenConfig {
     pub metadata: Map<String, Value>,
     pub enabled: bool,
     pub license_id: Option<String>,
+    /// A fixed account ID token for refreshing: lasts about an hour.
     pub authorization: Option<SecretString>,
+    /// An OAuth refresh token for JetBrains' account service: makes ID tokens (and is rotated) for as long as the
+    /// account keeps it. The rotated one lives in the state file, never in the config.
+    pub refresh_token: Option<SecretString>,
 }
 
 impl TokenConfig {
@@ -255,6 +259,7 @@ impl TokenConfig {
             enabled: true,
             license_id: None,
             authorization: None,
+            refresh_token: None,
         }
     }
 
@@ -272,7 +277,7 @@ impl TokenConfig {
     }
 
     pub fn can_refresh(&self) -> bool {
-        self.license_id.is_some() && self.authorization.is_some()
+        self.license_id.is_some() && (self.authorization.is_some() || self.refresh_token.is_some())
     }
 }
 
@@ -307,8 +312,11 @@ impl Config {
 }
 
 pub const DEFAULT_UPSTREAM_URL: &str = "https://api.jetbrains.ai";
+/// JetBrains' account service, which turns a refresh token into an ID token (docs/UPSTREAM.md, "Authentication").
+pub const DEFAULT_OAUTH_URL: &str = "https://oauth.account.jetbrains.com/oauth2/token";
+/// The IDE 2026.1 value JetBrains' own client sends (docs/UPSTREAM.md, "Hosts, paths, headers").
 pub const DEFAULT_GRAZIE_AGENT: &str =
-    r#"{"name":"aia:pycharm","version":"251.26094.80.5:251.26094.141"}"#;
+    r#"{"name":"aia:idea","version":"261.22158.366:261.22158.277"}"#;
 
 #[cfg(test)]
 mod tests;

@@ -23,8 +23,8 @@ use super::validate::{
 use super::value::parse_duration;
 use super::view::Show;
 use super::{
-    ConfigError, DEFAULT_GRAZIE_AGENT, DEFAULT_UPSTREAM_URL, Env, HealthCheckMode, Overrides,
-    PriorityMode, Source, Strategy, TokenConfig, UpstreamApi,
+    ConfigError, DEFAULT_GRAZIE_AGENT, DEFAULT_OAUTH_URL, DEFAULT_UPSTREAM_URL, Env,
+    HealthCheckMode, Overrides, PriorityMode, Source, Strategy, TokenConfig, UpstreamApi,
 };
 use crate::models::ModelTable;
 use crate::models::fallback::FallbackConfig;
@@ -161,6 +161,10 @@ settings! {
                 .flag("--upstream-url", |o| o.upstream_url.as_deref().map(parse_upstream_url)),
             show |url: &String| Value::from(crate::secret::redact_url(url));
         upstream_api: UpstreamApi, file String, rule Rule::text(UpstreamApi::V8, UpstreamApi::from_str);
+        /// JetBrains' account OAuth endpoint, which turns a token's `refresh_token` into an ID token.
+        oauth_url: String, file String,
+            rule Rule::text(DEFAULT_OAUTH_URL.to_string(), parse_upstream_url),
+            show |url: &String| Value::from(crate::secret::redact_url(url));
         /// The `grazie-agent` header value: a one-line JSON object.
         grazie_agent: String, file Value,
             rule Rule::file(DEFAULT_GRAZIE_AGENT.to_string(), grazie_agent_header),
@@ -215,6 +219,20 @@ settings! {
         shutdown_grace: Duration, file Duration as "super::value::opt_duration",
             rule Rule::plain(Duration::from_secs(30));
         watch_config: bool, file bool, rule Rule::plain(true);
+        /// Where rotated refresh tokens are kept (mode 0600); beside the config file unless set, and nowhere when
+        /// there is no config file. A relative path is taken from the config file's directory.
+        state_file: Option<std::path::PathBuf>, file String,
+            rule Rule::file(None, state_file_path),
+            show |path: &Option<std::path::PathBuf>| serde_json::json!(path.as_ref().map(|p| p.display().to_string()));
+    }
+}
+
+fn state_file_path(text: String) -> Result<Option<std::path::PathBuf>, String> {
+    match text.trim() {
+        "" => Err(
+            "must be a file path; leave the key out for the default beside the config file".into(),
+        ),
+        path => Ok(Some(std::path::PathBuf::from(path))),
     }
 }
 

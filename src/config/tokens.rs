@@ -95,12 +95,13 @@ fn resolve(raw: Vec<FileToken>, origin: &Source) -> Result<Vec<TokenConfig>, Con
             let a = a.trim();
             a.strip_prefix("Bearer ").unwrap_or(a).trim().to_string()
         });
-        if entry.license_id.is_some() != authorization.is_some() {
-            return Err(ConfigError::invalid(
-                &at,
-                "`license_id` and `authorization` go together: both are needed to refresh the JWT; set both or neither",
-            ));
-        }
+        let refresh_token = entry.refresh_token.map(|r| r.trim().to_string());
+        check_refresh_keys(
+            &at,
+            entry.license_id.as_deref(),
+            authorization.as_deref(),
+            refresh_token.as_deref(),
+        )?;
         tokens.push(TokenConfig {
             token: SecretString::from(token),
             name,
@@ -112,9 +113,43 @@ fn resolve(raw: Vec<FileToken>, origin: &Source) -> Result<Vec<TokenConfig>, Con
             enabled: entry.enabled.unwrap_or(true),
             license_id: entry.license_id,
             authorization: authorization.map(SecretString::from),
+            refresh_token: refresh_token.map(SecretString::from),
         });
     }
     Ok(tokens)
+}
+
+/// The refresh credentials of one entry: `license_id` with either `refresh_token` (the chain that lasts) or
+/// `authorization` (a fixed ID token, about an hour), or none of them.
+fn check_refresh_keys(
+    at: &str,
+    license_id: Option<&str>,
+    authorization: Option<&str>,
+    refresh_token: Option<&str>,
+) -> Result<(), ConfigError> {
+    let message = match (license_id, authorization, refresh_token) {
+        (_, Some(""), _) | (_, _, Some("")) | (Some(""), _, _) => {
+            "`license_id`, `authorization` and `refresh_token` must not be empty; remove the key instead"
+        }
+        (Some(_), Some(_), Some(_)) => {
+            "give `refresh_token` or `authorization`, not both: the refresh token makes its own ID tokens (remove \
+             `authorization`)"
+        }
+        (Some(_), None, None) => {
+            "`license_id` needs `refresh_token` (lasts: jbproxy renews the JWT for as long as the account keeps \
+             the refresh token) or `authorization` (an ID token, good for about an hour) to refresh the JWT; set \
+             one of them, or remove `license_id`"
+        }
+        (None, Some(_), _) => {
+            "`license_id` and `authorization` go together: both are needed to refresh the JWT; set both or neither"
+        }
+        (None, None, Some(_)) => {
+            "`refresh_token` needs `license_id` (the JetBrains AI licence the JWT is issued for); set both or \
+             neither"
+        }
+        _ => return Ok(()),
+    };
+    Err(ConfigError::invalid(at, message))
 }
 
 /// A load-time warning for a token that will not work as it stands; it does not stop loading. `origin` says where
@@ -132,7 +167,7 @@ pub(crate) fn warning(token: &TokenConfig, origin: &str, now: SystemTime) -> Opt
         Err(err) => Some(format!("token {}: {err}", token.label())),
         Ok(jwt) => match jwt.expires_at() {
             Some(exp) if exp <= now && !token.can_refresh() => Some(format!(
-                "token {} expired {} ({}); replace it or add license_id and authorization so jbproxy can refresh it",
+                "token {} expired {} ({}); replace it or add license_id and refresh_token so jbproxy can refresh it",
                 token.label(),
                 crate::jwt::relative(exp, now),
                 crate::jwt::rfc3339(exp)

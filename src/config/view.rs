@@ -66,14 +66,16 @@ pub fn redacted_json(config: &Config) -> Value {
                 "enabled": t.enabled,
                 "expires_at": t.expires_at().map(crate::jwt::rfc3339),
             });
-            if let (Some(license), Some(auth), Value::Object(map)) =
-                (&t.license_id, &t.authorization, &mut entry)
-            {
+            if let (Some(license), Value::Object(map)) = (&t.license_id, &mut entry) {
                 map.insert("license_id".into(), json!(license));
-                map.insert(
-                    "authorization".into(),
-                    json!(redacted(auth.expose_secret())),
-                );
+                for (key, secret) in [
+                    ("authorization", &t.authorization),
+                    ("refresh_token", &t.refresh_token),
+                ] {
+                    if let Some(secret) = secret {
+                        map.insert(key.into(), json!(redacted(secret.expose_secret())));
+                    }
+                }
             }
             entry
         })

@@ -19,6 +19,11 @@ pub enum Behaviour {
     Unauthorized,
     /// 477 on chat; the quota endpoint reports nothing left (used == maximum, tariff available 0).
     QuotaExhausted,
+    /// 477 whose body says the licence is suspended, on chat, quota and profiles alike (what the real service
+    /// answers on the other calls is not known; answering them all alike is the harder case for the proxy).
+    Suspended,
+    /// 403, with `Retry-After: <secs>` when given.
+    Forbidden { retry_after_secs: Option<u64> },
     /// 429, with `Retry-After: <secs>` when given.
     RateLimited { retry_after_secs: Option<u64> },
     /// 500.
@@ -69,15 +74,21 @@ pub(super) fn error_reply(behaviour: &Behaviour, jwt: &str) -> Option<Response> 
             "invalid or expired token",
         )),
         Behaviour::QuotaExhausted => Some(text_error(quota_exhausted_status(), "quota exhausted")),
-        Behaviour::RateLimited { retry_after_secs } => {
-            let mut reply = text_error(StatusCode::TOO_MANY_REQUESTS, "rate limit exceeded");
-            if let Some(secs) = retry_after_secs {
-                reply
-                    .headers_mut()
-                    .insert(header::RETRY_AFTER, HeaderValue::from(*secs));
-            }
-            Some(reply)
-        }
+        Behaviour::Suspended => Some(text_error(
+            quota_exhausted_status(),
+            "Your license has been suspended. Contact JetBrains support.",
+        )),
+        Behaviour::RateLimited { retry_after_secs } => Some(retry_after(
+            text_error(StatusCode::TOO_MANY_REQUESTS, "rate limit exceeded"),
+            *retry_after_secs,
+        )),
+        Behaviour::Forbidden { retry_after_secs } => Some(retry_after(
+            text_error(
+                StatusCode::FORBIDDEN,
+                "access to this resource is forbidden",
+            ),
+            *retry_after_secs,
+        )),
         Behaviour::ServerError => Some(text_error(
             StatusCode::INTERNAL_SERVER_ERROR,
             "internal error",
@@ -112,6 +123,15 @@ pub(super) fn error_reply(behaviour: &Behaviour, jwt: &str) -> Option<Response> 
         | Behaviour::RawStream(_)
         | Behaviour::Hang => None,
     }
+}
+
+fn retry_after(mut reply: Response, secs: Option<u64>) -> Response {
+    if let Some(secs) = secs {
+        reply
+            .headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+    }
+    reply
 }
 
 /// An opaque text error body, as the real service's bodies are to be treated. Prefixed so a test reading a

@@ -13,6 +13,7 @@ use serde_json::{Value, json};
 
 use super::auth::{JWT_HEADER, identify, mint_jwt};
 use super::behaviour::{Behaviour, error_reply, quota_exhausted_status, text_error};
+use super::profiles::{Profiles, default_answer};
 use super::reply::{ReplyInput, chat_frames};
 use super::stream::{ActiveGuard, Timing, timed_body};
 use super::validate::{ApiVersion, validate_chat};
@@ -25,11 +26,16 @@ const MAX_BODY: usize = 64 * 1024 * 1024;
 enum Route {
     Chat(ApiVersion),
     Quota,
+    Profiles,
     Refresh,
+    OAuth,
     NotFound,
 }
 
 fn route(method: &Method, path: &str) -> Route {
+    if method == Method::GET && path == "/user/v5/llm/profiles/v8" {
+        return Route::Profiles;
+    }
     if method != Method::POST {
         return Route::NotFound;
     }
@@ -40,6 +46,7 @@ fn route(method: &Method, path: &str) -> Route {
         "/user/v5/llm/chat/stream/v7" => Route::Chat(ApiVersion::V7),
         "/user/v5/quota/get" => Route::Quota,
         "/auth/jetbrains-jwt/provide-access/license/v2" => Route::Refresh,
+        "/oauth2/token" => Route::OAuth,
         _ => Route::NotFound,
     }
 }
@@ -55,6 +62,8 @@ enum Action {
 struct Outcome {
     token_name: Option<String>,
     action: Action,
+    /// What to record as the body instead of the JSON received (a form, its secret shown by fingerprint).
+    recorded: Option<Value>,
 }
 
 impl Outcome {
@@ -65,6 +74,7 @@ impl Outcome {
                 delay: Duration::ZERO,
                 response,
             },
+            recorded: None,
         }
     }
 }
@@ -79,7 +89,15 @@ pub(super) async fn handle(State(shared): State<Arc<Shared>>, request: Request) 
             let outcome = match route {
                 Route::Chat(version) => chat(&shared, &parts.headers, json.as_ref(), version),
                 Route::Quota => quota(&shared, &parts.headers, bytes.is_empty(), json.as_ref()),
+                Route::Profiles => profiles(&shared, &parts.headers),
                 Route::Refresh => refresh(&shared, &parts.headers, json.as_ref()),
+                Route::OAuth => {
+                    let answer = super::oauth::token(&shared, &parts.headers, &bytes);
+                    Outcome {
+                        recorded: Some(answer.recorded),
+                        ..Outcome::now(answer.token_name, answer.response)
+                    }
+                }
                 Route::NotFound => {
                     Outcome::now(None, text_error(StatusCode::NOT_FOUND, "no such endpoint"))
                 }
@@ -110,7 +128,7 @@ pub(super) async fn handle(State(shared): State<Arc<Shared>>, request: Request) 
             path: parts.uri.path().to_owned(),
             token_name: outcome.token_name,
             headers,
-            body: json.unwrap_or(Value::Null),
+            body: outcome.recorded.or(json).unwrap_or(Value::Null),
             status,
         };
         lock(&shared.log).push(recorded);
@@ -209,6 +227,7 @@ fn chat(
             action: Action::Hang {
                 _guard: Some(guard),
             },
+            recorded: None,
         };
     }
     let spent = shared.options.spent_per_chat;
@@ -246,6 +265,7 @@ fn chat(
     Outcome {
         token_name: Some(name),
         action: Action::Reply { delay, response },
+        recorded: None,
     }
 }
 
@@ -314,6 +334,7 @@ fn quota(shared: &Shared, headers: &HeaderMap, empty_body: bool, json: Option<&V
         return Outcome {
             token_name: Some(name),
             action: Action::Hang { _guard: None },
+            recorded: None,
         };
     }
     let mut quota = shared.quota_entry(&name, |quota| *quota);
@@ -344,7 +365,45 @@ fn quota(shared: &Shared, headers: &HeaderMap, empty_body: bool, json: Option<&V
     Outcome {
         token_name: Some(name),
         action: Action::Reply { delay, response },
+        recorded: None,
     }
+}
+
+/// `profiles/v8`: the JWT and `grazie-agent` checks of every call, the token's error behaviours (a token out of
+/// quota still lists its profiles), then its answer.
+fn profiles(shared: &Shared, headers: &HeaderMap) -> Outcome {
+    let name = match identify(headers) {
+        Ok(name) => name,
+        Err(failure) => {
+            return Outcome::now(
+                failure.name,
+                text_error(StatusCode::UNAUTHORIZED, failure.message),
+            );
+        }
+    };
+    if let Err(message) = check_agent(headers) {
+        return Outcome::now(Some(name), text_error(StatusCode::BAD_REQUEST, message));
+    }
+    let behaviour = shared.behaviour(&name);
+    let jwt = headers
+        .get(JWT_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    if behaviour != Behaviour::QuotaExhausted
+        && let Some(reply) = error_reply(&behaviour, jwt)
+    {
+        return Outcome::now(Some(name), reply);
+    }
+    let answer = lock(&shared.profiles).get(&name).cloned();
+    let response = match answer {
+        Some(Profiles::Fail(status)) => text_error(
+            StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+            "profiles unavailable",
+        ),
+        Some(Profiles::Answer(body)) => axum::Json(body).into_response(),
+        None => axum::Json(default_answer().clone()).into_response(),
+    };
+    Outcome::now(Some(name), response)
 }
 
 fn refresh(shared: &Shared, headers: &HeaderMap, json: Option<&Value>) -> Outcome {
@@ -369,14 +428,23 @@ fn refresh(shared: &Shared, headers: &HeaderMap, json: Option<&Value>) -> Outcom
     };
     let token_name = match lock(&shared.licenses).get(&license_id) {
         None => return unauthorized("unknown license"),
-        Some(license) if license.id_token != id_token => {
+        Some(license) if !license.id_tokens.iter().any(|t| t == id_token) => {
             return unauthorized("ID token does not match the license");
         }
         Some(license) => license.token_name.clone(),
     };
+    // The ID tokens the OAuth endpoint mints expire (a fixed one registered by a test need not be a JWT at all).
+    let expired = crate::jwt::DecodedJwt::decode(id_token)
+        .ok()
+        .and_then(|jwt| jwt.time_claim("exp"))
+        .is_some_and(|exp| exp <= crate::epoch::now_secs());
+    if expired {
+        return unauthorized("ID token expired");
+    }
     // A fresh JWT clears whatever made the old one fail, so a 401 token recovers by refreshing.
     lock(&shared.behaviours).remove(&token_name);
     let token = mint_jwt(&token_name, Duration::from_secs(24 * 3600));
+    lock(&shared.issued).push(token.clone());
     Outcome::now(
         Some(token_name),
         (

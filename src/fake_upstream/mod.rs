@@ -20,13 +20,16 @@
 //! Layout: this file holds the public handle and shared state; `handlers` routes and answers requests, `validate`
 //! checks chat bodies, `parameters` reads their parameters and shapes answers to them, `reply` builds the SSE
 //! events, `directive` reads the tool directive, `stream` times their delivery, `quota` keeps the per-token quota,
-//! `auth` mints and reads JWTs, `behaviour` defines what a token makes the fake do.
+//! `profiles` answers the profile catalogue, `oauth` is JetBrains' account service (refresh token → ID token, with
+//! rotation), `auth` mints and reads JWTs, `behaviour` defines what a token makes the fake do.
 
 mod auth;
 mod behaviour;
 mod directive;
 mod handlers;
+mod oauth;
 mod parameters;
+mod profiles;
 mod quota;
 mod reply;
 mod stream;
@@ -48,6 +51,7 @@ use tokio_util::sync::CancellationToken;
 
 pub use auth::{mint_expired_jwt, mint_jwt};
 pub use behaviour::Behaviour;
+pub use profiles::Profiles;
 use quota::Quota;
 
 /// Tunables of a fake instance.
@@ -101,9 +105,16 @@ pub struct RecordedRequest {
     pub status: u16,
 }
 
-/// A license the refresh endpoint knows.
+/// A license the refresh endpoint knows: the ID tokens that may ask for it.
 struct License {
-    id_token: String,
+    id_tokens: Vec<String>,
+    token_name: String,
+}
+
+/// An account of the fake OAuth endpoint, under its current refresh token.
+#[derive(Clone)]
+struct Account {
+    license_id: String,
     token_name: String,
 }
 
@@ -112,9 +123,16 @@ struct Shared {
     options: FakeOptions,
     behaviours: Mutex<HashMap<String, Behaviour>>,
     quotas: Mutex<HashMap<String, Quota>>,
+    /// `profiles/v8` answers set per token name (the default answer otherwise).
+    profiles: Mutex<HashMap<String, Profiles>>,
     chat_counts: Mutex<HashMap<String, usize>>,
     log: Mutex<Vec<RecordedRequest>>,
     licenses: Mutex<HashMap<String, License>>,
+    /// By current refresh token; each use rotates it (the old one is refused from then on).
+    accounts: Mutex<HashMap<String, Account>>,
+    /// Every secret the fake made up (refresh and ID tokens, JWTs), for tests that look for them in logs.
+    issued: Mutex<Vec<String>>,
+    serial: AtomicU64,
     active: Arc<AtomicUsize>,
     tool_serial: AtomicU64,
     /// Fired when the handle goes: stops accepting, ends hanging requests and delayed streams.
@@ -166,9 +184,13 @@ impl FakeUpstream {
             options,
             behaviours: Mutex::default(),
             quotas: Mutex::default(),
+            profiles: Mutex::default(),
             chat_counts: Mutex::default(),
             log: Mutex::default(),
             licenses: Mutex::default(),
+            accounts: Mutex::default(),
+            issued: Mutex::default(),
+            serial: AtomicU64::new(1),
             active: Arc::default(),
             tool_serial: AtomicU64::new(1),
             cancel: CancellationToken::new(),
@@ -238,13 +260,52 @@ impl FakeUpstream {
         );
     }
 
+    /// Sets what `profiles/v8` answers this token from now on (by default: every profile of the built-in table,
+    /// without parameters).
+    pub fn set_profiles(&self, token_name: &str, answer: Profiles) {
+        lock(&self.shared.profiles).insert(token_name.to_owned(), answer);
+    }
+
     /// Lets the refresh endpoint issue fresh JWTs for `token_name` given this license id and account ID token.
     pub fn register_license(&self, license_id: &str, id_token: &str, token_name: &str) {
-        let license = License {
-            id_token: id_token.to_owned(),
+        let mut licenses = lock(&self.shared.licenses);
+        let license = licenses
+            .entry(license_id.to_owned())
+            .or_insert_with(|| License {
+                id_tokens: Vec::new(),
+                token_name: token_name.to_owned(),
+            });
+        license.token_name = token_name.to_owned();
+        license.id_tokens.push(id_token.to_owned());
+    }
+
+    /// Lets the OAuth endpoint (`/oauth2/token`) take this refresh token: it answers with an ID token the refresh
+    /// endpoint accepts for `license_id` (JWTs for `token_name`), and a new refresh token that replaces this one.
+    pub fn register_account(&self, refresh_token: &str, license_id: &str, token_name: &str) {
+        lock(&self.shared.licenses)
+            .entry(license_id.to_owned())
+            .or_insert_with(|| License {
+                id_tokens: Vec::new(),
+                token_name: token_name.to_owned(),
+            });
+        let account = Account {
+            license_id: license_id.to_owned(),
             token_name: token_name.to_owned(),
         };
-        lock(&self.shared.licenses).insert(license_id.to_owned(), license);
+        lock(&self.shared.accounts).insert(refresh_token.to_owned(), account);
+    }
+
+    /// The refresh token the OAuth endpoint takes now for `token_name`'s account.
+    pub fn current_refresh_token(&self, token_name: &str) -> Option<String> {
+        lock(&self.shared.accounts)
+            .iter()
+            .find(|(_, a)| a.token_name == token_name)
+            .map(|(token, _)| token.clone())
+    }
+
+    /// Every refresh token, ID token and JWT the fake's OAuth and refresh endpoints have issued.
+    pub fn issued_secrets(&self) -> Vec<String> {
+        lock(&self.shared.issued).clone()
     }
 
     /// Stops serving: the port is closed, hanging requests and delayed streams are broken off.

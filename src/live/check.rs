@@ -1,6 +1,9 @@
-//! The active checks of tokens: one token (refreshing its JWT first when due) and a round over all of them. The
+//! The active checks of tokens: one token (refreshing its JWT first when due), a round over all of them, the pass
+//! made once at start, and model discovery (each working token's `profiles/v8` listing, which costs no quota). The
 //! checker runs a round every `health_check_interval`; the admin face's check actions (`POST /tokens/{token}/check`,
 //! `POST /check`) run them on demand.
+
+use std::time::Duration;
 
 use futures_util::StreamExt;
 use secrecy::ExposeSecret;
@@ -14,7 +17,77 @@ use crate::upstream::event::UpstreamEvent;
 /// How many tokens are checked at once: enough to finish a round quickly, few enough not to look like a burst.
 const CONCURRENT_CHECKS: usize = 4;
 
+/// A token's profile listing is asked again once it is this old: it changes when JetBrains ships or retires a
+/// model, not between two checks.
+pub const DISCOVERY_EVERY: Duration = Duration::from_secs(10 * 60);
+
 impl Live {
+    /// What is done once at start, before the first interval: JWTs that need it are refreshed (a restarted server's
+    /// configured JWT has often expired; a refreshable one need not wait for a client's 401), and, with checks on,
+    /// every enabled token's profile catalogue is asked for.
+    pub async fn start_pass(&self) {
+        let discovering = self.config.health_check_mode != HealthCheckMode::Off;
+        let indices: Vec<usize> = (0..self.pool.len())
+            .filter(|&i| self.pool.slots()[i].config.enabled)
+            .collect();
+        let asked = indices.len();
+        futures_util::stream::iter(indices)
+            .for_each_concurrent(CONCURRENT_CHECKS, |i| async move {
+                if self.refresh_due(i) {
+                    self.refresh_jwt(i).await;
+                }
+                if discovering {
+                    self.discover(i).await;
+                }
+            })
+            .await;
+        if discovering {
+            let catalog = self.models.catalog().load();
+            let listed = self
+                .pool
+                .slots()
+                .iter()
+                .filter(|s| catalog.listing(&s.fingerprint).is_some())
+                .count();
+            tracing::info!(
+                "model discovery: {} listed by {listed} of {asked} enabled token(s); the others serve the built-in \
+table",
+                crate::output::count(catalog.profiles().count(), "profile")
+            );
+        }
+    }
+
+    /// Asks `profiles/v8` for token `index` unless its listing is younger than `DISCOVERY_EVERY`, and records both
+    /// which profiles it serves (the model catalogue) and which parameters each takes (the profile table). A failed
+    /// call keeps the last listing (without one, the token is taken to serve the built-in table) and counts nothing
+    /// against the token: judging it is the checks' business.
+    pub async fn discover(&self, index: usize) {
+        let slot = &self.pool.slots()[index];
+        let catalog = self.models.catalog();
+        if slot.expired(crate::epoch::now_secs())
+            || catalog.load().fresh(&slot.fingerprint, DISCOVERY_EVERY)
+        {
+            return;
+        }
+        let jwt = slot.current_jwt();
+        match self.upstream.profiles(jwt.expose_secret()).await {
+            Ok(profiles) => {
+                tracing::debug!(token = %slot.label(), "profiles/v8 lists {} profiles", profiles.len());
+                for profile in &profiles {
+                    if let Some(parameters) = &profile.parameters {
+                        self.profiles
+                            .discovered()
+                            .set_from_fqdns(&profile.id, parameters.iter().map(String::as_str));
+                    }
+                }
+                catalog.record(&slot.fingerprint, profiles);
+            }
+            Err(err) => {
+                tracing::debug!(token = %slot.label(), "profiles/v8 failed, keeping what was known: {err}");
+            }
+        }
+    }
+
     /// Checks every enabled token once; logs the seed's two lines, and says so when the upstream could not be
     /// reached (the tokens then keep their state: the network is not their fault). Returns the usable tokens.
     pub async fn check_round(&self) -> usize {
@@ -73,6 +146,7 @@ their state; {healthy}/{} usable",
                 }
                 self.pool.check_passed(index);
                 self.pool.record_check(index, "ok", None);
+                self.discover(index).await;
             }
             Err(UpstreamError::Unreachable(error)) => {
                 tracing::debug!(token = %slot.label(), "health check could not reach the upstream: {error}");

@@ -2,12 +2,15 @@
 //! `AppState`, what the server's parts share (the API faces, the checker, the reload triggers).
 //!
 //! A request takes one snapshot (`Arc<Live>`) at its start and uses it to the end, so a reload never changes the
-//! rules under a request in flight. `check` runs the active token checks (for the checker and the admin face's
-//! check actions), `refresh` renews a token's JWT in a snapshot; `reloader` builds and swaps in a new one.
+//! rules under a request in flight. `check` runs the active token checks and model discovery (for the checker and
+//! the admin face's check actions), `refresh` renews a token's JWT in a snapshot (through `credentials`, the refresh
+//! chains, which keep rotated refresh tokens in the `state_file`); `reloader` builds and swaps in a new one.
 
 mod check;
+mod credentials;
 mod refresh;
 mod reloader;
+mod state_file;
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -16,6 +19,7 @@ use arc_swap::ArcSwap;
 use secrecy::ExposeSecret;
 use tokio_util::sync::CancellationToken;
 
+pub use credentials::{Credentials, ID_TOKEN_AHEAD, RefreshError};
 pub use refresh::REFRESH_AHEAD;
 pub use reloader::{ReloadError, ReloadSummary, Reloader};
 
@@ -59,6 +63,8 @@ pub struct Live {
     pub client_key: Option<KeyDigest>,
     /// The key for management endpoints: `admin_token` if set, else the client key.
     pub admin_key: Option<KeyDigest>,
+    /// The refresh chains and the state file; shared by every snapshot of a running server.
+    pub credentials: Arc<Credentials>,
 }
 
 impl Live {
@@ -84,11 +90,19 @@ impl Live {
             .as_ref()
             .map(|k| KeyDigest::new(k.expose_secret()))
             .or_else(|| client_key.clone());
+        let credentials = match previous {
+            Some(p) => Arc::clone(&p.credentials),
+            None => Arc::new(Credentials::open(config.start_up.state_file.clone())?),
+        };
+        let models = config.model_table().carry_over(previous.map(|p| &p.models));
+        // Listings of tokens a reload removed must not keep their profiles listed.
+        let configured = pool.slots().iter().map(|s| s.fingerprint.clone()).collect();
+        models.catalog().retain_tokens(&configured);
         let discovered = previous
             .map(|p| Arc::clone(p.profiles.discovered()))
             .unwrap_or_default();
         Ok(Self {
-            models: config.model_table().carry_over(previous.map(|p| &p.models)),
+            models,
             profiles: ProfileTable::new(&config.profile_parameters, discovered),
             config: Arc::new(config),
             pool,
@@ -96,6 +110,7 @@ impl Live {
             reachability,
             client_key,
             admin_key,
+            credentials,
         })
     }
 

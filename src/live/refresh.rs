@@ -1,10 +1,8 @@
-//! JWT refresh: a token with refresh credentials (`license_id` + `authorization`) gets a new JWT from the upstream,
-//! put to use at once (in memory only). The checker refreshes ahead of expiry; the relay when the upstream rejects
-//! a JWT mid-request.
+//! JWT refresh: a token with refresh credentials (`license_id` with `refresh_token` or `authorization`) gets a new
+//! JWT through its chain (`credentials`), put to use at once (the JWT in memory only). The checker refreshes at
+//! start and ahead of expiry; the relay when the upstream rejects a JWT mid-request.
 
 use std::time::Duration;
-
-use secrecy::{ExposeSecret, SecretString};
 
 use super::Live;
 
@@ -28,13 +26,12 @@ impl Live {
     /// credentials or the exchange failed (logged).
     pub async fn refresh_jwt(&self, index: usize) -> bool {
         let slot = &self.pool.slots()[index];
-        let (Some(license), Some(auth)) = (&slot.config.license_id, &slot.config.authorization)
-        else {
+        if !slot.config.can_refresh() {
             return false;
-        };
-        match self.upstream.refresh(license, auth.expose_secret()).await {
+        }
+        match self.credentials.jwt(&self.upstream, &slot.config).await {
             Ok(jwt) => {
-                self.pool.replace_jwt(index, SecretString::from(jwt));
+                self.pool.replace_jwt(index, jwt);
                 self.pool.restore(index, "JWT refreshed");
                 tracing::info!(token = %slot.label(), "JWT refreshed");
                 true

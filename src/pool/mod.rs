@@ -66,12 +66,19 @@ impl Pool {
                 Slot::new(t.clone(), fingerprint, state)
             })
             .collect();
-        Self {
+        let pool = Self {
             slots,
             strategy: config.load_balance_strategy,
             priority_mode: config.priority_mode,
             cursor: AtomicUsize::new(0),
+        };
+        // A reload is the operator's word that a suspended token may serve again (it is out until one).
+        for (i, slot) in pool.slots.iter().enumerate() {
+            if slot.state_kind() == StateKind::Suspended {
+                pool.lift(i, "config reloaded");
+            }
         }
+        pool
     }
 
     pub fn strategy(&self) -> Strategy {
@@ -235,12 +242,17 @@ impl Pool {
     }
 
     /// Takes slot `index` out of rotation (or puts it back) on the operator's word, until the next reload. Takes
-    /// effect for the next pick; requests already running on the token finish. Returns whether anything changed.
+    /// effect for the next pick; requests already running on the token finish. Enabling also lifts a suspension,
+    /// which only an operator can do. Returns whether anything changed.
     pub fn set_operator_disabled(&self, index: usize, disabled: bool) -> bool {
         let Some(slot) = self.slots.get(index) else {
             return false;
         };
-        let changed = slot.set_operator_disabled(disabled);
+        let mut changed = slot.set_operator_disabled(disabled);
+        if !disabled && slot.state.standing().kind == StateKind::Suspended {
+            self.lift(index, "re-enabled by the operator");
+            changed = true;
+        }
         if changed {
             let what = if disabled {
                 "disabled by the operator until the next reload"
@@ -252,15 +264,27 @@ impl Pool {
         changed
     }
 
-    /// A check or refresh proved the token works again.
+    /// A check or refresh proved the token works again (a suspended token stays out: see `lift`).
     pub fn restore(&self, index: usize, reason: &str) {
+        self.bring_back(index, |standing| standing.restore(reason));
+    }
+
+    /// An operator's action (a reload, re-enabling the token) brings the token back whatever its state, a
+    /// suspension included.
+    pub fn lift(&self, index: usize, reason: &str) {
+        self.bring_back(index, |standing| standing.lift(reason));
+    }
+
+    fn bring_back(&self, index: usize, how: impl FnOnce(&mut Standing) -> Option<Transition>) {
         let Some(slot) = self.slots.get(index) else {
             return;
         };
         let transition = {
             let mut standing = slot.state.standing();
-            let t = standing.restore(reason);
-            slot.state.healthy.store(true, Ordering::Release);
+            let t = how(&mut standing);
+            slot.state
+                .healthy
+                .store(standing.kind == StateKind::Healthy, Ordering::Release);
             slot.state
                 .clean
                 .store(standing.is_clean(), Ordering::Release);
@@ -269,6 +293,18 @@ impl Pool {
         if let Some(t) = transition {
             log_transition(slot, &t);
         }
+    }
+
+    /// Whether token `index` could take a request now (ignoring its concurrency limit).
+    pub fn is_usable(&self, index: usize) -> bool {
+        index < self.slots.len()
+            && self.admissible(
+                index,
+                Instant::now(),
+                crate::epoch::now_secs(),
+                &Tried::default(),
+                false,
+            )
     }
 
     /// An active check proved the token works: bring it back from invalid, ejected or exhausted. A cooling token

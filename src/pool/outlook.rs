@@ -13,8 +13,12 @@ use super::{Pool, StateKind};
 pub enum Cause {
     /// Cooling after a 429: back at its `until`.
     RateLimited,
+    /// Out after a 403: back at its `until`.
+    Forbidden,
     /// Exhausted (477 or a quota check): back when the quota resets.
     OutOfQuota,
+    /// The licence is suspended (a 477 saying so): out until an operator re-enables the token or reloads.
+    Suspended,
     /// The upstream answered 401: out until the JWT is refreshed or replaced.
     Rejected,
     /// The JWT's `exp` has passed: nothing is sent with it.
@@ -61,7 +65,7 @@ pub struct Outlook {
 impl Outlook {
     /// How long until some token is expected to serve again: the soonest known return, or zero when one of the
     /// causes passes by itself at any moment. `None` when no token will come back by itself (all rejected,
-    /// expired or disabled).
+    /// expired, suspended or disabled).
     pub fn soonest(&self) -> Option<Duration> {
         if self.available > 0 || self.groups.iter().any(|g| g.cause.passes_soon()) {
             return Some(Duration::ZERO);
@@ -99,7 +103,9 @@ impl Pool {
             } else {
                 match kind {
                     StateKind::Cooling if !over => Cause::RateLimited,
+                    StateKind::Forbidden if !over => Cause::Forbidden,
                     StateKind::Exhausted if !over => Cause::OutOfQuota,
+                    StateKind::Suspended => Cause::Suspended,
                     StateKind::Ejected if !over => Cause::Ejected,
                     StateKind::Invalid => Cause::Rejected,
                     StateKind::Probing => Cause::Probing,
@@ -117,7 +123,7 @@ impl Pool {
                 }
             };
             let back_in = match cause {
-                Cause::RateLimited | Cause::OutOfQuota | Cause::Ejected => {
+                Cause::RateLimited | Cause::Forbidden | Cause::OutOfQuota | Cause::Ejected => {
                     until.map(|u| u.saturating_duration_since(now))
                 }
                 _ => None,

@@ -35,13 +35,15 @@ impl QuotaInfo {
 }
 
 /// Counters per failure class, in the order of `FAILURE_CLASSES`.
-pub const FAILURE_CLASSES: [&str; 6] = [
+pub const FAILURE_CLASSES: [&str; 8] = [
     "unauthorized",
     "quota_exhausted",
     "rate_limited",
     "fault",
     "request_error",
     "unreachable",
+    "forbidden",
+    "suspended",
 ];
 
 /// What a failure class means, for `/stats` (`last_error.message`) and the status page.
@@ -52,6 +54,8 @@ pub const FAILURE_MEANINGS: [&str; FAILURE_CLASSES.len()] = [
     "upstream fault: a 5xx, a timeout or a stream cut before it started",
     "the upstream refused the request (400/404/413/422): the request's fault, not the token's",
     "the upstream could not be reached (DNS, connection, TLS)",
+    "the upstream answered 403: forbidden, cooling down",
+    "the upstream answered 477 naming a suspension: the licence is suspended until an operator re-enables the token",
 ];
 
 /// An outcome's name, as `/stats` shows it: "ok" or its failure class.
@@ -77,6 +81,8 @@ pub(super) fn failure_class(outcome: &Outcome) -> Option<usize> {
         Outcome::Fault => Some(3),
         Outcome::RequestError => Some(4),
         Outcome::Unreachable => Some(5),
+        Outcome::Forbidden { .. } => Some(6),
+        Outcome::Suspended => Some(7),
     }
 }
 

@@ -17,6 +17,9 @@ pub const BASE_COOLDOWN: Duration = Duration::from_secs(2);
 pub const MAX_COOLDOWN: Duration = Duration::from_secs(120);
 /// A 477 without a known reset time keeps the token out this long before the next quota check may say otherwise.
 pub const DEFAULT_EXHAUSTION: Duration = Duration::from_secs(3600);
+/// A 403 without `Retry-After` keeps the token out this long: G2A's cool-down for a forbidden credential
+/// (docs/UPSTREAM.md, "HTTP errors"). It is not doubled: a 403 says nothing about load.
+pub const FORBIDDEN_COOLDOWN: Duration = Duration::from_secs(300);
 
 /// What happened when a token was used (or checked).
 #[derive(Debug, Clone, PartialEq)]
@@ -32,6 +35,12 @@ pub enum Outcome {
     RateLimited {
         retry_after: Option<Duration>,
     },
+    /// 403: the upstream refuses this token for now; `retry_after` from the header when given.
+    Forbidden {
+        retry_after: Option<Duration>,
+    },
+    /// 477 whose body speaks of a suspension: the licence is suspended, which no timer or check undoes.
+    Suspended,
     /// 5xx, timeout, a stream cut before it started.
     Fault,
     /// The upstream could not be reached at all: not the token's doing, so no penalty.
@@ -48,6 +57,11 @@ pub enum StateKind {
     Probing,
     Exhausted,
     Invalid,
+    /// Out after a 403 until its cool-down ends.
+    Forbidden,
+    /// Out after a suspension 477 until an operator re-enables the token or reloads: checks and refreshes do not
+    /// bring it back, since the upstream may well answer them while the licence stays suspended for chat.
+    Suspended,
 }
 
 impl StateKind {
@@ -59,6 +73,8 @@ impl StateKind {
             StateKind::Probing => "probing",
             StateKind::Exhausted => "exhausted",
             StateKind::Invalid => "invalid",
+            StateKind::Forbidden => "forbidden",
+            StateKind::Suspended => "suspended",
         }
     }
 }
@@ -109,8 +125,8 @@ impl Standing {
     pub fn admission(&self, now: Instant) -> Admission {
         match self.kind {
             StateKind::Healthy => Admission::Serve,
-            StateKind::Probing | StateKind::Invalid => Admission::No,
-            StateKind::Cooling | StateKind::Exhausted => match self.until {
+            StateKind::Probing | StateKind::Invalid | StateKind::Suspended => Admission::No,
+            StateKind::Cooling | StateKind::Exhausted | StateKind::Forbidden => match self.until {
                 Some(until) if now >= until => Admission::Serve,
                 _ => Admission::No,
             },
@@ -130,7 +146,10 @@ impl Standing {
     /// When a token that cannot serve now will be able to, if that is known.
     pub fn ready_at(&self) -> Option<Instant> {
         match self.kind {
-            StateKind::Cooling | StateKind::Exhausted | StateKind::Ejected => self.until,
+            StateKind::Cooling
+            | StateKind::Exhausted
+            | StateKind::Ejected
+            | StateKind::Forbidden => self.until,
             _ => None,
         }
     }
@@ -138,6 +157,11 @@ impl Standing {
     /// Applies an outcome; returns the transition when the state kind changed.
     pub fn apply(&mut self, outcome: &Outcome, now: Instant) -> Option<Transition> {
         let before = self.kind;
+        // Only an operator lifts a suspension (`lift`); a request that was in flight when it came, or a check
+        // that the quota endpoint still answers, must not.
+        if before == StateKind::Suspended {
+            return None;
+        }
         match outcome {
             Outcome::Success => {
                 self.consecutive_faults = 0;
@@ -179,6 +203,19 @@ impl Standing {
                 );
                 self.set(StateKind::Cooling, &reason, Some(later(now, wait)));
             }
+            Outcome::Forbidden { retry_after } => {
+                let wait = retry_after.unwrap_or(FORBIDDEN_COOLDOWN);
+                let reason = format!(
+                    "forbidden (403), out for {}",
+                    crate::jwt::short_duration(wait)
+                );
+                self.set(StateKind::Forbidden, &reason, Some(later(now, wait)));
+            }
+            Outcome::Suspended => self.set(
+                StateKind::Suspended,
+                "licence suspended (477); re-enable the token or reload once JetBrains has lifted it",
+                None,
+            ),
             Outcome::Unreachable => {
                 // A probe that could not reach anyone proved nothing: the next request may probe again.
                 if self.kind == StateKind::Probing {
@@ -208,8 +245,18 @@ impl Standing {
         })
     }
 
-    /// A working JWT replaced an invalid one (refresh) or a check passed: serve again at once.
+    /// A working JWT replaced an invalid one (refresh) or a check passed: serve again at once. A suspended token
+    /// stays suspended (see `lift`).
     pub fn restore(&mut self, reason: &str) -> Option<Transition> {
+        if self.kind == StateKind::Suspended {
+            return None;
+        }
+        self.lift(reason)
+    }
+
+    /// An operator's word (a reload, re-enabling the token): serve again at once, whatever the state, a suspension
+    /// included.
+    pub fn lift(&mut self, reason: &str) -> Option<Transition> {
         let before = self.kind;
         self.consecutive_faults = 0;
         self.ejections = 0;
@@ -342,6 +389,53 @@ mod tests {
         assert_eq!(h.admission(Instant::now()), Admission::No);
         tokio::time::advance(Duration::from_secs(11)).await;
         assert_eq!(h.admission(Instant::now()), Admission::Serve);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_suspension_outlasts_every_outcome_check_and_refresh_until_lifted() {
+        let mut h = Standing::default();
+        let t = h
+            .apply(&Outcome::Suspended, Instant::now())
+            .expect("changed");
+        assert_eq!(t.to, StateKind::Suspended);
+        assert_eq!(h.ready_at(), None, "no timer brings it back");
+        for outcome in [
+            Outcome::Success,
+            Outcome::RequestError,
+            Outcome::QuotaExhausted { until: None },
+            Outcome::Unauthorized,
+        ] {
+            assert_eq!(h.apply(&outcome, Instant::now()), None, "{outcome:?}");
+        }
+        assert_eq!(h.restore("health check passed"), None);
+        tokio::time::advance(Duration::from_secs(30 * 86_400)).await;
+        assert_eq!(h.admission(Instant::now()), Admission::No);
+        assert_eq!(h.kind, StateKind::Suspended);
+        assert!(h.lift("reloaded").is_some());
+        assert_eq!(h.admission(Instant::now()), Admission::Serve);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn forbidden_cools_for_its_default_or_retry_after_then_serves() {
+        let mut h = Standing::default();
+        h.apply(&Outcome::Forbidden { retry_after: None }, Instant::now());
+        assert_eq!(h.kind, StateKind::Forbidden);
+        assert_eq!(h.ready_at(), Some(Instant::now() + FORBIDDEN_COOLDOWN));
+        tokio::time::advance(FORBIDDEN_COOLDOWN - Duration::from_secs(1)).await;
+        assert_eq!(h.admission(Instant::now()), Admission::No);
+        tokio::time::advance(Duration::from_secs(1)).await;
+        assert_eq!(h.admission(Instant::now()), Admission::Serve);
+        assert_eq!(
+            h.apply(&Outcome::Success, Instant::now()).map(|t| t.to),
+            Some(StateKind::Healthy)
+        );
+        h.apply(
+            &Outcome::Forbidden {
+                retry_after: Some(Duration::from_secs(9)),
+            },
+            Instant::now(),
+        );
+        assert_eq!(h.ready_at(), Some(Instant::now() + Duration::from_secs(9)));
     }
 
     #[test]

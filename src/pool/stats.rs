@@ -16,8 +16,8 @@ pub struct TokenStats {
     pub enabled: bool,
     pub priority: i64,
     pub weight: u32,
-    /// healthy, cooling, ejected, probing, exhausted, invalid, expired, disabled (by the config) or
-    /// disabled-by-operator (until the next reload).
+    /// healthy, cooling, ejected, probing, exhausted, invalid, forbidden, suspended, expired, disabled (by the
+    /// config) or disabled-by-operator (until the next reload).
     pub state: &'static str,
     pub reason: String,
     pub since: String,

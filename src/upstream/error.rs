@@ -11,6 +11,12 @@ pub enum UpstreamError {
     Unauthorized,
     #[error("upstream quota exhausted (477)")]
     QuotaExhausted,
+    /// A 477 whose body speaks of a suspension: the licence is suspended, not out of quota. The body, scrubbed.
+    #[error("JetBrains AI suspended the token's licence (477): {0}")]
+    Suspended(String),
+    /// 403: the upstream refuses this token for now (not a bad JWT: that is a 401).
+    #[error("upstream refused the token (403 forbidden)")]
+    Forbidden { retry_after: Option<Duration> },
     #[error("upstream rate limited the token (429)")]
     RateLimited { retry_after: Option<Duration> },
     /// 400/404/413/422: the request itself is bad. Passed on to the client with this status.
@@ -41,7 +47,9 @@ impl UpstreamError {
         secrets: &[&str],
     ) -> Self {
         match status {
-            401 | 403 => UpstreamError::Unauthorized,
+            401 => UpstreamError::Unauthorized,
+            403 => UpstreamError::Forbidden { retry_after },
+            477 if mentions_suspension(body) => UpstreamError::Suspended(opaque(body, secrets)),
             477 => UpstreamError::QuotaExhausted,
             429 => UpstreamError::RateLimited { retry_after },
             400 | 404 | 413 | 422 => UpstreamError::Request {
@@ -60,6 +68,10 @@ impl UpstreamError {
         match self {
             UpstreamError::Unauthorized => Outcome::Unauthorized,
             UpstreamError::QuotaExhausted => Outcome::QuotaExhausted { until: None },
+            UpstreamError::Suspended(_) => Outcome::Suspended,
+            UpstreamError::Forbidden { retry_after } => Outcome::Forbidden {
+                retry_after: *retry_after,
+            },
             UpstreamError::RateLimited { retry_after } => Outcome::RateLimited {
                 retry_after: *retry_after,
             },
@@ -81,6 +93,13 @@ impl UpstreamError {
             UpstreamError::Request { .. } | UpstreamError::Redirected { .. }
         )
     }
+}
+
+/// Whether a 477's body says the licence is suspended rather than out of quota: JBA matches
+/// `/license suspension|suspended/i` (docs/UPSTREAM.md); either word is enough here.
+fn mentions_suspension(body: &str) -> bool {
+    let lower = body.to_lowercase();
+    lower.contains("suspension") || lower.contains("suspended")
 }
 
 /// Where a redirect pointed, as scheme, host and port only: a path or query may carry anything, userinfo a password.
@@ -148,6 +167,10 @@ mod tests {
     fn statuses_classify_as_the_upstream_table_says() {
         let classify = |status| UpstreamError::from_status(status, None, "", &[]);
         assert!(matches!(classify(401), UpstreamError::Unauthorized));
+        assert!(matches!(
+            classify(403),
+            UpstreamError::Forbidden { retry_after: None }
+        ));
         assert!(matches!(classify(477), UpstreamError::QuotaExhausted));
         assert!(matches!(classify(429), UpstreamError::RateLimited { .. }));
         assert!(matches!(
@@ -157,6 +180,28 @@ mod tests {
         assert!(matches!(classify(503), UpstreamError::Fault(_)));
         assert!(!classify(400).retriable());
         assert!(classify(500).retriable());
+    }
+
+    #[test]
+    fn a_477_that_speaks_of_suspension_is_a_suspension_not_exhaustion() {
+        for body in [
+            "License SUSPENDED for account",
+            r#"{"error":"license suspension in effect"}"#,
+        ] {
+            let err = UpstreamError::from_status(477, None, body, &[]);
+            assert!(matches!(err, UpstreamError::Suspended(_)), "{body}");
+            assert_eq!(err.outcome(), Outcome::Suspended);
+            assert!(err.retriable(), "another token may serve");
+        }
+        let quota = UpstreamError::from_status(477, None, "quota exhausted", &[]);
+        assert_eq!(quota.outcome(), Outcome::QuotaExhausted { until: None });
+        let forbidden = UpstreamError::from_status(403, Some(Duration::from_secs(7)), "no", &[]);
+        assert_eq!(
+            forbidden.outcome(),
+            Outcome::Forbidden {
+                retry_after: Some(Duration::from_secs(7))
+            }
+        );
     }
 
     #[test]

@@ -1,7 +1,9 @@
 //! The JetBrains AI client: chat streams, quota checks and JWT refresh over one shared HTTP connection pool; and
 //! the upstream's wire model, which nothing here translates: `request` (the chat body's shape, message types and
-//! endpoint paths), `parameters` (the `llm.parameters.*` keys and their pairs), `event` (one SSE `data:` payload → an `UpstreamEvent`), `sse` (SSE framing), `stream` (a chat
-//! answer's events, with the timeouts), `error` (statuses → what the pool does).
+//! endpoint paths), `parameters` (the `llm.parameters.*` keys and their pairs), `event` (one SSE `data:` payload →
+//! an `UpstreamEvent`), `sse` (SSE framing), `stream` (a chat answer's events, with the timeouts), `error` (statuses
+//! → what the pool does); and `oauth`, the call to JetBrains' account service that turns a refresh token into an ID
+//! token.
 //!
 //! Timeouts are layered because a total deadline would cut long streams: connect, time to response headers
 //! (`request_timeout`), time to the first content (`first_byte_timeout`) and the longest wait between two pieces of
@@ -9,6 +11,7 @@
 
 pub mod error;
 pub mod event;
+pub mod oauth;
 pub mod parameters;
 pub mod request;
 mod sse;
@@ -24,14 +27,18 @@ pub use error::UpstreamError;
 pub use stream::{EventStream, MAX_LINE_BYTES};
 
 use crate::config::{Config, UpstreamApi};
+use crate::models::catalog::Profile;
 use crate::pool::QuotaInfo;
 use request::{GrazieRequest, path_for};
 
 pub const QUOTA_PATH: &str = "/user/v5/quota/get";
+/// The profile catalogue (GAC `Ver8.profiles`; docs/UPSTREAM.md "Models"). A GET that costs no quota.
+pub const PROFILES_PATH: &str = "/user/v5/llm/profiles/v8";
 /// Error bodies are read this far and no further; the rest is never read (the connection is dropped), so an
 /// upstream answering a 1 GiB error costs 64 KiB. Only the first 300 characters are shown anyway.
 const MAX_ERROR_BODY: usize = 64 * 1024;
-/// The quota and refresh answers are a few hundred bytes; a larger one is refused rather than read into memory.
+/// The quota and refresh answers are a few hundred bytes, the profile catalogue some tens of KiB; a larger answer
+/// is refused rather than read into memory.
 const MAX_JSON_BODY: usize = 1024 * 1024;
 pub const REFRESH_PATH: &str = "/auth/jetbrains-jwt/provide-access/license/v2";
 const JWT_HEADER: &str = "grazie-authenticate-jwt";
@@ -55,6 +62,10 @@ pub struct UpstreamClient {
     /// Configured credentials that do not look like JWTs (those are scrubbed by shape): scrubbed from upstream
     /// error bodies verbatim, in case the upstream echoes one back.
     verbatim: std::sync::Arc<[secrecy::SecretString]>,
+    /// For the account service (`oauth`): its own client, so the JetBrains AI headers (`grazie-agent`) never go
+    /// there; no redirects either.
+    oauth: reqwest::Client,
+    oauth_url: String,
 }
 
 impl UpstreamClient {
@@ -75,6 +86,10 @@ impl UpstreamClient {
             .tcp_nodelay(true)
             .pool_idle_timeout(Duration::from_secs(90))
             .build()?;
+        let oauth = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .connect_timeout(config.connect_timeout)
+            .build()?;
         let base = &config.upstream_url;
         let chat_urls = [
             path_for("", UpstreamApi::V8),
@@ -94,6 +109,8 @@ impl UpstreamClient {
                 idle: config.idle_timeout,
             },
             verbatim: verbatim_secrets(config),
+            oauth,
+            oauth_url: config.oauth_url.clone(),
         })
     }
 
@@ -102,6 +119,7 @@ impl UpstreamClient {
     pub fn for_config(&self, config: &Config) -> Self {
         Self {
             verbatim: verbatim_secrets(config),
+            oauth_url: config.oauth_url.clone(),
             ..self.clone()
         }
     }
@@ -149,6 +167,20 @@ impl UpstreamClient {
         })
     }
 
+    /// Asks which profiles this token can use and what each takes (`profiles/v8`; costs no quota).
+    pub async fn profiles(&self, jwt: &str) -> Result<Vec<Profile>, UpstreamError> {
+        let send = self
+            .http
+            .get(format!("{}{PROFILES_PATH}", self.base))
+            .header(JWT_HEADER, jwt)
+            .header(CONTENT_TYPE, "application/json")
+            .send();
+        let response = self.answered(send, jwt).await?;
+        let body: Value = self.json_body(response).await?;
+        crate::models::catalog::parse(&body)
+            .map_err(|why| UpstreamError::Fault(format!("profiles/v8 answer unreadable: {why}")))
+    }
+
     /// Exchanges refresh credentials for a new JWT.
     pub async fn refresh(
         &self,
@@ -177,21 +209,7 @@ impl UpstreamClient {
         send: impl Future<Output = reqwest::Result<reqwest::Response>>,
         credential: &str,
     ) -> Result<reqwest::Response, UpstreamError> {
-        let response = tokio::time::timeout(self.request_timeout, send)
-            .await
-            .map_err(|_| {
-                UpstreamError::Fault(format!(
-                    "no answer from upstream within {:?}",
-                    self.request_timeout
-                ))
-            })?
-            .map_err(|e| {
-                if e.is_connect() {
-                    UpstreamError::Unreachable(describe(&e))
-                } else {
-                    UpstreamError::Fault(describe(&e))
-                }
-            })?;
+        let response = self.headers_of(send).await?;
         let status = response.status().as_u16();
         if status == 200 {
             return Ok(response);
@@ -212,15 +230,7 @@ impl UpstreamClient {
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.trim().parse::<u64>().ok())
             .map(Duration::from_secs);
-        let body = tokio::time::timeout(
-            Duration::from_secs(5),
-            read_capped(response, MAX_ERROR_BODY),
-        )
-        .await
-        .ok()
-        .and_then(Result::ok)
-        .map(|(bytes, _)| String::from_utf8_lossy(&bytes).into_owned())
-        .unwrap_or_default();
+        let body = error_body(response).await;
         let mut secrets: Vec<&str> = self.verbatim.iter().map(|s| s.expose_secret()).collect();
         secrets.push(credential);
         Err(UpstreamError::from_status(
@@ -229,6 +239,29 @@ impl UpstreamClient {
             &body,
             &secrets,
         ))
+    }
+
+    /// Waits for response headers, bounded by `request_timeout`; a connection that cannot be made is
+    /// `Unreachable`, anything else that fails a `Fault`.
+    async fn headers_of(
+        &self,
+        send: impl Future<Output = reqwest::Result<reqwest::Response>>,
+    ) -> Result<reqwest::Response, UpstreamError> {
+        tokio::time::timeout(self.request_timeout, send)
+            .await
+            .map_err(|_| {
+                UpstreamError::Fault(format!(
+                    "no answer from upstream within {:?}",
+                    self.request_timeout
+                ))
+            })?
+            .map_err(|e| {
+                if e.is_connect() {
+                    UpstreamError::Unreachable(describe(&e))
+                } else {
+                    UpstreamError::Fault(describe(&e))
+                }
+            })
     }
 
     async fn json_body(&self, response: reqwest::Response) -> Result<Value, UpstreamError> {
@@ -245,6 +278,19 @@ impl UpstreamClient {
         serde_json::from_slice(&bytes)
             .map_err(|e| UpstreamError::Fault(format!("upstream body is not JSON: {e}")))
     }
+}
+
+/// An error answer's body as text, at most `MAX_ERROR_BODY` of it and within 5 s; empty when it cannot be read.
+async fn error_body(response: reqwest::Response) -> String {
+    tokio::time::timeout(
+        Duration::from_secs(5),
+        read_capped(response, MAX_ERROR_BODY),
+    )
+    .await
+    .ok()
+    .and_then(Result::ok)
+    .map(|(bytes, _)| String::from_utf8_lossy(&bytes).into_owned())
+    .unwrap_or_default()
 }
 
 /// Reads at most `cap` bytes of a body; the flag says whether more was left unread.
@@ -269,7 +315,11 @@ fn verbatim_secrets(config: &Config) -> std::sync::Arc<[secrecy::SecretString]> 
     config
         .tokens
         .iter()
-        .flat_map(|t| std::iter::once(&t.token).chain(t.authorization.as_ref()))
+        .flat_map(|t| {
+            std::iter::once(&t.token)
+                .chain(t.authorization.as_ref())
+                .chain(t.refresh_token.as_ref())
+        })
         .filter(|s| !error::looks_like_jwt(s.expose_secret()))
         .cloned()
         .collect()

@@ -72,7 +72,7 @@ async fn online_check_shows_validity_and_quota_and_fails_on_any_bad_token() {
     assert_eq!(asked.len(), 3, "{asked:?}");
     assert!(!asked.contains(&"old".to_string()));
     assert!(
-        fake.requests().iter().all(|r| !r.path.contains("/llm/")),
+        fake.requests().iter().all(|r| !r.path.contains("/stream/")),
         "no chat: checks cost no quota"
     );
     // Quiet off a terminal: no progress bar in the output.

@@ -421,7 +421,7 @@ type Case = (
 
 #[test]
 fn config_errors_exit_with_code_2_and_say_how_to_fix_them() {
-    let cases: [Case; 8] = [
+    let cases: [Case; 11] = [
         (r#"{"server_port": 70000}"#, &[], "server_port"),
         (
             r#"{"max_attempts": 0}"#,
@@ -446,7 +446,22 @@ fn config_errors_exit_with_code_2_and_say_how_to_fix_them() {
         (
             r#"{"jetbrains_tokens": [{"token": "a", "license_id": "l"}]}"#,
             &[],
+            "`license_id` needs `refresh_token` (lasts",
+        ),
+        (
+            r#"{"jetbrains_tokens": [{"token": "a", "authorization": "i"}]}"#,
+            &[],
             "`license_id` and `authorization` go together",
+        ),
+        (
+            r#"{"jetbrains_tokens": [{"token": "a", "refresh_token": "r"}]}"#,
+            &[],
+            "`refresh_token` needs `license_id`",
+        ),
+        (
+            r#"{"jetbrains_tokens": [{"token": "a", "license_id": "l", "refresh_token": "r", "authorization": "i"}]}"#,
+            &[],
+            "give `refresh_token` or `authorization`, not both",
         ),
         (
             "{}",

@@ -309,7 +309,7 @@ async fn the_agents_default_models_fall_back_to_the_newest_profile_of_their_fami
             "messages": [{"role": "user", "content": "Say hello"}]})
     };
     for (model, profile) in [
-        ("claude-opus-4-8", "anthropic-claude-4-6-opus"),
+        ("claude-opus-4-8", "anthropic-claude-4-7-opus"),
         ("claude-sonnet-5", "anthropic-claude-4-6-sonnet"),
         // In the table already: served by its own profile, not by fallback.
         ("claude-haiku-4-5-20251001", "anthropic-claude-4-5-haiku"),
@@ -351,7 +351,7 @@ async fn the_agents_default_models_fall_back_to_the_newest_profile_of_their_fami
     assert_eq!(
         served,
         &json!([
-            {"model": "claude-opus-4-8", "profile": "anthropic-claude-4-6-opus", "pattern": "claude-opus-*", "uses": 1},
+            {"model": "claude-opus-4-8", "profile": "anthropic-claude-4-7-opus", "pattern": "claude-opus-*", "uses": 1},
             {"model": "claude-sonnet-5", "profile": "anthropic-claude-4-6-sonnet", "pattern": "claude-sonnet-*", "uses": 1},
             {"model": "gpt-6.2-sol", "profile": "openai-gpt-5-4", "pattern": "gpt-*", "uses": 2},
         ])
@@ -379,7 +379,7 @@ async fn the_agents_default_models_fall_back_to_the_newest_profile_of_their_fami
         models["model_fallback"]
             .as_array()
             .expect("patterns")
-            .contains(&json!({"pattern": "claude-opus-*", "profile": "anthropic-claude-4-6-opus"}))
+            .contains(&json!({"pattern": "claude-opus-*", "profile": "anthropic-claude-4-7-opus"}))
     );
     // `jbproxy stats` shows them in a table of their own.
     let dir = crate::common::tempdir();
@@ -409,7 +409,7 @@ async fn the_agents_default_models_fall_back_to_the_newest_profile_of_their_fami
         .expect("json");
     assert_eq!(
         one["fallback"],
-        json!({"pattern": "claude-opus-*", "profile": "anthropic-claude-4-6-opus"})
+        json!({"pattern": "claude-opus-*", "profile": "anthropic-claude-4-7-opus"})
     );
 }
 
@@ -417,7 +417,11 @@ async fn the_agents_default_models_fall_back_to_the_newest_profile_of_their_fami
 async fn ids_of_no_family_and_unserved_ids_stay_404_and_the_config_can_change_or_stop_the_fallback()
 {
     let s = Setup::start(&["a"], json!({})).await;
-    for model in ["llama-4", "claude-opus-4-0", "claude-3-opus-20240229"] {
+    for model in [
+        "llama-4",
+        "claude-3-5-sonnet-20240620",
+        "claude-3-opus-20240229",
+    ] {
         let mut body = user("hi");
         body["model"] = json!(model);
         let response = s.chat(body).await;

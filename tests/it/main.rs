@@ -17,6 +17,7 @@ mod cli_tools;
 mod client_details;
 mod completions;
 mod config_examples;
+mod discovery_refresh;
 mod docs;
 mod fidelity;
 mod first_hour;

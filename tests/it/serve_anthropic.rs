@@ -463,8 +463,8 @@ async fn auth_takes_x_api_key_or_bearer_and_refuses_in_anthropic_shape() {
 #[tokio::test]
 async fn unknown_models_are_404_before_any_upstream_call() {
     let s = Setup::start(&["a"], json!({})).await;
-    // Claude Opus 4 has no known profile: it must not be served by another model.
-    for model in ["claude-nope-9", "claude-opus-4-20250514"] {
+    // The first Claude 3.5 Sonnet has no known profile: it must not be served by another model.
+    for model in ["claude-nope-9", "claude-3-5-sonnet-20240620"] {
         for stream in [false, true] {
             let response = messages(&s, &user(model, "hi", stream)).await;
             assert_eq!(response.status(), 404);

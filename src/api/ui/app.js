@@ -17,6 +17,8 @@
     ejected: ['ejected', 's-bad'],
     exhausted: ['out of quota', 's-bad'],
     invalid: ['invalid JWT', 's-bad'],
+    forbidden: ['forbidden (403), cooling', 's-bad'],
+    suspended: ['suspended by JetBrains', 's-bad'],
     expired: ['expired', 's-bad'],
     disabled: ['disabled in config', 's-off'],
     'disabled-by-operator': ['disabled by operator', 's-off'],

@@ -9,7 +9,7 @@ fn every_validation_error_says_what_and_how() {
         (
             r#"{"jetbrains_tokens":[{"token":"a","license_id":"l"}]}"#,
             &[],
-            "`license_id` and `authorization` go together",
+            "`license_id` needs `refresh_token`",
         ),
         (
             r#"{"jetbrains_tokens":[{"token":"a","authorization":"x"}]}"#,

@@ -1,4 +1,4 @@
-//! The quota and refresh endpoints, unknown paths, request recording, shutdown and the JWT helpers.
+//! The quota, profiles, refresh and OAuth endpoints, unknown paths, request recording, shutdown and the JWT helpers.
 
 use std::time::Duration;
 
@@ -285,4 +285,142 @@ fn text_splits_exactly() {
     assert_eq!(split_even("ab", 3).concat(), "ab");
     assert_eq!(split_even("ab", 3).len(), 3);
     assert!(split_even("abc", 0).is_empty());
+}
+
+#[tokio::test]
+async fn oauth_rotates_the_refresh_token_and_answers_oauth_errors() {
+    let fake = fake().await;
+    fake.register_account("rt-1", "lic-1", "alice");
+    let client = reqwest::Client::new();
+    let url = format!("{}/oauth2/token", fake.url());
+    let ask = |form: &'static [(&'static str, &'static str)]| client.post(&url).form(form).send();
+    let response = ask(&[
+        ("grant_type", "refresh_token"),
+        ("client_id", "ide"),
+        ("refresh_token", "rt-1"),
+    ])
+    .await
+    .unwrap();
+    assert_eq!(response.status(), 200);
+    let body: serde_json::Value = response.json().await.unwrap();
+    let id_token = body["id_token"].as_str().unwrap();
+    let left = DecodedJwt::decode(id_token)
+        .unwrap()
+        .time_claim("exp")
+        .unwrap()
+        - crate::epoch::now_secs();
+    assert!((3590..=3600).contains(&left), "{left}");
+    let rotated = body["refresh_token"].as_str().unwrap();
+    assert_ne!(rotated, "rt-1");
+    assert_eq!(
+        fake.current_refresh_token("alice").as_deref(),
+        Some(rotated)
+    );
+    // The ID token buys a JWT for the account's licence.
+    let jwt = refresh_request(&fake, id_token, json!({"licenseId": "lic-1"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(jwt.status(), 200);
+    // The recorded form shows the refresh token by fingerprint only.
+    let recorded = &fake.requests()[0];
+    assert_eq!(recorded.body["grant_type"], "refresh_token");
+    assert_eq!(
+        recorded.body["refresh_token"],
+        crate::secret::fingerprint("rt-1")
+    );
+
+    for (form, status, error) in [
+        (
+            &[
+                ("grant_type", "refresh_token"),
+                ("client_id", "ide"),
+                ("refresh_token", "rt-1"),
+            ][..],
+            400,
+            "invalid_grant",
+        ),
+        (
+            &[
+                ("grant_type", "password"),
+                ("client_id", "ide"),
+                ("refresh_token", "x"),
+            ][..],
+            400,
+            "unsupported_grant_type",
+        ),
+        (
+            &[
+                ("grant_type", "refresh_token"),
+                ("client_id", "web"),
+                ("refresh_token", "x"),
+            ][..],
+            401,
+            "invalid_client",
+        ),
+        (
+            &[("grant_type", "refresh_token"), ("client_id", "ide")][..],
+            400,
+            "invalid_request",
+        ),
+    ] {
+        let response = client.post(&url).form(form).send().await.unwrap();
+        assert_eq!(response.status(), status, "{form:?}");
+        let body: serde_json::Value = response.json().await.unwrap();
+        assert_eq!(body["error"], error, "{form:?}");
+    }
+    let json_body = client
+        .post(&url)
+        .json(&json!({"grant_type": "refresh_token"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(json_body.status(), 400, "a form, not JSON");
+}
+
+#[tokio::test]
+async fn profiles_answer_the_default_table_or_what_a_test_set() {
+    let fake = fake().await;
+    let get = |name: &str| {
+        reqwest::Client::new()
+            .get(format!("{}/user/v5/llm/profiles/v8", fake.url()))
+            .header(
+                "grazie-authenticate-jwt",
+                crate::fake_upstream::mint_jwt(name, Duration::from_secs(60)),
+            )
+            .header("grazie-agent", r#"{"name":"t","version":"1"}"#)
+            .send()
+    };
+    let body: serde_json::Value = get("alice").await.unwrap().json().await.unwrap();
+    let ids: Vec<&str> = body["profiles"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|p| p["id"].as_str())
+        .collect();
+    assert!(
+        ids.contains(&"openai-gpt-4o") && ids.contains(&"anthropic-claude-4-7-opus"),
+        "{ids:?}"
+    );
+    assert!(
+        body["profiles"][0].get("chatDefinition").is_none(),
+        "the fake claims no parameters"
+    );
+    fake.set_profiles(
+        "bob",
+        crate::fake_upstream::Profiles::Answer(json!({"profiles": []})),
+    );
+    fake.set_profiles("carol", crate::fake_upstream::Profiles::Fail(502));
+    fake.set_behaviour("dave", Behaviour::Suspended);
+    assert_eq!(
+        get("bob")
+            .await
+            .unwrap()
+            .json::<serde_json::Value>()
+            .await
+            .unwrap(),
+        json!({"profiles": []})
+    );
+    assert_eq!(get("carol").await.unwrap().status(), 502);
+    assert_eq!(get("dave").await.unwrap().status(), 477);
 }

@@ -163,6 +163,9 @@ mod tests {
             ("claude-3-5-haiku-latest", "anthropic-claude-3.5-haiku"),
             ("claude-sonnet-4-6", "anthropic-claude-4-6-sonnet"),
             ("claude-opus-4-6", "anthropic-claude-4-6-opus"),
+            ("claude-opus-4-7", "anthropic-claude-4-7-opus"),
+            ("claude-opus-4-20250514", "anthropic-claude-4-opus"),
+            ("claude-opus-4-0", "anthropic-claude-4-opus"),
         ] {
             assert_eq!(
                 table.get(alias).map(String::as_str),
@@ -170,8 +173,8 @@ mod tests {
                 "{alias}"
             );
         }
-        // No Opus 4 (4.0) profile is known upstream: its ids stay unmapped rather than served by another model.
-        assert!(!table.contains_key("claude-opus-4-20250514"));
-        assert!(!table.contains_key("claude-opus-4-0"));
+        // No profile is known for the first Claude 3.5 Sonnet: its id stays unmapped rather than served by another
+        // model.
+        assert!(!table.contains_key("claude-3-5-sonnet-20240620"));
     }
 }

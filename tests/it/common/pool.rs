@@ -58,11 +58,12 @@ pub async fn wait_for_state<P: Served>(
     last
 }
 
-/// The token names of the chat requests the fake received, in arrival order.
+/// The token names of the chat requests the fake received, in arrival order (not `profiles/v8`, also under
+/// `/llm/`).
 pub fn chat_order(fake: &FakeUpstream) -> Vec<String> {
     fake.requests()
         .iter()
-        .filter(|r| r.path.contains("/llm/"))
+        .filter(|r| r.path.contains("/stream/"))
         .map(|r| r.token_name.clone().unwrap_or_default())
         .collect()
 }
