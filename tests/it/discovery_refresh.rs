@@ -376,6 +376,39 @@ async fn a_suspended_token_stays_out_across_checks_until_a_reload() {
     chat_ok(&s, "back").await;
 }
 
+#[tokio::test]
+async fn re_enabling_a_suspended_token_brings_it_back_without_a_reload() {
+    let s = Setup::start(&["a", "b"], json!({})).await;
+    s.fake.set_behaviour("a", Behaviour::Suspended);
+    for i in 0..2 {
+        chat_ok(&s, &format!("q{i}")).await;
+    }
+    wait_for_state(&s, "a", "suspended", Duration::from_secs(5)).await;
+    s.fake.set_behaviour("a", Behaviour::Ok);
+
+    let response = s
+        .client
+        .post(s.url("/tokens/a/enable"))
+        .bearer_auth(KEY)
+        .send()
+        .await
+        .expect("POST enable");
+    assert_eq!(response.status(), 200);
+    let body: Value = response.json().await.expect("json");
+    assert_eq!(body["changed"], true, "{body}");
+
+    let st = stats(&s).await;
+    assert_eq!(token(&st, "a")["state"], "healthy", "{st:#}");
+    s.fake.set_behaviour("b", Behaviour::Unauthorized);
+    let before = s.fake.chat_requests_for("a");
+    chat_ok(&s, "back").await;
+    assert_eq!(
+        s.fake.chat_requests_for("a"),
+        before + 1,
+        "served by a again"
+    );
+}
+
 #[tokio::test(start_paused = true)]
 async fn a_403_cools_the_token_for_five_minutes_then_it_returns() {
     let s = Setup::in_process(&["a", "b"], json!({})).await;
