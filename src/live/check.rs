@@ -49,11 +49,17 @@ impl Live {
                 .iter()
                 .filter(|s| catalog.listing(&s.fingerprint).is_some())
                 .count();
-            tracing::info!(
-                "model discovery: {} listed by {listed} of {asked} enabled token(s); the others serve the built-in \
-table",
-                crate::output::count(catalog.profiles().count(), "profile")
-            );
+            let profiles = crate::output::count(catalog.profiles().count(), "profile");
+            if listed == asked {
+                tracing::info!(
+                    "model discovery: {profiles} listed by every enabled token ({asked})"
+                );
+            } else {
+                tracing::info!(
+                    "model discovery: {profiles} listed by {listed} of {asked} enabled token(s); the others serve \
+the built-in table"
+                );
+            }
         }
     }
 
