@@ -44,17 +44,20 @@ pub enum Verdict {
     Unreachable(String),
     /// `--online`: the token's refresh chain gave no JWT; why.
     RefreshFailed(String),
+    /// No JWT in the config, only refresh credentials: jbproxy gets the JWT at start; `--online` tests the chain.
+    NoJwtYet,
 }
 
 impl Verdict {
     pub fn failed(&self) -> bool {
-        !matches!(self, Verdict::Ok | Verdict::Disabled)
+        !matches!(self, Verdict::Ok | Verdict::Disabled | Verdict::NoJwtYet)
     }
 
     fn label(&self) -> &'static str {
         match self {
             Verdict::Ok => "ok",
             Verdict::Disabled => "disabled",
+            Verdict::NoJwtYet => "no JWT yet",
             Verdict::Malformed(_) => "malformed",
             Verdict::Placeholder(_) => "placeholder",
             Verdict::Expired => "expired",
@@ -94,6 +97,9 @@ pub fn judge(
             first_by_fingerprint.insert(token.fingerprint(), &token.name);
             if !token.enabled {
                 return Verdict::Disabled;
+            }
+            if !token.has_jwt() {
+                return Verdict::NoJwtYet;
             }
             match DecodedJwt::decode(token.token.expose_secret()) {
                 Err(err) => Verdict::Malformed(err.to_string()),
@@ -275,7 +281,7 @@ type OnlineResult = Option<Online>;
 fn worth_asking(token: &TokenConfig, verdict: &Verdict) -> bool {
     match verdict {
         Verdict::Ok | Verdict::ExpiresSoon => true,
-        Verdict::Expired => token.can_refresh(),
+        Verdict::Expired | Verdict::NoJwtYet => token.can_refresh(),
         _ => false,
     }
 }
@@ -402,6 +408,9 @@ fn detail(verdict: &Verdict, exp: Option<SystemTime>, now: SystemTime) -> String
         Verdict::NoQuota => "no quota left until the reset".into(),
         Verdict::Unreachable(why) => why.clone(),
         Verdict::RefreshFailed(why) => format!("the JWT could not be refreshed: {why}"),
+        Verdict::NoJwtYet => {
+            "none in the config: serve gets it through the refresh chain at start (--online tests it)".into()
+        }
         _ => match exp {
             Some(exp) if exp <= now => format!("expired {}", jwt::relative(exp, now)),
             Some(exp) => format!("expires {}", jwt::relative(exp, now)),
@@ -416,6 +425,25 @@ mod tests {
 
     fn token(name: &str, text: &str) -> TokenConfig {
         TokenConfig::new(name, text)
+    }
+
+    #[test]
+    fn an_entry_with_only_refresh_credentials_has_no_jwt_yet_and_does_not_fail() {
+        let mut entry = token("a", "");
+        entry.license_id = Some("lic".into());
+        entry.refresh_token = Some(secrecy::SecretString::from("rt-0123456789"));
+        let verdicts = judge(
+            &[entry.clone()],
+            "file",
+            Duration::from_secs(86_400),
+            SystemTime::now(),
+        );
+        assert!(matches!(verdicts[0], Verdict::NoJwtYet));
+        assert!(!verdicts[0].failed());
+        assert!(
+            worth_asking(&entry, &verdicts[0]),
+            "--online runs its chain"
+        );
     }
 
     #[test]

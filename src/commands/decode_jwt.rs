@@ -54,6 +54,12 @@ or --name NAME for a configured one"
                         )
                     }
                 })?;
+            if !token.has_jwt() {
+                anyhow::bail!(
+                    "token \"{name}\" has no JWT in the config: `jbproxy serve` gets one through its refresh chain at \
+                     start (`jbproxy check-tokens --online` tests the chain)"
+                );
+            }
             token.token.expose_secret().to_string()
         }
         (None, None) => {

@@ -263,8 +263,19 @@ impl TokenConfig {
         }
     }
 
+    /// The short name of the token's secret: its JWT's, or, for an entry that starts without one, its refresh
+    /// credential's (so state survives the JWT being renewed, and two such entries never share a slot).
     pub fn fingerprint(&self) -> String {
-        crate::secret::fingerprint(self.token.expose_secret())
+        let refresh = self.refresh_token.as_ref().or(self.authorization.as_ref());
+        match (self.has_jwt(), refresh) {
+            (false, Some(credential)) => crate::secret::fingerprint(credential.expose_secret()),
+            _ => crate::secret::fingerprint(self.token.expose_secret()),
+        }
+    }
+
+    /// False for an entry configured with refresh credentials only: jbproxy gets its JWT at start.
+    pub fn has_jwt(&self) -> bool {
+        !self.token.expose_secret().is_empty()
     }
 
     /// How the token is named in logs and tables: its name and fingerprint, never its text.

@@ -56,16 +56,21 @@ fn resolve(raw: Vec<FileToken>, origin: &Source) -> Result<Vec<TokenConfig>, Con
     let mut tokens = Vec::with_capacity(raw.len());
     for (i, entry) in raw.into_iter().enumerate() {
         let at = format!("{origin}: jetbrains_tokens[{i}]");
-        let token = entry
-            .token
-            .map(|t| t.trim().to_string())
-            .filter(|t| !t.is_empty())
-            .ok_or_else(|| {
-                ConfigError::invalid(
+        let refreshable = entry.license_id.is_some()
+            && (entry.refresh_token.is_some() || entry.authorization.is_some());
+        // An entry that can refresh needs no JWT to start with: jbproxy gets one at start. Its empty text stands for
+        // "no JWT yet" (expired, so nothing is sent with it).
+        let token = match entry.token.map(|t| t.trim().to_string()) {
+            Some(t) if !t.is_empty() => t,
+            _ if refreshable => String::new(),
+            _ => {
+                return Err(ConfigError::invalid(
                     &at,
-                    "`token` is missing or empty; put the JetBrains AI JWT there",
-                )
-            })?;
+                    "`token` is missing or empty; put the JetBrains AI JWT there (or give `license_id` with \
+                     `refresh_token` and jbproxy gets the JWT itself)",
+                ));
+            }
+        };
         let name = entry
             .name
             .filter(|n| !n.trim().is_empty())
@@ -156,6 +161,9 @@ fn check_refresh_keys(
 /// the token came from, for a placeholder left in an example file.
 pub(crate) fn warning(token: &TokenConfig, origin: &str, now: SystemTime) -> Option<String> {
     let text = token.token.expose_secret();
+    if !token.has_jwt() {
+        return None;
+    }
     if super::placeholder::is_placeholder(text) {
         return Some(format!(
             "token {}: {}; put your JetBrains AI JWT there",

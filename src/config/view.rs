@@ -56,7 +56,11 @@ pub fn redacted_json(config: &Config) -> Value {
         .iter()
         .map(|t| {
             let mut entry = json!({
-                "token": redacted(t.token.expose_secret()),
+                "token": if t.has_jwt() {
+                    json!(redacted(t.token.expose_secret()))
+                } else {
+                    Value::Null
+                },
                 "name": t.name,
                 "description": t.description,
                 "priority": t.priority,

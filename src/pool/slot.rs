@@ -133,6 +133,11 @@ impl TokenState {
     }
 
     pub(super) fn set_exp(&self, jwt: &SecretString) {
+        // No JWT yet (an entry with refresh credentials only) counts as expired: nothing is sent until one is got.
+        if jwt.expose_secret().is_empty() {
+            self.exp.store(0, Ordering::Relaxed);
+            return;
+        }
         let exp = crate::jwt::DecodedJwt::decode(jwt.expose_secret())
             .ok()
             .and_then(|j| j.time_claim("exp"))

@@ -120,7 +120,7 @@ async fn discovered_profiles_decide_what_v1_models_lists_and_a_new_id_passes_thr
     assert!(
         s.proxy
             .logs()
-            .contains("model discovery: 3 profiles listed by 2 of 2 enabled token(s)")
+            .contains("model discovery: 3 profiles listed by every enabled token (2)")
     );
 
     // An id the static table lacks but the upstream lists is served as it is.
@@ -528,6 +528,57 @@ fn assert_no_secret(what: &str, text: &str, secrets: &[String]) {
             &secret[..8.min(secret.len())]
         );
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_entry_with_only_refresh_credentials_serves_with_the_jwt_the_chain_gets() {
+    let fake = FakeUpstream::start(FakeOptions::default())
+        .await
+        .expect("fake");
+    fake.register_account(FIRST_REFRESH_TOKEN, "lic-a", "a");
+    let home = common::tempdir();
+    let mut config = chain_config(&fake);
+    config["jetbrains_tokens"][0]
+        .as_object_mut()
+        .expect("entry")
+        .remove("token");
+    let config_path = common::write(
+        home.path(),
+        "config.json",
+        &serde_json::to_string_pretty(&config).expect("json"),
+    );
+
+    let proxy = serve(&config_path);
+    let response = chat_through(&proxy, "hello").await;
+    assert_eq!(response.status(), 200, "{}", proxy.logs());
+    assert_eq!(fake.chat_requests_for("a"), 1, "sent with the chain's JWT");
+    let logs = proxy.logs();
+    assert!(!logs.contains(FIRST_REFRESH_TOKEN), "{logs}");
+
+    // Without refresh credentials the entry still needs its JWT, and the error says both ways out.
+    config["jetbrains_tokens"][0]
+        .as_object_mut()
+        .expect("entry")
+        .remove("refresh_token");
+    config["jetbrains_tokens"][0]
+        .as_object_mut()
+        .expect("entry")
+        .remove("license_id");
+    let bad = common::write(
+        home.path(),
+        "bad.json",
+        &serde_json::to_string_pretty(&config).expect("json"),
+    );
+    let mut cmd = common::jbproxy(home.path());
+    cmd.args(["--config", &bad.display().to_string(), "print-config"]);
+    let run = common::run(&mut cmd);
+    assert_ne!(run.code, Some(0));
+    assert!(
+        run.stderr.contains("`token` is missing or empty")
+            && run.stderr.contains("`refresh_token`"),
+        "{}",
+        run.stderr
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
