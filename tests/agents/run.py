@@ -61,8 +61,6 @@ INSTALL_TIMEOUT = 1200
 # tools are offered (agents offer theirs on every turn); it calls a tool only when the last user message carries its
 # directive, `[[tool:NAME]]`, and then passes the rest of the message as {"input": …} (src/fake_upstream/mod.rs).
 TEXT_MARKER = "agents-probe-7f3a"
-# A model jbproxy's table lists (no fallback), for the case that picks one with ANTHROPIC_MODEL.
-CLAUDE_MODEL = "claude-sonnet-4-6"
 
 
 class Fail(Exception):
@@ -340,17 +338,20 @@ def case_claude_tool(ctx):
     expect(result, ctx.nonce)
 
 
-def case_claude_model(ctx):
-    """ANTHROPIC_MODEL (README's way to pick a model instead of the fallback) reaches jbproxy as the model served."""
-    home = ctx.home("claude-model")
-    env, _ = configure(ctx, "claude", home)
-    env["ANTHROPIC_MODEL"] = CLAUDE_MODEL
-    mark = ctx.stack.log_mark()
-    result = ctx.agent("claude-model", ["claude", "-p", f"Say hello {TEXT_MARKER}"], env, home / "work")
-    expect(result, "Echo:", TEXT_MARKER)
-    served = ctx.stack.served_models(mark)
-    if served != {CLAUDE_MODEL}:
-        raise Fail(f"jbproxy served {sorted(served) or 'nothing'}, not only {CLAUDE_MODEL}")
+def claude_model_case(name, variable, model):
+    """`variable=model` (README's ways to choose a model instead of the fallback) makes jbproxy serve that id, and
+    only it."""
+    def case(ctx):
+        home = ctx.home(name)
+        env, _ = configure(ctx, "claude", home)
+        env[variable] = model
+        mark = ctx.stack.log_mark()
+        result = ctx.agent(name, ["claude", "-p", f"Say hello {TEXT_MARKER}"], env, home / "work")
+        expect(result, "Echo:", TEXT_MARKER)
+        served = ctx.stack.served_models(mark)
+        if served != {model}:
+            raise Fail(f"with {variable}={model} jbproxy served {sorted(served) or 'nothing'}")
+    return name, case
 
 
 def codex_setup(ctx, name, with_mcp):
@@ -461,7 +462,9 @@ def case_continue_tool(ctx):
 
 CASES = {
     "claude": [("claude-text", case_claude_text), ("claude-tool", case_claude_tool),
-               ("claude-model", case_claude_model)],
+               claude_model_case("claude-model", "ANTHROPIC_MODEL", "claude-sonnet-4-6"),
+               # Claude Code's default model is its `opus`, so this variable alone changes what it asks for.
+               claude_model_case("claude-opus-model", "ANTHROPIC_DEFAULT_OPUS_MODEL", "claude-opus-4-6")],
     "codex": [("codex-text", case_codex_text), ("codex-tool", case_codex_tool)],
     "aider": [("aider-edit", case_aider_edit)],
     "opencode": [("opencode-text", case_opencode_text), ("opencode-tool", case_opencode_tool)],

@@ -136,7 +136,7 @@ def doc_blocks(agent):
         blocks.append({"agent": agent, "lang": lang, "path": f"~/{path}", "text": head + text})
     lines = [f"export {k}={v}" for k, v in s["env"].items()]
     if s["quiet_env"]:
-        lines.append("# no telemetry, update checks or error reports:")
+        lines.append("# optional, as the tests run it: no telemetry, update checks or downloads at start")
         lines += [f"export {k}={v}" for k, v in s["quiet_env"].items()]
     lines.append(" ".join([s["command"], *s["quiet_flags"]]))
     blocks.append({"agent": agent, "lang": "sh", "path": None, "text": "\n".join(lines) + "\n"})
