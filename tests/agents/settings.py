@@ -4,7 +4,7 @@
 `setup(agent, url, key)` gives an agent's settings for jbproxy at `url` (no `/v1`) with client key `key`: the
 environment to export (`env`), the environment and flags that only turn off telemetry, update checks and
 first-run notes (`quiet_env`, `quiet_flags`), the config files to write under `$HOME` (`files`) and the command.
-`run.py` runs every case with exactly these (plus what the case itself needs: an MCP server, a prompt, a temp
+`cases.py` runs every case with exactly these (plus what the case itself needs: an MCP server, a prompt, a temp
 `HOME`). README's "Use it with your agent" shows them for `http://127.0.0.1:8080` and `my-client-key`:
 `python3 tests/agents/settings.py` prints those blocks as JSON and `tests/it/docs.rs` checks README holds each of
 them verbatim, so the documented settings are the tested ones. Standard library only.

@@ -28,7 +28,7 @@ fn command_pages() {
     cases.case("commands/*.md");
 }
 
-/// Issue 18: README's agent settings are the ones `tests/agents/run.py` runs every agent with. They live in
+/// Issue 18: README's agent settings are the ones the agents group (`tests/agents/cases.py`) runs with. They live in
 /// `tests/agents/settings.py`, which prints them (for jbproxy on 127.0.0.1:8080, key `my-client-key`) as the blocks
 /// README must show: the section's fenced blocks must be exactly these, in order, and name each config file.
 #[test]
