@@ -1,18 +1,19 @@
 #!/usr/bin/env python3
 """The `agents` test group: real coding agents, as their users run them, through `jbproxy serve` on the fake upstream.
 
-Not run by `cargo test`. It installs pinned agent versions into a cache folder outside the repo (npm:
-@anthropic-ai/claude-code, @openai/codex; pip: aider-chat in a venv), builds and starts the in-repo fake upstream
-(`examples/fake_upstream.rs`) and `jbproxy serve` in front of it, then runs each agent non-interactively with its
-defaults (no model chosen), telemetry and update checks off, and checks what a user sees: the fake's answer in the
-agent's output, and a tool round trip (an MCP tool of this group's own, `mcp_probe.py`, whose result is a nonce
-made up per run) or, for aider, a file edit.
+Not run by `cargo test` (`.ci/run` runs it after). It installs pinned agent versions into a cache folder outside the
+repo (npm: @anthropic-ai/claude-code, @openai/codex, opencode-ai, @continuedev/cli; PyPI: aider-chat in a venv made
+with uv), all at once, builds and starts the in-repo fake upstream (`examples/fake_upstream.rs`) and `jbproxy serve`
+in front of it, then runs the cases of `cases.py`: each agent non-interactively with the settings of `settings.py`
+(the ones README shows), telemetry and update checks off, checking what a user sees: the fake's answer in the
+agent's output, and a tool round trip (an MCP tool of this group's own, `mcp_probe.py`, whose result is a nonce made
+up per run) or, for aider, a file edit.
 
 Every case prints PASS or FAIL with the reason; the run ends with `N passed, M failed` and exits non-zero if any
 case failed or anything could not be installed (a registry that cannot be reached fails loudly; nothing is
-skipped). See tests/agents/README.md for the expected failures and how CI runs it.
+skipped). See tests/agents/README.md.
 
-Usage: tests/agents/run.sh [--only claude,codex,aider] [--cache DIR] [--keep]
+Usage: tests/agents/run.sh [--only claude,codex,aider,opencode,continue] [--cache DIR] [--keep]
 Standard library only.
 """
 
@@ -28,29 +29,30 @@ import sys
 import tempfile
 import time
 import urllib.request
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+
+from cases import CASES, Ctx, Fail
 
 # Pinned versions: the ones issue 18 was written against. Bump them together with tests/fixtures/agents/.
 CLAUDE_CODE = "2.1.197"
 CODEX = "0.171.0"
+OPENCODE = "1.18.33"
+CONTINUE_CLI = "1.5.47"
 AIDER = "0.86.2"
 # aider is installed with uv: the same wheels from PyPI, resolved and fetched in ~10 s where pip took 4-8 minutes.
 UV = "0.13.9"
 
+# agent → (npm package, version, the command it installs)
+NPM_AGENTS = {
+    "claude": ("@anthropic-ai/claude-code", CLAUDE_CODE, "claude"),
+    "codex": ("@openai/codex", CODEX, "codex"),
+    "opencode": ("opencode-ai", OPENCODE, "opencode"),
+    "continue": ("@continuedev/cli", CONTINUE_CLI, "cn"),
+}
+
 REPO = Path(__file__).resolve().parents[2]
-HERE = Path(__file__).resolve().parent
-CASE_TIMEOUT = 150  # seconds; an agent in a retry loop is stopped and the case fails
 INSTALL_TIMEOUT = 1200
-
-# The user text each case sends. The fake upstream echoes the last user message ("Echo: …"), so the marker coming
-# back in the agent's output proves the answer travelled fake → jbproxy → agent. The fake answers text even when
-# tools are offered (agents offer theirs on every turn); it calls a tool only when the last user message carries its
-# directive, `[[tool:NAME]]`, and then passes the rest of the message as {"input": …} (src/fake_upstream/mod.rs).
-TEXT_MARKER = "agents-probe-7f3a"
-
-
-class Fail(Exception):
-    """A case failed: the message says what the user would have seen."""
 
 
 class SetupError(Exception):
@@ -84,20 +86,26 @@ def npm_version(prefix, package):
         return None
 
 
-def install_npm(cache):
-    prefix = cache / "npm"
-    wanted = {"@anthropic-ai/claude-code": CLAUDE_CODE, "@openai/codex": CODEX}
-    if all(npm_version(prefix, p) == v for p, v in wanted.items()) and (prefix / "node_modules/.bin/claude").exists():
-        return prefix / "node_modules" / ".bin", "cached"
-    prefix.mkdir(parents=True, exist_ok=True)
-    specs = [f"{p}@{v}" for p, v in wanted.items()]
-    # Claude Code's postinstall copies its native binary into place; it must run.
-    run(["npm", "install", "--prefix", str(prefix), "--no-audit", "--no-fund", "--no-save", *specs],
-        what=f"npm install {' '.join(specs)} (is the npm registry reachable?)")
-    for p, v in wanted.items():
-        if npm_version(prefix, p) != v:
-            raise SetupError(f"npm install left {p} at {npm_version(prefix, p)}, not {v}")
-    return prefix / "node_modules" / ".bin", "installed"
+def install_npm(cache, agent):
+    """One agent's npm package in a prefix of its own (named by its version), so agents install in parallel and a
+    version bump never disturbs the others."""
+    package, version, command = NPM_AGENTS[agent]
+    prefix = cache / f"npm-{agent}-{version}"
+    bin_dir = prefix / "node_modules" / ".bin"
+    if npm_version(prefix, package) == version and (bin_dir / command).exists():
+        return bin_dir, "cached"
+    shutil.rmtree(prefix, ignore_errors=True)
+    prefix.mkdir(parents=True)
+    # --prefer-offline: a tarball or manifest already in npm's own cache is used without asking the registry again.
+    # Install scripts must run: Claude Code's and opencode's postinstall put their native binary into place.
+    run(["npm", "install", "--prefix", str(prefix), "--prefer-offline", "--no-audit", "--no-fund", "--no-save",
+         "--no-update-notifier", "--loglevel=error", f"{package}@{version}"],
+        what=f"npm install {package}@{version} (is the npm registry reachable?)")
+    if npm_version(prefix, package) != version:
+        raise SetupError(f"npm install left {package} at {npm_version(prefix, package)}, not {version}")
+    if not (bin_dir / command).exists():
+        raise SetupError(f"npm install {package}@{version} did not provide `{command}`")
+    return bin_dir, "installed"
 
 
 def install_aider(cache):
@@ -148,9 +156,11 @@ class Stack:
     def __init__(self, work, key, aliases):
         self.work, self.key, self.procs, self.files, self.aliases = work, key, [], [], aliases
 
-    def start(self):
+    def build(self):
         run(["cargo", "build", "--quiet", "--bin", "jbproxy", "--example", "fake_upstream"], cwd=REPO,
             what="cargo build --bin jbproxy --example fake_upstream")
+
+    def start(self):
         target = Path(os.environ.get("CARGO_TARGET_DIR", REPO / "target")) / "debug"
         config = self.work / "jbproxy.json"
         self.port = free_port()
@@ -194,13 +204,20 @@ class Stack:
     def log_mark(self):
         return self.log_path.stat().st_size
 
-    def log_since(self, mark):
-        """jbproxy's log lines since `mark` that say a request failed, without colour codes."""
+    def log_text(self, mark):
+        """jbproxy's log since `mark`, without colour codes."""
         with open(self.log_path, encoding="utf-8", errors="replace") as f:
             f.seek(mark)
-            text = re.sub(r"\x1b\[[0-9;]*m", "", f.read())
-        return [line.split(": ", 1)[-1] for line in text.splitlines()
+            return re.sub(r"\x1b\[[0-9;]*m", "", f.read())
+
+    def log_since(self, mark):
+        """jbproxy's log lines since `mark` that say a request failed."""
+        return [line.split(": ", 1)[-1] for line in self.log_text(mark).splitlines()
                 if " failed" in line or "WARN" in line or "ERROR" in line]
+
+    def served_models(self, mark):
+        """The model ids jbproxy logged as served since `mark` (src/api/relay.rs, "chat completion served")."""
+        return set(re.findall(r"chat completion served model=(\S+)", self.log_text(mark)))
 
     def stop(self):
         for proc in reversed(self.procs):
@@ -214,170 +231,47 @@ class Stack:
             f.close()
 
 
-# --- the cases -------------------------------------------------------------------------------------------------------
-
-
-class Ctx:
-    def __init__(self, stack, work, npm_bin, aider):
-        self.stack, self.work, self.npm_bin, self.aider = stack, work, npm_bin, aider
-        self.nonce = "nonce-" + secrets.token_hex(6)
-
-    def home(self, name):
-        home = self.work / "homes" / name
-        (home / "work").mkdir(parents=True, exist_ok=True)
-        return home
-
-    def base_env(self, home):
-        # A clean environment: nothing of the user's or CI's agent config may leak in.
-        path = os.pathsep.join([str(self.npm_bin), str(Path(sys.executable).parent), "/usr/local/bin", "/usr/bin",
-                                "/bin"])
-        return {"PATH": path, "HOME": str(home), "TERM": "dumb", "NO_COLOR": "1", "LANG": "C.UTF-8"}
-
-    def mcp_calls(self, name):
-        return self.work / f"{name}.mcp-calls"
-
-    def agent(self, name, cmd, env, cwd):
-        """Runs one agent; returns (exit code, stdout, stderr, jbproxy failures) and keeps the output files."""
-        mark = self.stack.log_mark()
-        try:
-            proc = subprocess.run(cmd, env=env, cwd=cwd, stdin=subprocess.DEVNULL, capture_output=True, text=True,
-                                  timeout=CASE_TIMEOUT)
-            rc, out, err = proc.returncode, proc.stdout, proc.stderr
-        except subprocess.TimeoutExpired as e:
-            rc = "timeout"
-            out = e.stdout.decode(errors="replace") if isinstance(e.stdout, bytes) else (e.stdout or "")
-            err = e.stderr.decode(errors="replace") if isinstance(e.stderr, bytes) else (e.stderr or "")
-        (self.work / f"{name}.stdout").write_text(out)
-        (self.work / f"{name}.stderr").write_text(err)
-        return rc, out, err, self.stack.log_since(mark)
-
-
-def explain(rc, out, err, proxy_failures, wanted):
-    seen = (out.strip() or err.strip()).splitlines()
-    agent_said = " | ".join(line.strip() for line in seen[-3:] if line.strip())[:400]
-    reason = f"exit {rc}; {wanted} not in the output; agent said: {agent_said or '(nothing)'}"
-    if proxy_failures:
-        reason += f"; jbproxy: {proxy_failures[-1][:300]}"
-    return reason
-
-
-def expect(result, *needles):
-    rc, out, err, proxy_failures = result
-    missing = [n for n in needles if n not in out]
-    if rc != 0 or missing:
-        raise Fail(explain(rc, out, err, proxy_failures, " and ".join(repr(n) for n in missing) or "success"))
-
-
-def claude_env(ctx, home):
-    return dict(ctx.base_env(home), ANTHROPIC_BASE_URL=ctx.stack.url, ANTHROPIC_API_KEY=ctx.stack.key,
-                DISABLE_TELEMETRY="1", DISABLE_AUTOUPDATER="1", DISABLE_ERROR_REPORTING="1",
-                CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC="1",
-                # -p mode otherwise sends the first request before MCP servers have connected.
-                MCP_CONNECTION_NONBLOCKING="false")
-
-
-def mcp_server(ctx, name):
-    return {"command": sys.executable, "args": [str(HERE / "mcp_probe.py")],
-            "env": {"AGENTS_PROBE_NONCE": ctx.nonce, "AGENTS_PROBE_CALLS": str(ctx.mcp_calls(name))}}
-
-
-def case_claude_text(ctx):
-    home = ctx.home("claude-text")
-    result = ctx.agent("claude-text", ["claude", "-p", f"Say hello {TEXT_MARKER}"], claude_env(ctx, home),
-                       home / "work")
-    expect(result, "Echo:", TEXT_MARKER)
-
-
-def case_claude_tool(ctx):
-    home = ctx.home("claude-tool")
-    config = home / "mcp.json"
-    config.write_text(json.dumps({"mcpServers": {"probe": dict(mcp_server(ctx, "claude-tool"), type="stdio")}}))
-    # The directive names the MCP tool as Claude Code offers it. Built-in tools off: the case is about the MCP round
-    # trip, and they would only make the request larger. The model is still Claude Code's default.
-    prompt = "[[tool:mcp__probe__probe_nonce]] Call the probe_nonce tool and tell me the nonce"
-    cmd = ["claude", "-p", prompt, "--tools", "",
-           "--mcp-config", str(config), "--strict-mcp-config", "--allowedTools", "mcp__probe__probe_nonce"]
-    result = ctx.agent("claude-tool", cmd, claude_env(ctx, home), home / "work")
-    expect(result, ctx.nonce)
-
-
-def codex_setup(ctx, name, with_mcp):
-    home = ctx.home(name)
-    codex_home = home / ".codex"
-    codex_home.mkdir(exist_ok=True)
-    config = f"""model_provider = "jbproxy"
-check_for_update_on_startup = false
-
-[model_providers.jbproxy]
-name = "jbproxy"
-base_url = "{ctx.stack.url}/v1"
-env_key = "JBPROXY_API_KEY"
-wire_api = "responses"
-
-[analytics]
-enabled = false
-"""
-    if with_mcp:
-        server = mcp_server(ctx, name)
-        env = ", ".join(f'{k} = "{v}"' for k, v in server["env"].items())
-        config += f"""
-[mcp_servers.probe]
-command = "{server['command']}"
-args = ["{server['args'][0]}"]
-default_tools_approval_mode = "approve"
-env = {{ {env} }}
-"""
-    (codex_home / "config.toml").write_text(config)
-    env = dict(ctx.base_env(home), CODEX_HOME=str(codex_home), JBPROXY_API_KEY=ctx.stack.key)
-    return home, env
-
-
-def case_codex_text(ctx):
-    home, env = codex_setup(ctx, "codex-text", with_mcp=False)
-    result = ctx.agent("codex-text", ["codex", "exec", "--skip-git-repo-check", f"Say hello {TEXT_MARKER}"], env,
-                       home / "work")
-    expect(result, "Echo:", TEXT_MARKER)
-
-
-def case_codex_tool(ctx):
-    home, env = codex_setup(ctx, "codex-tool", with_mcp=True)
-    # Codex's default model speaks "code mode": tools are reached through its `exec` tool (JavaScript). The
-    # directive makes the fake call `exec` (matched by its last part whatever namespace the Responses face gives it)
-    # with the rest of the prompt as `input`: JavaScript that calls the probe tool.
-    prompt = '[[tool:exec]] text(await tools.mcp__probe__probe_nonce({input: "probe"}))'
-    result = ctx.agent("codex-tool", ["codex", "exec", "--skip-git-repo-check", prompt], env, home / "work")
-    expect(result, ctx.nonce)
-
-
-def case_aider_edit(ctx):
-    home = ctx.home("aider-edit")
-    work = home / "work"
-    target = work / "hello.py"
-    target.write_text('def greet():\n    return "hello"\n')
-    edited = f"edited-{TEXT_MARKER}"
-    # The fake echoes this message, so the echo is a SEARCH/REPLACE block aider applies: a real edit round trip.
-    message = (f"Apply this edit exactly:\nhello.py\n```python\n<<<<<<< SEARCH\n    return \"hello\"\n=======\n"
-               f"    return \"{edited}\"\n>>>>>>> REPLACE\n```")
-    env = dict(ctx.base_env(home), OPENAI_API_BASE=f"{ctx.stack.url}/v1", OPENAI_API_KEY=ctx.stack.key,
-               LITELLM_LOCAL_MODEL_COST_MAP="True")
-    cmd = [str(ctx.aider), "--no-git", "--analytics-disable", "--no-check-update", "--no-show-release-notes",
-           "--yes-always", "--no-pretty", "hello.py", "--message", message]
-    result = ctx.agent("aider-edit", cmd, env, work)
-    expect(result, "Echo:", "Applied edit to hello.py")
-    if edited not in target.read_text():
-        raise Fail(f"aider reported the edit but hello.py does not contain {edited!r}")
-
-
-CASES = {
-    "claude": [("claude-text", case_claude_text), ("claude-tool", case_claude_tool)],
-    "codex": [("codex-text", case_codex_text), ("codex-tool", case_codex_tool)],
-    "aider": [("aider-edit", case_aider_edit)],
-}
+def install_all(cache, agents, stack):
+    """Installs what `agents` need and builds jbproxy, all at once (each is mostly waiting on the network or on
+    another process); returns (agent → npm bin folder, the aider command). Every failure is reported, not only the
+    first."""
+    jobs = {}
+    with ThreadPoolExecutor(max_workers=len(agents) + 1) as pool:
+        def timed(fn, *args):
+            t = time.monotonic()
+            out = fn(*args)
+            return out, time.monotonic() - t
+        jobs["jbproxy"] = pool.submit(timed, stack.build)
+        for agent in agents:
+            if agent in NPM_AGENTS:
+                jobs[agent] = pool.submit(timed, install_npm, cache, agent)
+            elif agent == "aider":
+                jobs[agent] = pool.submit(timed, install_aider, cache)
+        errors, bins, aider = [], {}, None
+        for name, job in jobs.items():
+            try:
+                out, secs = job.result()
+            except SetupError as e:
+                errors.append(str(e))
+                continue
+            if name == "jbproxy":
+                log(f"cargo build --bin jbproxy --example fake_upstream ({secs:.0f} s)")
+                continue
+            path, how = out
+            version = NPM_AGENTS[name][1] if name in NPM_AGENTS else AIDER
+            log(f"{name} {version} ({how}, {secs:.0f} s)")
+            if name == "aider":
+                aider = path
+            else:
+                bins[name] = path
+    if errors:
+        raise SetupError("\n".join(errors))
+    return bins, aider
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--only", default="claude,codex,aider", help="comma-separated agents to run")
+    parser.add_argument("--only", default=",".join(CASES), help="comma-separated agents to run")
     parser.add_argument("--cache", default=os.environ.get("JBPROXY_AGENTS_CACHE",
                                                           str(Path.home() / ".cache" / "jbproxy-agents")))
     parser.add_argument("--alias", action="append", default=[], metavar="ID=PROFILE",
@@ -402,18 +296,11 @@ def main():
     results = []
     try:
         started = time.monotonic()
-        npm_bin, aider = None, None
-        if "claude" in agents or "codex" in agents:
-            npm_bin, how = install_npm(cache)
-            log(f"npm agents: Claude Code {CLAUDE_CODE}, Codex {CODEX} ({how}, {time.monotonic() - started:.0f} s)")
-        if "aider" in agents:
-            t = time.monotonic()
-            aider, how = install_aider(cache)
-            log(f"aider {AIDER} ({how}, {time.monotonic() - t:.0f} s)")
+        bins, aider = install_all(cache, agents, stack)
         t = time.monotonic()
         stack.start()
-        log(f"jbproxy serve on {stack.url} over the fake upstream ({time.monotonic() - t:.0f} s to build and start)")
-        ctx = Ctx(stack, work, npm_bin or Path("/nonexistent"), aider)
+        log(f"jbproxy serve on {stack.url} over the fake upstream ({time.monotonic() - t:.0f} s to start)")
+        ctx = Ctx(stack, work, bins, aider)
         for agent in agents:
             for name, case in CASES[agent]:
                 t = time.monotonic()

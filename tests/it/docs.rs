@@ -1,4 +1,5 @@
-//! The console examples in `commands/*.md` run as tests (trycmd), so the pages and the binary cannot drift apart.
+//! The console examples in `commands/*.md` run as tests (trycmd), so the pages and the binary cannot drift apart;
+//! README's "Use it with your agent" holds exactly the settings the agents test group runs with.
 //!
 //! Each page runs in its `commands/<page>.in/` directory (copied to a temp dir when `<page>.out/` exists, for pages
 //! whose examples write files). trycmd cannot remove variables, so every variable jbproxy reads is set to the empty
@@ -25,4 +26,81 @@ fn command_pages() {
         }
     }
     cases.case("commands/*.md");
+}
+
+/// Issue 18: README's agent settings are the ones the agents group (`tests/agents/cases.py`) runs with. They live in
+/// `tests/agents/settings.py`, which prints them (for jbproxy on 127.0.0.1:8080, key `my-client-key`) as the blocks
+/// README must show: the section's fenced blocks must be exactly these, in order, and name each config file.
+#[test]
+fn readme_agent_settings_are_the_tested_ones() {
+    let out = std::process::Command::new("python3")
+        .arg(common::repo("tests/agents/settings.py"))
+        .output()
+        .expect("this test runs tests/agents/settings.py: it needs python3 on the PATH");
+    assert!(
+        out.status.success(),
+        "settings.py failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let wanted: Vec<serde_json::Value> =
+        serde_json::from_slice(&out.stdout).expect("settings.py prints JSON");
+    let readme = std::fs::read_to_string(common::repo("README.md")).expect("README.md");
+    let start = readme
+        .find("\n## Use it with your agent\n")
+        .expect("README has a \"## Use it with your agent\" section");
+    let section = &readme[start + 1..];
+    let section = &section[..section[3..]
+        .find("\n## ")
+        .map_or(section.len(), |end| end + 4)];
+    let shown = fenced_blocks(section);
+    let expected: Vec<(String, String)> = wanted
+        .iter()
+        .map(|b| {
+            (
+                b["lang"].as_str().expect("lang").to_string(),
+                b["text"].as_str().expect("text").to_string(),
+            )
+        })
+        .collect();
+    for (i, want) in expected.iter().enumerate() {
+        assert_eq!(
+            shown.get(i),
+            Some(want),
+            "README's \"Use it with your agent\" block {} differs from what tests/agents/settings.py gives \
+             (`python3 tests/agents/settings.py` prints every block)",
+            i + 1
+        );
+    }
+    assert_eq!(
+        shown.len(),
+        expected.len(),
+        "README's section has blocks the agents group does not run with"
+    );
+    for path in wanted.iter().filter_map(|b| b["path"].as_str()) {
+        assert!(
+            section.contains(path),
+            "README's section does not name {path}"
+        );
+    }
+}
+
+/// The fenced code blocks of a markdown text: (language, content with its final newline).
+fn fenced_blocks(markdown: &str) -> Vec<(String, String)> {
+    let mut blocks = Vec::new();
+    let mut open: Option<(String, String)> = None;
+    for line in markdown.lines() {
+        match open.as_mut() {
+            None => {
+                if let Some(lang) = line.strip_prefix("```") {
+                    open = Some((lang.trim().to_string(), String::new()));
+                }
+            }
+            Some(_) if line == "```" => blocks.extend(open.take()),
+            Some((_, text)) => {
+                text.push_str(line);
+                text.push('\n');
+            }
+        }
+    }
+    blocks
 }
