@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """The `agents` test group: real coding agents, as their users run them, through `jbproxy serve` on the fake upstream.
 
-Not run by `cargo test` (`.ci/run` runs it after). It installs pinned agent versions into a cache folder outside the
+Run by `cargo test` when `JBPROXY_CI=1` or `JBPROXY_AGENTS=1` (tests/it/agents.rs, which hands over the binaries it
+built through `JBPROXY_AGENTS_TARGET`), or by hand with tests/agents/run.sh. It installs pinned agent versions into a cache folder outside the
 repo (npm: @anthropic-ai/claude-code, @openai/codex, opencode-ai, @continuedev/cli; PyPI: aider-chat in a venv made
 with uv), all at once, builds and starts the in-repo fake upstream (`examples/fake_upstream.rs`) and `jbproxy serve`
 in front of it, then runs the cases of `cases.py`: each agent non-interactively with the settings of `settings.py`
@@ -157,11 +158,15 @@ class Stack:
         self.work, self.key, self.procs, self.files, self.aliases = work, key, [], [], aliases
 
     def build(self):
+        # Under `cargo test` the binaries are already built, and cargo holds the build lock until it exits.
+        if os.environ.get("JBPROXY_AGENTS_TARGET"):
+            return
         run(["cargo", "build", "--quiet", "--bin", "jbproxy", "--example", "fake_upstream"], cwd=REPO,
             what="cargo build --bin jbproxy --example fake_upstream")
 
     def start(self):
-        target = Path(os.environ.get("CARGO_TARGET_DIR", REPO / "target")) / "debug"
+        target = Path(os.environ.get("JBPROXY_AGENTS_TARGET")
+                      or Path(os.environ.get("CARGO_TARGET_DIR", REPO / "target")) / "debug")
         config = self.work / "jbproxy.json"
         self.port = free_port()
         fake_log = self.open("fake_upstream.log")

@@ -8,6 +8,7 @@
 mod common;
 
 mod admin_actions;
+mod agents;
 mod architecture;
 mod body_memory;
 mod check_tokens_online;
