@@ -2,9 +2,12 @@
 //! when no token can serve, wrong methods and malformed requests, `HEAD /`, the model fallback for ids newer than the
 //! table, and `/v1/models` in Anthropic's shape. All over real sockets against `jbproxy serve` and the fake upstream.
 
+use std::time::Duration;
+
 use jbproxy::fake_upstream::Behaviour;
 use serde_json::{Value, json};
 
+use crate::common;
 use crate::common::serve::{KEY, Setup, user};
 
 const NO_TOKENS: &str = "no available JWT tokens: no healthy JWT tokens available";
@@ -334,7 +337,17 @@ async fn the_agents_default_models_fall_back_to_the_newest_profile_of_their_fami
     );
     assert_eq!(s.chat(codex).await.status(), 200);
 
-    // Logged once per id, however often it is used.
+    // Logged once per id, however often it is used. The log is written off the request path: wait for the last
+    // line to be there before counting.
+    assert!(
+        common::eventually(Duration::from_secs(5), async || s
+            .proxy
+            .logs()
+            .contains("model gpt-6.2-sol is not in the model table"))
+        .await,
+        "{}",
+        s.proxy.logs()
+    );
     let logs = s.proxy.logs();
     for model in ["claude-opus-4-8", "claude-sonnet-5", "gpt-6.2-sol"] {
         let line = format!("model {model} is not in the model table; serving it with");
