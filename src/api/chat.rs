@@ -14,8 +14,9 @@ use tokio_util::sync::CancellationToken;
 use super::auth::ClientAuth;
 use super::face::{self, Face};
 use super::relay::{self, Meta};
-use super::{ApiError, AppState, body, ids};
+use super::{ApiError, AppState, body, ids, native};
 use crate::live::Live;
+use crate::models::native::Family;
 use crate::translate::grazie;
 use crate::translate::openai::request::ChatRequest;
 use crate::translate::openai::response::ResponseBuilder;
@@ -44,6 +45,10 @@ async fn handle(
     drain: CancellationToken,
 ) -> Result<Response, ApiError> {
     let bytes = body::read(body, live.config.max_body_size).await?;
+    if let Some(native) = native::route(&live, &bytes, Family::OpenAi) {
+        drop(bytes);
+        return native::relay(&live, native, started, drain).await;
+    }
     let Prepared {
         model,
         stream,

@@ -20,8 +20,9 @@ use tokio_util::sync::CancellationToken;
 use super::auth::ClientAuth;
 use super::face::{self, Face};
 use super::relay::{self, Meta};
-use super::{ApiError, AppState, body, ids};
+use super::{ApiError, AppState, body, ids, native};
 use crate::live::Live;
+use crate::models::native::Family;
 use crate::translate::anthropic::request::{FIELD_NAMES, MessagesRequest};
 use crate::translate::anthropic::response::MessageBuilder;
 use crate::translate::anthropic::stream::EventWriter;
@@ -99,6 +100,10 @@ async fn handle(
     drain: CancellationToken,
 ) -> Result<Response, ApiError> {
     let bytes = body::read(body, live.config.max_body_size).await?;
+    if let Some(native) = native::route(&live, &bytes, Family::Anthropic) {
+        drop(bytes);
+        return native::relay(&live, native, started, drain).await;
+    }
     let (model, stream, grazie) = prepare(&live, &bytes, Endpoint::Create)?;
     // The body is not needed again: only the upstream body it became is kept, for the failover's attempts.
     drop(bytes);

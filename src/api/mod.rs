@@ -14,6 +14,7 @@ mod ids;
 mod json_errors;
 mod messages;
 mod models;
+mod native;
 pub mod relay;
 mod responses;
 mod ui;

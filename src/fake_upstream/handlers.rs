@@ -18,12 +18,14 @@ use super::reply::{ReplyInput, chat_frames};
 use super::stream::{ActiveGuard, Timing, timed_body};
 use super::validate::{ApiVersion, validate_chat};
 use super::{RecordedRequest, Shared, lock};
+use crate::models::native::Family;
 
 /// Larger than any legitimate body, so only a runaway gets 413: the proxy's own limit is 32 MiB, and the upstream
 /// body it builds from one is a little larger (the memory benchmark sends 32 MB of tiny messages).
 const MAX_BODY: usize = 64 * 1024 * 1024;
 
 mod account;
+mod native;
 
 use account::{profiles, quota, refresh};
 
@@ -33,6 +35,7 @@ enum Route {
     Profiles,
     Refresh,
     OAuth,
+    Native(Family),
     NotFound,
 }
 
@@ -51,6 +54,8 @@ fn route(method: &Method, path: &str) -> Route {
         "/user/v5/quota/get" => Route::Quota,
         "/auth/jetbrains-jwt/provide-access/license/v2" => Route::Refresh,
         "/oauth2/token" => Route::OAuth,
+        "/user/v5/llm/anthropic/v1/messages" => Route::Native(Family::Anthropic),
+        "/user/v5/llm/openai/v1/chat/completions" => Route::Native(Family::OpenAi),
         _ => Route::NotFound,
     }
 }
@@ -95,6 +100,9 @@ pub(super) async fn handle(State(shared): State<Arc<Shared>>, request: Request) 
                 Route::Quota => quota(&shared, &parts.headers, bytes.is_empty(), json.as_ref()),
                 Route::Profiles => profiles(&shared, &parts.headers),
                 Route::Refresh => refresh(&shared, &parts.headers, json.as_ref()),
+                Route::Native(family) => {
+                    native::chat(&shared, &parts.headers, json.as_ref(), family)
+                }
                 Route::OAuth => {
                     let answer = super::oauth::token(&shared, &parts.headers, &bytes);
                     Outcome {

@@ -4,6 +4,7 @@
 mod behaviours;
 mod chat;
 mod endpoints;
+mod native;
 mod validation;
 
 use std::time::Duration;
