@@ -319,3 +319,53 @@ async fn cross_face_requests_and_models_without_a_native_id_go_by_v8() {
     assert_eq!(response.status(), 200);
     assert_eq!(path_of_last(&off), V8_ROUTE);
 }
+
+#[tokio::test]
+async fn an_error_record_before_content_fails_over_and_a_cut_after_it_ends_in_the_face_format() {
+    let options = jbproxy::fake_upstream::FakeOptions {
+        content_events: 6,
+        ..jbproxy::fake_upstream::FakeOptions::default()
+    };
+    let s = Setup::with_options(
+        &["overloaded", "good"],
+        json!({"native_routes": {"anthropic": true}}),
+        options,
+    )
+    .await;
+    let overloaded = "event: message_start\ndata: {\"type\":\"message_start\",\"message\":{}}\n\n\
+        event: error\ndata: {\"type\":\"error\",\"error\":{\"type\":\"overloaded_error\",\"message\":\"busy\"}}\n\n";
+    s.fake
+        .set_behaviour("overloaded", Behaviour::RawStream(overloaded.into()));
+    for _ in 0..2 {
+        let response = messages(&s, &claude_body(true)).await;
+        assert_eq!(response.status(), 200);
+        let text = response.text().await.expect("body");
+        assert!(
+            text.ends_with("event: message_stop\ndata: {\"type\":\"message_stop\"}\n\n"),
+            "{text}"
+        );
+        assert!(
+            !text.contains("busy"),
+            "nothing of the failed attempt reached the client: {text}"
+        );
+    }
+    assert!(s.fake.chat_requests_for("overloaded") >= 1);
+
+    // Cut after the answer started: the client sees Anthropic's error event and no message_stop.
+    s.fake.set_behaviour("overloaded", Behaviour::ServerError);
+    s.fake
+        .set_behaviour("good", Behaviour::CutMidStream { after_events: 6 });
+    let response = messages(&s, &claude_body(true)).await;
+    assert_eq!(response.status(), 200);
+    let text = response.text().await.expect("body");
+    let records = records(&text);
+    let (last, data) = records.last().expect("records");
+    assert_eq!(last, "error", "{text}");
+    assert!(
+        data["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("the answer was cut")),
+        "{text}"
+    );
+    assert!(!text.contains("message_stop"), "{text}");
+}

@@ -67,6 +67,17 @@ pub(super) fn chat(
     if let Some(reply) = error_reply(&behaviour, jwt) {
         return Outcome::now(Some(name), reply);
     }
+    if let Behaviour::RawStream(sse) = &behaviour {
+        let guard = ActiveGuard::new(&shared.active);
+        let body = timed_body(
+            vec![Bytes::from(sse.clone())],
+            Timing::default(),
+            Some(guard),
+            shared.cancel.clone(),
+        );
+        let response = ([(header::CONTENT_TYPE, "text/event-stream")], body).into_response();
+        return Outcome::now(Some(name), response);
+    }
     let spent = shared.options.spent_per_chat;
     let left = shared.quota_entry(&name, |quota| {
         if quota.exhausted() {
