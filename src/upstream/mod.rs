@@ -140,54 +140,22 @@ impl UpstreamClient {
             None => reqwest::Url::parse(&format!("{}{}", self.base, request.path))
                 .map_err(|e| UpstreamError::Fault(format!("bad upstream URL: {e}")))?,
         };
-        let send = self
+        let dialect = native::Dialect::of(request.path);
+        let mut send = self
             .http
             .post(url)
             .header(JWT_HEADER, jwt)
-            .header(CONTENT_TYPE, "application/json")
-            .header(ACCEPT, "text/event-stream")
-            .body(request.body.clone())
-            .send();
+            .header(CONTENT_TYPE, "application/json");
+        // The native routes get no Accept, as the one known client of them sends (docs/UPSTREAM.md).
+        if dialect == native::Dialect::Grazie {
+            send = send.header(ACCEPT, "text/event-stream");
+        }
+        let send = send.body(request.body.clone()).send();
         let response = self.answered(send, jwt).await?;
-        match native::Dialect::of(request.path) {
+        match dialect {
             native::Dialect::Grazie => Ok(EventStream::new(response, self.timeouts)),
-            dialect => self.native_events(response, dialect).await,
+            dialect => native::events(response, dialect, self.timeouts).await,
         }
-    }
-
-    /// A native route's answer as events: its SSE stream, or (for a request that did not ask to stream) its JSON
-    /// answer as one record.
-    async fn native_events(
-        &self,
-        response: reqwest::Response,
-        dialect: native::Dialect,
-    ) -> Result<EventStream, UpstreamError> {
-        let is_json = response
-            .headers()
-            .get(CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| v.contains("application/json"));
-        if !is_json {
-            return Ok(EventStream::new(response, self.timeouts).in_dialect(dialect));
-        }
-        let (bytes, cut) = tokio::time::timeout(
-            self.timeouts.first_event,
-            read_capped(response, MAX_LINE_BYTES),
-        )
-        .await
-        .map_err(|_| UpstreamError::Fault("upstream answer timed out".into()))?
-        .map_err(|e| UpstreamError::Fault(describe(&e)))?;
-        if cut {
-            return Err(UpstreamError::Fault(format!(
-                "upstream answer is larger than {MAX_LINE_BYTES} bytes"
-            )));
-        }
-        // One line, so the answer reads as one SSE record whatever its layout.
-        let answer: Value = serde_json::from_slice(&bytes)
-            .map_err(|e| UpstreamError::Fault(format!("upstream answer is not JSON: {e}")))?;
-        let record = bytes::Bytes::from(format!("data: {answer}\n\n"));
-        let once = futures_util::stream::iter([Ok::<_, String>(record)]);
-        Ok(EventStream::from_bytes(once, self.timeouts).in_dialect(dialect))
     }
 
     /// Asks the quota endpoint (costs no quota): proves the JWT works and says how much is left.
