@@ -1,5 +1,6 @@
 //! `POST /v1/chat/completions`: the OpenAI face. Parses the request, maps the model, and hands the rest to the
-//! shared relay with OpenAI's chunk and completion formats.
+//! shared relay with OpenAI's chunk and completion formats; with `native_routes.openai` on, an OpenAI model goes to
+//! the native route instead (`api::native`).
 
 use std::sync::Arc;
 use std::time::Instant;

@@ -1,7 +1,8 @@
 //! `POST /v1/messages` and `POST /v1/messages/count_tokens`: the Anthropic face, for Claude clients (Claude Code,
 //! the anthropic SDKs). It parses the request into the same typed conversation as the OpenAI face and hands it to
 //! the same mapping and relay (same pool, failover, streaming and shutdown), writing answers and errors in
-//! Anthropic's format.
+//! Anthropic's format. With `native_routes.anthropic` on, a Claude model's message goes to the native route
+//! instead, as the client wrote it (`api::native`).
 //!
 //! Auth takes `x-api-key` (what Anthropic clients send) or `Authorization: Bearer`. `usage` figures are estimates:
 //! the upstream reports no token counts.
