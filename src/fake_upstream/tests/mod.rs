@@ -5,6 +5,7 @@ mod behaviours;
 mod chat;
 mod endpoints;
 mod native;
+mod refresh;
 mod validation;
 
 use std::time::Duration;
