@@ -50,7 +50,7 @@ pub fn route(live: &Live, bytes: &[u8], family: Family) -> Option<Native> {
     };
     let request = GrazieRequest {
         path,
-        body: req.into_upstream(id),
+        body: req.into_upstream(id, family),
         // The upstream reports its own usage on these routes; no estimate is needed.
         prompt_tokens: 0,
     };
@@ -79,7 +79,7 @@ pub async fn relay(
     if stream {
         relay::stream(live, request, meta, NativeWriter::new(family), drain).await
     } else {
-        let json = relay::collect(live, request, &meta, NativeAnswer::default).await?;
+        let json = relay::collect(live, request, &meta, || NativeAnswer::new(family)).await?;
         Ok((StatusCode::OK, axum::Json(json)).into_response())
     }
 }

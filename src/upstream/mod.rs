@@ -154,7 +154,7 @@ impl UpstreamClient {
         let response = self.answered(send, jwt).await?;
         match dialect {
             native::Dialect::Grazie => Ok(EventStream::new(response, self.timeouts)),
-            dialect => native::events(response, dialect, self.timeouts).await,
+            dialect => Ok(EventStream::new(response, self.timeouts).in_dialect(dialect)),
         }
     }
 

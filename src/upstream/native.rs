@@ -7,7 +7,6 @@
 use serde_json::Value;
 
 use super::event::{EventError, NativeRecord, UpstreamEvent};
-use super::{EventStream, MAX_LINE_BYTES, StreamTimeouts, UpstreamError};
 
 /// Anthropic Messages, Anthropic bodies and SSE.
 pub const ANTHROPIC_MESSAGES: &str = "/user/v5/llm/anthropic/v1/messages";
@@ -33,43 +32,9 @@ impl Dialect {
     }
 }
 
-/// A native route's answer as events: its SSE stream, or (for a request that did not ask to stream) its JSON
-/// answer as one record.
-pub(super) async fn events(
-    response: reqwest::Response,
-    dialect: Dialect,
-    timeouts: StreamTimeouts,
-) -> Result<EventStream, UpstreamError> {
-    let is_json = response
-        .headers()
-        .get(reqwest::header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.contains("application/json"));
-    if !is_json {
-        return Ok(EventStream::new(response, timeouts).in_dialect(dialect));
-    }
-    let (bytes, cut) = tokio::time::timeout(
-        timeouts.first_event,
-        super::read_capped(response, MAX_LINE_BYTES),
-    )
-    .await
-    .map_err(|_| UpstreamError::Fault("upstream answer timed out".into()))?
-    .map_err(|e| UpstreamError::Fault(super::describe(&e)))?;
-    if cut {
-        return Err(UpstreamError::Fault(format!(
-            "upstream answer is larger than {MAX_LINE_BYTES} bytes"
-        )));
-    }
-    // Written again on one line, so the answer reads as one SSE record whatever its layout.
-    let answer: Value = serde_json::from_slice(&bytes)
-        .map_err(|e| UpstreamError::Fault(format!("upstream answer is not JSON: {e}")))?;
-    let record = bytes::Bytes::from(format!("data: {answer}\n\n"));
-    let once = futures_util::stream::iter([Ok::<_, String>(record)]);
-    Ok(EventStream::from_bytes(once, timeouts).in_dialect(dialect))
-}
-
-/// Reads one payload of a native stream into `out`. A whole (non-streamed) answer, which the client turns into one
-/// payload, reads as content followed by the end.
+/// Reads one payload of a native stream into `out`. jbproxy always asks these routes to stream (a client's whole
+/// answer is folded from the stream: `translate::native`); a whole answer arriving as one payload all the same
+/// reads as content followed by the end.
 pub fn parse_into(
     dialect: Dialect,
     data: &str,

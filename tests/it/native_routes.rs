@@ -67,12 +67,19 @@ fn last_request(s: &Setup) -> jbproxy::fake_upstream::RecordedRequest {
     s.fake.requests().pop().expect("a request reached the fake")
 }
 
-/// The recorded upstream body is the client's, with only the model changed.
+/// The recorded upstream body is the client's with the native model; a request that did not stream was asked to
+/// (OpenAI's with the usage chunk), its answer folded whole by jbproxy.
 fn assert_sent_as_is(s: &Setup, path: &str, client: &Value, native_model: &str) {
     let sent = last_request(s);
     assert_eq!(sent.path, path);
     let mut expected = client.clone();
     expected["model"] = json!(native_model);
+    if client["stream"] != json!(true) {
+        expected["stream"] = json!(true);
+        if path == OPENAI_ROUTE {
+            expected["stream_options"] = json!({"include_usage": true});
+        }
+    }
     assert_eq!(
         sent.body, expected,
         "the body goes up as the client sent it"
@@ -368,4 +375,33 @@ async fn an_error_record_before_content_fails_over_and_a_cut_after_it_ends_in_th
         "{text}"
     );
     assert!(!text.contains("message_stop"), "{text}");
+}
+
+#[tokio::test]
+async fn a_whole_answer_cut_midway_is_failed_over_since_nothing_reached_the_client() {
+    let s = Setup::start(
+        &["cut", "good"],
+        json!({"native_routes": {"anthropic": true, "openai": true}}),
+    )
+    .await;
+    s.fake
+        .set_behaviour("cut", Behaviour::CutMidStream { after_events: 4 });
+    for _ in 0..2 {
+        let response = messages(&s, &claude_body(false)).await;
+        assert_eq!(response.status(), 200);
+        let message: Value = response.json().await.expect("json");
+        assert_eq!(message["content"][1]["text"], "Echo: again", "{message}");
+        assert_eq!(message["stop_reason"], "end_turn");
+        let response = s
+            .chat(json!({"model": "gpt-4.1", "messages": [{"role": "user", "content": "hi"}]}))
+            .await;
+        assert_eq!(response.status(), 200);
+        let completion: Value = response.json().await.expect("json");
+        assert_eq!(completion["choices"][0]["message"]["content"], "Echo: hi");
+        assert_eq!(completion["choices"][0]["finish_reason"], "stop");
+    }
+    assert!(
+        s.fake.chat_requests_for("cut") >= 1,
+        "the cut token was tried"
+    );
 }

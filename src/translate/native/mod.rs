@@ -1,7 +1,10 @@
 //! The native provider routes' share of translation, which is almost none: the client's body goes up as it came
-//! with the provider's model id in place of the client's, and the answer comes back as it came (each record of the
-//! stream re-framed, a whole answer as it is). What jbproxy adds is its own: the error record of a stream cut after
-//! it started, in the face's format.
+//! with the provider's model id in place of the client's, and a streamed answer comes back as it came (each record
+//! re-framed). What jbproxy adds is its own: the error record of a stream cut after it started, in the face's
+//! format, and for a client that did not ask to stream, a streamed request upstream folded into the whole answer
+//! (`whole`), so its deadlines and failover are those of every answer.
+
+mod whole;
 
 use bytes::Bytes;
 use serde_json::{Map, Value};
@@ -37,10 +40,20 @@ impl NativeRequest {
         self.fields.get("stream").and_then(Value::as_bool) == Some(true)
     }
 
-    /// The upstream body: the client's, with `native_id` as the model.
-    pub fn into_upstream(mut self, native_id: &str) -> Bytes {
+    /// The upstream body: the client's, with `native_id` as the model; a request that does not stream is asked to
+    /// (with OpenAI's usage chunk), and its answer folded whole again by [`NativeAnswer`].
+    pub fn into_upstream(mut self, native_id: &str, family: Family) -> Bytes {
         self.fields
             .insert("model".into(), Value::String(native_id.to_owned()));
+        if !self.stream() {
+            self.fields.insert("stream".into(), Value::Bool(true));
+            if family == Family::OpenAi {
+                self.fields.insert(
+                    "stream_options".into(),
+                    serde_json::json!({"include_usage": true}),
+                );
+            }
+        }
         Bytes::from(Value::Object(self.fields).to_string())
     }
 }
@@ -103,23 +116,30 @@ impl SseWriter for NativeWriter {
     }
 }
 
-/// A whole native answer: the one record the upstream's JSON answer became.
-#[derive(Default)]
+/// A whole native answer, folded from the stream's records (or kept as it came whole).
 pub struct NativeAnswer {
-    answer: Option<Value>,
+    whole: whole::Whole,
+}
+
+impl NativeAnswer {
+    pub fn new(family: Family) -> Self {
+        Self {
+            whole: whole::Whole::new(family),
+        }
+    }
 }
 
 impl AnswerBuilder for NativeAnswer {
     fn push(&mut self, event: &UpstreamEvent) {
         if let UpstreamEvent::Native(record) = event
-            && record.content
+            && let Ok(json) = serde_json::from_str::<Value>(&record.data)
         {
-            self.answer = serde_json::from_str(&record.data).ok();
+            self.whole.push(&json);
         }
     }
 
     fn finish(self) -> Value {
-        self.answer.unwrap_or(Value::Null)
+        self.whole.finish()
     }
 }
 
@@ -135,13 +155,22 @@ mod tests {
         let req = NativeRequest::parse(body).expect("parses");
         assert_eq!((req.model(), req.stream()), ("claude-opus-4-7", true));
         let up: Value =
-            serde_json::from_slice(&req.into_upstream("claude-opus-4-7-native")).unwrap();
+            serde_json::from_slice(&req.into_upstream("claude-opus-4-7-native", Family::Anthropic))
+                .unwrap();
         assert_eq!(up["model"], "claude-opus-4-7-native");
         assert_eq!(up["thinking"]["budget_tokens"], 2048);
         assert_eq!(
             up["messages"][0]["content"][0]["cache_control"]["type"],
             "ephemeral"
         );
+        let whole = NativeRequest::parse(br#"{"model":"gpt-4.1","messages":[]}"#).expect("parses");
+        let up: Value =
+            serde_json::from_slice(&whole.into_upstream("gpt-4.1", Family::OpenAi)).unwrap();
+        assert_eq!(
+            up["stream"], true,
+            "asked to stream, to be folded whole again"
+        );
+        assert_eq!(up["stream_options"]["include_usage"], true);
         let err = NativeRequest::parse(br#"{"model": 3}"#)
             .err()
             .expect("refused");
