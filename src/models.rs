@@ -7,6 +7,7 @@
 
 pub mod catalog;
 pub mod fallback;
+pub mod native;
 
 use std::collections::BTreeMap;
 use std::sync::OnceLock;

@@ -4,22 +4,20 @@
 //! or a name.
 
 use axum::Json;
-use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::extract::Path;
+use axum::http::StatusCode;
 use serde_json::{Value, json};
 
-use super::{ApiError, AppState, auth};
+use super::ApiError;
+use super::auth::AdminAuth;
 use crate::live::Live;
 
 /// One handler for the three token actions: each axum handler is a sizeable monomorphization, and the status page
 /// must stay small in the binary.
 pub async fn token_action(
-    State(app): State<AppState>,
     Path((token, action)): Path<(String, String)>,
-    headers: HeaderMap,
+    AdminAuth(live): AdminAuth,
 ) -> Result<Json<Value>, ApiError> {
-    let live = app.snapshot();
-    auth::check(live.admin_key.as_ref(), &headers)?;
     let index = find(&live, &token)?;
     let changed = match action.as_str() {
         "disable" => Some(live.pool.set_operator_disabled(index, true)),
@@ -47,12 +45,7 @@ pub async fn token_action(
     Ok(Json(json!({"changed": changed, "token": token})))
 }
 
-pub async fn check_all(
-    State(app): State<AppState>,
-    headers: HeaderMap,
-) -> Result<Json<Value>, ApiError> {
-    let live = app.snapshot();
-    auth::check(live.admin_key.as_ref(), &headers)?;
+pub async fn check_all(AdminAuth(live): AdminAuth) -> Result<Json<Value>, ApiError> {
     let checked = live
         .pool
         .slots()

@@ -3,19 +3,18 @@
 
 use axum::Json;
 use axum::extract::{RawQuery, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
-use super::{ApiError, AppState, auth};
+use super::auth::AdminAuth;
+use super::{ApiError, AppState};
 use crate::config::view;
 
 pub async fn stats(
     State(app): State<AppState>,
-    headers: HeaderMap,
+    AdminAuth(live): AdminAuth,
 ) -> Result<Json<Value>, ApiError> {
-    let live = app.snapshot();
-    auth::check(live.admin_key.as_ref(), &headers)?;
     let tokens = live.pool.token_stats();
     let total = |f: fn(&crate::pool::stats::TokenStats) -> u64| tokens.iter().map(f).sum::<u64>();
     let totals = json!({
@@ -57,12 +56,9 @@ pub async fn stats(
 /// The last hour in 10-second samples and the requests per model (see `crate::traffic`). `?since=<unix ms>` keeps
 /// only the samples that ended later, for a poller that has the rest.
 pub async fn traffic(
-    State(app): State<AppState>,
     RawQuery(query): RawQuery,
-    headers: HeaderMap,
+    AdminAuth(_): AdminAuth,
 ) -> Result<Json<Value>, ApiError> {
-    let live = app.snapshot();
-    auth::check(live.admin_key.as_ref(), &headers)?;
     let mut since = 0;
     for pair in query.as_deref().unwrap_or_default().split('&') {
         if let Some(value) = pair.strip_prefix("since=") {
@@ -88,21 +84,14 @@ pub async fn traffic(
     })))
 }
 
-pub async fn config(
-    State(app): State<AppState>,
-    headers: HeaderMap,
-) -> Result<Json<Value>, ApiError> {
-    let live = app.snapshot();
-    auth::check(live.admin_key.as_ref(), &headers)?;
+pub async fn config(AdminAuth(live): AdminAuth) -> Result<Json<Value>, ApiError> {
     Ok(Json(view::redacted_json(&live.config)))
 }
 
 pub async fn reload(
     State(app): State<AppState>,
-    headers: HeaderMap,
+    AdminAuth(_): AdminAuth,
 ) -> Result<Json<Value>, ApiError> {
-    let live = app.snapshot();
-    auth::check(live.admin_key.as_ref(), &headers)?;
     let Some(reloader) = &app.reloader else {
         return Err(ApiError::new(
             StatusCode::CONFLICT,
@@ -121,12 +110,7 @@ pub async fn reload(
     }
 }
 
-pub async fn metrics(
-    State(app): State<AppState>,
-    headers: HeaderMap,
-) -> Result<Response, ApiError> {
-    let live = app.snapshot();
-    auth::check(live.admin_key.as_ref(), &headers)?;
+pub async fn metrics(AdminAuth(live): AdminAuth) -> Result<Response, ApiError> {
     // Gauges are set just before rendering, so they show the pool as it is now.
     crate::metrics::log_lines_dropped(crate::logging::dropped_lines());
     for stats in live.pool.token_stats() {

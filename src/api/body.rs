@@ -2,7 +2,8 @@
 //! the headers arrived (a body trickled a byte at a time cannot hold a request open), and whatever a handler left
 //! unread is drained afterwards, a little and briefly, so that an answer given before the body was read (401, 404,
 //! 413, …) does not cost an HTTP/1 client its keep-alive connection. When draining is not possible the answer says
-//! `Connection: close`, so the client knows instead of finding a closed socket on its next request.
+//! `Connection: close`, so the client knows instead of finding a closed socket on its next request. `read` takes a
+//! whole body up to `max_body_size`.
 
 use std::pin::Pin;
 use std::task::{Context, Poll};
@@ -134,5 +135,34 @@ impl Drop for Guarded {
         {
             let _ = back.send(inner);
         }
+    }
+}
+
+/// Reads a request body up to `limit` bytes; more is a 413.
+pub async fn read(body: Body, limit: u64) -> Result<Bytes, super::ApiError> {
+    let limit_usize = usize::try_from(limit).unwrap_or(usize::MAX);
+    let err = match axum::body::to_bytes(body, limit_usize).await {
+        Ok(bytes) => return Ok(bytes),
+        Err(err) => err,
+    };
+    let caused_by = |is: fn(&(dyn std::error::Error + 'static)) -> bool| {
+        std::iter::successors(Some(&err as &(dyn std::error::Error + 'static)), |e| {
+            e.source()
+        })
+        .any(is)
+    };
+    if caused_by(|e| e.is::<http_body_util::LengthLimitError>()) {
+        Err(super::ApiError::too_large(limit))
+    } else if caused_by(|e| e.is::<BodyDeadline>()) {
+        Err(super::ApiError::new(
+            axum::http::StatusCode::REQUEST_TIMEOUT,
+            "invalid_request_error",
+            "the request body did not arrive in time (client_body_timeout)",
+        )
+        .code("request_timeout"))
+    } else {
+        Err(super::ApiError::bad_request(format!(
+            "cannot read the request body: {err}"
+        )))
     }
 }

@@ -1,70 +1,64 @@
 //! `POST /v1/chat/completions`: the OpenAI face. Parses the request, maps the model, and hands the rest to the
-//! shared relay with OpenAI's chunk and completion formats.
+//! shared relay with OpenAI's chunk and completion formats; with `native_routes.openai` on, an OpenAI model goes to
+//! the native route instead (`api::native`).
 
 use std::sync::Arc;
 use std::time::Instant;
 
 use axum::body::Body;
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 
+use tokio_util::sync::CancellationToken;
+
+use super::auth::ClientAuth;
+use super::face::{self, Face};
 use super::relay::{self, Meta};
-use super::{ApiError, AppState, auth};
+use super::{ApiError, AppState, body, ids, native};
 use crate::live::Live;
+use crate::models::native::Family;
 use crate::translate::grazie;
 use crate::translate::openai::request::ChatRequest;
 use crate::translate::openai::response::ResponseBuilder;
 use crate::translate::openai::stream::ChunkTranslator;
 use crate::upstream::request::GrazieRequest;
 
-pub async fn completions(State(app): State<AppState>, headers: HeaderMap, body: Body) -> Response {
-    let live = app.snapshot();
-    let started = Instant::now();
-    let result = tokio::select! {
-        result = handle(&app, &live, &headers, body, started) => result,
-        // Past the shutdown grace period a request still waiting for its answer is ended too.
-        _ = app.drain.cancelled() => Err(ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "service_unavailable_error", "the proxy is shutting down")),
+pub async fn completions(
+    State(app): State<AppState>,
+    auth: Result<ClientAuth, ApiError>,
+    body: Body,
+) -> Response {
+    let drain = app.drain.clone();
+    let face = Face::OpenAi {
+        what: "chat completion",
     };
-    match result {
-        Ok(response) => response,
-        Err(err) => {
-            super::request_finished(err.status.as_u16(), "");
-            if err.status == StatusCode::UNAUTHORIZED {
-                // Anyone can send these; a line each would let them fill the log.
-                crate::logging::refused_unauthenticated();
-            } else {
-                tracing::info!(
-                    status = err.status.as_u16(),
-                    code = err.code.unwrap_or(""),
-                    elapsed_ms = started.elapsed().as_millis() as u64,
-                    "chat completion failed: {}",
-                    err.message
-                );
-            }
-            err.into_response()
-        }
-    }
+    face::serve(&app, auth, face, |live, started| {
+        handle(live, body, started, drain)
+    })
+    .await
 }
 
 async fn handle(
-    app: &AppState,
-    live: &Arc<Live>,
-    headers: &HeaderMap,
+    live: Arc<Live>,
     body: Body,
     started: Instant,
+    drain: CancellationToken,
 ) -> Result<Response, ApiError> {
-    auth::check(live.client_key.as_ref(), headers)?;
-    let bytes = relay::read_body(body, live.config.max_body_size).await?;
+    let bytes = body::read(body, live.config.max_body_size).await?;
+    if let Some(native) = native::route(&live, &bytes, Family::OpenAi) {
+        drop(bytes);
+        return native::relay(&live, native, started, drain).await;
+    }
     let Prepared {
         model,
         stream,
         include_usage,
         grazie,
-    } = prepare(live, &bytes)?;
+    } = prepare(&live, &bytes)?;
     // The body is not needed again: only the upstream body it became is kept, for the failover's attempts.
     drop(bytes);
-    let id = relay::random_id("chatcmpl-");
+    let id = ids::random("chatcmpl-");
     let created = crate::epoch::now_secs_unsigned();
     let prompt_tokens = grazie.prompt_tokens;
     let meta = Meta {
@@ -73,9 +67,9 @@ async fn handle(
     };
     if stream {
         let format = ChunkTranslator::new(id, model, created, include_usage, prompt_tokens);
-        relay::stream(live, grazie, meta, format, app.drain.clone()).await
+        relay::stream(&live, grazie, meta, format, drain).await
     } else {
-        let json = relay::collect(live, grazie, &meta, || {
+        let json = relay::collect(&live, grazie, &meta, || {
             ResponseBuilder::new(id.clone(), model.clone(), created, prompt_tokens)
         })
         .await?;

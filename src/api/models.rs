@@ -12,12 +12,13 @@
 use std::collections::HashMap;
 
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, Query};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
-use super::{ApiError, AppState, auth};
+use super::ApiError;
+use super::auth::ClientAuth;
 use crate::live::Live;
 use crate::models::ModelTable;
 use crate::models::catalog::Servable;
@@ -181,15 +182,15 @@ fn fail(err: ApiError, anthropic: bool) -> Response {
 }
 
 pub async fn list(
-    State(app): State<AppState>,
     headers: HeaderMap,
     Query(query): Query<HashMap<String, String>>,
+    auth: Result<ClientAuth, ApiError>,
 ) -> Response {
-    let live = app.snapshot();
     let anthropic = wants_anthropic(&headers);
-    if let Err(err) = auth::check(live.client_key.as_ref(), &headers) {
-        return fail(err, anthropic);
-    }
+    let live = match auth {
+        Ok(ClientAuth(live)) => live,
+        Err(err) => return fail(err, anthropic),
+    };
     let all = entries(&live.models, &servable(&live));
     if !anthropic {
         let data: Vec<Value> = all.iter().map(openai).collect();
@@ -260,15 +261,15 @@ fn page(
 }
 
 pub async fn one(
-    State(app): State<AppState>,
     headers: HeaderMap,
     Path(id): Path<String>,
+    auth: Result<ClientAuth, ApiError>,
 ) -> Response {
-    let live = app.snapshot();
     let anthropic = wants_anthropic(&headers);
-    if let Err(err) = auth::check(live.client_key.as_ref(), &headers) {
-        return fail(err, anthropic);
-    }
+    let live = match auth {
+        Ok(ClientAuth(live)) => live,
+        Err(err) => return fail(err, anthropic),
+    };
     match (entry_for(&live.models, &id), anthropic) {
         (Some(e), true) => Json(anthropic_info(&e)).into_response(),
         (Some(e), false) => Json(openai(&e)).into_response(),

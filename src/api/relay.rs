@@ -28,35 +28,6 @@ pub struct Meta {
     pub started: Instant,
 }
 
-/// Reads a request body up to `limit` bytes; more is a 413.
-pub async fn read_body(body: Body, limit: u64) -> Result<Bytes, ApiError> {
-    let limit_usize = usize::try_from(limit).unwrap_or(usize::MAX);
-    let err = match axum::body::to_bytes(body, limit_usize).await {
-        Ok(bytes) => return Ok(bytes),
-        Err(err) => err,
-    };
-    let caused_by = |is: fn(&(dyn std::error::Error + 'static)) -> bool| {
-        std::iter::successors(Some(&err as &(dyn std::error::Error + 'static)), |e| {
-            e.source()
-        })
-        .any(is)
-    };
-    if caused_by(|e| e.is::<http_body_util::LengthLimitError>()) {
-        Err(ApiError::too_large(limit))
-    } else if caused_by(|e| e.is::<super::body::BodyDeadline>()) {
-        Err(ApiError::new(
-            axum::http::StatusCode::REQUEST_TIMEOUT,
-            "invalid_request_error",
-            "the request body did not arrive in time (client_body_timeout)",
-        )
-        .code("request_timeout"))
-    } else {
-        Err(ApiError::bad_request(format!(
-            "cannot read the request body: {err}"
-        )))
-    }
-}
-
 /// Streams the answer to `request` in `format`. Errors before the first byte come back as `Err` (the face turns
 /// them into its own error response); after that, the stream ends with the format's error record.
 pub async fn stream<F: SseWriter>(
@@ -366,17 +337,4 @@ fn log_done(permit: &Permit, meta: &Meta, attempts: usize, stream: bool) {
         elapsed_ms = meta.started.elapsed().as_millis() as u64,
         "chat completion served"
     );
-}
-
-/// A random id with a face-specific prefix (`chatcmpl-`, `msg_`).
-pub fn random_id(prefix: &str) -> String {
-    use rand::RngExt;
-    const ALPHABET: &[u8] = b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
-    let mut rng = rand::rng();
-    let mut id = String::with_capacity(prefix.len() + 24);
-    id.push_str(prefix);
-    for _ in 0..24 {
-        id.push(ALPHABET[rng.random_range(0..ALPHABET.len())] as char);
-    }
-    id
 }

@@ -8,11 +8,15 @@ use std::time::Instant;
 
 use axum::body::Body;
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 
+use tokio_util::sync::CancellationToken;
+
+use super::auth::ClientAuth;
+use super::face::{self, Face};
 use super::relay::{self, Meta};
-use super::{ApiError, AppState, auth};
+use super::{ApiError, AppState, body, ids};
 use crate::live::Live;
 use crate::translate::grazie;
 use crate::translate::responses::Envelope;
@@ -20,45 +24,27 @@ use crate::translate::responses::request::{FIELD_NAMES, ResponsesRequest};
 use crate::translate::responses::response::ResponseBuilder;
 use crate::translate::responses::stream::EventWriter;
 
-pub async fn create(State(app): State<AppState>, headers: HeaderMap, body: Body) -> Response {
-    let live = app.snapshot();
-    let started = Instant::now();
-    let result = tokio::select! {
-        result = handle(&app, &live, &headers, body, started) => result,
-        // Past the shutdown grace period a request still waiting for its answer is ended too.
-        _ = app.drain.cancelled() => Err(ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "service_unavailable_error", "the proxy is shutting down")),
-    };
-    match result {
-        Ok(response) => response,
-        Err(err) => {
-            super::request_finished(err.status.as_u16(), "");
-            if err.status == StatusCode::UNAUTHORIZED {
-                // Anyone can send these; a line each would let them fill the log.
-                crate::logging::refused_unauthenticated();
-            } else {
-                tracing::info!(
-                    status = err.status.as_u16(),
-                    code = err.code.unwrap_or(""),
-                    elapsed_ms = started.elapsed().as_millis() as u64,
-                    "response failed: {}",
-                    err.message
-                );
-            }
-            err.into_response()
-        }
-    }
+pub async fn create(
+    State(app): State<AppState>,
+    auth: Result<ClientAuth, ApiError>,
+    body: Body,
+) -> Response {
+    let drain = app.drain.clone();
+    let face = Face::OpenAi { what: "response" };
+    face::serve(&app, auth, face, |live, started| {
+        handle(live, body, started, drain)
+    })
+    .await
 }
 
 async fn handle(
-    app: &AppState,
-    live: &Arc<Live>,
-    headers: &HeaderMap,
+    live: Arc<Live>,
     body: Body,
     started: Instant,
+    drain: CancellationToken,
 ) -> Result<Response, ApiError> {
-    auth::check(live.client_key.as_ref(), headers)?;
-    let bytes = relay::read_body(body, live.config.max_body_size).await?;
-    let (stream, env, grazie) = prepare(live, &bytes)?;
+    let bytes = body::read(body, live.config.max_body_size).await?;
+    let (stream, env, grazie) = prepare(&live, &bytes)?;
     // The body is not needed again: only the upstream body it became is kept, for the failover's attempts.
     drop(bytes);
     let meta = Meta {
@@ -66,9 +52,9 @@ async fn handle(
         started,
     };
     if stream {
-        relay::stream(live, grazie, meta, EventWriter::new(env), app.drain.clone()).await
+        relay::stream(&live, grazie, meta, EventWriter::new(env), drain).await
     } else {
-        let json = relay::collect(live, grazie, &meta, || {
+        let json = relay::collect(&live, grazie, &meta, || {
             ResponseBuilder::new(Arc::clone(&env))
         })
         .await?;
@@ -95,7 +81,7 @@ fn prepare(
     let grazie = grazie::build(&req.conversation, profile, &caps, live.config.upstream_api)
         .map_err(|e| e.renamed(FIELD_NAMES))?;
     let env = Envelope {
-        id: relay::random_id("resp_"),
+        id: ids::random("resp_"),
         created_at: crate::epoch::now_secs_unsigned(),
         model: req.model.into_owned(),
         input_tokens: grazie.prompt_tokens,

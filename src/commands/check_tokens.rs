@@ -21,6 +21,10 @@ use crate::output;
 use crate::pool::QuotaInfo;
 use crate::upstream::{UpstreamClient, UpstreamError};
 
+mod online;
+
+use online::{Online, check_online, online_verdict};
+
 /// The verdict on one token.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Verdict {
@@ -262,133 +266,6 @@ pub fn run(ctx: &Context, args: CheckTokensArgs) -> anyhow::Result<ExitCode> {
     })
 }
 
-/// What `--online` learnt about one token.
-struct Online {
-    /// For a token with refresh credentials: whether its chain gave a JWT (else why not).
-    refresh: Option<Result<(), String>>,
-    /// What the quota endpoint said about the JWT (the refreshed one where there is one); `None` when the refresh
-    /// failed, so there was no JWT to ask with.
-    quota: Option<Result<QuotaInfo, UpstreamError>>,
-    /// How many profiles `profiles/v8` listed; `None` when it was not asked (the JWT does not work) or failed.
-    models: Option<usize>,
-}
-
-/// One online check per token: `None` where the offline verdict already settles it (disabled, malformed,
-/// duplicate, or expired without refresh credentials).
-type OnlineResult = Option<Online>;
-
-/// Whether `--online` asks about a token with this offline verdict.
-fn worth_asking(token: &TokenConfig, verdict: &Verdict) -> bool {
-    match verdict {
-        Verdict::Ok | Verdict::ExpiresSoon => true,
-        Verdict::Expired | Verdict::NoJwtYet => token.can_refresh(),
-        _ => false,
-    }
-}
-
-/// Asks the upstream about every token worth asking, a few at a time, with a progress bar on a terminal.
-fn check_online(
-    config: &crate::config::Config,
-    verdicts: &[Verdict],
-) -> anyhow::Result<Vec<OnlineResult>> {
-    use futures_util::StreamExt;
-    let client = UpstreamClient::new(config)?;
-    let needs_chain = config.tokens.iter().any(|t| t.refresh_token.is_some());
-    // The state file is only opened when a chain will run: it is none of a plain check's business.
-    let credentials = Credentials::open(match needs_chain {
-        true => config.start_up.state_file.clone(),
-        false => None,
-    })?;
-    let asked: Vec<usize> = verdicts
-        .iter()
-        .enumerate()
-        .filter(|(i, v)| worth_asking(&config.tokens[*i], v))
-        .map(|(i, _)| i)
-        .collect();
-    // Quiet in CI and pipes: the bar only where a person watches stderr.
-    let bar = if std::io::stderr().is_terminal() {
-        indicatif::ProgressBar::new(asked.len() as u64)
-    } else {
-        indicatif::ProgressBar::hidden()
-    };
-    bar.set_message("asking JetBrains AI");
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
-    let answers: Vec<(usize, Online)> = runtime.block_on(
-        futures_util::stream::iter(asked)
-            .map(|i| {
-                let (client, bar, credentials) = (&client, &bar, &credentials);
-                async move {
-                    let answer = ask(client, credentials, &config.tokens[i]).await;
-                    bar.inc(1);
-                    (i, answer)
-                }
-            })
-            .buffer_unordered(4)
-            .collect(),
-    );
-    bar.finish_and_clear();
-    let mut results: Vec<OnlineResult> = (0..verdicts.len()).map(|_| None).collect();
-    for (i, answer) in answers {
-        results[i] = Some(answer);
-    }
-    Ok(results)
-}
-
-/// Refreshes `token` when it can be (the whole chain), then asks the quota endpoint and `profiles/v8` with its JWT.
-async fn ask(client: &UpstreamClient, credentials: &Credentials, token: &TokenConfig) -> Online {
-    let (jwt, refresh) = if token.can_refresh() {
-        match credentials.jwt(client, token).await {
-            Ok(jwt) => (Some(jwt), Some(Ok(()))),
-            Err(err) => (None, Some(Err(err.to_string()))),
-        }
-    } else {
-        (Some(token.token.clone()), None)
-    };
-    let Some(jwt) = jwt else {
-        return Online {
-            refresh,
-            quota: None,
-            models: None,
-        };
-    };
-    let quota = client.quota(jwt.expose_secret()).await;
-    let models = match &quota {
-        Ok(_) => client
-            .profiles(jwt.expose_secret())
-            .await
-            .ok()
-            .map(|p| p.len()),
-        Err(_) => None,
-    };
-    Online {
-        refresh,
-        quota: Some(quota),
-        models,
-    }
-}
-
-/// Combines the offline verdict with what the upstream said. A refreshed JWT is fresh, so its offline expiry no
-/// longer counts.
-fn online_verdict(offline: &Verdict, online: &Online) -> Verdict {
-    let base = match &online.refresh {
-        Some(Err(why)) => return Verdict::RefreshFailed(why.clone()),
-        Some(Ok(())) => Verdict::Ok,
-        None => offline.clone(),
-    };
-    match &online.quota {
-        None => base,
-        Some(Ok(quota)) if quota.left <= 0.0 => Verdict::NoQuota,
-        Some(Ok(_)) => base,
-        Some(Err(UpstreamError::Unauthorized)) => Verdict::Rejected,
-        Some(Err(UpstreamError::Forbidden { .. })) => Verdict::Forbidden,
-        Some(Err(UpstreamError::Suspended(message))) => Verdict::Suspended(message.clone()),
-        Some(Err(UpstreamError::QuotaExhausted)) => Verdict::NoQuota,
-        Some(Err(err)) => Verdict::Unreachable(err.to_string()),
-    }
-}
-
 fn detail(verdict: &Verdict, exp: Option<SystemTime>, now: SystemTime) -> String {
     match verdict {
         Verdict::Malformed(why) => why.clone(),
@@ -420,78 +297,4 @@ fn detail(verdict: &Verdict, exp: Option<SystemTime>, now: SystemTime) -> String
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn token(name: &str, text: &str) -> TokenConfig {
-        TokenConfig::new(name, text)
-    }
-
-    #[test]
-    fn an_entry_with_only_refresh_credentials_has_no_jwt_yet_and_does_not_fail() {
-        let mut entry = token("a", "");
-        entry.license_id = Some("lic".into());
-        entry.refresh_token = Some(secrecy::SecretString::from("rt-0123456789"));
-        let verdicts = judge(
-            &[entry.clone()],
-            "file",
-            Duration::from_secs(86_400),
-            SystemTime::now(),
-        );
-        assert!(matches!(verdicts[0], Verdict::NoJwtYet));
-        assert!(!verdicts[0].failed());
-        assert!(
-            worth_asking(&entry, &verdicts[0]),
-            "--online runs its chain"
-        );
-    }
-
-    #[test]
-    fn judges_shape_expiry_and_duplicates() {
-        let now = SystemTime::now();
-        let unix = |d: i64| crate::epoch::secs(now) + d;
-        let good = crate::jwt::unsigned(&json!({ "exp": unix(7 * 86_400) }));
-        let tokens = [
-            token("good", &good),
-            token("soon", &crate::jwt::unsigned(&json!({ "exp": unix(3600) }))),
-            token("old", &crate::jwt::unsigned(&json!({ "exp": unix(-60) }))),
-            token("junk", "not-a-jwt"),
-            token("again", &good),
-        ];
-        let verdicts = judge(&tokens, "test", Duration::from_secs(86_400), now);
-        assert_eq!(verdicts[0], Verdict::Ok);
-        assert_eq!(verdicts[1], Verdict::ExpiresSoon);
-        assert_eq!(verdicts[2], Verdict::Expired);
-        assert!(matches!(verdicts[3], Verdict::Malformed(_)));
-        assert_eq!(verdicts[4], Verdict::Duplicate("good".into()));
-    }
-
-    #[test]
-    fn placeholders_are_named_as_such_and_never_duplicates() {
-        let tokens = [
-            token("Primary_JWT", "eyJ0eXAiOiJKV1QiLCJhbGciOiJIUzI1NiJ9..."),
-            token("Secondary_JWT", "eyJ0eXAiOiJKV1QiLCJhbGciOiJIUzI1NiJ9..."),
-        ];
-        let verdicts = judge(&tokens, ".env (line 7)", Duration::ZERO, SystemTime::now());
-        let placeholder = Verdict::Placeholder(".env (line 7)".into());
-        assert_eq!(verdicts, [placeholder.clone(), placeholder.clone()]);
-        assert!(placeholder.failed());
-        assert_eq!(
-            detail(&placeholder, None, SystemTime::now()),
-            "placeholder value from .env (line 7); put your JetBrains AI JWT there"
-        );
-    }
-
-    #[test]
-    fn a_huge_warn_within_does_not_overflow_the_clock() {
-        // Regression: `--warn-within 500000000000y` panicked adding the duration to now.
-        let far = crate::jwt::unsigned(&json!({ "exp": 4_000_000_000_i64 }));
-        let verdicts = judge(
-            &[token("far", &far)],
-            "test",
-            Duration::MAX,
-            SystemTime::now(),
-        );
-        assert_eq!(verdicts, [Verdict::ExpiresSoon]);
-    }
-}
+mod tests;

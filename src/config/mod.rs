@@ -14,6 +14,7 @@ mod env;
 pub mod explain;
 pub mod file;
 mod layers;
+pub mod native_routes;
 pub mod placeholder;
 pub mod regular_file;
 pub mod serving;
@@ -33,6 +34,7 @@ use serde_json::{Map, Value};
 
 pub use env::Env;
 pub use layers::{Overrides, load, load_text};
+pub use native_routes::NativeRoutes;
 pub use settings::{Config, StartUp};
 
 use crate::models::ModelTable;

@@ -24,7 +24,8 @@ use super::value::parse_duration;
 use super::view::Show;
 use super::{
     ConfigError, DEFAULT_GRAZIE_AGENT, DEFAULT_OAUTH_URL, DEFAULT_UPSTREAM_URL, Env,
-    HealthCheckMode, Overrides, PriorityMode, Source, Strategy, TokenConfig, UpstreamApi,
+    HealthCheckMode, NativeRoutes, Overrides, PriorityMode, Source, Strategy, TokenConfig,
+    UpstreamApi,
 };
 use crate::models::ModelTable;
 use crate::models::fallback::FallbackConfig;
@@ -161,6 +162,10 @@ settings! {
                 .flag("--upstream-url", |o| o.upstream_url.as_deref().map(parse_upstream_url)),
             show |url: &String| Value::from(crate::secret::redact_url(url));
         upstream_api: UpstreamApi, file String, rule Rule::text(UpstreamApi::V8, UpstreamApi::from_str);
+        /// Which model families go to JetBrains AI's native provider routes (opt-in; docs/UPSTREAM.md).
+        native_routes: NativeRoutes, file Value,
+            rule Rule::file(NativeRoutes::default(), NativeRoutes::parse),
+            show NativeRoutes::show;
         /// JetBrains' account OAuth endpoint, which turns a token's `refresh_token` into an ID token.
         oauth_url: String, file String,
             rule Rule::text(DEFAULT_OAUTH_URL.to_string(), parse_upstream_url),

@@ -27,6 +27,7 @@ mod auth;
 mod behaviour;
 mod directive;
 mod handlers;
+mod native;
 mod oauth;
 mod parameters;
 mod profiles;

@@ -18,6 +18,7 @@ pub mod calls;
 pub mod conversation;
 pub mod grazie;
 pub mod image;
+pub mod native;
 pub mod openai;
 mod parse;
 pub mod responses;

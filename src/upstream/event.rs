@@ -41,6 +41,17 @@ pub enum UpstreamEvent {
     Skip,
     /// An event `type` this code does not know (the type name): count it, never fail on it.
     Unknown(String),
+    /// One record of a native provider route's answer, passed to the client as it came (`native`).
+    Native(NativeRecord),
+}
+
+/// A native route's record: its SSE event name (Anthropic's, which is its `type`), its JSON, and whether it carries
+/// content (text, thinking, a tool call, or a whole answer).
+#[derive(Debug, Clone, PartialEq)]
+pub struct NativeRecord {
+    pub event: Option<String>,
+    pub data: String,
+    pub content: bool,
 }
 
 impl UpstreamEvent {
@@ -52,6 +63,7 @@ impl UpstreamEvent {
                 !text.is_empty()
             }
             UpstreamEvent::ToolCallStart { .. } => true,
+            UpstreamEvent::Native(record) => record.content,
             _ => false,
         }
     }

@@ -11,6 +11,7 @@
 
 pub mod error;
 pub mod event;
+pub mod native;
 pub mod oauth;
 pub mod parameters;
 pub mod request;
@@ -139,16 +140,22 @@ impl UpstreamClient {
             None => reqwest::Url::parse(&format!("{}{}", self.base, request.path))
                 .map_err(|e| UpstreamError::Fault(format!("bad upstream URL: {e}")))?,
         };
-        let send = self
+        let dialect = native::Dialect::of(request.path);
+        let mut send = self
             .http
             .post(url)
             .header(JWT_HEADER, jwt)
-            .header(CONTENT_TYPE, "application/json")
-            .header(ACCEPT, "text/event-stream")
-            .body(request.body.clone())
-            .send();
+            .header(CONTENT_TYPE, "application/json");
+        // The native routes get no Accept, as the one known client of them sends (docs/UPSTREAM.md).
+        if dialect == native::Dialect::Grazie {
+            send = send.header(ACCEPT, "text/event-stream");
+        }
+        let send = send.body(request.body.clone()).send();
         let response = self.answered(send, jwt).await?;
-        Ok(EventStream::new(response, self.timeouts))
+        match dialect {
+            native::Dialect::Grazie => Ok(EventStream::new(response, self.timeouts)),
+            dialect => Ok(EventStream::new(response, self.timeouts).in_dialect(dialect)),
+        }
     }
 
     /// Asks the quota endpoint (costs no quota): proves the JWT works and says how much is left.

@@ -14,6 +14,7 @@ use super::{StreamTimeouts, UpstreamError};
 use std::collections::VecDeque;
 
 use super::event::{EventError, UpstreamEvent, parse_data_into};
+use super::native::{self, Dialect};
 
 /// A line longer than this is refused: large tool arguments fit easily, a runaway upstream does not.
 pub const MAX_LINE_BYTES: usize = 4 * 1024 * 1024;
@@ -39,6 +40,8 @@ pub struct EventStream {
     /// The answer (`choiceIndex`) the latest events belonged to; a change is announced with `Choice`.
     choice: u32,
     parsed: Vec<UpstreamEvent>,
+    /// JetBrains' events, or a native route's provider format.
+    dialect: Dialect,
 }
 
 impl EventStream {
@@ -86,7 +89,14 @@ impl EventStream {
             queued: VecDeque::new(),
             choice: 0,
             parsed: Vec::with_capacity(2),
+            dialect: Dialect::Grazie,
         }
+    }
+
+    /// Reads the payloads as `dialect` (a native route's stream) instead of JetBrains' events.
+    pub fn in_dialect(mut self, dialect: Dialect) -> Self {
+        self.dialect = dialect;
+        self
     }
 
     /// The next meaningful event. `None` once `End` has been returned. Unknown and empty events are skipped
@@ -122,7 +132,13 @@ impl EventStream {
                 Ok(Some(Ok(()))) => {}
             };
             self.parsed.clear();
-            match parse_data_into(self.sse.current(), &mut self.parsed) {
+            let parsed = match self.dialect {
+                Dialect::Grazie => parse_data_into(self.sse.current(), &mut self.parsed),
+                dialect => {
+                    native::parse_into(dialect, self.sse.current(), &mut self.parsed).map(|()| None)
+                }
+            };
+            match parsed {
                 Ok(Some(choice)) if choice != self.choice => {
                     self.choice = choice;
                     self.queued.push_back(UpstreamEvent::Choice(choice));

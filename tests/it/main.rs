@@ -25,6 +25,7 @@ mod first_hour;
 mod golden;
 mod hardening_net;
 mod hostile_input;
+mod native_routes;
 mod operator_safety;
 mod pool_admin;
 mod pool_balance;

@@ -4,6 +4,8 @@
 mod behaviours;
 mod chat;
 mod endpoints;
+mod native;
+mod refresh;
 mod validation;
 
 use std::time::Duration;

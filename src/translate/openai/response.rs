@@ -103,7 +103,8 @@ impl ResponseBuilder {
             | UpstreamEvent::Quota(_)
             | UpstreamEvent::End
             | UpstreamEvent::Skip
-            | UpstreamEvent::Unknown(_) => {}
+            | UpstreamEvent::Unknown(_)
+            | UpstreamEvent::Native(_) => {}
         }
     }
 

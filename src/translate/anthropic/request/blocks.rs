@@ -7,9 +7,11 @@ use std::fmt;
 use serde::Deserialize;
 use serde_json::Value;
 
-use crate::translate::conversation::{Image, Part, Role, Root, Source, ToolCall, ToolResult, Turn};
+use super::image_block::{ImageSource, image_block};
+use super::system::system_message;
+use crate::translate::conversation::{Part, Role, Root, Source, ToolCall, ToolResult, Turn};
 use crate::translate::parse::{AnObject, Convert, Listed, Text, TextOr};
-use crate::translate::{TranslateError, image, truncate};
+use crate::translate::{TranslateError, truncate};
 
 #[derive(Deserialize)]
 pub(super) struct Message<'a> {
@@ -43,7 +45,7 @@ pub(super) struct Block<'a> {
     #[serde(rename = "type", default, borrow)]
     kind: Option<Text<'a>>,
     #[serde(default, borrow)]
-    text: Option<Text<'a>>,
+    pub(super) text: Option<Text<'a>>,
     #[serde(default, borrow)]
     source: Option<AnObject<ImageSource<'a>>>,
     #[serde(default, borrow)]
@@ -61,19 +63,10 @@ pub(super) struct Block<'a> {
     content: Option<Blocks<'a>>,
 }
 
-#[derive(Deserialize)]
-struct ImageSource<'a> {
-    #[serde(rename = "type", default, borrow)]
-    kind: Option<Text<'a>>,
-    #[serde(default, borrow)]
-    media_type: Option<Text<'a>>,
-    #[serde(default, borrow)]
-    data: Option<Text<'a>>,
-    #[serde(default, borrow)]
-    url: Option<Text<'a>>,
-}
-
-fn block_type<'b>(block: &'b Block<'_>, at: &dyn fmt::Display) -> Result<&'b str, TranslateError> {
+pub(super) fn block_type<'b>(
+    block: &'b Block<'_>,
+    at: &dyn fmt::Display,
+) -> Result<&'b str, TranslateError> {
     block
         .kind
         .as_ref()
@@ -81,7 +74,7 @@ fn block_type<'b>(block: &'b Block<'_>, at: &dyn fmt::Display) -> Result<&'b str
         .ok_or_else(|| TranslateError::at(format!("{at}.type"), "is required (a string)"))
 }
 
-fn take_text<'a>(
+pub(super) fn take_text<'a>(
     text: Option<Text<'a>>,
     at: &dyn fmt::Display,
 ) -> Result<Cow<'a, str>, TranslateError> {
@@ -327,126 +320,4 @@ fn tool_result<'a>(
     ));
     parts.append(&mut images);
     Ok(())
-}
-
-/// `image {source: {type: "base64", media_type, data}}`, checked like any image (type, base64, size). A `url`
-/// source is read as a URL: a `data:` URL is accepted, a remote one refused (remote images are never fetched).
-fn image_block<'a>(
-    source: Option<AnObject<ImageSource<'a>>>,
-    at: Source,
-) -> Result<Image<'a>, TranslateError> {
-    let source_at = at.field(".source");
-    let Some(AnObject(source)) = source else {
-        return Err(TranslateError::at(source_at, "is required (an object)"));
-    };
-    let checked = match source.kind.as_ref().map(Text::as_str) {
-        Some("base64") => {
-            let Some(media_type) = source.media_type else {
-                return Err(TranslateError::at(
-                    format!("{source_at}.media_type"),
-                    "is required (a string)",
-                ));
-            };
-            let Some(data) = source.data else {
-                return Err(TranslateError::at(
-                    format!("{source_at}.data"),
-                    "is required (a string)",
-                ));
-            };
-            image::from_base64(media_type.as_str(), data.into_cow())
-        }
-        Some("url") => {
-            let Some(url) = source.url else {
-                return Err(TranslateError::at(
-                    format!("{source_at}.url"),
-                    "is required (a string)",
-                ));
-            };
-            if !url.as_str().trim_start().starts_with("data:") {
-                return Err(TranslateError::at(
-                    format!("{source_at}.url"),
-                    "image URLs are not fetched (jbproxy never downloads images): send the image inline as a \
-                     base64 source, {\"type\": \"base64\", \"media_type\": \"image/png\", \"data\": …}",
-                ));
-            }
-            image::from_data_url(url.into_cow())
-        }
-        Some(other) => {
-            return Err(TranslateError::at(
-                format!("{source_at}.type"),
-                format!(
-                    "unsupported image source {:?}; send the image inline as {{\"type\":\"base64\",\"media_type\",\"data\"}}",
-                    truncate(other)
-                ),
-            ));
-        }
-        None => {
-            return Err(TranslateError::at(
-                format!("{source_at}.type"),
-                "is required (\"base64\")",
-            ));
-        }
-    };
-    checked.map_err(|message| TranslateError::at(source_at, message))
-}
-
-/// System blocks that are client metadata, not instructions for the model: a block whose text starts with one of
-/// these is left out. Claude Code puts `x-anthropic-billing-header: cc_version=…; cc_entrypoint=…;` first in
-/// `system` (tests/fixtures/agents/README.md); Anthropic's API reads it as billing data, a model would read it as
-/// part of its prompt.
-pub const CLIENT_METADATA: &[&str] = &["x-anthropic-billing-header:"];
-
-fn is_client_metadata(text: &str) -> bool {
-    let text = text.trim_start();
-    CLIENT_METADATA
-        .iter()
-        .any(|prefix| text.starts_with(prefix))
-}
-
-/// The system prompt's parts: a string is one text part; blocks must be text blocks. Client metadata is left out.
-pub(super) fn system_parts(system: Blocks<'_>) -> Result<Vec<Part<'_>>, TranslateError> {
-    let blocks = match system {
-        TextOr::Text(text) if is_client_metadata(&text) => return Ok(Vec::new()),
-        TextOr::Text(text) => return Ok(vec![Part::text(Source::root(Root::System), text)]),
-        TextOr::List(blocks) => blocks,
-    };
-    system_blocks(blocks, |j| Source::at(Root::System, j), "system block")
-}
-
-/// A `system` message's content: a string, or text blocks. Client metadata is left out here too.
-fn system_message(content: Blocks<'_>, at: Source) -> Result<Vec<Part<'_>>, TranslateError> {
-    match content {
-        TextOr::Text(text) if is_client_metadata(&text) => Ok(Vec::new()),
-        TextOr::Text(text) => Ok(vec![Part::text(at, text)]),
-        TextOr::List(blocks) => system_blocks(blocks, |j| at.child(j), "block in a system message"),
-    }
-}
-
-fn system_blocks<'a>(
-    blocks: Vec<Block<'a>>,
-    at: impl Fn(usize) -> Source,
-    what: &str,
-) -> Result<Vec<Part<'a>>, TranslateError> {
-    let mut parts = Vec::with_capacity(blocks.len());
-    for (j, block) in blocks.into_iter().enumerate() {
-        let at = at(j);
-        match block_type(&block, &at)? {
-            "text" => {
-                let text = take_text(block.text, &at)?;
-                if !is_client_metadata(&text) {
-                    parts.push(Part::text(at, text));
-                }
-            }
-            other => {
-                return Err(TranslateError::at(
-                    at.field(".type"),
-                    format!(
-                        "unsupported {what} type {:?}; only \"text\" is allowed",
-                        truncate(other)
-                    ),
-                ));
-            }
-        }
-    }
-    Ok(parts)
 }

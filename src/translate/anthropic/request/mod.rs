@@ -4,7 +4,7 @@
 //! `params` the sampling and control parameters.
 //!
 //! - `system` → a system turn first, without blocks that are client metadata rather than instructions
-//!   ([`blocks::CLIENT_METADATA`]); a `system` message inside `messages` (Claude Code's mid-conversation system
+//!   ([`system::CLIENT_METADATA`]); a `system` message inside `messages` (Claude Code's mid-conversation system
 //!   messages) → a system turn at that place.
 //! - A user message's blocks → one user turn: `tool_result` blocks, text and `image` blocks in order; images inside
 //!   a tool result become image parts of the same turn (the upstream's tool result is text only, so the result's
@@ -18,7 +18,9 @@
 //!   refused (jbproxy keeps no server-side state). `metadata`, `cache_control` and `context_management` are not
 //!   read: the upstream has nothing they could change.
 mod blocks;
+mod image_block;
 mod params;
+mod system;
 mod tools;
 
 use std::borrow::Cow;
@@ -30,7 +32,7 @@ use crate::translate::TranslateError;
 use crate::translate::conversation::{Conversation, Role, Turn};
 use crate::translate::parse::{self, Converted, Text, TextOr};
 
-pub use blocks::CLIENT_METADATA;
+pub use system::CLIENT_METADATA;
 
 #[derive(Debug)]
 pub struct MessagesRequest<'a> {
@@ -76,7 +78,7 @@ impl<'a> MessagesRequest<'a> {
             ));
         }
         if let Some(system) = wire.system {
-            let parts = blocks::system_parts(system)?;
+            let parts = system::system_parts(system)?;
             if !parts.is_empty() {
                 turns.insert(
                     0,

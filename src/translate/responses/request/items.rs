@@ -12,17 +12,18 @@ use std::borrow::Cow;
 use serde::Deserialize;
 use serde_json::json;
 
+use super::message::{image, message, no_files};
 use super::tools::{Offered, WireTool, non_empty};
 use crate::translate::conversation::{
     Part, PartKind, Role, Root, Source, ToolCall, ToolResult, Turn,
 };
 use crate::translate::parse::{AnObject, JsonText, Listed, Text, TextOr};
 use crate::translate::responses::upstream_name;
-use crate::translate::{TranslateError, image, truncate};
+use crate::translate::{TranslateError, truncate};
 
 const ITEM_TYPES: &str = "message, function_call, function_call_output, custom_tool_call, custom_tool_call_output, \
      additional_tools, reasoning";
-const VALID_ROLES: &str = "user, assistant, system, developer";
+pub(super) const VALID_ROLES: &str = "user, assistant, system, developer";
 
 /// Calls to tools OpenAI ran itself: history the upstream cannot read, dropped like the tools themselves.
 const HOSTED_CALLS: [&str; 6] = [
@@ -38,27 +39,27 @@ const HOSTED_CALLS: [&str; 6] = [
 #[derive(Deserialize)]
 pub(super) struct WireItem<'a> {
     #[serde(rename = "type", default, borrow)]
-    kind: Option<Text<'a>>,
+    pub(super) kind: Option<Text<'a>>,
     #[serde(default, borrow)]
-    role: Option<Text<'a>>,
+    pub(super) role: Option<Text<'a>>,
     #[serde(default, borrow)]
-    content: Option<TextOr<'a, WirePart<'a>>>,
+    pub(super) content: Option<TextOr<'a, WirePart<'a>>>,
     #[serde(default, borrow)]
-    call_id: Option<Text<'a>>,
+    pub(super) call_id: Option<Text<'a>>,
     #[serde(default, borrow)]
-    name: Option<Text<'a>>,
+    pub(super) name: Option<Text<'a>>,
     #[serde(default, borrow)]
-    namespace: Option<Text<'a>>,
+    pub(super) namespace: Option<Text<'a>>,
     /// A JSON string as specified; an object (sent by some clients) is kept as its JSON text.
     #[serde(default, borrow)]
-    arguments: Option<JsonText<'a>>,
+    pub(super) arguments: Option<JsonText<'a>>,
     /// A custom tool call's input text.
     #[serde(default, borrow)]
-    input: Option<Text<'a>>,
+    pub(super) input: Option<Text<'a>>,
     #[serde(default, borrow)]
-    output: Option<TextOr<'a, WirePart<'a>>>,
+    pub(super) output: Option<TextOr<'a, WirePart<'a>>>,
     #[serde(default, borrow)]
-    tools: Option<Vec<AnObject<WireTool<'a>>>>,
+    pub(super) tools: Option<Vec<AnObject<WireTool<'a>>>>,
 }
 
 impl Listed for WireItem<'_> {
@@ -70,15 +71,15 @@ impl Listed for WireItem<'_> {
 #[derive(Deserialize)]
 pub(super) struct WirePart<'a> {
     #[serde(rename = "type", default, borrow)]
-    kind: Option<Text<'a>>,
+    pub(super) kind: Option<Text<'a>>,
     #[serde(default, borrow)]
-    text: Option<Text<'a>>,
+    pub(super) text: Option<Text<'a>>,
     #[serde(default, borrow)]
-    refusal: Option<Text<'a>>,
+    pub(super) refusal: Option<Text<'a>>,
     #[serde(default, borrow)]
-    image_url: Option<Text<'a>>,
+    pub(super) image_url: Option<Text<'a>>,
     #[serde(default, borrow)]
-    file_id: Option<Text<'a>>,
+    pub(super) file_id: Option<Text<'a>>,
 }
 
 impl Listed for WirePart<'_> {
@@ -179,121 +180,6 @@ fn only_results(parts: &[Part<'_>]) -> bool {
         && parts
             .iter()
             .any(|p| matches!(p.kind, PartKind::ToolResult(_)))
-}
-
-/// A message item; `None` for an assistant message without text (nothing to send, and the upstream refuses blank
-/// text).
-fn message<'a>(
-    item: WireItem<'a>,
-    at: Source,
-    dropped: &mut Vec<String>,
-) -> Result<Option<Turn<'a>>, TranslateError> {
-    let Some(role) = item.role else {
-        return Err(TranslateError::at(
-            at.field(".role"),
-            format!("is required; valid roles are {VALID_ROLES}"),
-        ));
-    };
-    let Some(content) = item.content else {
-        return Err(TranslateError::at(at.field(".content"), "is required"));
-    };
-    let role = match role.as_str() {
-        "user" => Role::User,
-        "assistant" => Role::Assistant,
-        "system" | "developer" => Role::System,
-        other => {
-            return Err(TranslateError::at(
-                at.field(".role"),
-                format!(
-                    "unknown role {:?}; valid roles are {VALID_ROLES}",
-                    truncate(other)
-                ),
-            ));
-        }
-    };
-    let parts = match content {
-        TextOr::Text(text) => vec![Part::text(at, text)],
-        TextOr::List(parts) if parts.is_empty() && role == Role::User => {
-            return Err(TranslateError::at(
-                at.field(".content"),
-                "must not be an empty array",
-            ));
-        }
-        TextOr::List(parts) => content_parts(parts, role, at)?,
-    };
-    let blank = parts
-        .iter()
-        .all(|p| matches!(&p.kind, PartKind::Text(t) if t.trim().is_empty()));
-    if role == Role::Assistant && blank {
-        dropped.push(format!("{at}: an assistant message without text"));
-        return Ok(None);
-    }
-    Ok(Some(Turn { role, parts }))
-}
-
-/// The parts of a message's content list, each checked against what its role may carry.
-fn content_parts<'a>(
-    parts: Vec<WirePart<'a>>,
-    role: Role,
-    at: Source,
-) -> Result<Vec<Part<'a>>, TranslateError> {
-    let mut out = Vec::with_capacity(parts.len());
-    for (j, part) in parts.into_iter().enumerate() {
-        let part_at = at.child(j);
-        let kind = part_type(&part, part_at)?;
-        match (kind, role) {
-            ("input_text" | "output_text", _) => {
-                out.push(Part::text(part_at, part_text(part.text, ".text", part_at)?))
-            }
-            ("refusal", Role::Assistant) => out.push(Part::text(
-                part_at,
-                part_text(part.refusal, ".refusal", part_at)?,
-            )),
-            ("input_image", Role::User) => out.push(image(part, part_at, part_at.to_string())?),
-            ("input_file", _) => return Err(no_files(part_at.field(".type"))),
-            (other, _) => {
-                let allowed = match role {
-                    Role::User => "\"input_text\" or \"input_image\"",
-                    Role::Assistant => "\"output_text\" or \"refusal\"",
-                    Role::System => "\"input_text\"",
-                };
-                return Err(TranslateError::at(
-                    part_at.field(".type"),
-                    format!(
-                        "unsupported content part type {:?} here; use {allowed}",
-                        truncate(other)
-                    ),
-                ));
-            }
-        }
-    }
-    Ok(out)
-}
-
-/// An `input_image` part: an inline `data:` URL (remote URLs are not fetched, and a `file_id` needs OpenAI's
-/// Files API). `path` is where the part is, in the client's terms; `at` is the part's [`Source`].
-fn image<'a>(part: WirePart<'a>, at: Source, path: String) -> Result<Part<'a>, TranslateError> {
-    match (part.image_url, part.file_id) {
-        (Some(url), _) => image::from_data_url(url.into_cow())
-            .map(|image| Part::image(at, image))
-            .map_err(|message| TranslateError::at(format!("{path}.image_url"), message)),
-        (None, Some(_)) => Err(TranslateError::at(
-            format!("{path}.file_id"),
-            "files uploaded to OpenAI cannot be read through jbproxy; send the image inline as image_url \
-             (data:image/png;base64,...)",
-        )),
-        (None, None) => Err(TranslateError::at(
-            format!("{path}.image_url"),
-            "is required (a data URL)",
-        )),
-    }
-}
-
-fn no_files(param: String) -> TranslateError {
-    TranslateError::at(
-        param,
-        "file inputs are not supported; JetBrains AI takes text and images only",
-    )
 }
 
 /// A `function_call` or `custom_tool_call` the assistant made earlier, as a tool call under its upstream name. A
@@ -401,20 +287,4 @@ fn call_output<'a>(item: WireItem<'a>, at: Source) -> Result<Vec<Part<'a>>, Tran
     ));
     parts.append(&mut images);
     Ok(parts)
-}
-
-fn part_type<'p>(part: &'p WirePart<'_>, at: Source) -> Result<&'p str, TranslateError> {
-    part.kind
-        .as_ref()
-        .map(Text::as_str)
-        .ok_or_else(|| TranslateError::at(at.field(".type"), "is required"))
-}
-
-fn part_text<'a>(
-    text: Option<Text<'a>>,
-    key: &str,
-    at: Source,
-) -> Result<Cow<'a, str>, TranslateError> {
-    text.map(Text::into_cow)
-        .ok_or_else(|| TranslateError::at(at.field(key), "must be a string"))
 }

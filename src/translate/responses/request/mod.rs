@@ -13,7 +13,10 @@
 //!   to include), `reasoning.summary`, `prompt_cache_key`, `client_metadata`, `metadata` (repeated in the answer),
 //!   `user`, `safety_identifier`, `service_tier`, `truncation`.
 
+mod echo;
 mod items;
+mod message;
+mod params;
 mod tools;
 
 use std::borrow::Cow;
@@ -21,12 +24,12 @@ use std::borrow::Cow;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
-use super::{ToolNames, upstream_name};
-use crate::translate::conversation::{
-    Conversation, Parameters, Part, ResponseFormat, Role, Root, Source, Tool, ToolChoice, Turn,
-};
+use super::ToolNames;
+use crate::translate::TranslateError;
+use crate::translate::conversation::{Conversation, Parameters, Part, Role, Root, Source, Turn};
 use crate::translate::parse::{self, AnObject, Text, TextOr};
-use crate::translate::{TranslateError, truncate};
+use echo::Echo;
+use params::{response_format, tool_choice};
 
 /// The mapping's field names (OpenAI chat's) → this API's, for [`TranslateError::renamed`].
 pub const FIELD_NAMES: &[(&str, &str)] =
@@ -261,196 +264,6 @@ fn refuse_state(wire: &Body<'_>) -> Result<(), TranslateError> {
         ));
     }
     Ok(())
-}
-
-/// Tool types OpenAI runs itself; forcing one cannot work, since none of them reach the upstream.
-const HOSTED_CHOICES: [&str; 11] = [
-    "web_search",
-    "web_search_preview",
-    "web_search_preview_2025_03_11",
-    "file_search",
-    "code_interpreter",
-    "image_generation",
-    "computer_use_preview",
-    "mcp",
-    "shell",
-    "apply_patch",
-    "programmatic_tool_calling",
-];
-
-/// `tool_choice`: `"auto"`, `"none"`, `"required"`, `{"type": "function" | "custom", "name", "namespace"?}`, or
-/// `{"type": "allowed_tools", "mode", "tools"}`, which keeps only the listed tools. Everything else is refused.
-fn tool_choice<'a>(
-    value: &Value,
-    tools: &mut Vec<Tool<'a>>,
-) -> Result<Option<ToolChoice<'a>>, TranslateError> {
-    let unsupported = |what: String| {
-        TranslateError::at(
-            "tool_choice",
-            format!(
-                "{what}; use \"auto\", \"none\", \"required\", {{\"type\": \"function\", \"name\": …}} or \
-                 {{\"type\": \"allowed_tools\", …}}"
-            ),
-        )
-    };
-    let object = match value {
-        Value::Null => return Ok(None),
-        Value::String(mode) => {
-            return match mode.as_str() {
-                "auto" => Ok(Some(ToolChoice::Auto)),
-                "none" => Ok(Some(ToolChoice::None)),
-                "required" => Ok(Some(ToolChoice::Required)),
-                other => Err(unsupported(format!("unknown mode {:?}", truncate(other)))),
-            };
-        }
-        Value::Object(object) => object,
-        _ => return Err(unsupported("must be a string or an object".into())),
-    };
-    let text = |key: &str| object.get(key).and_then(Value::as_str);
-    match text("type") {
-        Some("function" | "custom") => {
-            let Some(name) = text("name").filter(|n| !n.is_empty()) else {
-                return Err(TranslateError::at(
-                    "tool_choice.name",
-                    "is required (a non-empty string)",
-                ));
-            };
-            Ok(Some(ToolChoice::Named(Cow::Owned(upstream_name(
-                text("namespace"),
-                name,
-            )))))
-        }
-        Some("allowed_tools") => {
-            let mode = match text("mode") {
-                Some("auto") | None => ToolChoice::Auto,
-                Some("required") => ToolChoice::Required,
-                Some(other) => {
-                    return Err(TranslateError::at(
-                        "tool_choice.mode",
-                        format!(
-                            "unknown mode {:?}; use \"auto\" or \"required\"",
-                            truncate(other)
-                        ),
-                    ));
-                }
-            };
-            let Some(allowed) = object.get("tools").and_then(Value::as_array) else {
-                return Err(TranslateError::at(
-                    "tool_choice.tools",
-                    "is required (an array of tools)",
-                ));
-            };
-            let allowed: Vec<String> = allowed
-                .iter()
-                .filter_map(|tool| {
-                    let name = tool.get("name")?.as_str()?;
-                    Some(upstream_name(
-                        tool.get("namespace").and_then(Value::as_str),
-                        name,
-                    ))
-                })
-                .collect();
-            tools.retain(|tool| allowed.iter().any(|name| *name == tool.name));
-            Ok(Some(mode))
-        }
-        Some(hosted) if HOSTED_CHOICES.contains(&hosted) => Err(TranslateError::at(
-            "tool_choice.type",
-            format!(
-                "{:?} forces a tool OpenAI runs itself; JetBrains AI cannot run it, so jbproxy does not offer it",
-                truncate(hosted)
-            ),
-        )),
-        Some(other) => Err(unsupported(format!("unknown type {:?}", truncate(other)))),
-        None => Err(unsupported("an object needs a \"type\"".into())),
-    }
-}
-
-/// `text.format`: `{"type": "text"}`, `{"type": "json_object"}` or `{"type": "json_schema", "name", "schema",
-/// "strict"?, "description"?}`. The json_schema object reaches the mapping as the chat face's `json_schema`
-/// (`{name, schema, strict, description}`).
-fn response_format(format: &Map<String, Value>) -> Result<ResponseFormat, TranslateError> {
-    match format.get("type").and_then(Value::as_str) {
-        Some("text") => Ok(ResponseFormat::Text),
-        Some("json_object") => Ok(ResponseFormat::JsonObject),
-        Some("json_schema") => {
-            if !format.get("schema").is_some_and(Value::is_object) {
-                return Err(TranslateError::at(
-                    "text.format.schema",
-                    "is required for \"json_schema\" (a JSON Schema object)",
-                ));
-            }
-            let schema = format
-                .iter()
-                .filter(|(key, _)| key.as_str() != "type")
-                .map(|(key, value)| (key.clone(), value.clone()))
-                .collect();
-            Ok(ResponseFormat::JsonSchema(schema))
-        }
-        Some(other) => Err(TranslateError::at(
-            "text.format.type",
-            format!(
-                "unknown format {:?}; use \"text\", \"json_object\" or \"json_schema\"",
-                truncate(other)
-            ),
-        )),
-        None => Err(TranslateError::at(
-            "text.format.type",
-            "is required (\"text\", \"json_object\" or \"json_schema\")",
-        )),
-    }
-}
-
-/// The fields a Response object repeats from its request.
-struct Echo {
-    instructions: Option<String>,
-    tools: Vec<Value>,
-    tool_choice: Option<Value>,
-    temperature: Option<f64>,
-    top_p: Option<f64>,
-    max_output_tokens: Option<u32>,
-    parallel_tool_calls: Option<bool>,
-    metadata: Option<Map<String, Value>>,
-    format: Option<Map<String, Value>>,
-    verbosity: Option<String>,
-    reasoning: Option<Value>,
-}
-
-impl Echo {
-    /// The fields as the answer states them: defaults filled in as OpenAI states them, and `store` false, since
-    /// nothing is stored.
-    fn into_map(self) -> Map<String, Value> {
-        let format = self
-            .format
-            .map_or_else(|| json!({"type": "text"}), Value::Object);
-        let mut text = json!({"format": format});
-        if let Some(verbosity) = self.verbosity {
-            text["verbosity"] = verbosity.into();
-        }
-        let mut echo = Map::new();
-        echo.insert("instructions".into(), json!(self.instructions));
-        echo.insert("tools".into(), Value::Array(self.tools));
-        echo.insert(
-            "tool_choice".into(),
-            self.tool_choice
-                .filter(|c| !c.is_null())
-                .unwrap_or_else(|| json!("auto")),
-        );
-        echo.insert("temperature".into(), json!(self.temperature));
-        echo.insert("top_p".into(), json!(self.top_p));
-        echo.insert(
-            "parallel_tool_calls".into(),
-            json!(self.parallel_tool_calls.unwrap_or(true)),
-        );
-        echo.insert("metadata".into(), json!(self.metadata));
-        echo.insert("max_output_tokens".into(), json!(self.max_output_tokens));
-        echo.insert("text".into(), text);
-        echo.insert("reasoning".into(), json!(self.reasoning));
-        echo.insert("store".into(), json!(false));
-        echo.insert("background".into(), json!(false));
-        echo.insert("truncation".into(), json!("disabled"));
-        echo.insert("previous_response_id".into(), Value::Null);
-        echo
-    }
 }
 
 #[cfg(test)]
