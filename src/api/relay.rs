@@ -178,7 +178,21 @@ impl<'a> Failover<'a> {
         while self.attempts < self.max_attempts {
             let mut permit = match self.live.pool.pick(&self.tried) {
                 Ok(permit) => permit,
-                Err(_) => return Err(self.give_up()),
+                Err(_) => {
+                    let refreshed = &self.refreshed;
+                    let tried = &self.tried;
+                    match self
+                        .live
+                        .refresh_an_expired(|i| refreshed.contains(i) || tried.contains(i))
+                        .await
+                    {
+                        Some(index) => {
+                            self.refreshed.insert(index);
+                            continue;
+                        }
+                        None => return Err(self.give_up()),
+                    }
+                }
             };
             self.attempts += 1;
             self.tried.insert(permit.index());

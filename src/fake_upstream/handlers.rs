@@ -99,7 +99,13 @@ pub(super) async fn handle(State(shared): State<Arc<Shared>>, request: Request) 
                 Route::Chat(version) => chat(&shared, &parts.headers, json.as_ref(), version),
                 Route::Quota => quota(&shared, &parts.headers, bytes.is_empty(), json.as_ref()),
                 Route::Profiles => profiles(&shared, &parts.headers),
-                Route::Refresh => refresh(&shared, &parts.headers, json.as_ref()),
+                Route::Refresh => {
+                    let mut outcome = refresh(&shared, &parts.headers, json.as_ref());
+                    if let Action::Reply { delay, .. } = &mut outcome.action {
+                        *delay = *lock(&shared.refresh_delay);
+                    }
+                    outcome
+                }
                 Route::Native(family) => {
                     native::chat(&shared, &parts.headers, json.as_ref(), family)
                 }

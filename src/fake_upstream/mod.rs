@@ -136,6 +136,8 @@ struct Shared {
     serial: AtomicU64,
     active: Arc<AtomicUsize>,
     tool_serial: AtomicU64,
+    /// How long the JWT refresh endpoint takes to answer (a slow account service, for start-up races).
+    refresh_delay: Mutex<Duration>,
     /// Fired when the handle goes: stops accepting, ends hanging requests and delayed streams.
     cancel: CancellationToken,
 }
@@ -194,6 +196,7 @@ impl FakeUpstream {
             serial: AtomicU64::new(1),
             active: Arc::default(),
             tool_serial: AtomicU64::new(1),
+            refresh_delay: Mutex::new(Duration::ZERO),
             cancel: CancellationToken::new(),
         });
         let app = Router::new()
@@ -278,6 +281,11 @@ impl FakeUpstream {
             });
         license.token_name = token_name.to_owned();
         license.id_tokens.push(id_token.to_owned());
+    }
+
+    /// Makes the JWT refresh endpoint (`provide-access/license/v2`) answer only after `delay`.
+    pub fn set_refresh_delay(&self, delay: Duration) {
+        *lock(&self.shared.refresh_delay) = delay;
     }
 
     /// Lets the OAuth endpoint (`/oauth2/token`) take this refresh token: it answers with an ID token the refresh

@@ -65,6 +65,9 @@ pub struct Live {
     pub admin_key: Option<KeyDigest>,
     /// The refresh chains and the state file; shared by every snapshot of a running server.
     pub credentials: Arc<Credentials>,
+    /// One turn per token to refresh its JWT, so requests and checks that find the same stale JWT at once refresh
+    /// it once (`refresh_jwt`).
+    refreshing: Box<[tokio::sync::Mutex<()>]>,
 }
 
 impl Live {
@@ -101,7 +104,11 @@ impl Live {
         let discovered = previous
             .map(|p| Arc::clone(p.profiles.discovered()))
             .unwrap_or_default();
+        let refreshing = (0..pool.len())
+            .map(|_| tokio::sync::Mutex::new(()))
+            .collect();
         Ok(Self {
+            refreshing,
             models,
             profiles: ProfileTable::new(&config.profile_parameters, discovered),
             config: Arc::new(config),

@@ -1,6 +1,7 @@
 //! JWT refresh: a token with refresh credentials (`license_id` with `refresh_token` or `authorization`) gets a new
 //! JWT through its chain (`credentials`), put to use at once (the JWT in memory only). The checker refreshes at
-//! start and ahead of expiry; the relay when the upstream rejects a JWT mid-request.
+//! start and ahead of expiry; the relay when the upstream rejects a JWT mid-request, or when the only tokens left
+//! have no live JWT (a request that arrives before the start-up refresh is done).
 
 use std::time::Duration;
 
@@ -10,6 +11,30 @@ use super::Live;
 pub const REFRESH_AHEAD: Duration = Duration::from_secs(15 * 60);
 
 impl Live {
+    /// Refreshes one token that cannot serve only because it has no live JWT (expired, or none yet) and that this
+    /// request has not tried (`skip`), and returns the one refreshed, if any. Lets a request that arrives before the start-up refresh has
+    /// finished, or after a JWT ran out between checks, wait for a JWT instead of getting a 503.
+    pub async fn refresh_an_expired(&self, skip: impl Fn(usize) -> bool) -> Option<usize> {
+        let now = crate::epoch::now_secs();
+        let stale: Vec<usize> = (0..self.pool.len())
+            .filter(|&i| {
+                let slot = &self.pool.slots()[i];
+                slot.config.enabled
+                    && !slot.operator_disabled()
+                    && slot.state_kind() != crate::pool::StateKind::Suspended
+                    && slot.config.can_refresh()
+                    && slot.expired(now)
+                    && !skip(i)
+            })
+            .collect();
+        for index in stale {
+            if self.refresh_jwt(index).await {
+                return Some(index);
+            }
+        }
+        None
+    }
+
     /// Whether token `index` should be refreshed before it is checked: it can be, and its JWT expires within
     /// `REFRESH_AHEAD` or was rejected. A cooling or ejected token's JWT is fine.
     pub fn refresh_due(&self, index: usize) -> bool {
@@ -28,6 +53,15 @@ impl Live {
         let slot = &self.pool.slots()[index];
         if !slot.config.can_refresh() {
             return false;
+        }
+        let seen = slot.current_jwt();
+        let Some(turn) = self.refreshing.get(index) else {
+            return false;
+        };
+        let _turn = turn.lock().await;
+        // Whoever held the turn before us replaced the JWT we found stale: use theirs.
+        if !std::sync::Arc::ptr_eq(&seen, &slot.current_jwt()) {
+            return !slot.expired(crate::epoch::now_secs());
         }
         match self.credentials.jwt(&self.upstream, &slot.config).await {
             Ok(jwt) => {

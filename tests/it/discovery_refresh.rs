@@ -582,6 +582,46 @@ async fn an_entry_with_only_refresh_credentials_serves_with_the_jwt_the_chain_ge
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn requests_that_arrive_before_the_start_up_refresh_wait_for_its_jwt() {
+    let fake = FakeUpstream::start(FakeOptions::default())
+        .await
+        .expect("fake");
+    fake.register_account(FIRST_REFRESH_TOKEN, "lic-a", "a");
+    // A slow account service: the start-up refresh is still under way when the clients come.
+    fake.set_refresh_delay(Duration::from_millis(1500));
+    let home = common::tempdir();
+    let mut config = chain_config(&fake);
+    config["jetbrains_tokens"][0]
+        .as_object_mut()
+        .expect("entry")
+        .remove("token");
+    let config_path = common::write(
+        home.path(),
+        "config.json",
+        &serde_json::to_string_pretty(&config).expect("json"),
+    );
+    let proxy = serve(&config_path);
+    let answers =
+        futures_util::future::join_all(["q0", "q1", "q2"].map(|text| chat_through(&proxy, text)))
+            .await;
+    for response in answers {
+        assert_eq!(response.status(), 200, "{}", proxy.logs());
+    }
+    assert_eq!(fake.chat_requests_for("a"), 3);
+    let refreshes = fake
+        .requests()
+        .iter()
+        .filter(|r| r.path == "/auth/jetbrains-jwt/provide-access/license/v2")
+        .count();
+    assert_eq!(
+        refreshes,
+        1,
+        "one JWT for everyone who waited:\n{}",
+        proxy.logs()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_oauth_chain_rotates_keeps_the_new_token_and_a_restart_uses_it() {
     let fake = FakeUpstream::start(FakeOptions::default())
         .await
