@@ -23,6 +23,7 @@ pub use credentials::{Credentials, ID_TOKEN_AHEAD, RefreshError};
 pub use refresh::REFRESH_AHEAD;
 pub use reloader::{ReloadError, ReloadSummary, Reloader};
 
+use crate::cluster::Cluster;
 use crate::config::Config;
 use crate::models::ModelTable;
 use crate::pool::Pool;
@@ -65,6 +66,8 @@ pub struct Live {
     pub admin_key: Option<KeyDigest>,
     /// The refresh chains and the state file; shared by every snapshot of a running server.
     pub credentials: Arc<Credentials>,
+    /// The shared state (Redis) or its absence (memory mode); shared by every snapshot of a running server.
+    pub cluster: Arc<Cluster>,
 }
 
 impl Live {
@@ -94,6 +97,14 @@ impl Live {
             Some(p) => Arc::clone(&p.credentials),
             None => Arc::new(Credentials::open(config.start_up.state_file.clone())?),
         };
+        // The backend is read at start-up only: a reload keeps the running one (and says a change needs a restart).
+        let cluster = match previous {
+            Some(p) => Arc::clone(&p.cluster),
+            None => Arc::new(Cluster::new(&config.start_up.state)),
+        };
+        if let Some(sink) = cluster.sink() {
+            pool.share(sink);
+        }
         let models = config.model_table().carry_over(previous.map(|p| &p.models));
         // Listings of tokens a reload removed must not keep their profiles listed.
         let configured = pool.slots().iter().map(|s| s.fingerprint.clone()).collect();
@@ -111,6 +122,7 @@ impl Live {
             client_key,
             admin_key,
             credentials,
+            cluster,
         })
     }
 

@@ -4,7 +4,10 @@
 
 use std::time::Duration;
 
+use secrecy::ExposeSecret;
+
 use super::Live;
+use crate::cluster::Turn;
 
 /// A refreshable JWT is renewed when it has less than this left.
 pub const REFRESH_AHEAD: Duration = Duration::from_secs(15 * 60);
@@ -23,20 +26,46 @@ impl Live {
     }
 
     /// Exchanges token `index`'s refresh credentials for a new JWT and puts it to use. False when the token has no
-    /// credentials or the exchange failed (logged).
+    /// credentials or the exchange failed (logged). In the shared mode one replica refreshes (it holds the lock in
+    /// Redis) and the others take its JWT (`cluster::refresh`).
     pub async fn refresh_jwt(&self, index: usize) -> bool {
         let slot = &self.pool.slots()[index];
         if !slot.config.can_refresh() {
             return false;
         }
+        let turn = self.cluster.refresh_turn(&slot.fingerprint).await;
+        if turn == Turn::Theirs {
+            let current = slot.current_jwt();
+            if let Some(jwt) = self
+                .cluster
+                .wait_for_jwt(&slot.fingerprint, current.expose_secret())
+                .await
+            {
+                self.pool.replace_jwt(index, jwt);
+                self.pool.restore(index, "JWT refreshed by another replica");
+                tracing::info!(token = %slot.label(), "JWT refreshed by another replica");
+                return true;
+            }
+        }
         match self.credentials.jwt(&self.upstream, &slot.config).await {
             Ok(jwt) => {
+                if turn == Turn::Mine {
+                    let exp = crate::jwt::DecodedJwt::decode(jwt.expose_secret())
+                        .ok()
+                        .and_then(|j| j.time_claim("exp"));
+                    // Shared before the token is restored here, so the others hold the new JWT when they hear
+                    // that the token serves again.
+                    self.cluster.refreshed(&slot.fingerprint, &jwt, exp).await;
+                }
                 self.pool.replace_jwt(index, jwt);
                 self.pool.restore(index, "JWT refreshed");
                 tracing::info!(token = %slot.label(), "JWT refreshed");
                 true
             }
             Err(err) => {
+                if turn == Turn::Mine {
+                    self.cluster.release(&slot.fingerprint).await;
+                }
                 tracing::warn!(token = %slot.label(), "JWT refresh failed: {err}");
                 false
             }

@@ -1,0 +1,130 @@
+//! One refresh per JWT across the replicas: the replica that takes `lock:refresh:{fp}` (SET NX PX) refreshes and
+//! stores the new JWT under `jwt:{fp}` (until its `exp`), then tells the others, who put it to use without asking
+//! the upstream; a replica that finds the lock taken waits for that JWT instead of refreshing.
+//!
+//! The refreshed JWT is stored in Redis as it is (docs/DEPLOY.md, "What Redis holds"): every replica must be able
+//! to use it, so any key to encrypt it would sit beside the Redis URL in every replica's config.
+
+use std::time::Duration;
+
+use secrecy::{ExposeSecret, SecretString};
+
+use super::{Cluster, Message, within};
+
+/// How long a refresh may hold the lock: the chain (ID token, then JWT) with the upstream's timeouts fits well.
+const LOCK_FOR: Duration = Duration::from_secs(30);
+
+/// How long a replica waits for the JWT another one is refreshing before refreshing itself.
+const WAIT_FOR: Duration = Duration::from_secs(10);
+
+/// Who refreshes a token's JWT.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Turn {
+    /// No shared state, or Redis does not answer: this replica refreshes on its own.
+    Alone,
+    /// This replica holds the lock; `Cluster::refreshed` stores the JWT and releases it.
+    Mine,
+    /// Another replica holds it: wait for its JWT (`Cluster::wait_for_jwt`).
+    Theirs,
+}
+
+impl Cluster {
+    /// Takes the refresh lock for the token with this fingerprint, if the state is shared.
+    pub async fn refresh_turn(&self, fingerprint: &str) -> Turn {
+        let Some(mut conn) = self.connection() else {
+            return Turn::Alone;
+        };
+        let taken: Result<Option<String>, _> = within(
+            redis::cmd("SET")
+                .arg(self.key(&format!("lock:refresh:{fingerprint}")))
+                .arg(&self.replica)
+                .arg("NX")
+                .arg("PX")
+                .arg(LOCK_FOR.as_millis() as u64)
+                .query_async(&mut conn),
+        )
+        .await;
+        match taken {
+            Ok(Some(_)) => Turn::Mine,
+            Ok(None) => Turn::Theirs,
+            Err(_) => Turn::Alone,
+        }
+    }
+
+    /// Stores the JWT this replica refreshed (until `exp`, when known), tells the other replicas, and releases
+    /// the lock. Best effort: should Redis fail now, the others refresh on their own.
+    pub async fn refreshed(&self, fingerprint: &str, jwt: &SecretString, exp: Option<i64>) {
+        let Some(mut conn) = self.connection() else {
+            return;
+        };
+        let ttl_ms = exp
+            .map(|exp| {
+                exp.saturating_sub(crate::epoch::now_secs())
+                    .saturating_mul(1000)
+            })
+            .filter(|ms| *ms > 0)
+            .unwrap_or(3_600_000);
+        let message = Message::Jwt {
+            from: self.replica.clone(),
+            fp: fingerprint.to_string(),
+        };
+        let mut pipe = redis::pipe();
+        pipe.cmd("SET")
+            .arg(self.key(&format!("jwt:{fingerprint}")))
+            .arg(jwt.expose_secret())
+            .arg("PX")
+            .arg(ttl_ms)
+            .ignore();
+        pipe.cmd("PUBLISH")
+            .arg(self.key("events"))
+            .arg(serde_json::to_string(&message).unwrap_or_default())
+            .ignore();
+        let _ = within(pipe.query_async::<()>(&mut conn)).await;
+        self.release(fingerprint).await;
+    }
+
+    /// Releases the refresh lock if this replica still holds it (a failed refresh: another may try).
+    pub async fn release(&self, fingerprint: &str) {
+        let Some(mut conn) = self.connection() else {
+            return;
+        };
+        // Compare and delete in one step: a lock that expired and was taken by another replica stays theirs.
+        let script = redis::Script::new(
+            "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) else return 0 end",
+        );
+        let _ = within(
+            script
+                .key(self.key(&format!("lock:refresh:{fingerprint}")))
+                .arg(&self.replica)
+                .invoke_async::<i64>(&mut conn),
+        )
+        .await;
+    }
+
+    /// Waits for the JWT the lock's holder refreshes: the stored JWT once it differs from `current`. `None` when
+    /// the holder gave up (the lock is gone and no new JWT came) or the wait ran out; then this replica refreshes.
+    pub async fn wait_for_jwt(&self, fingerprint: &str, current: &str) -> Option<SecretString> {
+        let deadline = tokio::time::Instant::now() + WAIT_FOR;
+        let jwt_key = self.key(&format!("jwt:{fingerprint}"));
+        let lock_key = self.key(&format!("lock:refresh:{fingerprint}"));
+        while tokio::time::Instant::now() < deadline {
+            let mut conn = self.connection()?;
+            let (jwt, locked): (Option<String>, bool) = within(
+                redis::pipe()
+                    .cmd("GET")
+                    .arg(&jwt_key)
+                    .cmd("EXISTS")
+                    .arg(&lock_key)
+                    .query_async(&mut conn),
+            )
+            .await
+            .ok()?;
+            match jwt {
+                Some(jwt) if jwt != current => return Some(SecretString::from(jwt)),
+                _ if !locked => return None,
+                _ => tokio::time::sleep(Duration::from_millis(25)).await,
+            }
+        }
+        None
+    }
+}
