@@ -101,6 +101,34 @@ impl Cluster {
         .await;
     }
 
+    /// Keeps a refresh token the account service rotated (`key`: the digest of the configured one, as the state
+    /// file keys it), so that any replica can use the newest. Best effort, like the state file.
+    pub async fn rotated(&self, key: &str, refresh_token: &SecretString) {
+        let Some(mut conn) = self.connection() else {
+            return;
+        };
+        let _ = within(
+            redis::cmd("SET")
+                .arg(self.key(&format!("refresh_token:{key}")))
+                .arg(refresh_token.expose_secret())
+                .query_async::<()>(&mut conn),
+        )
+        .await;
+    }
+
+    /// The newest rotated refresh token any replica kept for `key`.
+    pub async fn refresh_token(&self, key: &str) -> Option<SecretString> {
+        let mut conn = self.connection()?;
+        let found: Option<String> = within(
+            redis::cmd("GET")
+                .arg(self.key(&format!("refresh_token:{key}")))
+                .query_async(&mut conn),
+        )
+        .await
+        .ok()?;
+        found.map(SecretString::from)
+    }
+
     /// Waits for the JWT the lock's holder refreshes: the stored JWT once it differs from `current`. `None` when
     /// the holder gave up (the lock is gone and no new JWT came) or the wait ran out; then this replica refreshes.
     pub async fn wait_for_jwt(&self, fingerprint: &str, current: &str) -> Option<SecretString> {

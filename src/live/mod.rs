@@ -104,6 +104,7 @@ impl Live {
         };
         if let Some(sink) = cluster.sink() {
             pool.share(sink);
+            credentials.share(Arc::clone(&cluster));
         }
         let models = config.model_table().carry_over(previous.map(|p| &p.models));
         // Listings of tokens a reload removed must not keep their profiles listed.

@@ -31,6 +31,7 @@ async fn replicas(
     let fake = FakeUpstream::start(options).await.expect("fake upstream");
     let mut config = config_for(&fake, &[], extra);
     config["jetbrains_tokens"] = tokens;
+    config["oauth_url"] = json!(format!("{}/oauth2/token", fake.url()));
     config["state"] = json!({"backend": "redis", "url": redis.url(), "prefix": format!("{test}:")});
     let proxies = (0..3).map(|_| Proxy::start(&config, &[])).collect();
     let r = Replicas {
@@ -60,7 +61,7 @@ impl Replicas {
         &self,
         replica: usize,
         body: &Value,
-    ) -> impl Future<Output = reqwest::Result<reqwest::Response>> + Send + 'static {
+    ) -> impl Future<Output = reqwest::Result<reqwest::Response>> + Send + use<> {
         self.client
             .post(self.proxies[replica].url("/v1/chat/completions"))
             .bearer_auth(KEY)
@@ -535,4 +536,112 @@ async fn redis_down_at_start_serves_from_memory_then_joins() {
         "{logs}"
     );
     assert!(!logs.contains("lost Redis"), "{logs}");
+}
+
+#[tokio::test]
+async fn a_refresh_token_rotated_on_one_replica_serves_the_next_refresh_on_another() {
+    let entries = json!([{
+        "token": mint_jwt("r", Duration::from_secs(3600)),
+        "name": "r",
+        "license_id": "lic-r",
+        "refresh_token": "rt-first",
+    }]);
+    let Some(r) = replicas("rotation", entries, json!({}), FakeOptions::default()).await else {
+        return;
+    };
+    r.fake.register_account("rt-first", "lic-r", "r");
+    // Replica 0 refreshes: the account service rotates rt-first away.
+    r.fake.set_behaviour("r", Behaviour::Unauthorized);
+    r.chat_ok(0, "first refresh").await;
+    assert_ne!(
+        r.fake.current_refresh_token("r").as_deref(),
+        Some("rt-first")
+    );
+    // Later replica 1 has to refresh; its own config and state file know only rt-first, which is spent.
+    for replica in 1..3 {
+        let adopted = eventually(Duration::from_secs(3), async || {
+            r.state_of(replica, "r").await == "healthy"
+        })
+        .await;
+        assert!(adopted, "{}", r.logs());
+    }
+    r.fake.set_behaviour("r", Behaviour::Unauthorized);
+    r.chat_ok(1, "second refresh").await;
+    let grants = r
+        .fake
+        .requests()
+        .iter()
+        .filter(|q| q.path == "/oauth2/token" && q.status == 200)
+        .count();
+    assert_eq!(
+        grants,
+        2,
+        "each refresh started from the newest refresh token:\n{}",
+        r.logs()
+    );
+}
+
+/// The soak variant: three replicas under steady load for 10 minutes (`JBPROXY_SOAK_SECS` to change), Redis
+/// killed and restarted every minute; not one request may fail. `cargo test --test it replicas_soak -- --ignored`.
+#[tokio::test]
+#[ignore = "runs 10 minutes"]
+async fn replicas_soak_with_redis_restarts_every_minute() {
+    let Some(mut r) = replicas(
+        "soak",
+        tokens(&["a", "b", "c"]),
+        json!({"load_balance_strategy": "least_inflight"}),
+        FakeOptions::default(),
+    )
+    .await
+    else {
+        return;
+    };
+    let secs: u64 = std::env::var("JBPROXY_SOAK_SECS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(600);
+    let stop = Instant::now() + Duration::from_secs(secs);
+    let (mut sent, mut failed) = (0usize, Vec::new());
+    // Every minute; a shorter run (to try the test) restarts four times.
+    let every = Duration::from_secs(60).min(Duration::from_secs(secs) / 4);
+    let mut next_restart = Instant::now() + every;
+    let mut restarts = 0;
+    while Instant::now() < stop {
+        let batch: Vec<_> = (0..12)
+            .map(|i| {
+                let body = if i % 2 == 0 {
+                    user("soak")
+                } else {
+                    streaming("soak")
+                };
+                r.send(i % 3, &body)
+            })
+            .collect();
+        for response in futures_util::future::join_all(batch).await {
+            sent += 1;
+            match response {
+                Ok(resp) if resp.status() == 200 => {
+                    let text = resp.text().await.unwrap_or_default();
+                    if text.contains("stream_interrupted") {
+                        failed.push(text);
+                    }
+                }
+                Ok(resp) => failed.push(resp.status().to_string()),
+                Err(err) => failed.push(err.to_string()),
+            }
+        }
+        if Instant::now() >= next_restart {
+            r.redis.kill();
+            tokio::time::sleep(Duration::from_secs(2)).await;
+            r.redis.restart();
+            restarts += 1;
+            next_restart = Instant::now() + every;
+        }
+    }
+    eprintln!(
+        "soak: {sent} requests, {restarts} Redis restarts, {} failed",
+        failed.len()
+    );
+    assert!(failed.is_empty(), "{:?}", &failed[..failed.len().min(5)]);
+    r.wait_for_cluster(3).await;
 }
