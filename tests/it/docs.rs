@@ -53,5 +53,8 @@ fn the_deploy_pages_systemd_unit_verifies() {
         .output()
         .expect("systemd-analyze");
     let said = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success() && !said.contains("jbproxy.service"), "{said}");
+    assert!(
+        out.status.success() && !said.contains("jbproxy.service"),
+        "{said}"
+    );
 }
