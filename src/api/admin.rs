@@ -60,6 +60,9 @@ pub async fn stats(
         "reloads": reloads,
         "priority_mode": live.config.priority_mode.as_str(),
         "uptime_secs": app.started.elapsed().as_secs(),
+        // Where the pool's state lives (`memory`, `redis`, `redis: unreachable`); the status page offers the
+        // cluster view when it is shared.
+        "state": live.cluster.status(),
         "totals": totals,
         "tokens": tokens,
         "model_fallback": model_fallback,
