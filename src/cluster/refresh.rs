@@ -18,8 +18,10 @@ const LOCK_FOR: Duration = Duration::from_secs(30);
 const WAIT_FOR: Duration = Duration::from_secs(10);
 
 /// Who refreshes a token's JWT.
-#[derive(Debug, PartialEq, Eq)]
+#[derive(Debug)]
 pub enum Turn {
+    /// Another replica already refreshed it: here is its JWT (newer than the one this replica holds).
+    Done(SecretString),
     /// No shared state, or Redis does not answer: this replica refreshes on its own.
     Alone,
     /// This replica holds the lock; `Cluster::refreshed` stores the JWT and releases it.
@@ -28,12 +30,50 @@ pub enum Turn {
     Theirs,
 }
 
+impl PartialEq for Turn {
+    fn eq(&self, other: &Self) -> bool {
+        matches!(
+            (self, other),
+            (Turn::Alone, Turn::Alone) | (Turn::Mine, Turn::Mine) | (Turn::Theirs, Turn::Theirs)
+        )
+    }
+}
+
+/// Whether the stored JWT is a newer one than `current`: it expires later, or as late and was issued later. A JWT
+/// without these claims counts as newer (a refresh stored it). A stale key (an older JWT another replica stored
+/// before this one got a newer one) must not replace the newer one.
+fn fresher(stored: &str, current: &str) -> bool {
+    let times = |jwt: &str| {
+        crate::jwt::DecodedJwt::decode(jwt)
+            .ok()
+            .and_then(|j| Some((j.time_claim("exp")?, j.time_claim("iat").unwrap_or(0))))
+    };
+    match (times(stored), times(current)) {
+        (Some(a), Some(b)) => a > b,
+        _ => true,
+    }
+}
+
 impl Cluster {
-    /// Takes the refresh lock for the token with this fingerprint, if the state is shared.
-    pub async fn refresh_turn(&self, fingerprint: &str) -> Turn {
+    /// Takes the refresh lock for the token with this fingerprint, if the state is shared and no other replica
+    /// already stored a JWT other than `current` (the one this replica holds, which the upstream refused or which
+    /// expires soon).
+    pub async fn refresh_turn(&self, fingerprint: &str, current: &str) -> Turn {
         let Some(mut conn) = self.connection() else {
             return Turn::Alone;
         };
+        let stored: Result<Option<String>, _> = within(
+            redis::cmd("GET")
+                .arg(self.key(&format!("jwt:{fingerprint}")))
+                .query_async(&mut conn),
+        )
+        .await;
+        if let Ok(Some(stored)) = stored
+            && stored != current
+            && fresher(&stored, current)
+        {
+            return Turn::Done(SecretString::from(stored));
+        }
         let taken: Result<Option<String>, _> = within(
             redis::cmd("SET")
                 .arg(self.key(&format!("lock:refresh:{fingerprint}")))

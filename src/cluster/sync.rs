@@ -33,6 +33,7 @@ pub async fn run(cluster: Arc<Cluster>, pool: impl Fn() -> Arc<Pool>, stop: Canc
     else {
         return;
     };
+    crate::metrics::redis_errors_shown();
     let mut backoff = Duration::from_millis(100);
     let mut outages = 0u64;
     let mut ever_connected = false;

@@ -25,6 +25,20 @@ impl Live {
             && (expiring || slot.state_kind() == crate::pool::StateKind::Invalid)
     }
 
+    /// A renewed JWT for token `index` after the upstream refused `rejected`: the one already in use if a refresh
+    /// (here, or on another replica in the shared mode) replaced `rejected` meanwhile, else a refresh.
+    pub async fn refresh_rejected(&self, index: usize, rejected: &str) -> bool {
+        let slot = &self.pool.slots()[index];
+        if !slot.config.can_refresh() {
+            return false;
+        }
+        if slot.current_jwt().expose_secret() != rejected {
+            self.pool.restore(index, "JWT refreshed");
+            return true;
+        }
+        self.refresh_jwt(index).await
+    }
+
     /// Exchanges token `index`'s refresh credentials for a new JWT and puts it to use. False when the token has no
     /// credentials or the exchange failed (logged). In the shared mode one replica refreshes (it holds the lock in
     /// Redis) and the others take its JWT (`cluster::refresh`).
@@ -33,19 +47,25 @@ impl Live {
         if !slot.config.can_refresh() {
             return false;
         }
-        let turn = self.cluster.refresh_turn(&slot.fingerprint).await;
-        if turn == Turn::Theirs {
-            let current = slot.current_jwt();
-            if let Some(jwt) = self
-                .cluster
-                .wait_for_jwt(&slot.fingerprint, current.expose_secret())
-                .await
-            {
-                self.pool.replace_jwt(index, jwt);
-                self.pool.restore(index, "JWT refreshed by another replica");
-                tracing::info!(token = %slot.label(), "JWT refreshed by another replica");
-                return true;
+        let current = slot.current_jwt();
+        let turn = self
+            .cluster
+            .refresh_turn(&slot.fingerprint, current.expose_secret())
+            .await;
+        let theirs = match &turn {
+            Turn::Done(jwt) => Some(jwt.clone()),
+            Turn::Theirs => {
+                self.cluster
+                    .wait_for_jwt(&slot.fingerprint, current.expose_secret())
+                    .await
             }
+            Turn::Alone | Turn::Mine => None,
+        };
+        if let Some(jwt) = theirs {
+            self.pool.replace_jwt(index, jwt);
+            self.pool.restore(index, "JWT refreshed by another replica");
+            tracing::info!(token = %slot.label(), "JWT refreshed by another replica");
+            return true;
         }
         match self.credentials.jwt(&self.upstream, &slot.config).await {
             Ok(jwt) => {

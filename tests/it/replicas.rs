@@ -435,7 +435,15 @@ async fn redis_killed_under_load_fails_no_request_and_state_reconciles_after_res
         .text()
         .await
         .unwrap_or_default();
-    assert!(metrics.contains("jbproxy_redis_errors_total"), "{metrics}");
+    let errors: f64 = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("jbproxy_redis_errors_total "))
+        .and_then(|n| n.trim().parse().ok())
+        .unwrap_or(0.0);
+    assert!(
+        errors >= 1.0,
+        "the outage's failed reconnects are counted:\n{metrics}"
+    );
     let before = r.fake.chat_requests_for("c");
     for i in 0..6 {
         r.chat_ok(1 + i % 2, "after").await;
@@ -644,4 +652,33 @@ async fn replicas_soak_with_redis_restarts_every_minute() {
     );
     assert!(failed.is_empty(), "{:?}", &failed[..failed.len().min(5)]);
     r.wait_for_cluster(3).await;
+}
+
+#[test]
+fn the_state_url_is_redacted_and_a_bad_one_is_named_without_its_password() {
+    let dir = crate::common::tempdir();
+    let shown = crate::common::effective(
+        dir.path(),
+        &["-c", &mint_jwt("a", Duration::from_secs(3600))],
+        &[("STATE_URL", "rediss://jb:hunter2@redis.internal:6380/1")],
+    );
+    assert_eq!(
+        shown["state"],
+        json!({"backend": "redis", "url": "rediss://<redacted>@redis.internal:6380/1", "prefix": "jbproxy:"})
+    );
+    assert!(!shown.to_string().contains("hunter2"));
+    let out = run(jbproxy(dir.path())
+        .args([
+            "print-config",
+            "-c",
+            &mint_jwt("a", Duration::from_secs(3600)),
+        ])
+        .env("STATE_URL", "http://jb:hunter2@redis.internal"));
+    assert_eq!(out.code, Some(2), "{}", out.all());
+    assert!(
+        out.all().contains("STATE_URL") && out.all().contains("not a Redis URL"),
+        "{}",
+        out.all()
+    );
+    assert!(!out.all().contains("hunter2"), "{}", out.all());
 }
