@@ -113,6 +113,7 @@ Register-ArgumentCompleter -Native -CommandName 'jbproxy' -ScriptBlock {
             [CompletionResult]::new('--watch', '--watch', [CompletionResultType]::ParameterName, 'Refresh every INTERVAL (seconds, or e.g. 500ms, 5s; default 2s) until Ctrl-C')
             [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Read the configuration from FILE instead of searching for it')
             [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print the raw /stats JSON')
+            [CompletionResult]::new('--cluster', '--cluster', [CompletionResultType]::ParameterName, 'Show every replica sharing the pool''s state through Redis, and the tokens merged over them')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
             break

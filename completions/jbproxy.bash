@@ -455,7 +455,7 @@ _jbproxy() {
             return 0
             ;;
         jbproxy__subcmd__stats)
-            opts="-k -h --url --bearer-token --token --json --watch --config --help"
+            opts="-k -h --url --bearer-token --token --json --cluster --watch --config --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

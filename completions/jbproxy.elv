@@ -104,6 +104,7 @@ set edit:completion:arg-completer[jbproxy] = {|@words|
             cand --watch 'Refresh every INTERVAL (seconds, or e.g. 500ms, 5s; default 2s) until Ctrl-C'
             cand --config 'Read the configuration from FILE instead of searching for it'
             cand --json 'Print the raw /stats JSON'
+            cand --cluster 'Show every replica sharing the pool''s state through Redis, and the tokens merged over them'
             cand -h 'Print help'
             cand --help 'Print help'
         }

@@ -86,6 +86,7 @@ complete -c jbproxy -n "__fish_jbproxy_using_subcommand stats" -s k -l token -l 
 complete -c jbproxy -n "__fish_jbproxy_using_subcommand stats" -l watch -d 'Refresh every INTERVAL (seconds, or e.g. 500ms, 5s; default 2s) until Ctrl-C' -r
 complete -c jbproxy -n "__fish_jbproxy_using_subcommand stats" -l config -d 'Read the configuration from FILE instead of searching for it' -r -F
 complete -c jbproxy -n "__fish_jbproxy_using_subcommand stats" -l json -d 'Print the raw /stats JSON'
+complete -c jbproxy -n "__fish_jbproxy_using_subcommand stats" -l cluster -d 'Show every replica sharing the pool\'s state through Redis, and the tokens merged over them'
 complete -c jbproxy -n "__fish_jbproxy_using_subcommand stats" -s h -l help -d 'Print help'
 complete -c jbproxy -n "__fish_jbproxy_using_subcommand completions" -l out-dir -d 'Write the script into this directory instead of standard output' -r -F
 complete -c jbproxy -n "__fish_jbproxy_using_subcommand completions" -l config -d 'Read the configuration from FILE instead of searching for it' -r -F

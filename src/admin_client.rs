@@ -20,7 +20,16 @@ pub fn default_url(config: &Config) -> String {
 
 /// GET `{base}/stats` with the admin key.
 pub async fn fetch_stats(base: &str, key: Option<&str>) -> anyhow::Result<Value> {
-    let url = format!("{}/stats", base.trim_end_matches('/'));
+    fetch(base, "/stats", key).await
+}
+
+/// GET `{base}/stats?scope=cluster`: every replica sharing the pool's state.
+pub async fn fetch_cluster_stats(base: &str, key: Option<&str>) -> anyhow::Result<Value> {
+    fetch(base, "/stats?scope=cluster", key).await
+}
+
+async fn fetch(base: &str, path: &str, key: Option<&str>) -> anyhow::Result<Value> {
+    let url = format!("{}{path}", base.trim_end_matches('/'));
     let client = reqwest::Client::builder()
         .timeout(Duration::from_secs(10))
         .build()?;
@@ -39,6 +48,17 @@ pub async fn fetch_stats(base: &str, key: Option<&str>) -> anyhow::Result<Value>
         401 => anyhow::bail!(
             "{url} refused the key (401); pass the admin_token (or bearer_token) with -k/--token"
         ),
-        status => anyhow::bail!("{url} answered {status}"),
+        status => {
+            // The server's own words say what is wrong (e.g. Redis unreachable for the cluster view).
+            let message = response
+                .json::<Value>()
+                .await
+                .ok()
+                .and_then(|v| v["error"]["message"].as_str().map(str::to_string));
+            match message {
+                Some(message) => anyhow::bail!("{url} answered {status}: {message}"),
+                None => anyhow::bail!("{url} answered {status}"),
+            }
+        }
     }
 }

@@ -225,6 +225,9 @@ pub struct StatsArgs {
     /// Print the raw /stats JSON
     #[arg(long)]
     pub json: bool,
+    /// Show every replica sharing the pool's state through Redis, and the tokens merged over them
+    #[arg(long)]
+    pub cluster: bool,
     /// Refresh every INTERVAL (seconds, or e.g. 500ms, 5s; default 2s) until Ctrl-C
     #[arg(long, value_name = "INTERVAL", num_args = 0..=1, default_missing_value = "2s", value_parser = parse_duration)]
     pub watch: Option<Duration>,

@@ -7,7 +7,8 @@
 //! (`AppState`, the snapshot swapped on reload, JWT refresh, the reloader), built over `pool` (token selection and
 //! standing), `upstream` (the JetBrains client and its wire model), `translate` (pure: each API face parses into one
 //! typed conversation, one mapping makes the upstream body, each face writes answers from the upstream's events),
-//! `reachability` (whether the upstream answers) and `config` (loading, layering, validation, redaction). Leaves:
+//! `reachability` (whether the upstream answers), `cluster` (the pool's state shared through Redis, with the pool
+//! itself I/O-free) and `config` (loading, layering, validation, redaction). Leaves:
 //! `metrics`, `traffic` (the last hour in 10-second samples, for the status page), `logging`, `demo_log`, `epoch`,
 //! `jwt` and `secret` (how tokens are read and named), `models` (model id → profile), `profiles` (the upstream's
 //! parameter keys and which profile takes which), `output`. Beside them: `admin_client` (what `jbproxy stats` reads)
@@ -17,6 +18,7 @@ pub mod admin_client;
 pub mod api;
 pub mod checker;
 pub mod cli;
+pub mod cluster;
 pub mod commands;
 pub mod config;
 pub mod demo_log;

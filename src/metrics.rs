@@ -76,6 +76,16 @@ pub fn ejection(state: &'static str) {
     metrics::counter!("jbproxy_token_ejections_total", "reason" => state).increment(1);
 }
 
+/// A Redis command or connection attempt of the shared state failed (or timed out).
+pub fn redis_error() {
+    metrics::counter!("jbproxy_redis_errors_total").increment(1);
+}
+
+/// Shows the Redis error counter at 0 from the start of the shared mode, so a dashboard sees it before any error.
+pub fn redis_errors_shown() {
+    metrics::counter!("jbproxy_redis_errors_total").increment(0);
+}
+
 /// Log lines the non-blocking log had to drop so far (set, not added: the log counts them).
 pub fn log_lines_dropped(total: u64) {
     metrics::counter!("jbproxy_log_lines_dropped_total").absolute(total);

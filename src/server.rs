@@ -38,6 +38,7 @@ pub async fn run(
     tracing::info!("JWT tokens configured: {tokens}");
     tracing::info!("Load balance strategy: {strategy}");
 
+    live.cluster.set_address(addr.to_string());
     let live = Arc::new(ArcSwap::from_pointee(live));
     let state = AppState {
         reloader: reload.map(|overrides| Reloader::new(overrides, Arc::clone(&live), addr)),

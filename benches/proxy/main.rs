@@ -5,7 +5,9 @@
 //! Options (after `--`): `--requests N` per scenario (default 3000), `--warmup N` (300), `--concurrency 1,16,64`,
 //! `--only stream|plain|memory`, `--idle-streams N` (1000; 0 skips), `--memory 1x32,8x13` (the memory scenarios:
 //! bodies × MB of tiny messages, sent at once to a fresh proxy; `none` skips), `--log LEVEL` (the proxy's RUST_LOG,
-//! default its own default `info`), `--wrap "CMD ARGS"` to run the proxy under e.g. valgrind, `--no-direct`.
+//! default its own default `info`), `--wrap "CMD ARGS"` to run the proxy under e.g. valgrind, `--no-direct`,
+//! `--state redis` (the shared mode: a `redis-server` started for the run, the proxy's `state` pointing at it; the
+//! `redis` column of BENCHMARKS.md).
 //! Not part of `cargo test`: run without `--bench` (as `cargo test --all-targets` does) it only prints a notice.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -48,6 +50,8 @@ struct Options {
     wrap: Option<String>,
     direct: bool,
     memory: Vec<memory::Scenario>,
+    /// The shared mode's Redis URL (`--state redis`), else memory mode.
+    state_url: Option<String>,
 }
 
 /// `1x32,8x13` → one body of 32 MB, then eight of 13 MB at once; `none` → no memory scenario.
@@ -79,6 +83,7 @@ fn options(args: &[String]) -> anyhow::Result<Options> {
         wrap: None,
         direct: true,
         memory: memory_scenarios("1x32,8x13")?,
+        state_url: None,
     };
     let mut it = args.iter();
     while let Some(arg) = it.next() {
@@ -102,6 +107,11 @@ fn options(args: &[String]) -> anyhow::Result<Options> {
             "--wrap" => o.wrap = Some(value()?),
             "--no-direct" => o.direct = false,
             "--memory" => o.memory = memory_scenarios(&value()?)?,
+            "--state" => match value()?.as_str() {
+                "memory" => o.state_url = None,
+                "redis" => o.state_url = Some(String::new()),
+                other => anyhow::bail!("--state memory|redis, not {other}"),
+            },
             // cargo bench's own flags.
             "--bench" => {}
             other => anyhow::bail!("unknown option {other}"),
@@ -123,11 +133,57 @@ fn main() -> anyhow::Result<()> {
         );
         return Ok(());
     }
-    let o = options(&args)?;
+    let mut o = options(&args)?;
+    // Kept for the whole run; killed when dropped.
+    let _redis = match o.state_url {
+        Some(_) => {
+            let (redis, url) = redis_server()?;
+            o.state_url = Some(url);
+            Some(redis)
+        }
+        None => None,
+    };
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
     runtime.block_on(bench(o))
+}
+
+/// A `redis-server` on a free loopback port without persistence, for `--state redis`.
+struct RedisProcess(Child);
+
+impl Drop for RedisProcess {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn redis_server() -> anyhow::Result<(RedisProcess, String)> {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port();
+    let child = Command::new("redis-server")
+        .args([
+            "--port",
+            &port.to_string(),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+        ])
+        .stdout(Stdio::null())
+        .spawn()
+        .context("--state redis needs redis-server (apt-get install redis-server)")?;
+    let redis = RedisProcess(child);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        anyhow::ensure!(Instant::now() < deadline, "redis-server did not start");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    Ok((redis, format!("redis://127.0.0.1:{port}")))
 }
 
 /// A running `jbproxy serve`; killed when dropped.
@@ -153,6 +209,10 @@ impl ProxyProcess {
             "server_host": "127.0.0.1",
             "server_port": port,
         });
+        let mut config = config;
+        if let Some(url) = &o.state_url {
+            config["state"] = json!({"backend": "redis", "url": url});
+        }
         let path = dir.path().join("config.json");
         std::fs::write(&path, serde_json::to_string_pretty(&config)?)?;
         let exe = env!("CARGO_BIN_EXE_jbproxy");
@@ -503,10 +563,15 @@ async fn bench(o: Options) -> anyhow::Result<()> {
     println!("\nMachine: {}", procfs::machine());
     println!(
         "Load: {} requests per cell after {} warm-up, {TOKENS} tokens, {CONTENT_EVENTS} content events per answer, \
-proxy RUST_LOG={}\n",
+proxy RUST_LOG={}, state: {}\n",
         o.requests,
         o.warmup,
-        o.log.as_deref().unwrap_or("(unset: info)")
+        o.log.as_deref().unwrap_or("(unset: info)"),
+        if o.state_url.is_some() {
+            "redis"
+        } else {
+            "memory"
+        }
     );
     println!("{table}");
     println!("{memory}");

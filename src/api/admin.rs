@@ -14,7 +14,19 @@ use crate::config::view;
 pub async fn stats(
     State(app): State<AppState>,
     AdminAuth(live): AdminAuth,
+    RawQuery(query): RawQuery,
 ) -> Result<Json<Value>, ApiError> {
+    match query.as_deref().unwrap_or_default() {
+        "" | "scope=replica" => {}
+        "scope=cluster" => return cluster_stats(&live).await,
+        _ => {
+            return Err(ApiError::bad_request(
+                "the one parameter is `scope`: ?scope=cluster for every replica sharing the state, \
+                 ?scope=replica (the default) for this one",
+            )
+            .param("scope"));
+        }
+    }
     let tokens = live.pool.token_stats();
     let total = |f: fn(&crate::pool::stats::TokenStats) -> u64| tokens.iter().map(f).sum::<u64>();
     let totals = json!({
@@ -47,10 +59,26 @@ pub async fn stats(
         "reloads": reloads,
         "priority_mode": live.config.priority_mode.as_str(),
         "uptime_secs": app.started.elapsed().as_secs(),
+        // Where the pool's state lives (`memory`, `redis`, `redis: unreachable`); the status page offers the
+        // cluster view when it is shared.
+        "state": live.cluster.status(),
         "totals": totals,
         "tokens": tokens,
         "model_fallback": model_fallback,
     })))
+}
+
+/// Every replica sharing the pool's state and the merged per-token view (`cluster::Cluster::view`); a 503 while
+/// Redis does not answer.
+async fn cluster_stats(live: &crate::live::Live) -> Result<Json<Value>, ApiError> {
+    match live.cluster.view(&live.pool).await {
+        Ok(view) => Ok(Json(view)),
+        Err(message) => Err(ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "service_unavailable",
+            message,
+        )),
+    }
 }
 
 /// The last hour in 10-second samples and the requests per model (see `crate::traffic`). `?since=<unix ms>` keeps

@@ -36,6 +36,8 @@ pub async fn health(State(app): State<AppState>) -> impl IntoResponse {
         "total_tokens": live.pool.len(),
         "strategy": live.pool.strategy().as_str(),
         "upstream": upstream,
+        // Where the pool's state lives; "redis: unreachable" while Redis is away (the replica serves on).
+        "state": live.cluster.status(),
     });
     (status, axum::Json(body))
 }

@@ -228,7 +228,10 @@ impl<'a> Failover<'a> {
             // pool of one could never use its refreshed JWT (max_attempts defaults to the token count).
             if matches!(err, UpstreamError::Unauthorized)
                 && !self.refreshed.contains(permit.index())
-                && self.live.refresh_jwt(permit.index()).await
+                && self
+                    .live
+                    .refresh_rejected(permit.index(), permit.jwt())
+                    .await
             {
                 self.refreshed.insert(permit.index());
                 self.tried.remove(permit.index());

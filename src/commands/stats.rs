@@ -38,11 +38,19 @@ pub fn run(ctx: &Context, args: StatsArgs) -> anyhow::Result<ExitCode> {
     let show = async {
         let mut first = true;
         loop {
-            let stats = admin_client::fetch_stats(&url, key.as_deref()).await?;
+            let stats = if args.cluster {
+                admin_client::fetch_cluster_stats(&url, key.as_deref()).await?
+            } else {
+                admin_client::fetch_stats(&url, key.as_deref()).await?
+            };
             if args.json {
                 output::print_json(&stats)?;
             } else {
-                let text = render(&stats, &url);
+                let text = if args.cluster {
+                    render_cluster(&stats)
+                } else {
+                    render(&stats, &url)
+                };
                 match (args.watch.is_some(), clear_screen, first) {
                     (true, true, _) => output::print(format!("\x1b[2J\x1b[H{text}"))?,
                     (true, false, false) => output::print(format!("\n{text}"))?,
@@ -166,6 +174,54 @@ fn render(stats: &Value, url: &str) -> String {
         ]);
     }
     format!("{summary}\n{tokens}\n{fallback}")
+}
+
+/// The cluster view: the replicas, then each token merged over them.
+fn render_cluster(stats: &Value) -> String {
+    let s = |v: &Value| match v {
+        Value::Null => "-".to_string(),
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    };
+    let mut replicas = output::table(&["replica", "address", "last seen", "in flight"]);
+    for r in stats["replicas"].as_array().into_iter().flatten() {
+        let mut id = s(&r["id"]);
+        if r["this"] == true {
+            id.push_str(" (answered)");
+        }
+        let ago = r["last_seen_ms_ago"].as_u64().unwrap_or(0);
+        replicas.add_row([
+            id,
+            s(&r["address"]),
+            format!("{:.1}s ago", ago as f64 / 1000.0),
+            s(&r["inflight"]),
+        ]);
+    }
+    let mut tokens = output::table(&[
+        "name",
+        "fingerprint",
+        "state",
+        "until",
+        "requests",
+        "successes",
+        "failures",
+        "in flight",
+        "replicas",
+    ]);
+    for t in stats["tokens"].as_array().into_iter().flatten() {
+        tokens.add_row([
+            s(&t["name"]),
+            s(&t["fingerprint"]),
+            s(&t["state"]),
+            s(&t["until"]),
+            s(&t["requests"]),
+            s(&t["successes"]),
+            s(&t["failures"]),
+            s(&t["inflight"]),
+            s(&t["replicas"]),
+        ]);
+    }
+    format!("{replicas}\n{tokens}")
 }
 
 /// A token's last active check: "ok", or what failed and why ("unreachable: cannot connect to upstream: …").

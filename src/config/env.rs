@@ -18,7 +18,7 @@ pub struct Env {
 }
 
 impl Env {
-    pub const NAMES: [&'static str; 11] = [
+    pub const NAMES: [&'static str; 12] = [
         "JWT_TOKENS",
         "JWT_TOKEN",
         "BEARER_TOKEN",
@@ -30,6 +30,7 @@ impl Env {
         "UPSTREAM_URL",
         "HEALTH_CHECK_INTERVAL",
         "HEALTH_CHECK_MODE",
+        "STATE_URL",
     ];
 
     pub fn from_process() -> Self {

@@ -19,6 +19,7 @@ pub mod placeholder;
 pub mod regular_file;
 pub mod serving;
 pub mod settings;
+pub mod state;
 mod tokens;
 mod validate;
 pub mod value;

@@ -229,6 +229,11 @@ settings! {
         state_file: Option<std::path::PathBuf>, file String,
             rule Rule::file(None, state_file_path),
             show |path: &Option<std::path::PathBuf>| serde_json::json!(path.as_ref().map(|p| p.display().to_string()));
+        /// Where the pool's state lives: this process (`memory`) or a Redis every replica shares (`redis`).
+        state: super::state::StateBackend, file Value,
+            rule Rule::file(super::state::StateBackend::Memory, super::state::parse)
+                .env("STATE_URL", super::state::from_env),
+            show super::state::StateBackend::shown;
     }
 }
 

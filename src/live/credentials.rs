@@ -64,6 +64,9 @@ struct Chain {
 pub struct Credentials {
     state: StateFile,
     chains: Mutex<HashMap<String, Arc<tokio::sync::Mutex<Chain>>>>,
+    /// In the shared mode, where rotated refresh tokens also go, so that the replica refreshing next starts from
+    /// the newest one (`Cluster::refresh_token`).
+    cluster: std::sync::OnceLock<Arc<crate::cluster::Cluster>>,
 }
 
 impl Credentials {
@@ -72,7 +75,23 @@ impl Credentials {
         Ok(Self {
             state: StateFile::open(state_file)?,
             chains: Mutex::default(),
+            cluster: std::sync::OnceLock::new(),
         })
+    }
+
+    /// Shares rotated refresh tokens through `cluster` from now on.
+    pub fn share(&self, cluster: Arc<crate::cluster::Cluster>) {
+        let _ = self.cluster.set(cluster);
+    }
+
+    /// The newest refresh token another process rotated: another replica's (Redis), else the state file's.
+    async fn newer(&self, key: &str) -> Option<SecretString> {
+        if let Some(cluster) = self.cluster.get()
+            && let Some(token) = cluster.refresh_token(key).await
+        {
+            return Some(token);
+        }
+        self.state.reread(key).await
     }
 
     pub fn state_file(&self) -> Option<&std::path::Path> {
@@ -138,7 +157,7 @@ impl Credentials {
         chain: &mut Chain,
     ) -> Result<SecretString, RefreshError> {
         let grant = match upstream.id_token(chain.refresh_token.expose_secret()).await {
-            Err(refused @ OAuthError::Refused { .. }) => match self.state.reread(key).await {
+            Err(refused @ OAuthError::Refused { .. }) => match self.newer(key).await {
                 Some(newer) if newer.expose_secret() != chain.refresh_token.expose_secret() => {
                     chain.refresh_token = newer;
                     upstream
@@ -153,6 +172,9 @@ impl Credentials {
             let old = crate::secret::fingerprint(chain.refresh_token.expose_secret());
             let new = crate::secret::fingerprint(rotated.expose_secret());
             chain.refresh_token = rotated;
+            if let Some(cluster) = self.cluster.get() {
+                cluster.rotated(key, &chain.refresh_token).await;
+            }
             match self
                 .state
                 .save(key, &token.name, &chain.refresh_token)

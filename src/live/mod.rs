@@ -23,6 +23,7 @@ pub use credentials::{Credentials, ID_TOKEN_AHEAD, RefreshError};
 pub use refresh::REFRESH_AHEAD;
 pub use reloader::{ReloadError, ReloadSummary, Reloader};
 
+use crate::cluster::Cluster;
 use crate::config::Config;
 use crate::models::ModelTable;
 use crate::pool::Pool;
@@ -68,6 +69,8 @@ pub struct Live {
     /// One turn per token to refresh its JWT, so requests and checks that find the same stale JWT at once refresh
     /// it once (`refresh_jwt`).
     refreshing: Box<[tokio::sync::Mutex<()>]>,
+    /// The shared state (Redis) or its absence (memory mode); shared by every snapshot of a running server.
+    pub cluster: Arc<Cluster>,
 }
 
 impl Live {
@@ -97,6 +100,15 @@ impl Live {
             Some(p) => Arc::clone(&p.credentials),
             None => Arc::new(Credentials::open(config.start_up.state_file.clone())?),
         };
+        // The backend is read at start-up only: a reload keeps the running one (and says a change needs a restart).
+        let cluster = match previous {
+            Some(p) => Arc::clone(&p.cluster),
+            None => Arc::new(Cluster::new(&config.start_up.state)),
+        };
+        if let Some(sink) = cluster.sink() {
+            pool.share(sink);
+            credentials.share(Arc::clone(&cluster));
+        }
         let models = config.model_table().carry_over(previous.map(|p| &p.models));
         // Listings of tokens a reload removed must not keep their profiles listed.
         let configured = pool.slots().iter().map(|s| s.fingerprint.clone()).collect();
@@ -118,6 +130,7 @@ impl Live {
             client_key,
             admin_key,
             credentials,
+            cluster,
         })
     }
 

@@ -5,7 +5,10 @@
 
 use std::time::Duration;
 
+use secrecy::ExposeSecret;
+
 use super::Live;
+use crate::cluster::Turn;
 
 /// A refreshable JWT is renewed when it has less than this left.
 pub const REFRESH_AHEAD: Duration = Duration::from_secs(15 * 60);
@@ -47,30 +50,76 @@ impl Live {
             && (expiring || slot.state_kind() == crate::pool::StateKind::Invalid)
     }
 
+    /// A renewed JWT for token `index` after the upstream refused `rejected`: the one already in use if a refresh
+    /// (here, or on another replica in the shared mode) replaced `rejected` meanwhile, else a refresh.
+    pub async fn refresh_rejected(&self, index: usize, rejected: &str) -> bool {
+        let slot = &self.pool.slots()[index];
+        if !slot.config.can_refresh() {
+            return false;
+        }
+        if slot.current_jwt().expose_secret() != rejected {
+            self.pool.restore(index, "JWT refreshed");
+            return true;
+        }
+        self.refresh_jwt(index).await
+    }
+
     /// Exchanges token `index`'s refresh credentials for a new JWT and puts it to use. False when the token has no
-    /// credentials or the exchange failed (logged).
+    /// credentials or the exchange failed (logged). In the shared mode one replica refreshes (it holds the lock in
+    /// Redis) and the others take its JWT (`cluster::refresh`).
     pub async fn refresh_jwt(&self, index: usize) -> bool {
         let slot = &self.pool.slots()[index];
         if !slot.config.can_refresh() {
             return false;
         }
         let seen = slot.current_jwt();
-        let Some(turn) = self.refreshing.get(index) else {
+        let Some(local_turn) = self.refreshing.get(index) else {
             return false;
         };
-        let _turn = turn.lock().await;
+        let _local_turn = local_turn.lock().await;
         // Whoever held the turn before us replaced the JWT we found stale: use theirs.
         if !std::sync::Arc::ptr_eq(&seen, &slot.current_jwt()) {
             return !slot.expired(crate::epoch::now_secs());
         }
+        let current = seen;
+        let turn = self
+            .cluster
+            .refresh_turn(&slot.fingerprint, current.expose_secret())
+            .await;
+        let theirs = match &turn {
+            Turn::Done(jwt) => Some(jwt.clone()),
+            Turn::Theirs => {
+                self.cluster
+                    .wait_for_jwt(&slot.fingerprint, current.expose_secret())
+                    .await
+            }
+            Turn::Alone | Turn::Mine => None,
+        };
+        if let Some(jwt) = theirs {
+            self.pool.replace_jwt(index, jwt);
+            self.pool.restore(index, "JWT refreshed by another replica");
+            tracing::info!(token = %slot.label(), "JWT refreshed by another replica");
+            return true;
+        }
         match self.credentials.jwt(&self.upstream, &slot.config).await {
             Ok(jwt) => {
+                if turn == Turn::Mine {
+                    let exp = crate::jwt::DecodedJwt::decode(jwt.expose_secret())
+                        .ok()
+                        .and_then(|j| j.time_claim("exp"));
+                    // Shared before the token is restored here, so the others hold the new JWT when they hear
+                    // that the token serves again.
+                    self.cluster.refreshed(&slot.fingerprint, &jwt, exp).await;
+                }
                 self.pool.replace_jwt(index, jwt);
                 self.pool.restore(index, "JWT refreshed");
                 tracing::info!(token = %slot.label(), "JWT refreshed");
                 true
             }
             Err(err) => {
+                if turn == Turn::Mine {
+                    self.cluster.release(&slot.fingerprint).await;
+                }
                 tracing::warn!(token = %slot.label(), "JWT refresh failed: {err}");
                 false
             }

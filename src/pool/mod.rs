@@ -7,12 +7,13 @@
 
 pub mod outlook;
 mod select;
+pub mod shared;
 mod slot;
 pub mod standing;
 pub mod stats;
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, SystemTime};
 
 use secrecy::{ExposeSecret, SecretString};
@@ -46,6 +47,8 @@ pub struct Pool {
     strategy: Strategy,
     priority_mode: PriorityMode,
     cursor: AtomicUsize,
+    /// Where changes go to be shared with the other replicas (`shared`); unset in memory mode.
+    sink: OnceLock<tokio::sync::mpsc::UnboundedSender<shared::Change>>,
 }
 
 impl Pool {
@@ -71,7 +74,11 @@ impl Pool {
             strategy: config.load_balance_strategy,
             priority_mode: config.priority_mode,
             cursor: AtomicUsize::new(0),
+            sink: OnceLock::new(),
         };
+        if let Some(sink) = previous.and_then(|p| p.sink.get()) {
+            pool.share(sink.clone());
+        }
         // A reload is the operator's word that a suspended token may serve again (it is out until one).
         for (i, slot) in pool.slots.iter().enumerate() {
             if slot.state_kind() == StateKind::Suspended {
@@ -238,6 +245,18 @@ impl Pool {
         };
         if let Some(t) = transition {
             log_transition(slot, &t);
+            self.publish_standing(index);
+        }
+    }
+
+    fn publish_standing(&self, index: usize) {
+        if self.sink.get().is_some()
+            && let Some(record) = self.record(index)
+        {
+            self.publish(shared::Change::Standing {
+                fingerprint: self.slots[index].fingerprint.clone(),
+                record,
+            });
         }
     }
 
@@ -245,13 +264,25 @@ impl Pool {
     /// effect for the next pick; requests already running on the token finish. Enabling also lifts a suspension,
     /// which only an operator can do. Returns whether anything changed.
     pub fn set_operator_disabled(&self, index: usize, disabled: bool) -> bool {
+        self.set_operator(index, disabled, true)
+    }
+
+    fn set_operator(&self, index: usize, disabled: bool, publish: bool) -> bool {
         let Some(slot) = self.slots.get(index) else {
             return false;
         };
         let mut changed = slot.set_operator_disabled(disabled);
         if !disabled && slot.state.standing().kind == StateKind::Suspended {
-            self.lift(index, "re-enabled by the operator");
+            self.bring_back(index, publish, |standing| {
+                standing.lift("re-enabled by the operator")
+            });
             changed = true;
+        }
+        if changed && publish {
+            self.publish(shared::Change::Operator {
+                fingerprint: slot.fingerprint.clone(),
+                disabled,
+            });
         }
         if changed {
             let what = if disabled {
@@ -266,16 +297,21 @@ impl Pool {
 
     /// A check or refresh proved the token works again (a suspended token stays out: see `lift`).
     pub fn restore(&self, index: usize, reason: &str) {
-        self.bring_back(index, |standing| standing.restore(reason));
+        self.bring_back(index, true, |standing| standing.restore(reason));
     }
 
     /// An operator's action (a reload, re-enabling the token) brings the token back whatever its state, a
     /// suspension included.
     pub fn lift(&self, index: usize, reason: &str) {
-        self.bring_back(index, |standing| standing.lift(reason));
+        self.bring_back(index, true, |standing| standing.lift(reason));
     }
 
-    fn bring_back(&self, index: usize, how: impl FnOnce(&mut Standing) -> Option<Transition>) {
+    fn bring_back(
+        &self,
+        index: usize,
+        publish: bool,
+        how: impl FnOnce(&mut Standing) -> Option<Transition>,
+    ) {
         let Some(slot) = self.slots.get(index) else {
             return;
         };
@@ -292,6 +328,9 @@ impl Pool {
         };
         if let Some(t) = transition {
             log_transition(slot, &t);
+            if publish {
+                self.publish_standing(index);
+            }
         }
     }
 

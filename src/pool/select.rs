@@ -67,12 +67,13 @@ pub(super) fn choose(pool: &Pool, tried: &Tried, now: Instant, now_unix: i64) ->
             })
         }
         Strategy::LeastInflight => {
-            // Ties rotate, so equal load still spreads over every token.
+            // Ties rotate, so equal load still spreads over every token. Other replicas' requests count too
+            // (shared mode), so N replicas balance as one.
             let start = turn();
             (0..n)
                 .map(|k| (start + k) % n)
                 .filter(|&i| candidate(i))
-                .min_by_key(|&i| pool.slots[i].inflight())
+                .min_by_key(|&i| pool.slots[i].cluster_inflight())
         }
     }
 }

@@ -98,6 +98,8 @@ pub struct TokenState {
     /// Healthy with no fault or cooldown counted: a success then changes nothing, so it skips the lock.
     pub(super) clean: AtomicBool,
     pub(super) inflight: AtomicU32,
+    /// The other replicas' requests in flight on this token (their leases in Redis); 0 in memory mode.
+    pub(super) remote_inflight: AtomicU32,
     pub(super) requests: AtomicU64,
     pub(super) successes: AtomicU64,
     pub(super) failures: [AtomicU64; FAILURE_CLASSES.len()],
@@ -119,6 +121,7 @@ impl TokenState {
             healthy: AtomicBool::new(true),
             clean: AtomicBool::new(true),
             inflight: AtomicU32::new(0),
+            remote_inflight: AtomicU32::new(0),
             requests: AtomicU64::new(0),
             successes: AtomicU64::new(0),
             failures: Default::default(),
@@ -183,6 +186,12 @@ impl Slot {
 
     pub fn inflight(&self) -> u32 {
         self.state.inflight.load(Ordering::Relaxed)
+    }
+
+    /// In flight on this token across the replicas: this one's and the others' (as of their last lease).
+    pub fn cluster_inflight(&self) -> u32 {
+        self.inflight()
+            .saturating_add(self.state.remote_inflight.load(Ordering::Relaxed))
     }
 
     pub fn current_jwt(&self) -> Arc<SecretString> {

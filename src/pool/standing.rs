@@ -77,6 +77,22 @@ impl StateKind {
             StateKind::Suspended => "suspended",
         }
     }
+
+    /// The kind `as_str` names; `None` for anything else (a record another version wrote).
+    pub fn parse(name: &str) -> Option<Self> {
+        [
+            StateKind::Healthy,
+            StateKind::Cooling,
+            StateKind::Ejected,
+            StateKind::Probing,
+            StateKind::Exhausted,
+            StateKind::Invalid,
+            StateKind::Forbidden,
+            StateKind::Suspended,
+        ]
+        .into_iter()
+        .find(|k| k.as_str() == name)
+    }
 }
 
 /// A token's state. `until` is when it may serve again (None: until a check or refresh says so).
@@ -86,6 +102,8 @@ pub struct Standing {
     pub reason: String,
     pub since: SystemTime,
     pub until: Option<Instant>,
+    /// When the state was last set (a repeated cooldown too, unlike `since`): the shared state's "newest wins".
+    pub changed: SystemTime,
     consecutive_faults: u32,
     ejections: u32,
     cooldowns: u32,
@@ -106,6 +124,8 @@ impl Default for Standing {
             reason: String::new(),
             since: SystemTime::now(),
             until: None,
+            // Never changed: any state another replica recorded is newer.
+            changed: SystemTime::UNIX_EPOCH,
             consecutive_faults: 0,
             ejections: 0,
             cooldowns: 0,
@@ -269,6 +289,30 @@ impl Standing {
         })
     }
 
+    /// Takes the state another replica set (`pool::shared`): its kind, reason and until-time, as if it had happened
+    /// here. A healthy state also clears the counts, as a lift does.
+    pub fn adopt(
+        &mut self,
+        kind: StateKind,
+        reason: &str,
+        until: Option<Instant>,
+        changed: SystemTime,
+    ) -> Option<Transition> {
+        let before = self.kind;
+        if kind == StateKind::Healthy {
+            self.consecutive_faults = 0;
+            self.ejections = 0;
+            self.cooldowns = 0;
+        }
+        self.set(kind, reason, until);
+        self.changed = changed;
+        (self.kind != before).then(|| Transition {
+            from: before,
+            to: self.kind,
+            reason: self.reason.clone(),
+        })
+    }
+
     /// Healthy with nothing counted against it: a success would change nothing.
     pub fn is_clean(&self) -> bool {
         self.kind == StateKind::Healthy && self.consecutive_faults == 0 && self.cooldowns == 0
@@ -285,6 +329,7 @@ impl Standing {
         self.kind = kind;
         self.reason = reason.to_string();
         self.until = until;
+        self.changed = SystemTime::now();
     }
 }
 

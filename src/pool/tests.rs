@@ -371,3 +371,73 @@ async fn the_outlook_groups_each_token_by_why_it_cannot_serve() {
         Some(&group(Cause::RateLimited, 1, Some(20)))
     );
 }
+
+#[tokio::test]
+async fn changes_go_to_the_sink_and_adopted_records_come_back_silently() {
+    let pool = pool(&config(&["a", "b"], Strategy::RoundRobin));
+    let (sink, mut changes) = tokio::sync::mpsc::unbounded_channel();
+    pool.share(sink);
+    pool.report(
+        0,
+        &Outcome::RateLimited {
+            retry_after: Some(Duration::from_secs(30)),
+        },
+    );
+    let Some(shared::Change::Standing {
+        fingerprint,
+        record,
+    }) = changes.try_recv().ok()
+    else {
+        panic!("the cooldown was not sent");
+    };
+    assert_eq!(fingerprint, pool.slots()[0].fingerprint);
+    assert_eq!(record.kind, "cooling");
+    let left = record.until_ms.expect("until") - crate::epoch::now_ms();
+    assert!((29_000..=30_000).contains(&left), "{left}");
+    // A success on a clean token changes nothing, so nothing is sent.
+    pool.report(1, &Outcome::Success);
+    assert!(changes.try_recv().is_err());
+
+    // Another replica's record for `b`: taken, and not sent back.
+    let fp_b = pool.slots()[1].fingerprint.clone();
+    let exhausted = shared::Record {
+        kind: "exhausted".into(),
+        reason: "quota exhausted".into(),
+        until_ms: Some(crate::epoch::now_ms() + 60_000),
+        at_ms: crate::epoch::now_ms(),
+    };
+    assert!(pool.adopt(&fp_b, &exhausted, "replica-2"));
+    assert_eq!(pool.slots()[1].state_kind(), StateKind::Exhausted);
+    assert!(!pool.is_usable(1));
+    assert!(
+        changes.try_recv().is_err(),
+        "adopted records are not echoed"
+    );
+    // Older than what the pool knows now, or already over: ignored.
+    let stale = shared::Record {
+        kind: "healthy".into(),
+        at_ms: exhausted.at_ms - 1,
+        until_ms: None,
+        reason: String::new(),
+    };
+    assert!(!pool.adopt(&fp_b, &stale, "replica-3"));
+    let over = shared::Record {
+        until_ms: Some(crate::epoch::now_ms() - 1),
+        at_ms: crate::epoch::now_ms() + 1,
+        ..exhausted.clone()
+    };
+    assert!(!pool.adopt(&pool.slots()[0].fingerprint, &over, "replica-3"));
+    assert_eq!(pool.slots()[1].state_kind(), StateKind::Exhausted);
+}
+
+#[test]
+fn least_inflight_counts_the_other_replicas_leases() {
+    let pool = pool(&config(&["a", "b"], Strategy::LeastInflight));
+    let fp_a = pool.slots()[0].fingerprint.clone();
+    pool.set_remote_inflight(&HashMap::from([(fp_a, 5)]));
+    let names: Vec<String> = (0..3).map(|_| pick_name(&pool)).collect();
+    assert_eq!(names, ["b", "b", "b"], "a is busy on another replica");
+    pool.set_remote_inflight(&HashMap::new());
+    let permit = pool.pick(&Tried::default()).expect("a token");
+    drop(permit);
+}

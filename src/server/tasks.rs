@@ -1,6 +1,6 @@
 //! The server's background tasks, all owned by one `TaskTracker` so that `server::run` can wait for them when it
 //! stops: the checker, the reload triggers (SIGHUP, the config file watch), metrics upkeep (with the status page's
-//! traffic samples), and the shutdown timer that ends the streams still open when the grace period is over. This is the
+//! traffic samples), the shared state's sync with Redis (`cluster::run`, in the redis mode), and the shutdown timer that ends the streams still open when the grace period is over. This is the
 //! one place a background task is spawned (clippy's `disallowed-methods` refuses a bare `tokio::spawn` elsewhere).
 
 use std::future::Future;
@@ -28,6 +28,15 @@ pub fn start(
     // Started even when checks are off: it skips its rounds then, and a reload can turn them on.
     tasks.spawn(crate::checker::run(state.clone()));
     tasks.spawn(metrics_upkeep(state.shutdown.clone()));
+    let cluster = Arc::clone(&state.snapshot().cluster);
+    if cluster.is_shared() {
+        let live = state.clone();
+        tasks.spawn(crate::cluster::run(
+            cluster,
+            move || Arc::clone(&live.snapshot().pool),
+            state.shutdown.clone(),
+        ));
+    }
     if let Some(reloader) = &state.reloader {
         tasks.spawn(crate::reload::on_sighup(
             Arc::clone(reloader),

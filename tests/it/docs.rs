@@ -104,3 +104,35 @@ fn fenced_blocks(markdown: &str) -> Vec<(String, String)> {
     }
     blocks
 }
+
+/// docs/DEPLOY.md's systemd unit is one `systemd-analyze verify` accepts (with `ExecStart` pointing at this build's
+/// binary, which must exist and be executable for the check). Skipped where systemd-analyze is not installed.
+#[test]
+fn the_deploy_pages_systemd_unit_verifies() {
+    let page = std::fs::read_to_string(common::repo("docs/DEPLOY.md")).expect("read DEPLOY.md");
+    let start = page.find("```ini\n").expect("an ini block") + "```ini\n".len();
+    let unit = &page[start..start + page[start..].find("```").expect("its end")];
+    assert!(unit.contains("NoNewPrivileges=yes") && unit.contains("ProtectSystem=strict"));
+    let Ok(found) = std::process::Command::new("systemd-analyze")
+        .arg("--version")
+        .output()
+    else {
+        eprintln!("SKIPPED: systemd-analyze is not installed");
+        return;
+    };
+    assert!(found.status.success());
+    let dir = common::tempdir();
+    let path = dir.path().join("jbproxy.service");
+    let unit = unit.replace("/usr/local/bin/jbproxy", env!("CARGO_BIN_EXE_jbproxy"));
+    std::fs::write(&path, unit).expect("write unit");
+    let out = std::process::Command::new("systemd-analyze")
+        .arg("verify")
+        .arg(&path)
+        .output()
+        .expect("systemd-analyze");
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success() && !said.contains("jbproxy.service"),
+        "{said}"
+    );
+}

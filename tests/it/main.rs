@@ -34,6 +34,7 @@ mod pool_health;
 mod pool_reload;
 mod reliability_faults;
 mod reliability_mixed;
+mod replicas;
 mod responses;
 mod sdk;
 mod secrets_never_leak;

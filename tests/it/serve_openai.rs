@@ -263,7 +263,7 @@ async fn health_is_public_and_everything_else_needs_the_key() {
     assert_eq!(
         health,
         json!({"status": "ok", "healthy_tokens": 2, "total_tokens": 2, "strategy": "round_robin",
-               "upstream": "not contacted yet"})
+               "upstream": "not contacted yet", "state": "memory"})
     );
 
     let no_key = s

@@ -409,3 +409,90 @@ async fn the_demo_prints_the_page_url_and_the_page_shows_it() {
     }
     browser.close().await;
 }
+
+/// Issue 15 (issue 17's deferred part): with the pool shared through Redis, the page lists the replicas and its
+/// summary shows this replica's counters or every replica's, as chosen.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_status_page_lists_the_replicas_and_sums_them_on_request() {
+    let Some(redis) = crate::common::redis::RedisServer::start("status_page_replicas") else {
+        return;
+    };
+    let Some(mut browser) = Browser::start(1280, 900).await else {
+        return;
+    };
+    let fake = jbproxy::fake_upstream::FakeUpstream::start(Default::default())
+        .await
+        .expect("fake");
+    let mut config = crate::common::serve::config_for(&fake, &["alpha", "beta"], json!({}));
+    config["state"] = json!({"url": redis.url(), "prefix": "ui:"});
+    let replicas = [
+        crate::common::proxy::Proxy::start(&config, &[]),
+        crate::common::proxy::Proxy::start(&config, &[]),
+    ];
+    let client = reqwest::Client::new();
+    for (replica, n) in [(0, 2), (1, 3)] {
+        for _ in 0..n {
+            let response = client
+                .post(replicas[replica].url("/v1/chat/completions"))
+                .bearer_auth(KEY)
+                .json(&crate::common::serve::user("hi"))
+                .send()
+                .await
+                .expect("chat");
+            assert_eq!(response.status(), 200);
+        }
+    }
+    log_in(&browser, &replicas[0].url("/ui"), KEY).await;
+    let listed = browser
+        .wait_until(
+            "two replicas listed",
+            Duration::from_secs(10),
+            "return document.querySelectorAll('#replicas tbody tr').length;",
+            vec![],
+            |v| v == &json!(2),
+        )
+        .await;
+    assert_eq!(listed, json!(2));
+    let requests = "return document.getElementById('t-requests').textContent;";
+    assert_eq!(
+        browser.js(requests, vec![]).await,
+        json!("2"),
+        "this replica's own"
+    );
+    browser
+        .js(
+            "const s = document.getElementById('scope'); s.value = 'cluster'; s.dispatchEvent(new Event('change'));",
+            vec![],
+        )
+        .await;
+    // The other replica's counters come with its heartbeat (every second).
+    browser
+        .wait_until(
+            "the summed requests",
+            ONE_REFRESH * 2,
+            requests,
+            vec![],
+            |v| v == &json!("5"),
+        )
+        .await;
+    browser
+        .screenshot(&screenshot_dir("status_page").join("replicas.png"))
+        .await;
+    browser
+        .js(
+            "const s = document.getElementById('scope'); s.value = 'replica'; s.dispatchEvent(new Event('change'));",
+            vec![],
+        )
+        .await;
+    browser
+        .wait_until(
+            "this replica's requests",
+            ONE_REFRESH,
+            requests,
+            vec![],
+            |v| v == &json!("2"),
+        )
+        .await;
+    assert!(browser.console().await.is_empty(), "console stays clean");
+    browser.close().await;
+}

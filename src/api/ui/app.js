@@ -1,5 +1,6 @@
 // jbproxy status page. Logs in with the admin key (kept in this tab's sessionStorage, sent as a header), polls
-// /stats every 2 s and /stats/traffic every 10 s, and calls the action endpoints. Every string from the server
+// /stats every 2 s (with /stats?scope=cluster when replicas share the pool through Redis) and /stats/traffic every
+// 10 s, and calls the action endpoints. Every string from the server
 // reaches the page through textContent or an attribute value, never as markup.
 'use strict';
 (() => {
@@ -7,6 +8,7 @@
   const TRAFFIC_MS = 10000;
   const HOUR_MS = 3600 * 1000;
   const KEY_NAME = 'jbproxy.adminKey';
+  const SCOPE_NAME = 'jbproxy.scope';
   const SVG = 'http://www.w3.org/2000/svg';
   const $ = (id) => document.getElementById(id);
 
@@ -30,6 +32,8 @@
   let downSince = null;
   let samples = [];
   let interval = 10;
+  // The summary's scope in the shared mode: this replica's counters, or every replica's summed.
+  let scope = sessionStorage.getItem(SCOPE_NAME) === 'cluster' ? 'cluster' : 'replica';
   const rows = new Map();
 
   class Failure extends Error {
@@ -40,7 +44,7 @@
     }
   }
 
-  // Every request goes through here. A replica selector would add its `replica` parameter in this one place.
+  // Every request goes through here.
   async function api(path, method) {
     let response;
     try {
@@ -186,13 +190,51 @@
     return false;
   }
 
+  // ---- the shared mode: /stats?scope=cluster ----
+  function renderCluster(cluster) {
+    const body = $('replicas').tBodies[0];
+    body.replaceChildren();
+    for (const r of cluster.replicas || []) {
+      const tr = el('tr');
+      tr.appendChild(el('td', null, r.id + (r.this ? ' (this one)' : '')));
+      tr.appendChild(el('td', null, num(r.inflight, 0)));
+      tr.appendChild(el('td', null, r.address || '–'));
+      tr.appendChild(el('td', null, span((r.last_seen_ms_ago || 0) / 1000) + ' ago'));
+      body.appendChild(tr);
+    }
+    if (scope !== 'cluster') return;
+    const tokens = cluster.tokens || [];
+    const sum = (field) => tokens.reduce((n, t) => n + (t[field] || 0), 0);
+    setText($('t-usable'), tokens.filter((t) => t.usable).length + ' / ' + tokens.length);
+    setText($('t-requests'), num(sum('requests'), 0));
+    setText($('t-successes'), num(sum('successes'), 0));
+    setText($('t-failures'), num(sum('failures'), 0));
+    setText($('t-inflight'), num(sum('inflight'), 0));
+  }
+  async function refreshCluster(stats) {
+    const shared = Boolean(stats.state) && stats.state !== 'memory';
+    $('scope-label').hidden = !shared;
+    $('replicas-section').hidden = !shared;
+    if (!shared) return;
+    try {
+      renderCluster(await api('stats?scope=cluster'));
+      setText($('replicas-error'), '');
+    } catch (error) {
+      if (error.kind !== 'failed') throw error;
+      // Redis away: this replica's own view stands; say why the others are missing.
+      setText($('replicas-error'), error.message);
+    }
+  }
+
   // ---- polling ----
   async function refresh() {
     clearTimeout(statsTimer);
     if (!key) return;
     if (!document.hidden) {
       try {
-        renderStats(await api('stats'));
+        const stats = await api('stats');
+        renderStats(stats);
+        await refreshCluster(stats);
         reachable();
       } catch (error) {
         if (failed(error)) return;
@@ -587,6 +629,12 @@
         ? 'That key was refused (401). Use admin_token from the config, or the client key when it is not set.'
         : 'Cannot log in: ' + error.message + '.');
     }
+  });
+  $('scope').value = scope;
+  $('scope').addEventListener('change', () => {
+    scope = $('scope').value === 'cluster' ? 'cluster' : 'replica';
+    sessionStorage.setItem(SCOPE_NAME, scope);
+    refresh();
   });
   $('logout').addEventListener('click', () => {
     key = null;

@@ -5,6 +5,7 @@ pub mod browser;
 pub mod inproc;
 pub mod pool;
 pub mod proxy;
+pub mod redis;
 pub mod serve;
 
 use std::path::{Path, PathBuf};
@@ -15,7 +16,7 @@ use tokio::net::TcpStream;
 use tokio::time::Instant;
 
 /// Every variable jbproxy reads, removed so the developer's or CI's environment cannot leak into a test.
-pub const SCRUBBED: [&str; 13] = [
+pub const SCRUBBED: [&str; 14] = [
     "JWT_TOKENS",
     "JWT_TOKEN",
     "BEARER_TOKEN",
@@ -27,6 +28,7 @@ pub const SCRUBBED: [&str; 13] = [
     "UPSTREAM_URL",
     "HEALTH_CHECK_INTERVAL",
     "HEALTH_CHECK_MODE",
+    "STATE_URL",
     "RUST_LOG",
     "NO_COLOR",
 ];

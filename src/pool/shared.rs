@@ -1,0 +1,201 @@
+//! The pool's side of the shared state (`state.backend: redis`): what it tells the other replicas (a token's
+//! standing changed, the operator took a token out) and how it takes what they tell it (their standing, a JWT one
+//! of them refreshed, their requests in flight). The pool only sends into a channel and applies records to its
+//! local mirror; `crate::cluster` does the Redis I/O. Picking a token never waits for Redis.
+
+use std::sync::atomic::Ordering;
+use std::time::{Duration, SystemTime};
+
+use secrecy::SecretString;
+use serde::{Deserialize, Serialize};
+use tokio::sync::mpsc::UnboundedSender;
+use tokio::time::Instant;
+
+use super::{Pool, StateKind};
+
+/// A token's standing as the replicas share it, keyed by the token's fingerprint (never the token).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Record {
+    /// `StateKind::as_str`.
+    pub kind: String,
+    pub reason: String,
+    /// When the token may serve again, in Unix milliseconds; none for healthy, invalid and suspended.
+    pub until_ms: Option<i64>,
+    /// When the state was set, in Unix milliseconds.
+    pub at_ms: i64,
+}
+
+/// What the pool tells the other replicas.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Change {
+    Standing {
+        fingerprint: String,
+        record: Record,
+    },
+    /// The operator's `POST /tokens/{t}/disable` (or enable): every replica takes the token out (until its reload).
+    Operator {
+        fingerprint: String,
+        disabled: bool,
+    },
+}
+
+/// Which of two records for one token should stand after Redis was out of reach: the later until-time when both
+/// have one (a token out longer elsewhere stays out), else the newer change.
+pub fn newer<'a>(local: &'a Record, remote: &'a Record) -> &'a Record {
+    match (local.until_ms, remote.until_ms) {
+        (Some(a), Some(b)) if a != b => {
+            if a > b {
+                local
+            } else {
+                remote
+            }
+        }
+        _ if remote.at_ms > local.at_ms => remote,
+        _ => local,
+    }
+}
+
+fn unix_ms(at: SystemTime) -> i64 {
+    at.duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
+impl Pool {
+    /// From now on, every change of a token's standing and every operator action is also sent to `sink` (the
+    /// cluster's writer). A reload's new pool keeps the sink (`Pool::new`).
+    pub fn share(&self, sink: UnboundedSender<Change>) {
+        let _ = self.sink.set(sink);
+    }
+
+    pub(super) fn publish(&self, change: Change) {
+        if let Some(sink) = self.sink.get() {
+            // The receiver lives as long as the server; a closed channel only means it is stopping.
+            let _ = sink.send(change);
+        }
+    }
+
+    /// Token `index`'s standing as a shareable record.
+    pub fn record(&self, index: usize) -> Option<Record> {
+        let slot = self.slots.get(index)?;
+        let standing = slot.state.standing();
+        let now = Instant::now();
+        let now_ms = crate::epoch::now_ms();
+        // Probing is this replica's business (its one trial request); the others see the ejection it came from.
+        let kind = match standing.kind {
+            StateKind::Probing => StateKind::Ejected,
+            kind => kind,
+        };
+        Some(Record {
+            kind: kind.as_str().to_string(),
+            reason: standing.reason.clone(),
+            until_ms: standing.until.map(|until| {
+                let left = until.saturating_duration_since(now);
+                now_ms.saturating_add(i64::try_from(left.as_millis()).unwrap_or(i64::MAX))
+            }),
+            at_ms: unix_ms(standing.changed),
+        })
+    }
+
+    /// The slot whose token has this fingerprint.
+    pub fn index_of(&self, fingerprint: &str) -> Option<usize> {
+        self.slots.iter().position(|s| s.fingerprint == fingerprint)
+    }
+
+    /// Takes another replica's record for a token this pool has; not sent back. A record older than the local
+    /// state, or one whose time is already over, changes nothing. Returns whether the state changed.
+    pub fn adopt(&self, fingerprint: &str, record: &Record, from: &str) -> bool {
+        let Some(index) = self.index_of(fingerprint) else {
+            return false;
+        };
+        let Some(kind) = StateKind::parse(&record.kind) else {
+            return false;
+        };
+        let now_ms = crate::epoch::now_ms();
+        if record.until_ms.is_some_and(|until| until <= now_ms) {
+            return false;
+        }
+        let slot = &self.slots[index];
+        let transition = {
+            let mut standing = slot.state.standing();
+            if unix_ms(standing.changed) > record.at_ms {
+                return false;
+            }
+            let until = record.until_ms.map(|ms| {
+                let wait = Duration::from_millis(u64::try_from(ms - now_ms).unwrap_or(0));
+                Instant::now() + wait
+            });
+            let changed = crate::epoch::from_millis(record.at_ms);
+            let t = standing.adopt(kind, &record.reason, until, changed);
+            slot.state
+                .healthy
+                .store(standing.kind == StateKind::Healthy, Ordering::Release);
+            slot.state
+                .clean
+                .store(standing.is_clean(), Ordering::Release);
+            t
+        };
+        if let Some(t) = &transition {
+            tracing::info!(
+                token = %slot.label(),
+                state = t.to.as_str(),
+                replica = %from,
+                "JWT token {} is {} as replica {from} found: {}",
+                slot.label(),
+                t.to.as_str(),
+                t.reason
+            );
+        }
+        transition.is_some()
+    }
+
+    /// Takes the operator's word given on another replica; not sent back.
+    pub fn adopt_operator(&self, fingerprint: &str, disabled: bool) {
+        if let Some(index) = self.index_of(fingerprint) {
+            self.set_operator(index, disabled, false);
+        }
+    }
+
+    /// Puts to use a JWT another replica refreshed (`crate::cluster` read it from Redis); not sent back.
+    pub fn adopt_jwt(&self, fingerprint: &str, jwt: SecretString) {
+        if let Some(index) = self.index_of(fingerprint) {
+            self.replace_jwt(index, jwt);
+            self.bring_back(index, false, |standing| {
+                standing.restore("JWT refreshed by another replica")
+            });
+        }
+    }
+
+    /// The other replicas' requests in flight on each token, by fingerprint (their leases); `least_inflight` adds
+    /// them to this replica's own. A token no replica names has none.
+    pub fn set_remote_inflight(&self, counts: &std::collections::HashMap<String, u32>) {
+        for slot in self.slots.iter() {
+            let n = counts.get(&slot.fingerprint).copied().unwrap_or(0);
+            slot.state.remote_inflight.store(n, Ordering::Relaxed);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(until_ms: Option<i64>, at_ms: i64) -> Record {
+        Record {
+            kind: "cooling".into(),
+            reason: String::new(),
+            until_ms,
+            at_ms,
+        }
+    }
+
+    #[test]
+    fn the_later_until_wins_then_the_newer_change() {
+        let (early, late) = (record(Some(1_000), 50), record(Some(2_000), 10));
+        assert_eq!(newer(&early, &late), &late);
+        assert_eq!(newer(&late, &early), &late);
+        let (old, new) = (record(None, 10), record(None, 20));
+        assert_eq!(newer(&old, &new), &new);
+        assert_eq!(newer(&new, &old), &new);
+        assert_eq!(newer(&record(Some(5), 10), &record(None, 20)).at_ms, 20);
+    }
+}
