@@ -33,6 +33,7 @@ impl Expect {
 
 /// What to send: one of `variants` (headers and body) per request, in turn; the direct load rotates over the
 /// tokens the way the proxy does.
+#[derive(Clone)]
 pub struct Job {
     pub url: String,
     pub variants: Vec<(HeaderMap, Bytes)>,

@@ -1,19 +1,25 @@
 //! The end-to-end benchmark of issue 5: `cargo bench --bench proxy`. Starts the fake upstream (own process) and
 //! the release `jbproxy serve` (child process), drives both with the in-repo load generator, and prints a Markdown
-//! table of every figure through the proxy beside the same load sent straight to the fake (the floor).
+//! table of every figure through the proxy beside the same load sent straight to the fake and through nginx (the
+//! floors).
 //!
-//! Options (after `--`): `--requests N` per scenario (default 3000), `--warmup N` (300), `--concurrency 1,16,64`,
+//! Options (after `--`): `--requests N` per scenario (default 5000), `--warmup N` (300), `--reps N` (3; each figure
+//! is the median of the repetitions, the modes taking turns), `--concurrency 1,16,64`,
+//! `--modes direct,nginx,jbproxy` (the default; nginx only when on PATH), `--also NAME="PATH [ENV=VALUE…]"` (one
+//! more jbproxy row per cell: another binary, or the same with other environment, measured in the same run),
 //! `--only stream|plain|memory`, `--idle-streams N` (1000; 0 skips), `--memory 1x32,8x13` (the memory scenarios:
 //! bodies × MB of tiny messages, sent at once to a fresh proxy; `none` skips), `--log LEVEL` (the proxy's RUST_LOG,
 //! default its own default `info`), `--wrap "CMD ARGS"` to run the proxy under e.g. valgrind, `--no-direct`,
 //! `--state redis` (the shared mode: a `redis-server` started for the run, the proxy's `state` pointing at it; the
-//! `redis` column of BENCHMARKS.md).
+//! `redis` column of BENCHMARKS.md). Every CPU figure is also printed as a ratio to nginx's in the same run (issue
+//! 16), and the issue's targets are judged at the end.
 //! Not part of `cargo test`: run without `--bench` (as `cargo test --all-targets` does) it only prints a notice.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod fake;
 mod load;
 mod memory;
+mod nginx;
 mod procfs;
 
 use std::fmt::Write as _;
@@ -48,7 +54,11 @@ struct Options {
     idle_streams: usize,
     log: Option<String>,
     wrap: Option<String>,
-    direct: bool,
+    /// The modes measured, in order: `direct`, `nginx` (when on PATH), `jbproxy`.
+    modes: Vec<String>,
+    /// More jbproxy modes: a name and `PATH [ENV=VALUE…]` (another build, or the same one differently set).
+    also: Vec<(String, String)>,
+    reps: usize,
     memory: Vec<memory::Scenario>,
     /// The shared mode's Redis URL (`--state redis`), else memory mode.
     state_url: Option<String>,
@@ -74,14 +84,16 @@ fn memory_scenarios(spec: &str) -> anyhow::Result<Vec<memory::Scenario>> {
 
 fn options(args: &[String]) -> anyhow::Result<Options> {
     let mut o = Options {
-        requests: 3000,
+        requests: 5000,
         warmup: 300,
         concurrency: vec![1, 16, 64],
         only: None,
         idle_streams: 1000,
         log: None,
         wrap: None,
-        direct: true,
+        modes: ["direct", "nginx", "jbproxy"].map(String::from).to_vec(),
+        also: Vec::new(),
+        reps: 3,
         memory: memory_scenarios("1x32,8x13")?,
         state_url: None,
     };
@@ -105,7 +117,16 @@ fn options(args: &[String]) -> anyhow::Result<Options> {
             "--idle-streams" => o.idle_streams = value()?.parse()?,
             "--log" => o.log = Some(value()?),
             "--wrap" => o.wrap = Some(value()?),
-            "--no-direct" => o.direct = false,
+            "--no-direct" => o.modes.retain(|m| m != "direct"),
+            "--modes" => o.modes = value()?.split(',').map(String::from).collect(),
+            "--also" => {
+                let v = value()?;
+                let (name, spec) = v
+                    .split_once('=')
+                    .context("--also wants NAME=\"PATH [ENV=VALUE…]\"")?;
+                o.also.push((name.to_string(), spec.to_string()));
+            }
+            "--reps" => o.reps = value()?.parse::<usize>()?.max(1),
             "--memory" => o.memory = memory_scenarios(&value()?)?,
             "--state" => match value()?.as_str() {
                 "memory" => o.state_url = None,
@@ -193,8 +214,46 @@ struct ProxyProcess {
     _dir: tempfile::TempDir,
 }
 
+/// Which jbproxy binary to start, and extra environment for it.
+struct Launch {
+    exe: String,
+    env: Vec<(String, String)>,
+}
+
+impl Launch {
+    /// `PATH [ENV=VALUE…]`.
+    fn parse(spec: &str) -> anyhow::Result<Launch> {
+        let mut words = spec.split_whitespace();
+        let exe = words
+            .next()
+            .context("--also needs a binary path")?
+            .to_string();
+        let env = words
+            .map(|w| {
+                w.split_once('=')
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+                    .with_context(|| format!("{w} is not ENV=VALUE"))
+            })
+            .collect::<anyhow::Result<_>>()?;
+        Ok(Launch { exe, env })
+    }
+}
+
 impl ProxyProcess {
     fn start(upstream_url: &str, tokens: &[String], o: &Options) -> anyhow::Result<ProxyProcess> {
+        let this = Launch {
+            exe: env!("CARGO_BIN_EXE_jbproxy").to_string(),
+            env: Vec::new(),
+        };
+        Self::start_with(&this, upstream_url, tokens, o)
+    }
+
+    fn start_with(
+        launch: &Launch,
+        upstream_url: &str,
+        tokens: &[String],
+        o: &Options,
+    ) -> anyhow::Result<ProxyProcess> {
         let dir = tempfile::tempdir()?;
         let port = std::net::TcpListener::bind("127.0.0.1:0")?
             .local_addr()?
@@ -215,7 +274,7 @@ impl ProxyProcess {
         }
         let path = dir.path().join("config.json");
         std::fs::write(&path, serde_json::to_string_pretty(&config)?)?;
-        let exe = env!("CARGO_BIN_EXE_jbproxy");
+        let exe = &launch.exe;
         let mut words: Vec<String> = o
             .wrap
             .as_deref()
@@ -242,6 +301,7 @@ impl ProxyProcess {
         if let Some(level) = &o.log {
             cmd.env("RUST_LOG", level);
         }
+        cmd.envs(launch.env.iter().map(|(k, v)| (k, v)));
         let mut child = cmd
             .current_dir(dir.path())
             .env("HOME", dir.path())
@@ -332,7 +392,7 @@ fn proxy_job(proxy: &ProxyProcess, stream: bool) -> anyhow::Result<Job> {
 }
 
 /// The same chat sent straight to the fake: the body the proxy would build, one variant per token.
-fn direct_job(fake: &FakeProcess, tokens: &[String]) -> anyhow::Result<Job> {
+fn direct_job(fake_url: &str, tokens: &[String]) -> anyhow::Result<Job> {
     let bytes = serde_json::to_vec(&openai_body(true))?;
     let req = ChatRequest::parse(&bytes)?;
     let built = jbproxy::translate::grazie::build(
@@ -355,36 +415,79 @@ fn direct_job(fake: &FakeProcess, tokens: &[String]) -> anyhow::Result<Job> {
         })
         .collect::<anyhow::Result<_>>()?;
     Ok(Job {
-        url: format!("{}{}", fake.url, built.path),
+        url: format!("{fake_url}{}", built.path),
         variants,
         expect: Expect::UpstreamEnd,
     })
 }
 
+/// One way the load reaches the fake: a mode of the report, one row per cell. `Direct` is the floor without any
+/// proxy, `Nginx` the floor of a proxy that passes bytes through (issue 16), `Jbproxy` the proxy under test (more
+/// than one with `--also`, e.g. an older binary, to compare two builds in one run).
+enum Via {
+    Direct,
+    Nginx(nginx::NginxProcess),
+    Jbproxy(ProxyProcess),
+}
+
+struct Mode {
+    name: String,
+    via: Via,
+}
+
+impl Mode {
+    /// The process whose CPU and memory the mode is charged (none for the direct load).
+    fn pid(&self) -> Option<u32> {
+        match &self.via {
+            Via::Direct => None,
+            Via::Nginx(n) => Some(n.pid()),
+            Via::Jbproxy(p) => Some(p.pid()),
+        }
+    }
+
+    /// What this mode sends. The direct load and nginx carry the upstream's own request and answer (nginx
+    /// translates nothing), so `stream` only matters to jbproxy.
+    fn job(&self, stream: bool, direct: &Job, fake_url: &str) -> anyhow::Result<Arc<Job>> {
+        Ok(Arc::new(match &self.via {
+            Via::Direct => direct.clone(),
+            Via::Nginx(n) => Job {
+                url: direct.url.replacen(fake_url, &n.url, 1),
+                ..direct.clone()
+            },
+            Via::Jbproxy(p) => proxy_job(p, stream)?,
+        }))
+    }
+
+    fn is_proxy(&self) -> bool {
+        matches!(self.via, Via::Jbproxy(_))
+    }
+}
+
 /// One measured run: the load's figures plus the CPU each process spent on it.
 struct Measured {
     outcome: Outcome,
-    proxy_cpu: Option<Duration>,
-    /// The kernel's part of `proxy_cpu` (stime).
-    proxy_sys: Option<Duration>,
+    /// CPU of the mode's process (nanosecond resolution).
+    cpu: Option<Duration>,
+    /// The kernel's share of it (stime ÷ utime + stime, from 10 ms ticks).
+    kernel_share: Option<f64>,
     fake_cpu: Duration,
     loadgen_cpu: Duration,
-    proxy_hwm: Option<u64>,
+    hwm: Option<u64>,
 }
 
 impl Measured {
-    fn per_request(&self, cpu: Duration) -> Duration {
-        cpu / u32::try_from(self.outcome.samples.len() + self.outcome.failed)
+    fn requests(&self) -> u32 {
+        u32::try_from(self.outcome.samples.len() + self.outcome.failed)
             .unwrap_or(u32::MAX)
             .max(1)
     }
     fn rps(&self) -> f64 {
         self.outcome.samples.len() as f64 / self.outcome.wall.as_secs_f64()
     }
-    fn sorted(&self, f: impl Fn(&load::Sample) -> Duration) -> Vec<Duration> {
+    fn pct(&self, f: impl Fn(&load::Sample) -> Duration, p: f64) -> Duration {
         let mut v: Vec<Duration> = self.outcome.samples.iter().map(f).collect();
         v.sort_unstable();
-        v
+        percentile(&v, p)
     }
 }
 
@@ -393,28 +496,36 @@ async fn measure(
     job: &Arc<Job>,
     concurrency: usize,
     o: &Options,
-    proxy: Option<u32>,
+    pid: Option<u32>,
     fake: u32,
     ticks: u64,
 ) -> anyhow::Result<Measured> {
     // Warm-up: connections opened, caches and allocator pools filled; not counted.
     let warm = load::run(client, job, concurrency, o.warmup.max(concurrency)).await;
     let me = std::process::id();
-    let p0 = proxy.map(|p| procfs::cpu_split(p, ticks)).transpose()?;
-    let f0 = procfs::cpu_time(fake, ticks)?;
-    let l0 = procfs::cpu_time(me, ticks)?;
+    let p0 = pid
+        .map(|p| Ok::<_, anyhow::Error>((procfs::cpu_precise(p)?, procfs::cpu_split(p, ticks)?)))
+        .transpose()?;
+    let f0 = procfs::cpu_precise(fake)?;
+    let l0 = procfs::cpu_precise(me)?;
     let mut outcome = load::run(client, job, concurrency, o.requests).await;
-    let p1 = proxy.map(|p| procfs::cpu_split(p, ticks)).transpose()?;
+    let p1 = pid
+        .map(|p| Ok::<_, anyhow::Error>((procfs::cpu_precise(p)?, procfs::cpu_split(p, ticks)?)))
+        .transpose()?;
+    let fake_cpu = procfs::cpu_precise(fake)?.saturating_sub(f0);
+    let loadgen_cpu = procfs::cpu_precise(me)?.saturating_sub(l0);
     outcome.failed += warm.failed;
     outcome.errors.extend(warm.errors);
+    let split = p0.zip(p1).map(|((_, (u0, s0)), (_, (u1, s1)))| {
+        let (user, sys) = (u1.saturating_sub(u0), s1.saturating_sub(s0));
+        sys.as_secs_f64() / (user + sys).as_secs_f64().max(1e-9)
+    });
     Ok(Measured {
-        proxy_cpu: p0
-            .zip(p1)
-            .map(|(a, b)| (b.0 + b.1).saturating_sub(a.0 + a.1)),
-        proxy_sys: p0.zip(p1).map(|(a, b)| b.1.saturating_sub(a.1)),
-        fake_cpu: procfs::cpu_time(fake, ticks)?.saturating_sub(f0),
-        loadgen_cpu: procfs::cpu_time(me, ticks)?.saturating_sub(l0),
-        proxy_hwm: proxy.map(|p| procfs::status_kb(p, "VmHWM")).transpose()?,
+        cpu: p0.zip(p1).map(|((a, _), (b, _))| b.saturating_sub(a)),
+        kernel_share: split,
+        fake_cpu,
+        loadgen_cpu,
+        hwm: pid.map(|p| procfs::status_kb(p, "VmHWM")).transpose()?,
         outcome,
     })
 }
@@ -431,9 +542,109 @@ fn mb(bytes: u64) -> String {
     format!("{:.1}", bytes as f64 / 1048576.0)
 }
 
-/// `proxy − direct`, in ms, signed.
-fn added(proxy: Duration, direct: Duration) -> String {
-    format!("{:+.3}", (proxy.as_secs_f64() - direct.as_secs_f64()) * 1e3)
+/// `a − b`, in ms, signed.
+fn added(a: Duration, b: Duration) -> String {
+    format!("{:+.3}", (a.as_secs_f64() - b.as_secs_f64()) * 1e3)
+}
+
+/// The median of the repetitions' values (the upper one of an even count).
+fn median<T: Copy + PartialOrd>(mut v: Vec<T>) -> T {
+    v.sort_by(|a, b| a.partial_cmp(b).unwrap_or(std::cmp::Ordering::Equal));
+    v[v.len() / 2]
+}
+
+/// One row of the report: a mode's figures in one cell, each the median over the repetitions.
+struct Row {
+    rps: f64,
+    p50: Duration,
+    p99: Duration,
+    ttfb99: Duration,
+    cpu: Option<Duration>,
+    kernel_share: Option<f64>,
+    fake: Duration,
+    loadgen: Duration,
+    hwm: Option<u64>,
+    failed: usize,
+}
+
+impl Row {
+    fn of(reps: &[Measured]) -> Row {
+        let m = |f: &dyn Fn(&Measured) -> Duration| median(reps.iter().map(f).collect());
+        Row {
+            rps: median(reps.iter().map(Measured::rps).collect()),
+            p50: m(&|r| r.pct(|s| s.total, 50.0)),
+            p99: m(&|r| r.pct(|s| s.total, 99.0)),
+            ttfb99: m(&|r| r.pct(|s| s.first_byte, 99.0)),
+            cpu: reps[0]
+                .cpu
+                .is_some()
+                .then(|| m(&|r| r.cpu.unwrap_or_default() / r.requests())),
+            kernel_share: reps[0]
+                .kernel_share
+                .is_some()
+                .then(|| median(reps.iter().map(|r| r.kernel_share.unwrap_or(0.0)).collect())),
+            fake: m(&|r| r.fake_cpu / r.requests()),
+            loadgen: m(&|r| r.loadgen_cpu / r.requests()),
+            hwm: reps.iter().filter_map(|r| r.hwm).max(),
+            failed: reps.iter().map(|r| r.outcome.failed).sum(),
+        }
+    }
+}
+
+/// A target of issue 16 for one jbproxy mode, judged from the rows of one run.
+struct Verdict {
+    what: String,
+    measured: String,
+    met: bool,
+}
+
+/// One cell of the report (an answer kind at one concurrency): a row per mode.
+struct Cell {
+    answer: &'static str,
+    c: usize,
+    rows: Vec<(String, Row)>,
+}
+
+fn verdicts(cells: &[Cell], proxy: &str) -> Vec<Verdict> {
+    let mut out = Vec::new();
+    for Cell { answer, c, rows } in cells {
+        let row = |name: &str| rows.iter().find(|(n, _)| n == name).map(|(_, r)| r);
+        let (Some(p), Some(n)) = (row(proxy), row("nginx")) else {
+            continue;
+        };
+        if let (Some(pc), Some(nc)) = (p.cpu, n.cpu) {
+            let bound = if *c == 1 { 3.0 } else { 2.0 };
+            let ratio = pc.as_secs_f64() / nc.as_secs_f64().max(1e-12);
+            out.push(Verdict {
+                what: format!("{answer} c={c}: CPU/request ≤ {bound}× nginx"),
+                measured: format!("{} / {} µs = {ratio:.2}×", us(pc), us(nc)),
+                met: ratio <= bound,
+            });
+        }
+        if let Some(d) = row("direct") {
+            if *c == 64 {
+                let (pa, na) = (p.p99.saturating_sub(d.p99), n.p99.saturating_sub(d.p99));
+                out.push(Verdict {
+                    what: format!("{answer} c=64: added p99 ≤ nginx's + 1 ms"),
+                    measured: format!("{} vs {} ms", added(p.p99, d.p99), added(n.p99, d.p99)),
+                    met: pa <= na + Duration::from_millis(1),
+                });
+            }
+            if *c == 1 && *answer == "stream" {
+                out.push(Verdict {
+                    what: "stream c=1: added TTFB p99 ≤ 1 ms".into(),
+                    measured: format!("{} ms", added(p.ttfb99, d.ttfb99)),
+                    met: p.ttfb99.saturating_sub(d.ttfb99) <= Duration::from_millis(1),
+                });
+            }
+        }
+        out.push(Verdict {
+            what: format!("{answer} c={c}: no failure"),
+            measured: format!("{} failed", p.failed),
+            met: p.failed == 0,
+        });
+    }
+    out
 }
 
 async fn bench(o: Options) -> anyhow::Result<()> {
@@ -442,104 +653,189 @@ async fn bench(o: Options) -> anyhow::Result<()> {
         .map(|i| mint_jwt(&format!("bench-{i}"), Duration::from_secs(24 * 3600)))
         .collect();
     let fake = FakeProcess::spawn(CONTENT_EVENTS, Duration::ZERO)?;
-    let proxy = ProxyProcess::start(&fake.url, &tokens, &o)?;
+    let mut modes = Vec::new();
+    for name in &o.modes {
+        let via = match name.as_str() {
+            "direct" => Via::Direct,
+            "nginx" => match nginx::find() {
+                Some(exe) => Via::Nginx(nginx::NginxProcess::start(&exe, &fake.url)?),
+                None => {
+                    eprintln!("no nginx on PATH (apt-get install nginx-light): no nginx rows");
+                    continue;
+                }
+            },
+            "jbproxy" => Via::Jbproxy(ProxyProcess::start(&fake.url, &tokens, &o)?),
+            other => anyhow::bail!("unknown mode {other} (direct, nginx, jbproxy)"),
+        };
+        modes.push(Mode {
+            name: name.clone(),
+            via,
+        });
+    }
+    for (name, spec) in &o.also {
+        let launch = Launch::parse(spec)?;
+        let proxy = ProxyProcess::start_with(&launch, &fake.url, &tokens, &o)?;
+        modes.push(Mode {
+            name: name.clone(),
+            via: Via::Jbproxy(proxy),
+        });
+    }
     let client = load::client()?;
     tokio::time::sleep(Duration::from_millis(300)).await;
-    let idle_rss = procfs::status_kb(proxy.pid(), "VmRSS")?;
+    let idle_rss: Vec<(String, u64)> = modes
+        .iter()
+        .filter(|m| m.is_proxy())
+        .filter_map(|m| Some((m.name.clone(), procfs::status_kb(m.pid()?, "VmRSS").ok()?)))
+        .collect();
 
-    let direct = Arc::new(direct_job(&fake, &tokens)?);
-    let mut table = String::new();
+    let direct = direct_job(&fake.url, &tokens)?;
+    let mut cells: Vec<Cell> = Vec::new();
     let mut failures = Vec::new();
     let mut total_failed = 0usize;
-    let _ = writeln!(
-        table,
-        "| answer | c | req/s direct | req/s proxy | p50 direct | p50 proxy | p50 added | p99 direct | p99 proxy | p99 added | TTFB p50 direct / proxy | TTFB p99 direct / proxy | TTFB p99 added | proxy CPU/req (kernel part) | fake CPU/req (direct / via proxy) | loadgen CPU/req (direct / via proxy) | proxy peak RSS | failed |"
-    );
-    let _ = writeln!(
-        table,
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
-    );
-    for (stream, name) in [(false, "plain"), (true, "stream")] {
-        if o.only.as_deref().is_some_and(|only| only != name) {
+    for (stream, answer) in [(false, "plain"), (true, "stream")] {
+        if o.only.as_deref().is_some_and(|only| only != answer) {
             continue;
         }
-        let via = Arc::new(proxy_job(&proxy, stream)?);
+        let jobs = modes
+            .iter()
+            .map(|m| m.job(stream, &direct, &fake.url))
+            .collect::<anyhow::Result<Vec<_>>>()?;
         for &c in &o.concurrency {
-            eprintln!("{name} c={c}: direct…");
-            let d = if o.direct {
-                Some(measure(&client, &direct, c, &o, None, fake.pid(), ticks).await?)
-            } else {
-                None
-            };
-            eprintln!("{name} c={c}: through the proxy…");
-            let p = measure(&client, &via, c, &o, Some(proxy.pid()), fake.pid(), ticks).await?;
-            let failed = p.outcome.failed + d.as_ref().map_or(0, |d| d.outcome.failed);
-            total_failed += failed;
-            failures.extend(p.outcome.errors.iter().cloned());
-            if let Some(d) = &d {
-                failures.extend(d.outcome.errors.iter().cloned());
+            let mut reps: Vec<Vec<Measured>> = modes.iter().map(|_| Vec::new()).collect();
+            // The modes take turns within each repetition, so a change in the machine's load falls on all of them.
+            for rep in 0..o.reps {
+                for (i, mode) in modes.iter().enumerate() {
+                    eprintln!("{answer} c={c} rep {}/{}: {}…", rep + 1, o.reps, mode.name);
+                    let m =
+                        measure(&client, &jobs[i], c, &o, mode.pid(), fake.pid(), ticks).await?;
+                    total_failed += m.outcome.failed;
+                    failures.extend(m.outcome.errors.iter().cloned());
+                    reps[i].push(m);
+                }
             }
-            let (pt, pf) = (p.sorted(|s| s.total), p.sorted(|s| s.first_byte));
-            let (dt, df) = d
-                .as_ref()
-                .map(|d| (d.sorted(|s| s.total), d.sorted(|s| s.first_byte)))
-                .unwrap_or_default();
-            let q = |v: &[Duration], pct| percentile(v, pct);
-            let ttfb = |v: &[Duration], pct| if stream { ms(q(v, pct)) } else { "–".into() };
+            let rows = modes
+                .iter()
+                .zip(&reps)
+                .map(|(m, r)| (m.name.clone(), Row::of(r)))
+                .collect();
+            cells.push(Cell { answer, c, rows });
+        }
+    }
+    let mut table = String::new();
+    let _ = writeln!(
+        table,
+        "| answer | c | via | req/s | p50 | p99 | p99 added | TTFB p99 | TTFB p99 added | CPU/req (kernel %) | CPU/event | CPU ÷ nginx | p99 added − nginx's | fake CPU/req | loadgen CPU/req | peak RSS | failed |"
+    );
+    let _ = writeln!(
+        table,
+        "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+    );
+    for Cell { answer, c, rows } in &cells {
+        let find = |name: &str| rows.iter().find(|(n, _)| n == name).map(|(_, r)| r);
+        let (d, n) = (find("direct"), find("nginx"));
+        let stream = *answer == "stream";
+        for (name, r) in rows {
+            let vs_direct =
+                |a: Duration, b: fn(&Row) -> Duration| d.map_or("–".into(), |d| added(a, b(d)));
             let _ = writeln!(
                 table,
-                "| {name} | {c} | {:.0} | {:.0} | {} | {} | {} | {} | {} | {} | {} / {} | {} / {} | {} | {} µs ({}) | {} / {} µs | {} / {} µs | {} MB | {failed} |",
-                d.as_ref().map_or(0.0, Measured::rps),
-                p.rps(),
-                ms(q(&dt, 50.0)),
-                ms(q(&pt, 50.0)),
-                added(q(&pt, 50.0), q(&dt, 50.0)),
-                ms(q(&dt, 99.0)),
-                ms(q(&pt, 99.0)),
-                added(q(&pt, 99.0), q(&dt, 99.0)),
-                ttfb(&df, 50.0),
-                ttfb(&pf, 50.0),
-                ttfb(&df, 99.0),
-                ttfb(&pf, 99.0),
+                "| {answer} | {c} | {name} | {:.0} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} µs | {} µs | {} | {} |",
+                r.rps,
+                ms(r.p50),
+                ms(r.p99),
+                vs_direct(r.p99, |d| d.p99),
+                if stream { ms(r.ttfb99) } else { "–".into() },
                 if stream {
-                    added(q(&pf, 99.0), q(&df, 99.0))
+                    vs_direct(r.ttfb99, |d| d.ttfb99)
                 } else {
                     "–".into()
                 },
-                us(p.per_request(p.proxy_cpu.unwrap_or_default())),
-                us(p.per_request(p.proxy_sys.unwrap_or_default())),
-                d.as_ref()
-                    .map_or("–".into(), |d| us(d.per_request(d.fake_cpu))),
-                us(p.per_request(p.fake_cpu)),
-                d.as_ref()
-                    .map_or("–".into(), |d| us(d.per_request(d.loadgen_cpu))),
-                us(p.per_request(p.loadgen_cpu)),
-                mb(p.proxy_hwm.unwrap_or_default()),
+                r.cpu.map_or("–".into(), |cpu| format!(
+                    "{} µs ({:.0} %)",
+                    us(cpu),
+                    r.kernel_share.unwrap_or(0.0) * 100.0
+                )),
+                match (stream, r.cpu) {
+                    (true, Some(cpu)) => format!("{} µs", us(cpu / CONTENT_EVENTS as u32)),
+                    _ => "–".into(),
+                },
+                match (r.cpu, n.and_then(|n| n.cpu)) {
+                    (Some(a), Some(b)) =>
+                        format!("{:.2}×", a.as_secs_f64() / b.as_secs_f64().max(1e-12)),
+                    _ => "–".into(),
+                },
+                match (d, n) {
+                    (Some(d), Some(n)) => format!(
+                        "{:+.3}",
+                        ((r.p99.as_secs_f64() - d.p99.as_secs_f64())
+                            - (n.p99.as_secs_f64() - d.p99.as_secs_f64()))
+                            * 1e3
+                    ),
+                    _ => "–".into(),
+                },
+                us(r.fake),
+                us(r.loadgen),
+                r.hwm.map_or("–".into(), |h| format!("{} MB", mb(h))),
+                r.failed,
             );
         }
     }
-    let after_rss = procfs::status_kb(proxy.pid(), "VmRSS")?;
-    let peak_rss = procfs::status_kb(proxy.pid(), "VmHWM")?;
-    proxy.stop();
-    drop(fake);
+    let mut targets = String::new();
+    for mode in modes.iter().filter(|m| m.is_proxy()) {
+        let v = verdicts(&cells, &mode.name);
+        if v.is_empty() {
+            continue;
+        }
+        let _ = writeln!(
+            targets,
+            "| {} target (issue 16) | measured | met? |\n|---|---|---|",
+            mode.name
+        );
+        for v in v {
+            let _ = writeln!(
+                targets,
+                "| {} | {} | {} |",
+                v.what,
+                v.measured,
+                if v.met { "yes" } else { "**no**" }
+            );
+        }
+        targets.push('\n');
+    }
 
     let mut memory = String::new();
     let _ = writeln!(memory, "| memory | proxy | target |\n|---|---:|---:|");
-    let _ = writeln!(
-        memory,
-        "| RSS idle, after start | {} MB | ≤ 30 MB |",
-        mb(idle_rss)
-    );
-    let _ = writeln!(
-        memory,
-        "| RSS idle, after all load | {} MB | ≤ 30 MB |",
-        mb(after_rss)
-    );
-    let _ = writeln!(
-        memory,
-        "| peak RSS (VmHWM) under load | {} MB | |",
-        mb(peak_rss)
-    );
+    for mode in modes.iter().filter(|m| m.is_proxy()) {
+        let Some(pid) = mode.pid() else { continue };
+        let idle = idle_rss
+            .iter()
+            .find(|(n, _)| *n == mode.name)
+            .map_or(0, |(_, r)| *r);
+        let _ = writeln!(
+            memory,
+            "| {}: RSS idle, after start | {} MB | ≤ 30 MB |",
+            mode.name,
+            mb(idle)
+        );
+        let _ = writeln!(
+            memory,
+            "| {}: RSS idle, after all load | {} MB | ≤ 30 MB |",
+            mode.name,
+            mb(procfs::status_kb(pid, "VmRSS")?)
+        );
+        let _ = writeln!(
+            memory,
+            "| {}: peak RSS (VmHWM) under load | {} MB | |",
+            mode.name,
+            mb(procfs::status_kb(pid, "VmHWM")?)
+        );
+    }
+    for mode in modes {
+        if let Via::Jbproxy(p) = mode.via {
+            p.stop();
+        }
+    }
+    drop(fake);
     if o.idle_streams > 0 && o.only.as_deref() != Some("memory") {
         let (rss, hwm, failed, errors) = idle_streams(&o, &tokens, &client).await?;
         total_failed += failed;
@@ -562,10 +858,11 @@ async fn bench(o: Options) -> anyhow::Result<()> {
 
     println!("\nMachine: {}", procfs::machine());
     println!(
-        "Load: {} requests per cell after {} warm-up, {TOKENS} tokens, {CONTENT_EVENTS} content events per answer, \
-proxy RUST_LOG={}, state: {}\n",
+        "Load: {} requests per cell after {} warm-up, median of {} repetitions, {TOKENS} tokens, \
+{CONTENT_EVENTS} content events per answer, proxy RUST_LOG={}, state: {}\n",
         o.requests,
         o.warmup,
+        o.reps,
         o.log.as_deref().unwrap_or("(unset: info)"),
         if o.state_url.is_some() {
             "redis"
@@ -573,7 +870,10 @@ proxy RUST_LOG={}, state: {}\n",
             "memory"
         }
     );
-    println!("{table}");
+    if !cells.is_empty() {
+        println!("{table}");
+        println!("{targets}");
+    }
     println!("{memory}");
     if !body_memory.is_empty() {
         println!("Large bodies of tiny messages (RSS of the proxy process):\n\n{body_memory}");

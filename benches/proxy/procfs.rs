@@ -17,11 +17,6 @@ pub fn clock_ticks() -> anyhow::Result<u64> {
         .context("parse getconf CLK_TCK")
 }
 
-/// utime + stime of the whole process (all threads), as a duration.
-pub fn cpu_time(pid: u32, ticks_per_sec: u64) -> anyhow::Result<Duration> {
-    cpu_split(pid, ticks_per_sec).map(|(user, system)| user + system)
-}
-
 /// (utime, stime) of the whole process: user space and kernel (syscalls, network stack) apart.
 pub fn cpu_split(pid: u32, ticks_per_sec: u64) -> anyhow::Result<(Duration, Duration)> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))
@@ -37,6 +32,26 @@ pub fn cpu_split(pid: u32, ticks_per_sec: u64) -> anyhow::Result<(Duration, Dura
     let stime: u64 = fields.get(12).context("no stime")?.parse()?;
     let at = |ticks: u64| Duration::from_nanos(ticks * 1_000_000_000 / ticks_per_sec);
     Ok((at(utime), at(stime)))
+}
+
+/// CPU time of the process's live threads to the nanosecond (the first field of each
+/// `/proc/PID/task/TID/schedstat`). `/proc/PID/stat` counts in 10 ms ticks, too coarse for a process that spends
+/// 20 µs per request over a few thousand requests; threads that have exited are not counted here.
+pub fn cpu_precise(pid: u32) -> anyhow::Result<Duration> {
+    let mut total = 0u64;
+    for task in std::fs::read_dir(format!("/proc/{pid}/task"))
+        .with_context(|| format!("read /proc/{pid}/task"))?
+    {
+        let Ok(stat) = std::fs::read_to_string(task?.path().join("schedstat")) else {
+            continue; // the thread exited meanwhile
+        };
+        total += stat
+            .split_whitespace()
+            .next()
+            .and_then(|ns| ns.parse::<u64>().ok())
+            .context("malformed schedstat")?;
+    }
+    Ok(Duration::from_nanos(total))
 }
 
 /// A `kB` field of `/proc/PID/status` (`VmRSS`, `VmHWM`), in bytes.

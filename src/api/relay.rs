@@ -22,6 +22,9 @@ use crate::upstream::event::{QuotaUpdate, UpstreamEvent};
 use crate::upstream::request::GrazieRequest;
 use crate::upstream::{EventStream, UpstreamError};
 
+/// A frame gathering events that have already arrived goes out once it holds this much.
+const COALESCED_BYTES: usize = 16 * 1024;
+
 /// Facts about one answer, for logs and for the face's ids.
 pub struct Meta {
     pub model: String,
@@ -271,7 +274,8 @@ struct Streamer<F> {
 }
 
 impl<F: SseWriter> Streamer<F> {
-    /// The next frame to send, or `None` when the stream is over.
+    /// The next frame to send, or `None` when the stream is over. Events that have already been received and handed
+    /// over join the frame (one write for them all instead of one each); the frame never waits for one that has not.
     async fn next_frame(&mut self) -> Option<Bytes> {
         if self.finished {
             return None;
@@ -280,6 +284,14 @@ impl<F: SseWriter> Streamer<F> {
         loop {
             let event = match self.pending.pop_front() {
                 Some(event) => event,
+                None if !out.is_empty() => match self.ready_event() {
+                    Some(Ok(event)) => event,
+                    Some(Err(err)) => {
+                        self.fail(err, &mut out);
+                        return Some(Bytes::from(out));
+                    }
+                    None => return Some(Bytes::from(out)),
+                },
                 None => {
                     let next = tokio::select! {
                         biased;
@@ -304,10 +316,22 @@ impl<F: SseWriter> Streamer<F> {
                 _ => {}
             }
             self.format.push(&event, &mut out);
-            if !out.is_empty() {
+            if out.len() >= COALESCED_BYTES {
                 return Some(Bytes::from(out));
             }
         }
+    }
+
+    /// An event that needs no waiting, for the frame being gathered; `None` when there is none (or shutdown began:
+    /// the frame goes out and the next one watches the drain). Not a yield to let the upstream connection's task
+    /// hand over more of what it has read: measured, that coalesced nothing more (BENCHMARKS.md, issue 16).
+    fn ready_event(&mut self) -> Option<Result<UpstreamEvent, UpstreamError>> {
+        if self.drain.is_cancelled() {
+            return None;
+        }
+        self.events
+            .next_ready()
+            .map(|next| next.unwrap_or(Ok(UpstreamEvent::End)))
     }
 
     fn finish(&mut self, out: &mut String) {

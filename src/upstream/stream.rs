@@ -112,75 +112,104 @@ impl EventStream {
         }
         loop {
             let data = next_data(&mut self.inner, &mut self.sse);
-            match tokio::time::timeout_at(self.deadline, data).await {
-                Err(_) => {
-                    self.ended = true;
-                    return Some(Err(UpstreamError::Fault(self.timed_out())));
-                }
-                Ok(None) => {
-                    self.ended = true;
-                    return Some(Err(UpstreamError::Fault(
-                        "upstream stream ended before `data: end`".into(),
-                    )));
-                }
-                Ok(Some(Err(err))) => {
-                    self.ended = true;
-                    return Some(Err(UpstreamError::Fault(format!(
-                        "upstream stream broken: {err}"
-                    ))));
-                }
-                Ok(Some(Ok(()))) => {}
-            };
-            self.parsed.clear();
-            let parsed = match self.dialect {
-                Dialect::Grazie => parse_data_into(self.sse.current(), &mut self.parsed),
-                dialect => {
-                    native::parse_into(dialect, self.sse.current(), &mut self.parsed).map(|()| None)
-                }
-            };
-            match parsed {
-                Ok(Some(choice)) if choice != self.choice => {
-                    self.choice = choice;
-                    self.queued.push_back(UpstreamEvent::Choice(choice));
-                }
-                Ok(_) => {}
-                Err(err @ EventError::Reported { .. }) => {
-                    self.ended = true;
-                    return Some(Err(UpstreamError::Fault(err.to_string())));
-                }
-                Err(err) => {
-                    // One unreadable event should not cost the user the whole answer.
-                    self.unknown_events += 1;
-                    tracing::warn!("skipping a malformed upstream event: {err}");
-                    continue;
-                }
-            }
-            for event in self.parsed.drain(..) {
-                if event.is_content() {
-                    self.content_seen = true;
-                    self.since_content = 0;
-                    self.deadline = tokio::time::Instant::now() + self.timeouts.idle;
-                } else {
-                    self.since_content = self.since_content.saturating_add(1);
-                }
-                match event {
-                    UpstreamEvent::Skip => {}
-                    UpstreamEvent::Unknown(kind) => {
-                        self.unknown_events += 1;
-                        tracing::debug!(event_type = %kind, "skipping unknown upstream event");
-                    }
-                    UpstreamEvent::End => {
-                        self.ended = true;
-                        self.queued.push_back(UpstreamEvent::End);
-                        break;
-                    }
-                    event => self.queued.push_back(event),
-                }
-            }
-            if let Some(event) = self.queued.pop_front() {
-                return Some(Ok(event));
+            let got = tokio::time::timeout_at(self.deadline, data)
+                .await
+                .map_err(|_| ());
+            if let Some(out) = self.take(got) {
+                return out;
             }
         }
+    }
+
+    /// The next event if it needs no waiting: already queued, or decoded from bytes the connection has already
+    /// received. `None` means it would have to wait (then `next` waits for it, under the deadlines).
+    pub fn next_ready(&mut self) -> Option<Option<Result<UpstreamEvent, UpstreamError>>> {
+        use futures_util::FutureExt as _;
+        if let Some(event) = self.queued.pop_front() {
+            return Some(Some(Ok(event)));
+        }
+        if self.ended {
+            return Some(None);
+        }
+        loop {
+            let got = next_data(&mut self.inner, &mut self.sse).now_or_never()?;
+            if let Some(out) = self.take(Ok(got)) {
+                return Some(out);
+            }
+        }
+    }
+
+    /// Turns what reading brought (`Err` when the deadline passed) into the answer of `next`, or `None` to read on.
+    fn take(
+        &mut self,
+        got: Result<Option<Result<(), String>>, ()>,
+    ) -> Option<Option<Result<UpstreamEvent, UpstreamError>>> {
+        match got {
+            Err(()) => {
+                self.ended = true;
+                return Some(Some(Err(UpstreamError::Fault(self.timed_out()))));
+            }
+            Ok(None) => {
+                self.ended = true;
+                return Some(Some(Err(UpstreamError::Fault(
+                    "upstream stream ended before `data: end`".into(),
+                ))));
+            }
+            Ok(Some(Err(err))) => {
+                self.ended = true;
+                return Some(Some(Err(UpstreamError::Fault(format!(
+                    "upstream stream broken: {err}"
+                )))));
+            }
+            Ok(Some(Ok(()))) => {}
+        };
+        self.parsed.clear();
+        let parsed = match self.dialect {
+            Dialect::Grazie => parse_data_into(self.sse.current(), &mut self.parsed),
+            dialect => {
+                native::parse_into(dialect, self.sse.current(), &mut self.parsed).map(|()| None)
+            }
+        };
+        match parsed {
+            Ok(Some(choice)) if choice != self.choice => {
+                self.choice = choice;
+                self.queued.push_back(UpstreamEvent::Choice(choice));
+            }
+            Ok(_) => {}
+            Err(err @ EventError::Reported { .. }) => {
+                self.ended = true;
+                return Some(Some(Err(UpstreamError::Fault(err.to_string()))));
+            }
+            Err(err) => {
+                // One unreadable event should not cost the user the whole answer.
+                self.unknown_events += 1;
+                tracing::warn!("skipping a malformed upstream event: {err}");
+                return None;
+            }
+        }
+        for event in self.parsed.drain(..) {
+            if event.is_content() {
+                self.content_seen = true;
+                self.since_content = 0;
+                self.deadline = tokio::time::Instant::now() + self.timeouts.idle;
+            } else {
+                self.since_content = self.since_content.saturating_add(1);
+            }
+            match event {
+                UpstreamEvent::Skip => {}
+                UpstreamEvent::Unknown(kind) => {
+                    self.unknown_events += 1;
+                    tracing::debug!(event_type = %kind, "skipping unknown upstream event");
+                }
+                UpstreamEvent::End => {
+                    self.ended = true;
+                    self.queued.push_back(UpstreamEvent::End);
+                    break;
+                }
+                event => self.queued.push_back(event),
+            }
+        }
+        self.queued.pop_front().map(|event| Some(Ok(event)))
     }
 
     pub fn unknown_events(&self) -> u32 {
