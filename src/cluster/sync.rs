@@ -16,7 +16,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::{CONNECTED, Cluster, HEARTBEAT_EVERY, Message, REPLICA_TTL, TICK, UNREACHABLE, within};
 use crate::pool::Pool;
-use crate::pool::shared::{Change, newer};
+use crate::pool::shared::{Change, QuotaRecord, newer};
 
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
 
@@ -155,6 +155,7 @@ impl Session<'_> {
                 }
                 _ = tick.tick() => {
                     let pool = pool();
+                    self.quotas(&pool).await?;
                     self.leases(&pool).await?;
                     if heartbeat.elapsed() >= HEARTBEAT_EVERY {
                         self.heartbeat(&pool).await?;
@@ -173,7 +174,24 @@ impl Session<'_> {
             pipe.cmd("GET")
                 .arg(self.cluster.key(&format!("token:{}", slot.fingerprint)));
         }
-        let remote: Vec<Option<String>> = within(pipe.query_async(&mut self.conn)).await?;
+        for slot in pool.slots() {
+            pipe.cmd("GET")
+                .arg(self.cluster.key(&format!("quota:{}", slot.fingerprint)));
+        }
+        let mut remote: Vec<Option<String>> = within(pipe.query_async(&mut self.conn)).await?;
+        let quotas = remote.split_off(pool.len().min(remote.len()));
+        for (index, (slot, remote)) in pool.slots().iter().zip(quotas).enumerate() {
+            let remote = remote.and_then(|text| serde_json::from_str::<QuotaRecord>(&text).ok());
+            let local_at = pool.quota_record(index).map(|q| q.at_ms);
+            match remote {
+                Some(remote) if local_at.is_none_or(|at| at < remote.at_ms) => {
+                    pool.adopt_quota(&slot.fingerprint, &remote);
+                }
+                Some(remote) if local_at == Some(remote.at_ms) => {}
+                _ if local_at.is_some() => pool.reshare_quota(index),
+                _ => {}
+            }
+        }
         let mut push = Vec::new();
         for (index, (slot, remote)) in pool.slots().iter().zip(remote).enumerate() {
             let Some(local) = pool.record(index) else {
@@ -239,6 +257,34 @@ impl Session<'_> {
         within(pipe.query_async::<()>(&mut self.conn)).await
     }
 
+    /// Writes and publishes the quota snapshots this replica learned since the last tick (a stream reports its
+    /// quota with every answer: a tick's worth of them costs one write per token, not one per request).
+    async fn quotas(&mut self, pool: &Pool) -> Result<(), redis::RedisError> {
+        let learned = pool.unshared_quotas();
+        if learned.is_empty() {
+            return Ok(());
+        }
+        let channel = self.cluster.key("events");
+        let mut pipe = redis::pipe();
+        for (fp, quota) in learned {
+            let text = serde_json::to_string(&quota).unwrap_or_default();
+            pipe.cmd("SET")
+                .arg(self.cluster.key(&format!("quota:{fp}")))
+                .arg(text)
+                .arg("EX")
+                .arg(RECORD_TTL_SECS)
+                .ignore();
+            let message = Message::Quota {
+                from: self.cluster.replica.clone(),
+                fp,
+                quota,
+            };
+            let text = serde_json::to_string(&message).unwrap_or_default();
+            pipe.cmd("PUBLISH").arg(&channel).arg(text).ignore();
+        }
+        within(pipe.query_async::<()>(&mut self.conn)).await
+    }
+
     /// Applies another replica's message to the pool (this replica's own come back too, and are skipped).
     async fn apply(&mut self, pool: &Pool, message: &redis::Msg) -> Result<(), redis::RedisError> {
         let Ok(text) = message.get_payload::<String>() else {
@@ -252,7 +298,11 @@ impl Session<'_> {
             Message::Standing { from, .. }
             | Message::Operator { from, .. }
             | Message::Jwt { from, .. }
+            | Message::Quota { from, .. }
                 if from == self.cluster.replica => {}
+            Message::Quota { fp, quota, .. } => {
+                pool.adopt_quota(&fp, &quota);
+            }
             Message::Standing { from, fp, record } => {
                 pool.adopt(&fp, &record, &from);
             }

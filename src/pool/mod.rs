@@ -386,7 +386,13 @@ impl Pool {
 
     pub fn record_quota(&self, index: usize, quota: QuotaInfo) {
         if let Some(slot) = self.slots.get(index) {
-            *slot.state.quota.lock().unwrap_or_else(|p| p.into_inner()) = Some(quota);
+            let mut known = slot.state.quota.lock().unwrap_or_else(|p| p.into_inner());
+            *known = Some(quota);
+            // Under the lock, so `adopt_quota` compares against the snapshot this time belongs to.
+            slot.state
+                .quota_at_ms
+                .store(crate::epoch::now_ms(), Ordering::Release);
+            slot.state.quota_unshared.store(true, Ordering::Release);
         }
     }
 }

@@ -441,3 +441,34 @@ fn least_inflight_counts_the_other_replicas_leases() {
     let permit = pool.pick(&Tried::default()).expect("a token");
     drop(permit);
 }
+
+#[test]
+fn a_learned_quota_is_told_once_and_only_a_newer_remote_snapshot_replaces_it() {
+    let pool = pool(&config(&["a", "b"], Strategy::RoundRobin));
+    let fp = pool.slots()[0].fingerprint.clone();
+    assert!(pool.unshared_quotas().is_empty(), "nothing learned yet");
+    pool.record_quota(0, QuotaInfo::spent(25.0, 100.0, None));
+    let told = pool.unshared_quotas();
+    assert_eq!(told.len(), 1);
+    assert_eq!((told[0].0.as_str(), told[0].1.left), (fp.as_str(), 75.0));
+    assert!(pool.unshared_quotas().is_empty(), "told once");
+
+    let mut remote = told[0].1.clone();
+    remote.left = 1.0;
+    remote.at_ms -= 1;
+    assert!(!pool.adopt_quota(&fp, &remote), "older than the local one");
+    remote.at_ms += 2;
+    assert!(pool.adopt_quota(&fp, &remote));
+    assert_eq!(
+        pool.token_stats()[0].quota.as_ref().map(|q| q.left),
+        Some(1.0)
+    );
+    assert!(
+        pool.unshared_quotas().is_empty(),
+        "an adopted snapshot is not sent back"
+    );
+    assert!(
+        pool.adopt_quota(&pool.slots()[1].fingerprint.clone(), &remote),
+        "b knew none"
+    );
+}
