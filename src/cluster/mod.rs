@@ -97,6 +97,14 @@ enum Message {
         fp: String,
         quota: QuotaRecord,
     },
+    Fault {
+        from: String,
+        fp: String,
+    },
+    FaultsCleared {
+        from: String,
+        fp: String,
+    },
 }
 
 impl Cluster {

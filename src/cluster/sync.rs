@@ -1,8 +1,8 @@
 //! The shared state's background task: connect to Redis (retrying with backoff while it is away), reconcile the
 //! local mirror with what Redis holds, then until the connection fails: write and publish the pool's changes as
-//! they come, apply what the other replicas publish, write this replica's leases every tick and its heartbeat
-//! every second, and read the other replicas' leases into the pool. Whatever fails, requests go on with the local
-//! mirror; one warning per outage.
+//! they come, apply what the other replicas publish, write the quota snapshots learned and this replica's leases
+//! every tick and its heartbeat every second, and read the other replicas' leases into the pool. Whatever fails,
+//! requests go on with the local mirror; one warning per outage.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -250,6 +250,15 @@ impl Session<'_> {
                     fp: fingerprint,
                     disabled,
                 },
+                // Counts live in each replica's mirror, not in Redis: a message is all the others need.
+                Change::Fault { fingerprint } => Message::Fault {
+                    from: from.clone(),
+                    fp: fingerprint,
+                },
+                Change::FaultsCleared { fingerprint } => Message::FaultsCleared {
+                    from: from.clone(),
+                    fp: fingerprint,
+                },
             };
             let text = serde_json::to_string(&message).unwrap_or_default();
             pipe.cmd("PUBLISH").arg(&channel).arg(text).ignore();
@@ -299,7 +308,11 @@ impl Session<'_> {
             | Message::Operator { from, .. }
             | Message::Jwt { from, .. }
             | Message::Quota { from, .. }
+            | Message::Fault { from, .. }
+            | Message::FaultsCleared { from, .. }
                 if from == self.cluster.replica => {}
+            Message::Fault { fp, .. } => pool.adopt_fault(&fp),
+            Message::FaultsCleared { fp, .. } => pool.adopt_faults_cleared(&fp),
             Message::Quota { fp, quota, .. } => {
                 pool.adopt_quota(&fp, &quota);
             }

@@ -1,6 +1,7 @@
 //! The pool's side of the shared state (`state.backend: redis`): what it tells the other replicas (a token's
-//! standing changed, the operator took a token out, the quota it learned) and how it takes what they tell it (their
-//! standing and quota snapshots, a JWT one of them refreshed, their requests in flight). The pool only sends into a channel and applies records to its
+//! standing changed, the operator took a token out, a fault counted toward an ejection or a success that ended the
+//! run, the quota it learned) and how it takes what they tell it (the same, a JWT one of them refreshed, their
+//! requests in flight). The pool only sends into a channel and applies records to its
 //! local mirror; `crate::cluster` does the Redis I/O. Picking a token never waits for Redis.
 
 use std::sync::atomic::Ordering;
@@ -48,6 +49,14 @@ pub enum Change {
     Operator {
         fingerprint: String,
         disabled: bool,
+    },
+    /// A fault counted toward the token's ejection: every replica counts it (`Standing::remote_fault`).
+    Fault {
+        fingerprint: String,
+    },
+    /// A success ended the token's run of faults: every replica's count starts again.
+    FaultsCleared {
+        fingerprint: String,
     },
 }
 
@@ -158,6 +167,41 @@ impl Pool {
             );
         }
         transition.is_some()
+    }
+
+    /// Counts a fault another replica met on this token; when it makes the run long enough, the token is ejected
+    /// here and the ejection shared like any other (whichever replica sees the threshold first; the others take its
+    /// record or reach the same state themselves).
+    pub fn adopt_fault(&self, fingerprint: &str) {
+        let Some(index) = self.index_of(fingerprint) else {
+            return;
+        };
+        let slot = &self.slots[index];
+        let transition = {
+            let mut standing = slot.state.standing();
+            let t = standing.remote_fault(Instant::now());
+            slot.state
+                .healthy
+                .store(standing.kind == StateKind::Healthy, Ordering::Release);
+            slot.state
+                .clean
+                .store(standing.is_clean(), Ordering::Release);
+            t
+        };
+        if let Some(t) = transition {
+            super::log_transition(slot, &t);
+            self.publish_standing(index);
+        }
+    }
+
+    /// Another replica's success ended the token's run of faults; not sent back.
+    pub fn adopt_faults_cleared(&self, fingerprint: &str) {
+        if let Some(index) = self.index_of(fingerprint) {
+            let state = &self.slots[index].state;
+            let mut standing = state.standing();
+            standing.clear_faults();
+            state.clean.store(standing.is_clean(), Ordering::Release);
+        }
     }
 
     /// Takes the operator's word given on another replica; not sent back.

@@ -472,3 +472,45 @@ fn a_learned_quota_is_told_once_and_only_a_newer_remote_snapshot_replaces_it() {
         "b knew none"
     );
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_run_of_faults_is_told_at_each_fault_and_at_its_end_and_the_others_faults_eject_here() {
+    let pool = pool(&config(&["a"], Strategy::RoundRobin));
+    let (sink, mut told) = tokio::sync::mpsc::unbounded_channel();
+    pool.share(sink);
+    let fp = pool.slots()[0].fingerprint.clone();
+    let fault = shared::Change::Fault {
+        fingerprint: fp.clone(),
+    };
+    pool.report(0, &Outcome::Success);
+    assert!(told.try_recv().is_err(), "a clean success tells nothing");
+    pool.report(0, &Outcome::Fault);
+    assert_eq!(told.try_recv().ok(), Some(fault.clone()));
+    pool.report(0, &Outcome::Success);
+    assert_eq!(
+        told.try_recv().ok(),
+        Some(shared::Change::FaultsCleared {
+            fingerprint: fp.clone()
+        })
+    );
+    pool.report(0, &Outcome::Success);
+    assert!(told.try_recv().is_err(), "nothing more to clear");
+
+    // One fault here, two from other replicas: the third ejects here, and the ejection is told.
+    pool.report(0, &Outcome::Fault);
+    assert_eq!(told.try_recv().ok(), Some(fault));
+    pool.adopt_fault(&fp);
+    assert_eq!(pool.token_stats()[0].consecutive_faults, 2);
+    assert!(
+        told.try_recv().is_err(),
+        "another replica's fault is not sent back"
+    );
+    pool.adopt_fault(&fp);
+    assert_eq!(pool.token_stats()[0].state, "ejected");
+    assert!(matches!(
+        told.try_recv(),
+        Ok(shared::Change::Standing { record, .. }) if record.kind == "ejected"
+    ));
+    pool.adopt_faults_cleared(&fp);
+    assert_eq!(pool.token_stats()[0].consecutive_faults, 0);
+}

@@ -321,6 +321,77 @@ async fn a_quota_checked_on_one_replica_shows_on_every_replica_newest_first_with
 }
 
 #[tokio::test]
+async fn three_faults_in_a_row_spread_over_three_replicas_eject_the_token_everywhere() {
+    let entries = json!([
+        {"token": mint_jwt("a", Duration::from_secs(3600)), "name": "a", "priority": 0},
+        {"token": mint_jwt("b", Duration::from_secs(3600)), "name": "b", "priority": 1},
+    ]);
+    // Tiers: every request tries `a` first while it may serve, and fails over to `b`.
+    let Some(r) = replicas(
+        "faults",
+        entries,
+        json!({"priority_mode": "tiers"}),
+        FakeOptions::default(),
+    )
+    .await
+    else {
+        return;
+    };
+    let faults = |t: &Value| t["consecutive_faults"].as_u64();
+    let all_count = async |n: u64| {
+        let counted = eventually(Duration::from_secs(2), async || {
+            let mut all = true;
+            for replica in 0..3 {
+                all &= faults(&r.token(replica, "a").await) == Some(n);
+            }
+            all
+        })
+        .await;
+        assert!(
+            counted,
+            "not every replica counts {n} faults:\n{}",
+            r.logs()
+        );
+    };
+    r.fake.set_behaviour("a", Behaviour::ServerError);
+    r.chat_ok(0, "one").await;
+    all_count(1).await;
+    // A success on another replica ends the run everywhere.
+    r.fake.set_behaviour("a", Behaviour::Ok);
+    r.chat_ok(1, "fine").await;
+    all_count(0).await;
+
+    r.fake.set_behaviour("a", Behaviour::ServerError);
+    r.chat_ok(0, "one").await;
+    all_count(1).await;
+    r.chat_ok(1, "two").await;
+    all_count(2).await;
+    r.chat_ok(2, "three").await;
+    let third = Instant::now();
+    for replica in 0..3 {
+        let ejected = eventually(Duration::from_secs(2), async || {
+            r.state_of(replica, "a").await == "ejected"
+        })
+        .await;
+        assert!(ejected, "replica {replica} did not eject a:\n{}", r.logs());
+    }
+    eprintln!(
+        "ejected on every replica {:?} after the third fault",
+        third.elapsed()
+    );
+    assert_eq!(r.fake.chat_requests_for("a"), 5, "{}", r.logs());
+    for i in 0..6 {
+        r.chat_ok(i % 3, "after").await;
+    }
+    assert_eq!(
+        r.fake.chat_requests_for("a"),
+        5,
+        "no replica tries the ejected token (for {:?} of its 5 s)",
+        third.elapsed()
+    );
+}
+
+#[tokio::test]
 async fn a_401_on_one_replica_is_refreshed_once_for_every_replica() {
     let mut entries = tokens(&["b"]);
     entries.as_array_mut().expect("array").insert(
