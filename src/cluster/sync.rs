@@ -277,10 +277,12 @@ impl Session<'_> {
         let mut pipe = redis::pipe();
         for (fp, quota) in learned {
             let text = serde_json::to_string(&quota).unwrap_or_default();
-            pipe.cmd("SET")
+            pipe.cmd("EVAL")
+                .arg(SET_IF_NEWER)
+                .arg(1)
                 .arg(self.cluster.key(&format!("quota:{fp}")))
                 .arg(text)
-                .arg("EX")
+                .arg(quota.at_ms)
                 .arg(RECORD_TTL_SECS)
                 .ignore();
             let message = Message::Quota {
@@ -437,6 +439,19 @@ impl Session<'_> {
 /// A standing record outlives any until-time it holds (a year at most, `standing::later`) but not forever: a
 /// token removed from every config should not leave its key behind.
 const RECORD_TTL_SECS: u64 = 400 * 86_400;
+
+/// Writes a record (ARGV[1]) unless the key holds a newer one (a larger `at_ms` than ARGV[2]): two replicas that
+/// learn a token's quota within one tick leave the newer snapshot, whichever writes last. Expires after ARGV[3] s.
+const SET_IF_NEWER: &str = "\
+local held = redis.call('GET', KEYS[1])
+if held then
+  local ok, record = pcall(cjson.decode, held)
+  if ok and type(record) == 'table' and tonumber(record.at_ms) and tonumber(record.at_ms) > tonumber(ARGV[2]) then
+    return 0
+  end
+end
+redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[3])
+return 1";
 
 /// A moment `d` ago (now, should the clock not go back that far).
 fn ago(d: Duration) -> tokio::time::Instant {

@@ -318,6 +318,48 @@ async fn a_quota_checked_on_one_replica_shows_on_every_replica_newest_first_with
         r.logs()
     );
     assert_eq!(r.quota_calls(), 2, "only the two checks asked the upstream");
+
+    // Redis keeps the newest snapshot, whichever replica writes last.
+    let fp = r.token(0, "a").await["fingerprint"]
+        .as_str()
+        .expect("fingerprint")
+        .to_string();
+    let key = format!("quota:quota:{fp}");
+    let mut redis = redis::Client::open(r.redis.url())
+        .expect("url")
+        .get_multiplexed_async_connection()
+        .await
+        .expect("redis");
+    let held = async |redis: &mut redis::aio::MultiplexedConnection| -> Value {
+        let text: String = redis::cmd("GET")
+            .arg(&key)
+            .query_async(redis)
+            .await
+            .expect("GET");
+        serde_json::from_str(&text).expect("json")
+    };
+    assert_eq!(held(&mut redis).await["left"], 60.0);
+    let newer = json!({"used": 95.0, "maximum": 100.0, "left": 5.0, "until_ms": until_ms,
+        "at_ms": jbproxy::epoch::now_ms() + 60_000});
+    let () = redis::cmd("SET")
+        .arg(&key)
+        .arg(newer.to_string())
+        .query_async(&mut redis)
+        .await
+        .expect("SET");
+    r.fake.set_quota("a", 10.0, 100.0, until_ms);
+    assert_eq!(r.post(0, "/tokens/a/check").await, 200);
+    // The message follows the write in one pipeline: once replica 1 has it, the write was tried.
+    let told = eventually(Duration::from_secs(2), async || {
+        left(&r.token(1, "a").await) == Some(90.0)
+    })
+    .await;
+    assert!(told, "{}", r.logs());
+    assert_eq!(
+        held(&mut redis).await["left"],
+        5.0,
+        "an older snapshot replaced a newer one"
+    );
 }
 
 #[tokio::test]
