@@ -7,10 +7,10 @@
 //! - `refresh`: the lock that lets one replica refresh a JWT while the others wait for the JWT it stores.
 //! - `view`: the cluster view for `/stats?scope=cluster`.
 //!
-//! Keys (all under the configured prefix, tokens by fingerprint, never the token): `token:{fp}` (the standing
-//! record), `jwt:{fp}` (a refreshed JWT), `lock:refresh:{fp}`, `replicas` (a sorted set of replica ids by last
-//! heartbeat), `replica:{id}` (its address and counters), `lease:{id}` (its requests in flight per token), and the
-//! pub/sub channel `events`.
+//! Keys (all under the configured prefix, tokens by fingerprint, never the token): `token:{fp}` (the standing record),
+//! `quota:{fp}` (the last quota snapshot), `jwt:{fp}` (a refreshed JWT), `lock:refresh:{fp}`, `replicas` (a sorted set
+//! of replica ids by last heartbeat), `replica:{id}` (its address and counters), `lease:{id}` (its requests in flight
+//! per token), and the pub/sub channel `events`.
 
 mod refresh;
 mod sync;
@@ -29,7 +29,7 @@ pub use refresh::Turn;
 pub use sync::run;
 
 use crate::config::state::StateBackend;
-use crate::pool::shared::{Change, Record};
+use crate::pool::shared::{Change, QuotaRecord, Record};
 
 /// A replica that has not heart-beaten for this long is gone: it leaves the cluster view and its leases (requests
 /// in flight) stop counting. Its lease keys expire after the same time, so a crashed replica's count drains.
@@ -89,6 +89,19 @@ enum Message {
         disabled: bool,
     },
     Jwt {
+        from: String,
+        fp: String,
+    },
+    Quota {
+        from: String,
+        fp: String,
+        quota: QuotaRecord,
+    },
+    Fault {
+        from: String,
+        fp: String,
+    },
+    FaultsCleared {
         from: String,
         fp: String,
     },

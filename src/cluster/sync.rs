@@ -1,8 +1,8 @@
 //! The shared state's background task: connect to Redis (retrying with backoff while it is away), reconcile the
 //! local mirror with what Redis holds, then until the connection fails: write and publish the pool's changes as
-//! they come, apply what the other replicas publish, write this replica's leases every tick and its heartbeat
-//! every second, and read the other replicas' leases into the pool. Whatever fails, requests go on with the local
-//! mirror; one warning per outage.
+//! they come, apply what the other replicas publish, write the quota snapshots learned and this replica's leases
+//! every tick and its heartbeat every second, and read the other replicas' leases into the pool. Whatever fails,
+//! requests go on with the local mirror; one warning per outage.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -16,7 +16,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::{CONNECTED, Cluster, HEARTBEAT_EVERY, Message, REPLICA_TTL, TICK, UNREACHABLE, within};
 use crate::pool::Pool;
-use crate::pool::shared::{Change, newer};
+use crate::pool::shared::{Change, QuotaRecord, newer};
 
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
 
@@ -155,6 +155,7 @@ impl Session<'_> {
                 }
                 _ = tick.tick() => {
                     let pool = pool();
+                    self.quotas(&pool).await?;
                     self.leases(&pool).await?;
                     if heartbeat.elapsed() >= HEARTBEAT_EVERY {
                         self.heartbeat(&pool).await?;
@@ -173,7 +174,24 @@ impl Session<'_> {
             pipe.cmd("GET")
                 .arg(self.cluster.key(&format!("token:{}", slot.fingerprint)));
         }
-        let remote: Vec<Option<String>> = within(pipe.query_async(&mut self.conn)).await?;
+        for slot in pool.slots() {
+            pipe.cmd("GET")
+                .arg(self.cluster.key(&format!("quota:{}", slot.fingerprint)));
+        }
+        let mut remote: Vec<Option<String>> = within(pipe.query_async(&mut self.conn)).await?;
+        let quotas = remote.split_off(pool.len().min(remote.len()));
+        for (index, (slot, remote)) in pool.slots().iter().zip(quotas).enumerate() {
+            let remote = remote.and_then(|text| serde_json::from_str::<QuotaRecord>(&text).ok());
+            let local_at = pool.quota_record(index).map(|q| q.at_ms);
+            match remote {
+                Some(remote) if local_at.is_none_or(|at| at < remote.at_ms) => {
+                    pool.adopt_quota(&slot.fingerprint, &remote);
+                }
+                Some(remote) if local_at == Some(remote.at_ms) => {}
+                _ if local_at.is_some() => pool.reshare_quota(index),
+                _ => {}
+            }
+        }
         let mut push = Vec::new();
         for (index, (slot, remote)) in pool.slots().iter().zip(remote).enumerate() {
             let Some(local) = pool.record(index) else {
@@ -232,6 +250,45 @@ impl Session<'_> {
                     fp: fingerprint,
                     disabled,
                 },
+                // Counts live in each replica's mirror, not in Redis: a message is all the others need.
+                Change::Fault { fingerprint } => Message::Fault {
+                    from: from.clone(),
+                    fp: fingerprint,
+                },
+                Change::FaultsCleared { fingerprint } => Message::FaultsCleared {
+                    from: from.clone(),
+                    fp: fingerprint,
+                },
+            };
+            let text = serde_json::to_string(&message).unwrap_or_default();
+            pipe.cmd("PUBLISH").arg(&channel).arg(text).ignore();
+        }
+        within(pipe.query_async::<()>(&mut self.conn)).await
+    }
+
+    /// Writes and publishes the quota snapshots this replica learned since the last tick (a stream reports its
+    /// quota with every answer: a tick's worth of them costs one write per token, not one per request).
+    async fn quotas(&mut self, pool: &Pool) -> Result<(), redis::RedisError> {
+        let learned = pool.unshared_quotas();
+        if learned.is_empty() {
+            return Ok(());
+        }
+        let channel = self.cluster.key("events");
+        let mut pipe = redis::pipe();
+        for (fp, quota) in learned {
+            let text = serde_json::to_string(&quota).unwrap_or_default();
+            pipe.cmd("EVAL")
+                .arg(SET_IF_NEWER)
+                .arg(1)
+                .arg(self.cluster.key(&format!("quota:{fp}")))
+                .arg(text)
+                .arg(quota.at_ms)
+                .arg(RECORD_TTL_SECS)
+                .ignore();
+            let message = Message::Quota {
+                from: self.cluster.replica.clone(),
+                fp,
+                quota,
             };
             let text = serde_json::to_string(&message).unwrap_or_default();
             pipe.cmd("PUBLISH").arg(&channel).arg(text).ignore();
@@ -252,7 +309,15 @@ impl Session<'_> {
             Message::Standing { from, .. }
             | Message::Operator { from, .. }
             | Message::Jwt { from, .. }
+            | Message::Quota { from, .. }
+            | Message::Fault { from, .. }
+            | Message::FaultsCleared { from, .. }
                 if from == self.cluster.replica => {}
+            Message::Fault { fp, .. } => pool.adopt_fault(&fp),
+            Message::FaultsCleared { fp, .. } => pool.adopt_faults_cleared(&fp),
+            Message::Quota { fp, quota, .. } => {
+                pool.adopt_quota(&fp, &quota);
+            }
             Message::Standing { from, fp, record } => {
                 pool.adopt(&fp, &record, &from);
             }
@@ -374,6 +439,19 @@ impl Session<'_> {
 /// A standing record outlives any until-time it holds (a year at most, `standing::later`) but not forever: a
 /// token removed from every config should not leave its key behind.
 const RECORD_TTL_SECS: u64 = 400 * 86_400;
+
+/// Writes a record (ARGV[1]) unless the key holds a newer one (a larger `at_ms` than ARGV[2]): two replicas that
+/// learn a token's quota within one tick leave the newer snapshot, whichever writes last. Expires after ARGV[3] s.
+const SET_IF_NEWER: &str = "\
+local held = redis.call('GET', KEYS[1])
+if held then
+  local ok, record = pcall(cjson.decode, held)
+  if ok and type(record) == 'table' and tonumber(record.at_ms) and tonumber(record.at_ms) > tonumber(ARGV[2]) then
+    return 0
+  end
+end
+redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[3])
+return 1";
 
 /// A moment `d` ago (now, should the clock not go back that far).
 fn ago(d: Duration) -> tokio::time::Instant {

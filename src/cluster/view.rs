@@ -127,6 +127,8 @@ fn merge(own: &str, pool: &Pool, mut replicas: Vec<Value>, now_ms: i64) -> Value
                 "failures": sum[2],
                 "inflight": sum[3],
                 "replicas": replicas,
+                // The shared snapshot: every replica's mirror holds the newest one any of them learned.
+                "quota": t.quota,
             })
         })
         .collect();

@@ -127,10 +127,7 @@ fn render(stats: &Value, url: &str) -> String {
             .as_object()
             .map(|m| m.values().filter_map(Value::as_u64).sum())
             .unwrap_or(0);
-        let quota = match (&t["quota"]["left"], &t["quota"]["maximum"]) {
-            (Value::Number(left), Value::Number(max)) => format!("{left} / {max}"),
-            _ => "-".into(),
-        };
+        let quota = quota_left(t);
         let expires = t["expires_in_secs"]
             .as_i64()
             .map(|secs| {
@@ -207,6 +204,7 @@ fn render_cluster(stats: &Value) -> String {
         "failures",
         "in flight",
         "replicas",
+        "quota left",
     ]);
     for t in stats["tokens"].as_array().into_iter().flatten() {
         tokens.add_row([
@@ -219,9 +217,18 @@ fn render_cluster(stats: &Value) -> String {
             s(&t["failures"]),
             s(&t["inflight"]),
             s(&t["replicas"]),
+            quota_left(t),
         ]);
     }
     format!("{replicas}\n{tokens}")
+}
+
+/// A token's quota as `left / maximum`, `-` while unknown.
+fn quota_left(t: &Value) -> String {
+    match (&t["quota"]["left"], &t["quota"]["maximum"]) {
+        (Value::Number(left), Value::Number(max)) => format!("{left} / {max}"),
+        _ => "-".into(),
+    }
 }
 
 /// A token's last active check: "ok", or what failed and why ("unreachable: cannot connect to upstream: …").

@@ -232,8 +232,9 @@ impl Pool {
             }
             other => other,
         };
-        let transition = {
+        let (transition, faults_before, faults) = {
             let mut standing = slot.state.standing();
+            let before = standing.consecutive_faults();
             let t = standing.apply(outcome, Instant::now());
             slot.state
                 .healthy
@@ -241,11 +242,21 @@ impl Pool {
             slot.state
                 .clean
                 .store(standing.is_clean(), Ordering::Release);
-            t
+            (t, before, standing.consecutive_faults())
         };
         if let Some(t) = transition {
             log_transition(slot, &t);
             self.publish_standing(index);
+        }
+        // The other replicas count this replica's faults too (`shared`); only the start and end of a run of faults
+        // is sent, so a token that keeps succeeding sends nothing.
+        if self.sink.get().is_some() && faults != faults_before {
+            let fingerprint = slot.fingerprint.clone();
+            self.publish(if faults > faults_before {
+                shared::Change::Fault { fingerprint }
+            } else {
+                shared::Change::FaultsCleared { fingerprint }
+            });
         }
     }
 
@@ -386,7 +397,13 @@ impl Pool {
 
     pub fn record_quota(&self, index: usize, quota: QuotaInfo) {
         if let Some(slot) = self.slots.get(index) {
-            *slot.state.quota.lock().unwrap_or_else(|p| p.into_inner()) = Some(quota);
+            let mut known = slot.state.quota.lock().unwrap_or_else(|p| p.into_inner());
+            *known = Some(quota);
+            // Under the lock, so `adopt_quota` compares against the snapshot this time belongs to.
+            slot.state
+                .quota_at_ms
+                .store(crate::epoch::now_ms(), Ordering::Release);
+            slot.state.quota_unshared.store(true, Ordering::Release);
         }
     }
 }

@@ -1,6 +1,7 @@
 //! The pool's side of the shared state (`state.backend: redis`): what it tells the other replicas (a token's
-//! standing changed, the operator took a token out) and how it takes what they tell it (their standing, a JWT one
-//! of them refreshed, their requests in flight). The pool only sends into a channel and applies records to its
+//! standing changed, the operator took a token out, a fault counted toward an ejection or a success that ended the
+//! run, the quota it learned) and how it takes what they tell it (the same, a JWT one of them refreshed, their
+//! requests in flight). The pool only sends into a channel and applies records to its
 //! local mirror; `crate::cluster` does the Redis I/O. Picking a token never waits for Redis.
 
 use std::sync::atomic::Ordering;
@@ -11,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc::UnboundedSender;
 use tokio::time::Instant;
 
-use super::{Pool, StateKind};
+use super::{Pool, QuotaInfo, StateKind};
 
 /// A token's standing as the replicas share it, keyed by the token's fingerprint (never the token).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -22,6 +23,18 @@ pub struct Record {
     /// When the token may serve again, in Unix milliseconds; none for healthy, invalid and suspended.
     pub until_ms: Option<i64>,
     /// When the state was set, in Unix milliseconds.
+    pub at_ms: i64,
+}
+
+/// A token's last quota snapshot as the replicas share it (a health check's `quota/get`, a stream's quota report).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct QuotaRecord {
+    pub used: f64,
+    pub maximum: f64,
+    pub left: f64,
+    /// When the quota resets, Unix ms.
+    pub until_ms: Option<i64>,
+    /// When a replica learned it, Unix ms: the newest snapshot wins.
     pub at_ms: i64,
 }
 
@@ -36,6 +49,14 @@ pub enum Change {
     Operator {
         fingerprint: String,
         disabled: bool,
+    },
+    /// A fault counted toward the token's ejection: every replica counts it (`Standing::remote_fault`).
+    Fault {
+        fingerprint: String,
+    },
+    /// A success ended the token's run of faults: every replica's count starts again.
+    FaultsCleared {
+        fingerprint: String,
     },
 }
 
@@ -148,6 +169,41 @@ impl Pool {
         transition.is_some()
     }
 
+    /// Counts a fault another replica met on this token; when it makes the run long enough, the token is ejected
+    /// here and the ejection shared like any other (whichever replica sees the threshold first; the others take its
+    /// record or reach the same state themselves).
+    pub fn adopt_fault(&self, fingerprint: &str) {
+        let Some(index) = self.index_of(fingerprint) else {
+            return;
+        };
+        let slot = &self.slots[index];
+        let transition = {
+            let mut standing = slot.state.standing();
+            let t = standing.remote_fault(Instant::now());
+            slot.state
+                .healthy
+                .store(standing.kind == StateKind::Healthy, Ordering::Release);
+            slot.state
+                .clean
+                .store(standing.is_clean(), Ordering::Release);
+            t
+        };
+        if let Some(t) = transition {
+            super::log_transition(slot, &t);
+            self.publish_standing(index);
+        }
+    }
+
+    /// Another replica's success ended the token's run of faults; not sent back.
+    pub fn adopt_faults_cleared(&self, fingerprint: &str) {
+        if let Some(index) = self.index_of(fingerprint) {
+            let state = &self.slots[index].state;
+            let mut standing = state.standing();
+            standing.clear_faults();
+            state.clean.store(standing.is_clean(), Ordering::Release);
+        }
+    }
+
     /// Takes the operator's word given on another replica; not sent back.
     pub fn adopt_operator(&self, fingerprint: &str, disabled: bool) {
         if let Some(index) = self.index_of(fingerprint) {
@@ -163,6 +219,58 @@ impl Pool {
                 standing.restore("JWT refreshed by another replica")
             });
         }
+    }
+
+    /// Token `index`'s quota snapshot as a shareable record, if one is known.
+    pub fn quota_record(&self, index: usize) -> Option<QuotaRecord> {
+        let state = &self.slots.get(index)?.state;
+        let quota = state.quota.lock().unwrap_or_else(|p| p.into_inner());
+        let q = quota.as_ref()?;
+        Some(QuotaRecord {
+            used: q.used,
+            maximum: q.maximum,
+            left: q.left,
+            until_ms: q.until.map(unix_ms),
+            at_ms: state.quota_at_ms.load(Ordering::Acquire),
+        })
+    }
+
+    /// The quota snapshots this replica learned since the last call, by fingerprint; taking them marks them told.
+    pub fn unshared_quotas(&self) -> Vec<(String, QuotaRecord)> {
+        self.slots
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| s.state.quota_unshared.swap(false, Ordering::AcqRel))
+            .filter_map(|(i, s)| Some((s.fingerprint.clone(), self.quota_record(i)?)))
+            .collect()
+    }
+
+    /// Token `index`'s snapshot is to be told again (it is newer than what Redis holds after an outage).
+    pub fn reshare_quota(&self, index: usize) {
+        if let Some(slot) = self.slots.get(index) {
+            slot.state.quota_unshared.store(true, Ordering::Release);
+        }
+    }
+
+    /// Takes another replica's quota snapshot for a token this pool has, unless the local one is as new; not sent
+    /// back. Returns whether it was taken.
+    pub fn adopt_quota(&self, fingerprint: &str, record: &QuotaRecord) -> bool {
+        let Some(index) = self.index_of(fingerprint) else {
+            return false;
+        };
+        let state = &self.slots[index].state;
+        let mut quota = state.quota.lock().unwrap_or_else(|p| p.into_inner());
+        if quota.is_some() && state.quota_at_ms.load(Ordering::Acquire) >= record.at_ms {
+            return false;
+        }
+        *quota = Some(QuotaInfo {
+            used: record.used,
+            maximum: record.maximum,
+            left: record.left,
+            until: record.until_ms.map(crate::epoch::from_millis),
+        });
+        state.quota_at_ms.store(record.at_ms, Ordering::Release);
+        true
     }
 
     /// The other replicas' requests in flight on each token, by fingerprint (their leases); `least_inflight` adds

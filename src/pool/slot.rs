@@ -106,6 +106,11 @@ pub struct TokenState {
     pub(super) latency_total_us: AtomicU64,
     pub(super) last_used_ms: AtomicU64,
     pub(super) quota: Mutex<Option<QuotaInfo>>,
+    /// When `quota` was learned (here or by another replica), Unix ms; 0 while unknown. Newest wins.
+    pub(super) quota_at_ms: AtomicI64,
+    /// This replica learned `quota` and the others have not been told yet (`Pool::unshared_quotas`): the shared
+    /// state's writer takes it on its next tick, so a stream's quota report costs a flag, not a message.
+    pub(super) quota_unshared: AtomicBool,
     pub(super) last_check: Mutex<Option<LastCheck>>,
     /// When the token last failed, and the failure class (an index into `FAILURE_CLASSES`). Written on failures
     /// only, so successes never take this lock.
@@ -128,6 +133,8 @@ impl TokenState {
             latency_total_us: AtomicU64::new(0),
             last_used_ms: AtomicU64::new(0),
             quota: Mutex::new(None),
+            quota_at_ms: AtomicI64::new(0),
+            quota_unshared: AtomicBool::new(false),
             last_check: Mutex::new(None),
             last_error: Mutex::new(None),
         };

@@ -313,6 +313,25 @@ impl Standing {
         })
     }
 
+    /// Another replica counted a fault on this token (`pool::shared`): it counts here as if it had happened here, so
+    /// faults spread over the replicas eject as they would on one. It ejects only a token that serves (healthy or
+    /// cooling); a probe here is decided by its own request. Returns the transition.
+    pub fn remote_fault(&mut self, now: Instant) -> Option<Transition> {
+        match self.kind {
+            StateKind::Healthy | StateKind::Cooling => self.apply(&Outcome::Fault, now),
+            StateKind::Suspended => None,
+            _ => {
+                self.consecutive_faults = self.consecutive_faults.saturating_add(1);
+                None
+            }
+        }
+    }
+
+    /// Another replica's request succeeded: the faults counted so far were not consecutive after all.
+    pub fn clear_faults(&mut self) {
+        self.consecutive_faults = 0;
+    }
+
     /// Healthy with nothing counted against it: a success would change nothing.
     pub fn is_clean(&self) -> bool {
         self.kind == StateKind::Healthy && self.consecutive_faults == 0 && self.cooldowns == 0
@@ -481,6 +500,35 @@ mod tests {
             Instant::now(),
         );
         assert_eq!(h.ready_at(), Some(Instant::now() + Duration::from_secs(9)));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn remote_faults_count_toward_the_ejection_and_a_remote_success_clears_them() {
+        let mut h = Standing::default();
+        let now = Instant::now();
+        assert_eq!(h.apply(&Outcome::Fault, now), None);
+        assert_eq!(h.remote_fault(now), None);
+        h.clear_faults();
+        assert_eq!(
+            h.consecutive_faults(),
+            0,
+            "a success elsewhere broke the run"
+        );
+        assert_eq!(h.remote_fault(now), None);
+        assert_eq!(h.apply(&Outcome::Fault, now), None);
+        let t = h
+            .remote_fault(now)
+            .expect("the third fault, from another replica, ejects");
+        assert_eq!(t.to, StateKind::Ejected);
+        let until = h.until;
+        assert_eq!(h.remote_fault(now), None, "an ejected token stays as it is");
+        assert_eq!((h.kind, h.until), (StateKind::Ejected, until));
+        assert_eq!(h.consecutive_faults(), 4);
+
+        let mut s = Standing::default();
+        s.apply(&Outcome::Suspended, now);
+        assert_eq!(s.remote_fault(now), None);
+        assert_eq!((s.kind, s.consecutive_faults()), (StateKind::Suspended, 0));
     }
 
     #[test]

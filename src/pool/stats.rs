@@ -27,6 +27,9 @@ pub struct TokenStats {
     pub successes: u64,
     pub failures: serde_json::Map<String, serde_json::Value>,
     pub inflight: u32,
+    /// Faults in a row counted toward an ejection (`EJECT_AFTER_FAULTS`); in the shared mode, the other replicas'
+    /// too, as of their last message.
+    pub consecutive_faults: u32,
     pub avg_latency_ms: Option<f64>,
     pub last_used: Option<String>,
     pub quota: Option<QuotaStats>,
@@ -119,6 +122,7 @@ impl Pool {
                     successes,
                     failures,
                     inflight: state.inflight.load(Ordering::Relaxed),
+                    consecutive_faults: standing.consecutive_faults(),
                     avg_latency_ms: (successes > 0)
                         .then(|| latency as f64 / successes as f64 / 1000.0),
                     last_used: (last_used > 0).then(|| {

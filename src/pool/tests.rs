@@ -441,3 +441,76 @@ fn least_inflight_counts_the_other_replicas_leases() {
     let permit = pool.pick(&Tried::default()).expect("a token");
     drop(permit);
 }
+
+#[test]
+fn a_learned_quota_is_told_once_and_only_a_newer_remote_snapshot_replaces_it() {
+    let pool = pool(&config(&["a", "b"], Strategy::RoundRobin));
+    let fp = pool.slots()[0].fingerprint.clone();
+    assert!(pool.unshared_quotas().is_empty(), "nothing learned yet");
+    pool.record_quota(0, QuotaInfo::spent(25.0, 100.0, None));
+    let told = pool.unshared_quotas();
+    assert_eq!(told.len(), 1);
+    assert_eq!((told[0].0.as_str(), told[0].1.left), (fp.as_str(), 75.0));
+    assert!(pool.unshared_quotas().is_empty(), "told once");
+
+    let mut remote = told[0].1.clone();
+    remote.left = 1.0;
+    remote.at_ms -= 1;
+    assert!(!pool.adopt_quota(&fp, &remote), "older than the local one");
+    remote.at_ms += 2;
+    assert!(pool.adopt_quota(&fp, &remote));
+    assert_eq!(
+        pool.token_stats()[0].quota.as_ref().map(|q| q.left),
+        Some(1.0)
+    );
+    assert!(
+        pool.unshared_quotas().is_empty(),
+        "an adopted snapshot is not sent back"
+    );
+    assert!(
+        pool.adopt_quota(&pool.slots()[1].fingerprint.clone(), &remote),
+        "b knew none"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_run_of_faults_is_told_at_each_fault_and_at_its_end_and_the_others_faults_eject_here() {
+    let pool = pool(&config(&["a"], Strategy::RoundRobin));
+    let (sink, mut told) = tokio::sync::mpsc::unbounded_channel();
+    pool.share(sink);
+    let fp = pool.slots()[0].fingerprint.clone();
+    let fault = shared::Change::Fault {
+        fingerprint: fp.clone(),
+    };
+    pool.report(0, &Outcome::Success);
+    assert!(told.try_recv().is_err(), "a clean success tells nothing");
+    pool.report(0, &Outcome::Fault);
+    assert_eq!(told.try_recv().ok(), Some(fault.clone()));
+    pool.report(0, &Outcome::Success);
+    assert_eq!(
+        told.try_recv().ok(),
+        Some(shared::Change::FaultsCleared {
+            fingerprint: fp.clone()
+        })
+    );
+    pool.report(0, &Outcome::Success);
+    assert!(told.try_recv().is_err(), "nothing more to clear");
+
+    // One fault here, two from other replicas: the third ejects here, and the ejection is told.
+    pool.report(0, &Outcome::Fault);
+    assert_eq!(told.try_recv().ok(), Some(fault));
+    pool.adopt_fault(&fp);
+    assert_eq!(pool.token_stats()[0].consecutive_faults, 2);
+    assert!(
+        told.try_recv().is_err(),
+        "another replica's fault is not sent back"
+    );
+    pool.adopt_fault(&fp);
+    assert_eq!(pool.token_stats()[0].state, "ejected");
+    assert!(matches!(
+        told.try_recv(),
+        Ok(shared::Change::Standing { record, .. }) if record.kind == "ejected"
+    ));
+    pool.adopt_faults_cleared(&fp);
+    assert_eq!(pool.token_stats()[0].consecutive_faults, 0);
+}

@@ -18,6 +18,8 @@ struct Replicas {
     redis: RedisServer,
     proxies: Vec<Proxy>,
     client: reqwest::Client,
+    /// The replicas' config, to start one more.
+    config: Value,
 }
 
 /// Three replicas sharing `redis`, each configured with `tokens` (entries) and `extra`.
@@ -39,6 +41,7 @@ async fn replicas(
         redis,
         proxies,
         client: reqwest::Client::new(),
+        config,
     };
     r.wait_for_cluster(3).await;
     Some(r)
@@ -91,6 +94,35 @@ impl Replicas {
             .json()
             .await
             .expect("json")
+    }
+
+    async fn post(&self, replica: usize, path: &str) -> reqwest::StatusCode {
+        self.client
+            .post(self.proxies[replica].url(path))
+            .bearer_auth(KEY)
+            .send()
+            .await
+            .expect("request")
+            .status()
+    }
+
+    /// Token `name` as replica `replica`'s `/stats` shows it.
+    async fn token(&self, replica: usize, name: &str) -> Value {
+        let stats = self.get(replica, "/stats").await;
+        stats["tokens"]
+            .as_array()
+            .and_then(|ts| ts.iter().find(|t| t["name"] == name))
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    /// How many quota calls (`quota/get`, the health check's) the fake has answered.
+    fn quota_calls(&self) -> usize {
+        self.fake
+            .requests()
+            .iter()
+            .filter(|q| q.path.ends_with("/quota/get"))
+            .count()
     }
 
     async fn state_of(&self, replica: usize, name: &str) -> String {
@@ -204,6 +236,201 @@ async fn a_token_exhausted_via_one_replica_is_not_tried_by_the_others_and_stats_
     assert_eq!(b(&view)["replicas"], 3);
     let health = r.get(0, "/health").await;
     assert_eq!(health["state"], "redis", "{health}");
+}
+
+#[tokio::test]
+async fn a_quota_checked_on_one_replica_shows_on_every_replica_newest_first_without_their_calls() {
+    let Some(mut r) = replicas(
+        "quota",
+        tokens(&["a", "b"]),
+        json!({}),
+        FakeOptions::default(),
+    )
+    .await
+    else {
+        return;
+    };
+    let until_ms = jbproxy::epoch::now_ms() + 86_400_000;
+    r.fake.set_quota("a", 25.0, 100.0, until_ms);
+    assert_eq!(r.quota_calls(), 0, "health checks are off");
+    assert_eq!(r.post(0, "/tokens/a/check").await, 200);
+    assert_eq!(r.quota_calls(), 1);
+    let left = |t: &Value| t["quota"]["left"].as_f64();
+    assert_eq!(left(&r.token(0, "a").await), Some(75.0));
+    let checked = Instant::now();
+    for replica in 1..3 {
+        let seen = eventually(Duration::from_secs(2), async || {
+            left(&r.token(replica, "a").await) == Some(75.0)
+        })
+        .await;
+        assert!(seen, "replica {replica} never heard:\n{}", r.logs());
+    }
+    let propagated = checked.elapsed();
+    eprintln!("quota seen by both other replicas after {propagated:?}");
+    assert!(propagated < Duration::from_millis(500), "{propagated:?}");
+    let a = r.token(2, "a").await;
+    assert_eq!(a["quota"]["used"], 25.0, "{a}");
+    assert_eq!(a["quota"]["maximum"], 100.0, "{a}");
+    assert!(a["quota"]["resets_at"].is_string(), "{a}");
+    assert_eq!(left(&r.token(1, "b").await), None, "b was never checked");
+
+    // A later check on another replica is the newest snapshot: it replaces the first everywhere.
+    r.fake.set_quota("a", 40.0, 100.0, until_ms);
+    assert_eq!(r.post(1, "/tokens/a/check").await, 200);
+    for replica in [0, 2] {
+        let seen = eventually(Duration::from_secs(2), async || {
+            left(&r.token(replica, "a").await) == Some(60.0)
+        })
+        .await;
+        assert!(
+            seen,
+            "replica {replica} kept the older snapshot:\n{}",
+            r.logs()
+        );
+    }
+
+    // The cluster view and `stats --cluster` show it; a replica that starts now reads it from Redis.
+    let view = r.get(2, "/stats?scope=cluster").await;
+    let merged = view["tokens"]
+        .as_array()
+        .and_then(|ts| ts.iter().find(|t| t["name"] == "a"))
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(left(&merged), Some(60.0), "{view:#}");
+    let dir = crate::common::tempdir();
+    let out = run(jbproxy(dir.path()).args([
+        "stats",
+        "--cluster",
+        "--url",
+        &r.proxies[2].addr.to_string(),
+        "-k",
+        KEY,
+    ]));
+    assert!(out.all().contains("60.0 / 100.0"), "{}", out.all());
+    r.proxies.push(Proxy::start(&r.config, &[]));
+    let joined = eventually(Duration::from_secs(5), async || {
+        left(&r.token(3, "a").await) == Some(60.0)
+    })
+    .await;
+    assert!(
+        joined,
+        "the new replica never read the snapshot:\n{}",
+        r.logs()
+    );
+    assert_eq!(r.quota_calls(), 2, "only the two checks asked the upstream");
+
+    // Redis keeps the newest snapshot, whichever replica writes last.
+    let fp = r.token(0, "a").await["fingerprint"]
+        .as_str()
+        .expect("fingerprint")
+        .to_string();
+    let key = format!("quota:quota:{fp}");
+    let mut redis = redis::Client::open(r.redis.url())
+        .expect("url")
+        .get_multiplexed_async_connection()
+        .await
+        .expect("redis");
+    let held = async |redis: &mut redis::aio::MultiplexedConnection| -> Value {
+        let text: String = redis::cmd("GET")
+            .arg(&key)
+            .query_async(redis)
+            .await
+            .expect("GET");
+        serde_json::from_str(&text).expect("json")
+    };
+    assert_eq!(held(&mut redis).await["left"], 60.0);
+    let newer = json!({"used": 95.0, "maximum": 100.0, "left": 5.0, "until_ms": until_ms,
+        "at_ms": jbproxy::epoch::now_ms() + 60_000});
+    let () = redis::cmd("SET")
+        .arg(&key)
+        .arg(newer.to_string())
+        .query_async(&mut redis)
+        .await
+        .expect("SET");
+    r.fake.set_quota("a", 10.0, 100.0, until_ms);
+    assert_eq!(r.post(0, "/tokens/a/check").await, 200);
+    // The message follows the write in one pipeline: once replica 1 has it, the write was tried.
+    let told = eventually(Duration::from_secs(2), async || {
+        left(&r.token(1, "a").await) == Some(90.0)
+    })
+    .await;
+    assert!(told, "{}", r.logs());
+    assert_eq!(
+        held(&mut redis).await["left"],
+        5.0,
+        "an older snapshot replaced a newer one"
+    );
+}
+
+#[tokio::test]
+async fn three_faults_in_a_row_spread_over_three_replicas_eject_the_token_everywhere() {
+    let entries = json!([
+        {"token": mint_jwt("a", Duration::from_secs(3600)), "name": "a", "priority": 0},
+        {"token": mint_jwt("b", Duration::from_secs(3600)), "name": "b", "priority": 1},
+    ]);
+    // Tiers: every request tries `a` first while it may serve, and fails over to `b`.
+    let Some(r) = replicas(
+        "faults",
+        entries,
+        json!({"priority_mode": "tiers"}),
+        FakeOptions::default(),
+    )
+    .await
+    else {
+        return;
+    };
+    let faults = |t: &Value| t["consecutive_faults"].as_u64();
+    let all_count = async |n: u64| {
+        let counted = eventually(Duration::from_secs(2), async || {
+            let mut all = true;
+            for replica in 0..3 {
+                all &= faults(&r.token(replica, "a").await) == Some(n);
+            }
+            all
+        })
+        .await;
+        assert!(
+            counted,
+            "not every replica counts {n} faults:\n{}",
+            r.logs()
+        );
+    };
+    r.fake.set_behaviour("a", Behaviour::ServerError);
+    r.chat_ok(0, "one").await;
+    all_count(1).await;
+    // A success on another replica ends the run everywhere.
+    r.fake.set_behaviour("a", Behaviour::Ok);
+    r.chat_ok(1, "fine").await;
+    all_count(0).await;
+
+    r.fake.set_behaviour("a", Behaviour::ServerError);
+    r.chat_ok(0, "one").await;
+    all_count(1).await;
+    r.chat_ok(1, "two").await;
+    all_count(2).await;
+    r.chat_ok(2, "three").await;
+    let third = Instant::now();
+    for replica in 0..3 {
+        let ejected = eventually(Duration::from_secs(2), async || {
+            r.state_of(replica, "a").await == "ejected"
+        })
+        .await;
+        assert!(ejected, "replica {replica} did not eject a:\n{}", r.logs());
+    }
+    eprintln!(
+        "ejected on every replica {:?} after the third fault",
+        third.elapsed()
+    );
+    assert_eq!(r.fake.chat_requests_for("a"), 5, "{}", r.logs());
+    for i in 0..6 {
+        r.chat_ok(i % 3, "after").await;
+    }
+    assert_eq!(
+        r.fake.chat_requests_for("a"),
+        5,
+        "no replica tries the ejected token (for {:?} of its 5 s)",
+        third.elapsed()
+    );
 }
 
 #[tokio::test]
