@@ -6,6 +6,7 @@
 //! shared by `Arc` between the old and the new pool for every token whose JWT did not change.
 
 pub mod outlook;
+mod permit;
 mod select;
 pub mod shared;
 mod slot;
@@ -16,9 +17,10 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, SystemTime};
 
-use secrecy::{ExposeSecret, SecretString};
+use secrecy::SecretString;
 use tokio::time::Instant;
 
+pub use permit::Permit;
 pub use slot::{
     FAILURE_CLASSES, FAILURE_MEANINGS, LastCheck, QuotaInfo, Slot, TokenState, Tried, outcome_name,
 };
@@ -422,61 +424,6 @@ fn log_transition(slot: &Slot, t: &Transition) {
             t.to.as_str(),
             t.reason
         );
-    }
-}
-
-/// The right to use one token for one request. Counts as in-flight until dropped.
-pub struct Permit {
-    pool: Arc<Pool>,
-    index: usize,
-    jwt: Arc<SecretString>,
-    started: Instant,
-    reported: bool,
-}
-
-impl Permit {
-    pub fn index(&self) -> usize {
-        self.index
-    }
-
-    pub fn jwt(&self) -> &str {
-        self.jwt.expose_secret()
-    }
-
-    pub fn slot(&self) -> &Slot {
-        &self.pool.slots[self.index]
-    }
-
-    /// Records how the request went. Latency is counted for successes.
-    pub fn report(&mut self, outcome: &Outcome) {
-        if outcome == &Outcome::Success {
-            let micros = u64::try_from(self.started.elapsed().as_micros()).unwrap_or(u64::MAX);
-            self.slot()
-                .state
-                .latency_total_us
-                .fetch_add(micros, Ordering::Relaxed);
-        }
-        self.pool.report(self.index, outcome);
-        self.reported = true;
-    }
-
-    pub fn record_quota(&self, quota: QuotaInfo) {
-        self.pool.record_quota(self.index, quota);
-    }
-}
-
-impl Drop for Permit {
-    fn drop(&mut self) {
-        let state = &self.pool.slots[self.index].state;
-        state.inflight.fetch_sub(1, Ordering::AcqRel);
-        // A probe whose request was abandoned (client gone) must not leave the token stuck in Probing.
-        if !self.reported && !state.healthy.load(Ordering::Acquire) {
-            let mut standing = state.standing();
-            if standing.kind == StateKind::Probing {
-                standing.apply(&Outcome::Fault, Instant::now());
-                state.clean.store(false, Ordering::Release);
-            }
-        }
     }
 }
 
