@@ -53,35 +53,42 @@ impl Live {
     /// A renewed JWT for token `index` after the upstream refused `rejected`: the one already in use if a refresh
     /// (here, or on another replica in the shared mode) replaced `rejected` meanwhile, else a refresh.
     pub async fn refresh_rejected(&self, index: usize, rejected: &str) -> bool {
-        let slot = &self.pool.slots()[index];
-        if !slot.config.can_refresh() {
-            return false;
-        }
-        if slot.current_jwt().expose_secret() != rejected {
-            self.pool.restore(index, "JWT refreshed");
-            return true;
-        }
-        self.refresh_jwt(index).await
+        self.refresh_from(index, rejected).await
     }
 
     /// Exchanges token `index`'s refresh credentials for a new JWT and puts it to use. False when the token has no
     /// credentials or the exchange failed (logged). In the shared mode one replica refreshes (it holds the lock in
     /// Redis) and the others take its JWT (`cluster::refresh`).
     pub async fn refresh_jwt(&self, index: usize) -> bool {
-        let slot = &self.pool.slots()[index];
+        let Some(slot) = self.pool.slots().get(index) else {
+            return false;
+        };
+        let stale = slot.current_jwt();
+        self.refresh_from(index, stale.expose_secret()).await
+    }
+
+    /// Replaces `stale`, the JWT the caller found wanting, unless someone (a request or check here, holding the
+    /// token's turn before us, or another replica) already has: then the JWT in use is theirs. Comparing with what
+    /// the caller saw, not with what is current when the turn comes, is what keeps N waiters to one refresh.
+    async fn refresh_from(&self, index: usize, stale: &str) -> bool {
+        let Some(slot) = self.pool.slots().get(index) else {
+            return false;
+        };
         if !slot.config.can_refresh() {
             return false;
         }
-        let seen = slot.current_jwt();
         let Some(local_turn) = self.refreshing.get(index) else {
             return false;
         };
         let _local_turn = local_turn.lock().await;
-        // Whoever held the turn before us replaced the JWT we found stale: use theirs.
-        if !std::sync::Arc::ptr_eq(&seen, &slot.current_jwt()) {
-            return !slot.expired(crate::epoch::now_secs());
+        if slot.current_jwt().expose_secret() != stale {
+            if slot.expired(crate::epoch::now_secs()) {
+                return false;
+            }
+            self.pool.restore(index, "JWT refreshed");
+            return true;
         }
-        let current = seen;
+        let current = slot.current_jwt();
         let turn = self
             .cluster
             .refresh_turn(&slot.fingerprint, current.expose_secret())
