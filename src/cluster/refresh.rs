@@ -85,7 +85,23 @@ impl Cluster {
         )
         .await;
         match taken {
-            Ok(Some(_)) => Turn::Mine,
+            Ok(Some(_)) => {
+                // The holder before us stores its JWT first and releases the lock after, so a lock taken between
+                // our first look and now may follow a refresh we did not see: look again before refreshing.
+                let stored: Result<Option<String>, _> = within(
+                    redis::cmd("GET")
+                        .arg(self.key(&format!("jwt:{fingerprint}")))
+                        .query_async(&mut conn),
+                )
+                .await;
+                match stored {
+                    Ok(Some(stored)) if stored != current && fresher(&stored, current) => {
+                        self.release(fingerprint).await;
+                        Turn::Done(SecretString::from(stored))
+                    }
+                    _ => Turn::Mine,
+                }
+            }
             Ok(None) => Turn::Theirs,
             Err(_) => Turn::Alone,
         }
