@@ -168,36 +168,43 @@ pub(super) async fn handle(State(shared): State<Arc<Shared>>, request: Request) 
     }
 }
 
-fn chat(
+/// What a chat request (v8 or a native route) has once the checks every route makes in the same order have passed:
+/// the token's name, its behaviour, the JWT as sent and the JSON body.
+struct Admitted<'a> {
+    name: String,
+    behaviour: Behaviour,
+    jwt: &'a str,
+    body: &'a Value,
+}
+
+/// The checks every chat route makes before reading its body: the JWT (counting the request on its token),
+/// `grazie-agent`, a 401 behaviour (authentication precedes body checks upstream), `Content-Type`, a JSON body.
+/// Every other behaviour applies only to a valid body, so it is left to the route.
+fn admit<'a>(
     shared: &Shared,
-    headers: &HeaderMap,
-    json: Option<&Value>,
-    version: ApiVersion,
-) -> Outcome {
+    headers: &'a HeaderMap,
+    json: Option<&'a Value>,
+) -> Result<Admitted<'a>, Box<Outcome>> {
     let name = match identify(headers) {
         Ok(name) => name,
         Err(failure) => {
             if let Some(name) = &failure.name {
                 count_chat(shared, name);
             }
-            return Outcome::now(
+            return Err(Box::new(Outcome::now(
                 failure.name,
                 text_error(StatusCode::UNAUTHORIZED, failure.message),
-            );
+            )));
         }
     };
     count_chat(shared, &name);
-    let bad = |message: &str| {
-        Outcome::now(
-            Some(name.clone()),
-            text_error(StatusCode::BAD_REQUEST, message),
-        )
+    let bad = |name: String, message: &str| {
+        Outcome::now(Some(name), text_error(StatusCode::BAD_REQUEST, message))
     };
     if let Err(message) = check_agent(headers) {
-        return bad(message);
+        return Err(Box::new(bad(name, message)));
     }
     let behaviour = shared.behaviour(&name);
-    // Authentication precedes body checks upstream; every other behaviour applies only to a valid body.
     let jwt = headers
         .get(JWT_HEADER)
         .and_then(|v| v.to_str().ok())
@@ -205,14 +212,43 @@ fn chat(
     if behaviour == Behaviour::Unauthorized
         && let Some(reply) = error_reply(&behaviour, jwt)
     {
-        return Outcome::now(Some(name), reply);
+        return Err(Box::new(Outcome::now(Some(name), reply)));
     }
     if !header_contains(headers, header::CONTENT_TYPE, "application/json") {
-        return bad("Content-Type must be application/json");
+        return Err(Box::new(bad(name, "Content-Type must be application/json")));
     }
     // No Accept check: JetBrains' own client sends none (docs/UPSTREAM.md "Hosts, paths, headers").
     let Some(body) = json else {
-        return bad("body is not JSON");
+        return Err(Box::new(bad(name, "body is not JSON")));
+    };
+    Ok(Admitted {
+        name,
+        behaviour,
+        jwt,
+        body,
+    })
+}
+
+fn chat(
+    shared: &Shared,
+    headers: &HeaderMap,
+    json: Option<&Value>,
+    version: ApiVersion,
+) -> Outcome {
+    let Admitted {
+        name,
+        behaviour,
+        jwt,
+        body,
+    } = match admit(shared, headers, json) {
+        Ok(admitted) => admitted,
+        Err(refused) => return *refused,
+    };
+    let bad = |message: &str| {
+        Outcome::now(
+            Some(name.clone()),
+            text_error(StatusCode::BAD_REQUEST, message),
+        )
     };
     let summary = match validate_chat(body, version, &shared.options.profiles) {
         Ok(summary) => summary,

@@ -12,49 +12,20 @@ pub(super) fn chat(
     json: Option<&Value>,
     family: Family,
 ) -> Outcome {
-    let name = match identify(headers) {
-        Ok(name) => name,
-        Err(failure) => {
-            if let Some(name) = &failure.name {
-                count_chat(shared, name);
-            }
-            return Outcome::now(
-                failure.name,
-                text_error(StatusCode::UNAUTHORIZED, failure.message),
-            );
-        }
+    let Admitted {
+        name,
+        behaviour,
+        jwt,
+        body,
+    } = match admit(shared, headers, json) {
+        Ok(admitted) => admitted,
+        Err(refused) => return *refused,
     };
-    count_chat(shared, &name);
     let refuse = |Refusal(body): Refusal| {
         Outcome::now(
             Some(name.clone()),
             (StatusCode::BAD_REQUEST, axum::Json(body)).into_response(),
         )
-    };
-    let bad = |message: &str| {
-        Outcome::now(
-            Some(name.clone()),
-            text_error(StatusCode::BAD_REQUEST, message),
-        )
-    };
-    if let Err(message) = check_agent(headers) {
-        return bad(message);
-    }
-    let behaviour = shared.behaviour(&name);
-    let jwt = headers
-        .get(JWT_HEADER)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default();
-    if behaviour == Behaviour::Unauthorized
-        && let Some(reply) = error_reply(&behaviour, jwt)
-    {
-        return Outcome::now(Some(name), reply);
-    }
-    if !header_contains(headers, header::CONTENT_TYPE, "application/json") {
-        return bad("Content-Type must be application/json");
-    }
-    let Some(body) = json else {
-        return bad("body is not JSON");
     };
     let checked: Result<Asked, Refusal> = match family {
         Family::Anthropic => native::anthropic::validate(body),
