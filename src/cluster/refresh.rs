@@ -68,11 +68,13 @@ impl Cluster {
                 .query_async(&mut conn),
         )
         .await;
-        if let Ok(Some(stored)) = stored
-            && stored != current
-            && fresher(&stored, current)
-        {
-            return Turn::Done(SecretString::from(stored));
+        match stored {
+            // A Redis that does not answer now would not answer the lock either: refresh alone, without waiting.
+            Err(_) => return Turn::Alone,
+            Ok(Some(stored)) if stored != current && fresher(&stored, current) => {
+                return Turn::Done(SecretString::from(stored));
+            }
+            Ok(_) => {}
         }
         let taken: Result<Option<String>, _> = within(
             redis::cmd("SET")

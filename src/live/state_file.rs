@@ -85,24 +85,30 @@ impl StateFile {
         refresh_token: &SecretString,
     ) -> std::io::Result<()> {
         let _one_at_a_time = self.writing.lock().await;
-        let text = {
-            let mut entries = self.lock();
-            entries.insert(
-                key.to_owned(),
-                Entry {
-                    name: name.to_owned(),
-                    refresh_token: refresh_token.clone(),
-                    updated: crate::jwt::rfc3339(std::time::SystemTime::now()),
-                },
-            );
-            render(&entries)
+        let entry = Entry {
+            name: name.to_owned(),
+            refresh_token: refresh_token.clone(),
+            updated: crate::jwt::rfc3339(std::time::SystemTime::now()),
         };
         let Some(path) = self.path.clone() else {
+            self.lock().insert(key.to_owned(), entry);
             return Ok(());
         };
-        tokio::task::spawn_blocking(move || crate::output::write_secret_file(&path, &text))
-            .await
-            .map_err(std::io::Error::other)?
+        // Another process (a second server, `check-tokens --online`) may have rotated other tokens since this one
+        // read the file: put this key over what the file holds now, never over this process's older copy.
+        let memory = self.lock().clone();
+        let key = key.to_owned();
+        let (merged, written) = tokio::task::spawn_blocking(move || {
+            let mut entries = read(&path).unwrap_or(memory);
+            entries.insert(key, entry);
+            let written = crate::output::write_secret_file(&path, &render(&entries));
+            (entries, written)
+        })
+        .await
+        .map_err(std::io::Error::other)?;
+        // Kept in memory even when the write failed: the old refresh token is already spent.
+        *self.lock() = merged;
+        written
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<String, Entry>> {
@@ -231,6 +237,33 @@ mod tests {
         assert_eq!(
             first.reread(&k).await.as_ref().map(|s| s.expose_secret()),
             Some("rt-rotated-2")
+        );
+    }
+
+    #[tokio::test]
+    async fn a_save_keeps_what_another_process_rotated_meanwhile() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("config.state.json");
+        let server = StateFile::open(Some(path.clone())).expect("opens");
+        let checker = StateFile::open(Some(path.clone())).expect("opens");
+        let (k1, k2) = (key("rt-one"), key("rt-two"));
+        checker
+            .save(&k1, "one", &SecretString::from("rt-one-rotated"))
+            .await
+            .expect("saves");
+        server
+            .save(&k2, "two", &SecretString::from("rt-two-rotated"))
+            .await
+            .expect("saves");
+        let after = StateFile::open(Some(path)).expect("reads");
+        assert_eq!(
+            after.current(&k1).as_ref().map(|s| s.expose_secret()),
+            Some("rt-one-rotated"),
+            "the other process's rotation survives this one's write"
+        );
+        assert_eq!(
+            after.current(&k2).as_ref().map(|s| s.expose_secret()),
+            Some("rt-two-rotated")
         );
     }
 

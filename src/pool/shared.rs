@@ -5,7 +5,7 @@
 //! local mirror; `crate::cluster` does the Redis I/O. Picking a token never waits for Redis.
 
 use std::sync::atomic::Ordering;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
@@ -76,11 +76,6 @@ pub fn newer<'a>(local: &'a Record, remote: &'a Record) -> &'a Record {
     }
 }
 
-fn unix_ms(at: SystemTime) -> i64 {
-    at.duration_since(SystemTime::UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-}
-
 impl Pool {
     /// From now on, every change of a token's standing and every operator action is also sent to `sink` (the
     /// cluster's writer). A reload's new pool keeps the sink (`Pool::new`).
@@ -113,7 +108,7 @@ impl Pool {
                 let left = until.saturating_duration_since(now);
                 now_ms.saturating_add(i64::try_from(left.as_millis()).unwrap_or(i64::MAX))
             }),
-            at_ms: unix_ms(standing.changed),
+            at_ms: crate::epoch::millis(standing.changed),
         })
     }
 
@@ -138,7 +133,7 @@ impl Pool {
         let slot = &self.slots[index];
         let transition = {
             let mut standing = slot.state.standing();
-            if unix_ms(standing.changed) > record.at_ms {
+            if crate::epoch::millis(standing.changed) > record.at_ms {
                 return false;
             }
             let until = record.until_ms.map(|ms| {
@@ -230,7 +225,7 @@ impl Pool {
             used: q.used,
             maximum: q.maximum,
             left: q.left,
-            until_ms: q.until.map(unix_ms),
+            until_ms: q.until.map(crate::epoch::millis),
             at_ms: state.quota_at_ms.load(Ordering::Acquire),
         })
     }

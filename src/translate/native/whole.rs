@@ -64,7 +64,10 @@ impl AnthropicWhole {
                 }
             }
             Some("content_block_start") => {
-                if let (Some(i), Some(block)) = (index, record.get("content_block")) {
+                // A block may only follow the ones before it: an index far ahead would make a vector of that size.
+                if let (Some(i), Some(block)) = (index, record.get("content_block"))
+                    && i <= self.blocks.len()
+                {
                     if self.blocks.len() <= i {
                         self.blocks.resize(i + 1, Value::Null);
                     }
@@ -103,7 +106,12 @@ impl AnthropicWhole {
                 if let (Some(i), Some(json)) =
                     (index, index.and_then(|i| self.partial_json.remove(&i)))
                 {
-                    let input = serde_json::from_str(&json).unwrap_or_else(|_| json!({}));
+                    let input = serde_json::from_str(&json).unwrap_or_else(|err| {
+                        tracing::warn!(
+                            "the upstream's tool input for block {i} is not JSON ({err}); the client gets {{}}"
+                        );
+                        json!({})
+                    });
                     if let Some(block) = self.blocks.get_mut(i) {
                         block["input"] = input;
                     }
