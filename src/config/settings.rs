@@ -18,7 +18,7 @@ use serde_json::{Map, Value};
 use super::file::FileToken;
 use super::layers::Rule;
 use super::validate::{
-    grazie_agent_header, non_empty, parse_upstream_url, port_text, validate_models,
+    grazie_agent_header, non_empty, parse_oauth_url, parse_upstream_url, port_text, validate_models,
 };
 use super::value::parse_duration;
 use super::view::Show;
@@ -168,7 +168,7 @@ settings! {
             show NativeRoutes::show;
         /// JetBrains' account OAuth endpoint, which turns a token's `refresh_token` into an ID token.
         oauth_url: String, file String,
-            rule Rule::text(DEFAULT_OAUTH_URL.to_string(), parse_upstream_url),
+            rule Rule::text(DEFAULT_OAUTH_URL.to_string(), parse_oauth_url),
             show |url: &String| Value::from(crate::secret::redact_url(url));
         /// The `grazie-agent` header value: a one-line JSON object.
         grazie_agent: String, file Value,

@@ -77,10 +77,19 @@ pub(super) fn port_text(v: &str) -> Result<u16, String> {
 }
 
 pub(super) fn parse_upstream_url(v: &str) -> Result<String, String> {
+    parse_http_url(v, DEFAULT_UPSTREAM_URL)
+}
+
+/// `oauth_url`: as `upstream_url`, with its own example in the error.
+pub(super) fn parse_oauth_url(v: &str) -> Result<String, String> {
+    parse_http_url(v, super::DEFAULT_OAUTH_URL)
+}
+
+fn parse_http_url(v: &str, example: &str) -> Result<String, String> {
     // Errors quote the value, so a password in it is redacted first.
     let shown = crate::secret::redact_url(v);
     let url = reqwest::Url::parse(v.trim())
-        .map_err(|e| format!("\"{shown}\" is not a URL ({e}); use e.g. {DEFAULT_UPSTREAM_URL}"))?;
+        .map_err(|e| format!("\"{shown}\" is not a URL ({e}); use e.g. {example}"))?;
     if !matches!(url.scheme(), "http" | "https") {
         return Err(format!(
             "\"{shown}\" must start with https:// (or http:// for a local test upstream)"

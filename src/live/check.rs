@@ -47,7 +47,7 @@ impl Live {
                 .pool
                 .slots()
                 .iter()
-                .filter(|s| catalog.listing(&s.fingerprint).is_some())
+                .filter(|s| s.config.enabled && catalog.listing(&s.fingerprint).is_some())
                 .count();
             let profiles = crate::output::count(catalog.profiles().count(), "profile");
             if listed == asked {

@@ -23,6 +23,15 @@ pub enum Dialect {
 }
 
 impl Dialect {
+    /// What ends a complete answer in this dialect, for the error that says an answer was cut.
+    pub fn end_marker(self) -> &'static str {
+        match self {
+            Dialect::Grazie => "`data: end`",
+            Dialect::Anthropic => "`message_stop`",
+            Dialect::OpenAi => "`data: [DONE]`",
+        }
+    }
+
     pub fn of(path: &str) -> Self {
         match path {
             ANTHROPIC_MESSAGES => Dialect::Anthropic,

@@ -151,9 +151,10 @@ impl EventStream {
             }
             Ok(None) => {
                 self.ended = true;
-                return Some(Some(Err(UpstreamError::Fault(
-                    "upstream stream ended before `data: end`".into(),
-                ))));
+                return Some(Some(Err(UpstreamError::Fault(format!(
+                    "upstream stream ended before {}",
+                    self.dialect.end_marker()
+                )))));
             }
             Ok(Some(Err(err))) => {
                 self.ended = true;
