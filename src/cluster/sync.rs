@@ -64,6 +64,9 @@ pub async fn run(cluster: Arc<Cluster>, pool: impl Fn() -> Arc<Pool>, stop: Canc
             Err(err) => Err(err),
         };
         cluster.conn.store(None);
+        // The other replicas' leases can no longer be read: their last counts would weigh on `least_inflight`
+        // for the whole outage.
+        pool().set_remote_inflight(&HashMap::new());
         let Err(err) = outcome else {
             return; // stopped
         };

@@ -158,6 +158,8 @@ pub fn run(ctx: &Context, args: CheckTokensArgs) -> anyhow::Result<ExitCode> {
         }
     };
     let models_of = |i: usize| -> Option<usize> { online_of(i)?.models };
+    // After a refresh, the JWT that counts is the new one.
+    let expiry_of = |i: usize| -> Option<SystemTime> { online_of(i)?.refreshed_expiry };
     let refresh_of = |i: usize| -> Option<String> {
         online_of(i)?.refresh.as_ref().map(|r| match r {
             Ok(()) => "ok".to_string(),
@@ -173,7 +175,7 @@ pub fn run(ctx: &Context, args: CheckTokensArgs) -> anyhow::Result<ExitCode> {
             .zip(&verdicts)
             .enumerate()
             .map(|(i, (token, verdict))| {
-                let exp = token.expires_at();
+                let exp = expiry_of(i).or_else(|| token.expires_at());
                 let mut row = json!({
                     "name": token.name,
                     "fingerprint": token.fingerprint(),
@@ -212,7 +214,7 @@ pub fn run(ctx: &Context, args: CheckTokensArgs) -> anyhow::Result<ExitCode> {
         headers.push("detail");
         let mut table = output::table(&headers);
         for (i, (token, verdict)) in config.tokens.iter().zip(&verdicts).enumerate() {
-            let exp = token.expires_at();
+            let exp = expiry_of(i).or_else(|| token.expires_at());
             let mut row = vec![
                 token.name.clone(),
                 token.fingerprint(),

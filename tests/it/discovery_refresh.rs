@@ -790,6 +790,11 @@ async fn check_tokens_online_tests_the_chain_and_keeps_the_rotation() {
         assert_eq!(a["refresh"], "ok");
         assert_eq!(a["valid"], true);
         assert!(a["models"].as_u64().unwrap_or(0) > 10, "{a}");
+        // The expiry shown is the refreshed JWT's, not the expired one in the config.
+        assert!(
+            a["detail"].as_str().unwrap_or_default().starts_with("expires in"),
+            "{a}"
+        );
         let gone = &json["tokens"][1];
         assert_eq!(gone["status"], "refresh failed", "{gone}");
         assert!(

@@ -13,6 +13,8 @@ pub(super) struct Online {
     pub(super) quota: Option<Result<QuotaInfo, UpstreamError>>,
     /// How many profiles `profiles/v8` listed; `None` when it was not asked (the JWT does not work) or failed.
     pub(super) models: Option<usize>,
+    /// When the JWT the chain just gave expires: what the table shows instead of the configured JWT's expiry.
+    pub(super) refreshed_expiry: Option<SystemTime>,
 }
 
 /// One online check per token: `None` where the offline verdict already settles it (disabled, malformed,
@@ -93,6 +95,7 @@ async fn ask(client: &UpstreamClient, credentials: &Credentials, token: &TokenCo
             refresh,
             quota: None,
             models: None,
+            refreshed_expiry: None,
         };
     };
     let quota = client.quota(jwt.expose_secret()).await;
@@ -104,10 +107,15 @@ async fn ask(client: &UpstreamClient, credentials: &Credentials, token: &TokenCo
             .map(|p| p.len()),
         Err(_) => None,
     };
+    let refreshed_expiry = match refresh {
+        Some(Ok(())) => crate::jwt::expiry_of(jwt.expose_secret()),
+        _ => None,
+    };
     Online {
         refresh,
         quota: Some(quota),
         models,
+        refreshed_expiry,
     }
 }
 
