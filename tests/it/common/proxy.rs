@@ -142,7 +142,20 @@ impl Proxy {
         self.child.id()
     }
 
+    /// The log so far, read once it has stopped growing: the server writes its log in batches (a line can reach
+    /// stderr up to 20 ms after it was logged), so a line about the request just answered may still be on its way.
     pub fn logs(&self) -> String {
+        let len = || self.logs.lock().expect("logs").len();
+        let deadline = std::time::Instant::now() + Duration::from_secs(2);
+        let mut seen = len();
+        loop {
+            std::thread::sleep(Duration::from_millis(50));
+            let now = len();
+            if now == seen || std::time::Instant::now() >= deadline {
+                break;
+            }
+            seen = now;
+        }
         self.logs.lock().expect("logs").clone()
     }
 

@@ -1,68 +1,64 @@
 //! The server's log: where lines go, how they look, and what is summarised instead of written.
 //!
-//! Lines go to stderr through a bounded queue and a writer thread, so a reader that stalls (a full pipe, a log
-//! shipper that stopped reading) never stalls serving: when the queue is full, lines are dropped and counted
+//! Lines go to stderr in batches from a writer thread (`sink`), so a reader that stalls (a full pipe, a log
+//! shipper that stopped reading) never stalls serving: when too much waits, lines are dropped and counted
 //! (`jbproxy_log_lines_dropped_total` in `/metrics`). Text lines carry no control characters from their values, so
 //! a client cannot forge log lines; colour is used only on a terminal. Refused unauthenticated requests are
 //! summarised, not logged one by one.
 
 use std::fmt::{self, Write as _};
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Write as _};
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use tracing::field::{Field, Visit};
-use tracing_appender::non_blocking::{ErrorCounter, NonBlockingBuilder, WorkerGuard};
 use tracing_subscriber::field::RecordFields;
 use tracing_subscriber::fmt::FormatFields;
 use tracing_subscriber::fmt::format::Writer;
 
 use crate::demo_log::DemoLabel;
 
-/// Lines queued for the writer thread before new ones are dropped: a healthy sink drains them far faster than a burst
-/// fills them, and a stalled one holds a MB or two.
-const QUEUED_LINES: usize = 4096;
+mod sink;
 
-/// Keeps the writer thread for the process's life; dropping it writes out what is queued (bounded, see `finish`).
-pub struct LogGuard(Option<WorkerGuard>);
+/// Keeps the writer thread for the process's life; `finish` writes out what is pending.
+pub struct LogGuard(Option<sink::Flusher>);
 
 impl LogGuard {
-    /// Writes out the queued lines, waiting at most about a second: a sink that stopped reading must not keep the
+    /// Writes out the pending lines, waiting at most two seconds: a sink that stopped reading must not keep the
     /// process from exiting.
     pub fn finish(mut self) {
         flush_refused(Instant::now(), Duration::ZERO);
-        let Some(guard) = self.0.take() else {
-            return;
-        };
-        let (done_tx, done_rx) = std::sync::mpsc::channel();
-        let spawned = std::thread::Builder::new()
-            .name("log-flush".into())
-            .spawn(move || {
-                drop(guard);
-                let _ = done_tx.send(());
-            });
-        if spawned.is_ok() {
-            let _ = done_rx.recv_timeout(Duration::from_secs(2));
+        if let Some(flusher) = self.0.take() {
+            flusher.finish(Duration::from_secs(2));
         }
     }
 }
 
-static DROPPED: OnceLock<ErrorCounter> = OnceLock::new();
+static WRITER: OnceLock<sink::BatchedStderr> = OnceLock::new();
 
 /// Log lines dropped because the sink did not keep up.
 pub fn dropped_lines() -> u64 {
-    DROPPED.get().map(|c| c.dropped_lines() as u64).unwrap_or(0)
+    WRITER
+        .get()
+        .map(sink::BatchedStderr::dropped_lines)
+        .unwrap_or(0)
 }
 
 /// Sets up the process's log for `serve`. `json` selects JSON lines; `demo` labels every line as the demo's.
 pub fn init(json: bool, demo: bool) -> LogGuard {
-    let (writer, guard) = NonBlockingBuilder::default()
-        .lossy(true)
-        .buffered_lines_limit(QUEUED_LINES)
-        .thread_name("log-writer")
-        .finish(std::io::stderr());
-    let _ = DROPPED.set(writer.error_counter());
+    let (writer, flusher) = match sink::start(std::io::stderr()) {
+        Ok(started) => started,
+        Err(err) => {
+            // Without a thread of its own the log would have to write on the request path: run without it.
+            let _ = writeln!(
+                std::io::stderr(),
+                "jbproxy: cannot start the log writer thread ({err}); logging is off"
+            );
+            return LogGuard(None);
+        }
+    };
+    let _ = WRITER.set(writer.clone());
     let colour = use_colour(
         std::io::stderr().is_terminal(),
         std::env::var_os("NO_COLOR").as_deref(),
@@ -88,7 +84,11 @@ pub fn init(json: bool, demo: bool) -> LogGuard {
             .try_init(),
     };
     // Another subscriber (a test's) already owns the process: keep the writer thread out of the way.
-    LogGuard(installed.is_ok().then_some(guard))
+    if installed.is_err() {
+        flusher.finish(Duration::ZERO);
+        return LogGuard(None);
+    }
+    LogGuard(Some(flusher))
 }
 
 /// The level filter from `RUST_LOG` (default `info`). The file watcher's crates log every raw file event at trace
