@@ -137,6 +137,37 @@ fn print_config_table_shows_values_and_sources_but_no_secret() {
 }
 
 #[test]
+fn print_config_shows_a_trimmed_license_id_and_one_authorization_whatever_its_scheme_case() {
+    let dir = tempdir();
+    let entries: Vec<_> = ["Bearer id-token-x", "BEARER id-token-x", "id-token-x"]
+        .iter()
+        .enumerate()
+        .map(|(i, authorization)| {
+            json!({"name": format!("t{i}"), "license_id": " lic-1 ", "authorization": authorization})
+        })
+        .collect();
+    write(
+        dir.path(),
+        "config.json",
+        &json!({"jetbrains_tokens": entries}).to_string(),
+    );
+    let out = run(jbproxy(dir.path()).args(["print-config", "--json"]));
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    let value = out.json();
+    let tokens = value["jetbrains_tokens"].as_array().expect("list");
+    assert_eq!(tokens.len(), 3);
+    for entry in tokens {
+        assert_eq!(entry["license_id"], "lic-1", "{entry}");
+        // The same ID token once the scheme is gone, in whatever case it was written.
+        assert_eq!(
+            entry["authorization"], tokens[2]["authorization"],
+            "{entry}"
+        );
+    }
+    assert_hidden(&out.all(), "id-token-x");
+}
+
+#[test]
 fn secrets_from_flags_and_env_are_never_shown_either() {
     let dir = tempdir();
     let flag_token = jwt(json!({"sub": "flag"}));
