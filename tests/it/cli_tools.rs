@@ -386,6 +386,66 @@ fn check_tokens_fails_on_each_kind_of_bad_token() {
 }
 
 #[test]
+fn check_tokens_passes_an_expired_jwt_that_serve_would_refresh() {
+    let dir = tempdir();
+    let good = jwt(json!({"sub": "good", "exp": unix_in(30 * 86_400)}));
+    let entries = json!([
+        {"name": "good", "token": good},
+        {"name": "chain", "token": jwt(json!({"sub": "c", "exp": unix_in(-3600)})),
+         "license_id": "lic-1", "refresh_token": "rt-0123456789"},
+        {"name": "fixed", "token": jwt(json!({"sub": "f", "exp": unix_in(-60)})),
+         "license_id": "lic-1", "authorization": "Bearer id-token"},
+        {"name": "fresh", "license_id": "lic-1", "refresh_token": "rt-9876543210"},
+    ]);
+    write(
+        dir.path(),
+        "config.json",
+        &json!({"jetbrains_tokens": entries}).to_string(),
+    );
+    let out = run(jbproxy(dir.path()).args(["check-tokens", "--json"]));
+    assert_eq!(out.code, Some(0), "{}{}", out.stdout, out.stderr);
+    let value = out.json();
+    assert_eq!(value["failed"], 0);
+    let statuses: Vec<_> = value["tokens"]
+        .as_array()
+        .expect("tokens")
+        .iter()
+        .map(|t| (t["status"].as_str().unwrap_or("?"), t["ok"] == true))
+        .collect();
+    assert_eq!(
+        statuses,
+        [
+            ("ok", true),
+            ("refreshable", true),
+            ("refreshable", true),
+            ("no JWT yet", true)
+        ]
+    );
+    let detail = value["tokens"][1]["detail"].as_str().expect("detail");
+    assert!(
+        detail.starts_with("expired 1h 0m ago: serve gets a new JWT"),
+        "{detail}"
+    );
+
+    // The table says so too, and passes; an expired JWT without refresh credentials still fails.
+    let table = run(jbproxy(dir.path()).arg("check-tokens"));
+    assert_eq!(table.code, Some(0), "{}{}", table.stdout, table.stderr);
+    assert!(table.stdout.contains("refreshable"), "{}", table.stdout);
+    assert!(
+        table.stdout.contains("0 of 4 tokens failed"),
+        "{}",
+        table.stdout
+    );
+    let expired = jwt(json!({"exp": unix_in(-3600)}));
+    jbproxy(dir.path())
+        .arg("check-tokens")
+        .env("JWT_TOKENS", &expired)
+        .assert()
+        .code(1)
+        .stdout(predicate::str::contains("expired"));
+}
+
+#[test]
 fn check_tokens_warn_within_moves_the_line() {
     let dir = tempdir();
     let token = jwt(json!({"exp": unix_in(3 * 86_400)}));

@@ -792,7 +792,10 @@ async fn check_tokens_online_tests_the_chain_and_keeps_the_rotation() {
         assert!(a["models"].as_u64().unwrap_or(0) > 10, "{a}");
         // The expiry shown is the refreshed JWT's, not the expired one in the config.
         assert!(
-            a["detail"].as_str().unwrap_or_default().starts_with("expires in"),
+            a["detail"]
+                .as_str()
+                .unwrap_or_default()
+                .starts_with("expires in"),
             "{a}"
         );
         let gone = &json["tokens"][1];
