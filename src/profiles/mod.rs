@@ -15,6 +15,8 @@ use std::sync::{Arc, OnceLock, PoisonError, RwLock};
 
 use serde::Deserialize;
 
+use crate::id_pattern::{self, Pattern};
+
 pub use keys::{FQDN_PREFIX, Kind, Param, ParamSet};
 
 const BUILT_IN: &str = include_str!("profiles.json");
@@ -46,6 +48,7 @@ impl Capabilities {
 struct Family {
     name: String,
     patterns: Vec<String>,
+    globs: Vec<Pattern>,
     caps: Capabilities,
 }
 
@@ -75,6 +78,12 @@ fn built_in() -> &'static [Family] {
             .into_iter()
             .map(|f| Family {
                 name: f.family,
+                // A pattern that does not parse fails the `built_in_table_is_valid` test, so none is skipped here.
+                globs: f
+                    .profiles
+                    .iter()
+                    .filter_map(|p| id_pattern::parse(p).ok())
+                    .collect(),
                 patterns: f.profiles,
                 caps: Capabilities {
                     parameters: f
@@ -94,7 +103,7 @@ fn built_in() -> &'static [Family] {
 pub fn built_in_for(profile: &str) -> (Capabilities, &'static str) {
     built_in()
         .iter()
-        .find(|f| f.patterns.iter().any(|p| glob_match(p, profile)))
+        .find(|f| f.globs.iter().any(|p| p.matches(profile)))
         .map_or(
             (
                 Capabilities {
@@ -170,7 +179,7 @@ impl Discovered {
 #[derive(Debug, Clone, Default)]
 pub struct ProfileTable {
     /// Config entries, most specific first (an exact id before any pattern, a longer pattern before a shorter).
-    config: Vec<(String, ProfileOverride)>,
+    config: Vec<(Pattern, ProfileOverride)>,
     discovered: Arc<Discovered>,
 }
 
@@ -178,10 +187,18 @@ impl ProfileTable {
     /// The built-in table with the config's entries over it; `discovered` is the runtime layer (pass the previous
     /// table's on reload so nothing learnt is lost).
     pub fn new(config: &BTreeMap<String, ProfileOverride>, discovered: Arc<Discovered>) -> Self {
-        let mut config: Vec<(String, ProfileOverride)> =
-            config.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
-        config
-            .sort_by_key(|(pattern, _)| (pattern.contains('*'), std::cmp::Reverse(pattern.len())));
+        let mut config: Vec<(&String, &ProfileOverride)> = config.iter().collect();
+        config.sort_by_key(|(pattern, _)| {
+            (
+                id_pattern::is_pattern(pattern),
+                std::cmp::Reverse(pattern.len()),
+            )
+        });
+        // `parse_overrides` refused any key that is not a pattern, so none is dropped here.
+        let config = config
+            .into_iter()
+            .filter_map(|(k, v)| Some((id_pattern::parse(k).ok()?, v.clone())))
+            .collect();
         ProfileTable { config, discovered }
     }
 
@@ -191,7 +208,7 @@ impl ProfileTable {
         if let Some(parameters) = self.discovered.get(profile) {
             caps.parameters = parameters;
         }
-        if let Some((_, over)) = self.config.iter().find(|(p, _)| glob_match(p, profile)) {
+        if let Some((_, over)) = self.config.iter().find(|(p, _)| p.matches(profile)) {
             if let Some(parameters) = over.parameters {
                 caps.parameters = parameters;
             }
@@ -227,6 +244,7 @@ pub fn parse_overrides(
         if profile.trim().is_empty() {
             return Err("an entry has an empty profile id".into());
         }
+        id_pattern::parse(&profile)?;
         let serde_json::Value::Object(fields) = entry else {
             return Err(format!(
                 "{profile}: must be an object with \"parameters\" (a list of names) and/or \"prefill\" (true or false)"
@@ -281,26 +299,6 @@ pub fn overrides_json(entries: &BTreeMap<String, ProfileOverride>) -> serde_json
         (profile.clone(), serde_json::Value::Object(fields))
     });
     serde_json::Value::Object(entries.collect())
-}
-
-/// `*` matches any run of characters (including none); everything else matches itself.
-pub fn glob_match(pattern: &str, text: &str) -> bool {
-    let mut parts = pattern.split('*');
-    let first = parts.next().unwrap_or_default();
-    let Some(mut rest) = text.strip_prefix(first) else {
-        return false;
-    };
-    let parts: Vec<&str> = parts.collect();
-    let Some((last, middle)) = parts.split_last() else {
-        return rest.is_empty();
-    };
-    for part in middle {
-        match rest.find(part) {
-            Some(at) => rest = &rest[at + part.len()..],
-            None => return false,
-        }
-    }
-    rest.len() >= last.len() && rest.ends_with(last)
 }
 
 #[cfg(test)]

@@ -15,6 +15,14 @@ fn built_in_table_is_valid() {
             assert!(Param::parse(name).is_some(), "unknown parameter {name}");
         }
     }
+    for family in built_in() {
+        assert_eq!(
+            family.globs.len(),
+            family.patterns.len(),
+            "{}: a pattern does not parse",
+            family.name
+        );
+    }
     // The last family catches every profile.
     assert_eq!(
         built_in().last().map(|f| f.patterns.clone()),
@@ -117,21 +125,27 @@ fn bad_overrides_say_what_is_wrong() {
 }
 
 #[test]
-fn globs() {
-    assert!(glob_match("*", ""));
-    assert!(glob_match("openai-*codex*", "openai-gpt-5-1-codex-mini"));
-    assert!(glob_match("openai-*codex*", "openai-gpt-5-codex"));
-    assert!(!glob_match("openai-*codex*", "openai-gpt-5"));
-    assert!(glob_match(
-        "anthropic-claude-4-6-*",
-        "anthropic-claude-4-6-opus"
-    ));
-    assert!(!glob_match(
-        "anthropic-claude-4-6-*",
-        "anthropic-claude-4-5-opus"
-    ));
-    assert!(glob_match("a*b*c", "abc"));
-    assert!(!glob_match("a*bb", "ab"));
-    assert!(glob_match("exact", "exact"));
-    assert!(!glob_match("exact", "exactly"));
+fn config_keys_match_as_model_fallback_patterns_do() {
+    // The same matcher as `model_fallback`: `?` is one character and `[…]` a class, not literal text.
+    let config = parse_overrides(json!({
+        "openai-gpt-4?": {"prefill": false},
+        "google-gemini-[23]-*": {"parameters": ["length"]},
+    }))
+    .expect("valid");
+    let table = ProfileTable::new(&config, Arc::default());
+    assert!(!table.capabilities("openai-gpt-4o").prefill);
+    assert!(table.capabilities("openai-gpt-4-1").prefill);
+    assert_eq!(
+        table.capabilities("google-gemini-3-0-pro").parameters,
+        [Param::Length].into_iter().collect()
+    );
+    assert_ne!(
+        table.capabilities("google-gemini-1-5-pro").parameters,
+        [Param::Length].into_iter().collect()
+    );
+    let err = parse_overrides(json!({"claude-[opus": {"prefill": true}})).expect_err("refused");
+    assert!(
+        err.contains("pattern \"claude-[opus\" is not a valid glob"),
+        "{err}"
+    );
 }
