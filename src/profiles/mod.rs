@@ -2,20 +2,21 @@
 //! takes a conversation that ends with an assistant message (prefill). Data, not code: the built-in table is
 //! `profiles.json` beside this file (one entry per model family, first match wins), the config's
 //! `profile_parameters` key overrides it, and what the upstream itself says about a profile (its `profiles/v8`
-//! answer, recorded at runtime through [`Discovered`]) overrides the built-in entry.
+//! answer, as the model catalogue `models::catalog` records it) overrides the built-in entry.
 //!
 //! Precedence, most specific first: the config (the operator knows best), then the upstream's own list, then the
-//! built-in family. `keys` names the parameters themselves. A leaf: the config, the mapping, the upstream client and
-//! the fake all read it.
+//! built-in family. `keys` names the parameters themselves. Uses only the model catalogue (`models::catalog`); the
+//! config, the mapping, the upstream client and the fake all read it.
 
 mod keys;
 
-use std::collections::{BTreeMap, HashMap};
-use std::sync::{Arc, OnceLock, PoisonError, RwLock};
+use std::collections::BTreeMap;
+use std::sync::OnceLock;
 
 use serde::Deserialize;
 
 use crate::id_pattern::{self, Pattern};
+use crate::models::catalog::Catalog;
 
 pub use keys::{FQDN_PREFIX, Kind, Param, ParamSet};
 
@@ -131,62 +132,20 @@ pub struct ProfileOverride {
     pub prefill: Option<bool>,
 }
 
-/// What the upstream said about its profiles at runtime (`profiles/v8`): profile id → the parameters its
-/// `chatDefinition` lists. Shared across reloads (a reload keeps what was learnt), written by whoever asks the
-/// upstream, read by every request.
-#[derive(Debug, Default)]
-pub struct Discovered {
-    // A std lock: reads and writes are a map lookup or insert, never held across an await.
-    profiles: RwLock<HashMap<String, ParamSet>>,
-}
-
-impl Discovered {
-    /// Records the parameters the upstream lists for `profile` (replacing what was known before).
-    pub fn set(&self, profile: &str, parameters: ParamSet) {
-        self.profiles
-            .write()
-            .unwrap_or_else(PoisonError::into_inner)
-            .insert(profile.to_owned(), parameters);
-    }
-
-    /// Records a profile's parameters as `profiles/v8` lists them (`chatDefinition.parameters[].fqdn`); names jbproxy
-    /// does not know (`llm.parameters.cache-points`, …) are skipped, since it never sends them anyway.
-    pub fn set_from_fqdns<'n>(&self, profile: &str, fqdns: impl IntoIterator<Item = &'n str>) {
-        self.set(
-            profile,
-            fqdns.into_iter().filter_map(Param::parse).collect(),
-        );
-    }
-
-    /// Forgets `profile` (the built-in table applies again).
-    pub fn forget(&self, profile: &str) {
-        self.profiles
-            .write()
-            .unwrap_or_else(PoisonError::into_inner)
-            .remove(profile);
-    }
-
-    pub fn get(&self, profile: &str) -> Option<ParamSet> {
-        self.profiles
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
-            .get(profile)
-            .copied()
-    }
-}
-
 /// The table one running config uses.
 #[derive(Debug, Clone, Default)]
 pub struct ProfileTable {
     /// Config entries, most specific first (an exact id before any pattern, a longer pattern before a shorter).
     config: Vec<(Pattern, ProfileOverride)>,
-    discovered: Arc<Discovered>,
+    /// What `profiles/v8` said, per token: the one store of discovered profiles, shared with the model table (a
+    /// profile's parameters go when the last token listing it does, a reload's removed tokens included).
+    catalog: Catalog,
 }
 
 impl ProfileTable {
-    /// The built-in table with the config's entries over it; `discovered` is the runtime layer (pass the previous
-    /// table's on reload so nothing learnt is lost).
-    pub fn new(config: &BTreeMap<String, ProfileOverride>, discovered: Arc<Discovered>) -> Self {
+    /// The built-in table with the config's entries over it; `catalog` is the runtime layer (the model table's,
+    /// which carries over a reload).
+    pub fn new(config: &BTreeMap<String, ProfileOverride>, catalog: Catalog) -> Self {
         let mut config: Vec<(&String, &ProfileOverride)> = config.iter().collect();
         config.sort_by_key(|(pattern, _)| {
             (
@@ -199,14 +158,15 @@ impl ProfileTable {
             .into_iter()
             .filter_map(|(k, v)| Some((id_pattern::parse(k).ok()?, v.clone())))
             .collect();
-        ProfileTable { config, discovered }
+        ProfileTable { config, catalog }
     }
 
     /// What `profile` takes.
     pub fn capabilities(&self, profile: &str) -> Capabilities {
         let (mut caps, _) = built_in_for(profile);
-        if let Some(parameters) = self.discovered.get(profile) {
-            caps.parameters = parameters;
+        // Names jbproxy does not know (`llm.parameters.cache-points`, …) are skipped: it never sends them anyway.
+        if let Some(fqdns) = self.catalog.load().parameters(profile) {
+            caps.parameters = fqdns.iter().filter_map(|n| Param::parse(n)).collect();
         }
         if let Some((_, over)) = self.config.iter().find(|(p, _)| p.matches(profile)) {
             if let Some(parameters) = over.parameters {
@@ -217,11 +177,6 @@ impl ProfileTable {
             }
         }
         caps
-    }
-
-    /// The runtime layer, to record what the upstream says and to hand on to the next config's table.
-    pub fn discovered(&self) -> &Arc<Discovered> {
-        &self.discovered
     }
 }
 
