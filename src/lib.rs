@@ -11,7 +11,7 @@
 //! itself I/O-free) and `config` (loading, layering, validation, redaction). Leaves:
 //! `metrics`, `traffic` (the last hour in 10-second samples, for the status page), `logging`, `demo_log`, `epoch`,
 //! `jwt` and `secret` (how tokens are read and named), `models` (model id → profile), `profiles` (the upstream's
-//! parameter keys and which profile takes which), `output`. Beside them: `admin_client` (what `jbproxy stats` reads)
+//! parameter keys and which profile takes which), `id_pattern` (the globs both match ids with), `output`. Beside them: `admin_client` (what `jbproxy stats` reads)
 //! and `fake_upstream` (a faithful fake for tests, bench and demo).
 
 pub mod admin_client;
@@ -24,6 +24,7 @@ pub mod config;
 pub mod demo_log;
 pub mod epoch;
 pub mod fake_upstream;
+pub mod id_pattern;
 pub mod jwt;
 pub mod live;
 pub mod logging;

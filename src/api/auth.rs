@@ -1,5 +1,5 @@
-//! Client and admin authentication: the key from `Authorization: Bearer` or `x-api-key`, compared in constant time
-//! (`KeyDigest::matches`), as the axum extractors `ClientAuth` and `AdminAuth`. The presented key is never logged.
+//! Client and admin authentication: the keys from `Authorization: Bearer` and `x-api-key`, each compared in constant
+//! time (`KeyDigest::matches`), as the axum extractors `ClientAuth` and `AdminAuth`. A presented key is never logged.
 
 use std::sync::Arc;
 
@@ -39,33 +39,42 @@ impl FromRequestParts<AppState> for AdminAuth {
     }
 }
 
-/// The key a client presented, if any.
-fn presented(headers: &HeaderMap) -> Option<&str> {
-    if let Some(value) = headers
-        .get(axum::http::header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-    {
-        let value = value.trim();
-        let key = value
-            .strip_prefix("Bearer ")
-            .or_else(|| value.strip_prefix("bearer "))
-            .unwrap_or(value);
-        return Some(key.trim());
-    }
-    headers
-        .get("x-api-key")
-        .and_then(|v| v.to_str().ok())
-        .map(str::trim)
+/// Every key a client presented: each `Authorization` value (the credentials after a `Bearer` scheme, named in
+/// any case as RFC 9110 §11.1 says; a value with no scheme is taken whole) and each `x-api-key`. A client or a proxy
+/// on the way may add an `Authorization` for something else, so one header alone does not decide.
+fn presented(headers: &HeaderMap) -> impl Iterator<Item = &str> {
+    let authorization = headers
+        .get_all(axum::http::header::AUTHORIZATION)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .map(|value| {
+            let value = value.trim();
+            match value.split_once(' ') {
+                Some((scheme, credentials)) if scheme.eq_ignore_ascii_case("bearer") => {
+                    credentials.trim()
+                }
+                _ => value,
+            }
+        });
+    let api_key = headers
+        .get_all("x-api-key")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .map(str::trim);
+    authorization.chain(api_key)
 }
 
-/// Accepts the request when no key is configured, or when the presented key matches.
+/// Accepts the request when no key is configured, or when any presented key matches. Every presented key is
+/// compared (no early exit), each in constant time.
 fn check(expected: Option<&KeyDigest>, headers: &HeaderMap) -> Result<(), ApiError> {
-    match expected {
-        None => Ok(()),
-        Some(digest) => match presented(headers) {
-            Some(key) if digest.matches(key) => Ok(()),
-            _ => Err(ApiError::unauthorized()),
-        },
+    let Some(digest) = expected else {
+        return Ok(());
+    };
+    let matched = presented(headers).fold(false, |matched, key| digest.matches(key) | matched);
+    if matched {
+        Ok(())
+    } else {
+        Err(ApiError::unauthorized())
     }
 }
 
@@ -89,5 +98,42 @@ mod tests {
         assert!(check(Some(&key), &headers(&[("authorization", "Bearer sk-bad")])).is_err());
         assert!(check(Some(&key), &headers(&[])).is_err());
         assert!(check(None, &headers(&[])).is_ok());
+    }
+
+    #[test]
+    fn the_bearer_scheme_is_matched_in_any_case() {
+        let key = KeyDigest::new("sk-good");
+        for value in [
+            "bearer sk-good",
+            "BEARER sk-good",
+            "BeArEr  sk-good",
+            "sk-good",
+        ] {
+            assert!(
+                check(Some(&key), &headers(&[("authorization", value)])).is_ok(),
+                "{value}"
+            );
+        }
+        assert!(check(Some(&key), &headers(&[("authorization", "Basic sk-good")])).is_err());
+    }
+
+    #[test]
+    fn a_matching_key_is_accepted_beside_an_unrelated_authorization() {
+        let key = KeyDigest::new("sk-good");
+        let unrelated = [
+            ("authorization", "Basic dXNlcjpwYXNz"),
+            ("x-api-key", "sk-good"),
+        ];
+        assert!(check(Some(&key), &headers(&unrelated)).is_ok());
+        let other_bearer = [
+            ("authorization", "Bearer sk-other"),
+            ("x-api-key", "sk-good"),
+        ];
+        assert!(check(Some(&key), &headers(&other_bearer)).is_ok());
+        let both_wrong = [
+            ("authorization", "Bearer sk-other"),
+            ("x-api-key", "sk-bad"),
+        ];
+        assert!(check(Some(&key), &headers(&both_wrong)).is_err());
     }
 }

@@ -50,11 +50,17 @@ pub enum Verdict {
     RefreshFailed(String),
     /// No JWT in the config, only refresh credentials: jbproxy gets the JWT at start; `--online` tests the chain.
     NoJwtYet,
+    /// The configured JWT has expired but the entry has refresh credentials: serve gets a new one at start, so this
+    /// is no failure; `--online` tests the chain.
+    Refreshable,
 }
 
 impl Verdict {
     pub fn failed(&self) -> bool {
-        !matches!(self, Verdict::Ok | Verdict::Disabled | Verdict::NoJwtYet)
+        !matches!(
+            self,
+            Verdict::Ok | Verdict::Disabled | Verdict::NoJwtYet | Verdict::Refreshable
+        )
     }
 
     fn label(&self) -> &'static str {
@@ -62,6 +68,7 @@ impl Verdict {
             Verdict::Ok => "ok",
             Verdict::Disabled => "disabled",
             Verdict::NoJwtYet => "no JWT yet",
+            Verdict::Refreshable => "refreshable",
             Verdict::Malformed(_) => "malformed",
             Verdict::Placeholder(_) => "placeholder",
             Verdict::Expired => "expired",
@@ -77,7 +84,8 @@ impl Verdict {
     }
 }
 
-/// Judges each token offline: JWT shape, expiry against `warn_within`, and duplicates of an earlier entry.
+/// Judges each token offline: JWT shape, expiry against `warn_within` (an expired one that can be refreshed is no
+/// failure: serve refreshes it), and duplicates of an earlier entry.
 /// `origin` is where the tokens came from, to point at a placeholder; placeholders are all alike and so are not
 /// reported as duplicates of each other.
 pub fn judge(
@@ -108,6 +116,7 @@ pub fn judge(
             match DecodedJwt::decode(token.token.expose_secret()) {
                 Err(err) => Verdict::Malformed(err.to_string()),
                 Ok(decoded) => match decoded.expires_at() {
+                    Some(exp) if exp <= now && token.can_refresh() => Verdict::Refreshable,
                     Some(exp) if exp <= now => Verdict::Expired,
                     Some(exp) if soon.is_none_or(|soon| exp <= soon) => Verdict::ExpiresSoon,
                     _ => Verdict::Ok,
@@ -290,6 +299,13 @@ fn detail(verdict: &Verdict, exp: Option<SystemTime>, now: SystemTime) -> String
         Verdict::NoJwtYet => {
             "none in the config: serve gets it through the refresh chain at start (--online tests it)".into()
         }
+        Verdict::Refreshable => match exp {
+            Some(exp) => format!(
+                "expired {}: serve gets a new JWT through the refresh chain at start (--online tests it)",
+                jwt::relative(exp, now)
+            ),
+            None => "serve gets a new JWT through the refresh chain at start (--online tests it)".into(),
+        },
         _ => match exp {
             Some(exp) if exp <= now => format!("expired {}", jwt::relative(exp, now)),
             Some(exp) => format!("expires {}", jwt::relative(exp, now)),

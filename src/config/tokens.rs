@@ -56,7 +56,8 @@ fn resolve(raw: Vec<FileToken>, origin: &Source) -> Result<Vec<TokenConfig>, Con
     let mut tokens = Vec::with_capacity(raw.len());
     for (i, entry) in raw.into_iter().enumerate() {
         let at = format!("{origin}: jetbrains_tokens[{i}]");
-        let refreshable = entry.license_id.is_some()
+        let license_id = entry.license_id.map(|l| l.trim().to_string());
+        let refreshable = license_id.is_some()
             && (entry.refresh_token.is_some() || entry.authorization.is_some());
         // An entry that can refresh needs no JWT to start with: jbproxy gets one at start. Its empty text stands for
         // "no JWT yet" (expired, so nothing is sent with it).
@@ -96,14 +97,13 @@ fn resolve(raw: Vec<FileToken>, origin: &Source) -> Result<Vec<TokenConfig>, Con
                 "`max_concurrency` must be at least 1 (leave it out for no limit)",
             ));
         }
-        let authorization = entry.authorization.map(|a| {
-            let a = a.trim();
-            a.strip_prefix("Bearer ").unwrap_or(a).trim().to_string()
-        });
+        let authorization = entry
+            .authorization
+            .map(|a| without_bearer_scheme(&a).to_string());
         let refresh_token = entry.refresh_token.map(|r| r.trim().to_string());
         check_refresh_keys(
             &at,
-            entry.license_id.as_deref(),
+            license_id.as_deref(),
             authorization.as_deref(),
             refresh_token.as_deref(),
         )?;
@@ -116,12 +116,22 @@ fn resolve(raw: Vec<FileToken>, origin: &Source) -> Result<Vec<TokenConfig>, Con
             max_concurrency: entry.max_concurrency,
             metadata: entry.metadata.unwrap_or_default(),
             enabled: entry.enabled.unwrap_or(true),
-            license_id: entry.license_id,
+            license_id,
             authorization: authorization.map(SecretString::from),
             refresh_token: refresh_token.map(SecretString::from),
         });
     }
     Ok(tokens)
+}
+
+/// An `authorization` value as the header would carry it (`Bearer <ID token>`), down to the ID token. The scheme is
+/// named in any case (RFC 9110 §11.1), so `bearer …` and `BEARER …` are stripped too.
+fn without_bearer_scheme(value: &str) -> &str {
+    let value = value.trim();
+    match value.split_once(' ') {
+        Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") => token.trim(),
+        _ => value,
+    }
 }
 
 /// The refresh credentials of one entry: `license_id` with either `refresh_token` (the chain that lasts) or

@@ -63,8 +63,8 @@ the built-in table"
         }
     }
 
-    /// Asks `profiles/v8` for token `index` unless its listing is younger than `DISCOVERY_EVERY`, and records both
-    /// which profiles it serves (the model catalogue) and which parameters each takes (the profile table). A failed
+    /// Asks `profiles/v8` for token `index` unless its listing is younger than `DISCOVERY_EVERY`, and records in the
+    /// model catalogue which profiles it serves and which parameters each takes (what the profile table reads). A failed
     /// call keeps the last listing (without one, the token is taken to serve the built-in table) and counts nothing
     /// against the token: judging it is the checks' business.
     pub async fn discover(&self, index: usize) {
@@ -79,13 +79,6 @@ the built-in table"
         match self.upstream.profiles(jwt.expose_secret()).await {
             Ok(profiles) => {
                 tracing::debug!(token = %slot.label(), "profiles/v8 lists {} profiles", profiles.len());
-                for profile in &profiles {
-                    if let Some(parameters) = &profile.parameters {
-                        self.profiles
-                            .discovered()
-                            .set_from_fqdns(&profile.id, parameters.iter().map(String::as_str));
-                    }
-                }
                 catalog.record(&slot.fingerprint, profiles);
             }
             Err(err) => {

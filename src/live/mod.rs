@@ -57,7 +57,8 @@ pub struct Live {
     pub pool: Arc<Pool>,
     pub upstream: UpstreamClient,
     pub models: ModelTable,
-    /// Which parameters each profile takes; what the upstream said about its profiles carries over a reload.
+    /// Which parameters each profile takes; what the upstream said about its profiles is the model catalogue's
+    /// (`models`), which carries over a reload less the tokens it removed.
     pub profiles: ProfileTable,
     /// Whether the upstream answered lately; carried over while the upstream stays the same.
     pub reachability: Arc<Reachability>,
@@ -113,16 +114,14 @@ impl Live {
         // Listings of tokens a reload removed must not keep their profiles listed.
         let configured = pool.slots().iter().map(|s| s.fingerprint.clone()).collect();
         models.catalog().retain_tokens(&configured);
-        let discovered = previous
-            .map(|p| Arc::clone(p.profiles.discovered()))
-            .unwrap_or_default();
+        let profiles = ProfileTable::new(&config.profile_parameters, models.catalog().clone());
         let refreshing = (0..pool.len())
             .map(|_| tokio::sync::Mutex::new(()))
             .collect();
         Ok(Self {
             refreshing,
             models,
-            profiles: ProfileTable::new(&config.profile_parameters, discovered),
+            profiles,
             config: Arc::new(config),
             pool,
             upstream,

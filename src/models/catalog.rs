@@ -1,8 +1,9 @@
 //! The profile catalogue: what `GET /user/v5/llm/profiles/v8` said, per token and merged. Per profile its
-//! parameters (`chatDefinition.parameters[].fqdn`), features, roles, image types and lifecycle; per token which
-//! profiles it lists and when it said so. Filled by the checker (at start and with the health checks), read by
-//! `/v1/models`, the model table (an id listed here passes as it is) and whoever decides which `parameters.data`
-//! keys a profile takes.
+//! parameters (`chatDefinition.parameters[].fqdn`) and features; per token which profiles it lists and when it said
+//! so. Filled by the checker (at start and with the health checks), read by `/v1/models`, the model table (an id
+//! listed here passes as it is) and the profile table (`profiles::ProfileTable`, which `parameters.data` keys a
+//! profile takes). Only what something reads is kept; the answer's other fields (provider, roles, lifecycle,
+//! limits) are skipped.
 //!
 //! One `Catalog` is shared by every `ModelTable` of a running server (carried over reloads); each answer replaces
 //! that token's listing whole. Readers take a snapshot (`load`) and read it without locks:
@@ -30,20 +31,11 @@ pub const PARAMETER_PREFIX: &str = "llm.parameters.";
 #[derive(Debug, Clone, PartialEq)]
 pub struct Profile {
     pub id: String,
-    pub provider: Option<String>,
     /// `Chat`, `Responses`, `Proxy`, …
     pub features: Vec<String>,
     /// The parameter keys the profile takes, as fqdns (`llm.parameters.length`). `None` when the profile has no
     /// `chatDefinition`: then it says nothing about its parameters (not "none").
     pub parameters: Option<Vec<String>>,
-    /// `chatDefinition.roles`, when given: without `tool` the profile takes no tools.
-    pub roles: Option<Vec<String>>,
-    /// `chatDefinition.multimediaDataDefinition.supportedTypes`: the image types it reads.
-    pub image_types: Vec<String>,
-    pub deprecated: bool,
-    pub experimental: bool,
-    pub context_limit: Option<u64>,
-    pub max_output_tokens: Option<u64>,
 }
 
 impl Profile {
@@ -74,7 +66,6 @@ pub fn parse(body: &Value) -> Result<Vec<Profile>, String> {
             })
             .unwrap_or_default()
     };
-    let flag = |p: &Value, key: &str| p.get(key).and_then(Value::as_bool).unwrap_or(false);
     Ok(list
         .iter()
         .filter_map(|p| {
@@ -98,22 +89,8 @@ pub fn parse(body: &Value) -> Result<Vec<Profile>, String> {
             });
             Some(Profile {
                 id: id.to_owned(),
-                provider: p.get("provider").and_then(Value::as_str).map(str::to_owned),
                 features: strings(p.get("features")),
                 parameters,
-                roles: chat
-                    .and_then(|c| c.get("roles"))
-                    .filter(|r| r.is_array())
-                    .map(|r| strings(Some(r))),
-                image_types: strings(
-                    chat.and_then(|c| c.get("multimediaDataDefinition"))
-                        .and_then(|m| m.get("supportedTypes")),
-                ),
-                deprecated: flag(p, "deprecated"),
-                experimental: flag(p, "experimental")
-                    || p.get("lifeCycle").is_some_and(|l| flag(l, "experimental")),
-                context_limit: p.get("contextLimit").and_then(Value::as_u64),
-                max_output_tokens: p.get("maxOutputTokens").and_then(Value::as_u64),
             })
         })
         .collect())
@@ -288,9 +265,7 @@ mod tests {
                 ][..]
             )
         );
-        assert_eq!(gpt.image_types, ["image/png", "image/jpeg"]);
-        assert_eq!(gpt.context_limit, Some(400_000));
-        assert!(gpt.chats() && !gpt.deprecated);
+        assert!(gpt.chats());
     }
 
     #[test]
@@ -310,18 +285,10 @@ mod tests {
             Some(&["llm.parameters.length".to_string()][..])
         );
         assert_eq!(
-            profiles[0]
-                .roles
-                .as_deref()
-                .map(|r| r.contains(&"tool".into())),
-            Some(false)
-        );
-        assert_eq!(
             profiles[1].parameters, None,
             "no chatDefinition says nothing"
         );
-        assert!(profiles[1].deprecated);
-        assert!(profiles[2].experimental && !profiles[2].chats());
+        assert!(profiles[1].chats() && !profiles[2].chats());
         assert!(parse(&json!({"data": []})).is_err());
         assert!(parse(&json!([])).is_err());
     }

@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, OnceLock};
 
-use glob::Pattern;
+use crate::id_pattern::{self, Pattern};
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -59,12 +59,7 @@ pub fn parse_config(value: Value) -> Result<FallbackConfig, String> {
         if pattern.trim().is_empty() {
             return Err("a pattern is empty; write one such as \"claude-opus-*\"".into());
         }
-        if let Err(err) = Pattern::new(&pattern) {
-            return Err(format!(
-                "pattern \"{pattern}\" is not a valid glob ({}): use * for any text, ? for one character",
-                err.msg
-            ));
-        }
+        id_pattern::parse(&pattern)?;
         let target = match target {
             Value::Null => None,
             Value::String(s) if !s.trim().is_empty() => Some(s),
@@ -164,7 +159,7 @@ impl Fallback {
                     continue;
                 };
                 for pattern in &family.patterns {
-                    if let Ok(glob) = Pattern::new(pattern) {
+                    if let Ok(glob) = id_pattern::parse(pattern) {
                         rules.push(Rule {
                             pattern: pattern.clone(),
                             glob,
@@ -176,7 +171,7 @@ impl Fallback {
             }
             for (pattern, target) in &config.entries {
                 rules.retain(|r| &r.pattern != pattern);
-                if let (Some(target), Ok(glob)) = (target, Pattern::new(pattern)) {
+                if let (Some(target), Ok(glob)) = (target, id_pattern::parse(pattern)) {
                     rules.push(Rule {
                         pattern: pattern.clone(),
                         glob,
@@ -194,7 +189,7 @@ impl Fallback {
         let never = built_in()
             .never
             .iter()
-            .filter_map(|p| Pattern::new(p).ok())
+            .filter_map(|p| id_pattern::parse(p).ok())
             .collect();
         Self {
             rules,

@@ -4,27 +4,65 @@
 
 use std::fmt;
 
-/// One upstream parameter key. The order is the order pairs are sent in (tools first, as JetBrains' client does).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Param {
-    Tools,
-    ToolChoiceAuto,
-    ToolChoiceNone,
-    ToolChoiceRequired,
-    ToolChoiceNamed,
-    ParallelToolCalls,
-    Temperature,
-    TopP,
-    TopK,
-    Length,
-    StopToken,
-    Seed,
-    NumberOfChoices,
-    ResponseFormat,
-    ReasoningEffort,
-    Verbosity,
-    ThinkingBudget,
-    PredictedOutput,
+/// The one table of keys: each row is the variant, the name after `llm.parameters.` (also how the profile table and
+/// the config name it) and the value type JetBrains' client gives the key (`client/llm_parameters.py`,
+/// `client/v8/llm_parameters.py`). It makes `Param`, `Param::ALL`, `name`, `fqdn` and `kind`, so a key is added in
+/// one place.
+macro_rules! keys {
+    ($($variant:ident => $name:literal, $kind:ident;)+) => {
+        /// One upstream parameter key. The order is the order pairs are sent in (tools first, as JetBrains' client
+        /// does).
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub enum Param {
+            $($variant,)+
+        }
+
+        impl Param {
+            pub const ALL: [Param; [$(Param::$variant),+].len()] = [$(Param::$variant),+];
+
+            /// The key's name after `llm.parameters.` (`top-p`); also how the profile table and the config name it.
+            pub fn name(self) -> &'static str {
+                match self {
+                    $(Param::$variant => $name,)+
+                }
+            }
+
+            /// The full key (`llm.parameters.top-p`). v7 calls the tools key `functions`: see [`Param::fqdn_for`].
+            pub fn fqdn(self) -> &'static str {
+                match self {
+                    $(Param::$variant => concat!("llm.parameters.", $name),)+
+                }
+            }
+
+            /// The value type JetBrains' client gives the key.
+            pub fn kind(self) -> Kind {
+                match self {
+                    $(Param::$variant => Kind::$kind,)+
+                }
+            }
+        }
+    };
+}
+
+keys! {
+    Tools => "tools", Json;
+    ToolChoiceAuto => "tool-choice-auto", Bool;
+    ToolChoiceNone => "tool-choice-none", Bool;
+    ToolChoiceRequired => "tool-choice-required", Bool;
+    ToolChoiceNamed => "tool-choice-named", Text;
+    ParallelToolCalls => "parallel-tool-calls", Bool;
+    Temperature => "temperature", Double;
+    TopP => "top-p", Double;
+    TopK => "top-k", Int;
+    Length => "length", Int;
+    StopToken => "stop-token", Text;
+    Seed => "seed", Int;
+    NumberOfChoices => "number-of-choices", Int;
+    ResponseFormat => "response-format", Json;
+    ReasoningEffort => "reasoning-effort", Text;
+    Verbosity => "verbosity", Text;
+    ThinkingBudget => "thinking-budget", Int;
+    PredictedOutput => "predicted-output", Text;
 }
 
 /// The type tag a key and its value carry (`{"type": "double", …}`).
@@ -54,102 +92,11 @@ impl Kind {
 pub const FQDN_PREFIX: &str = "llm.parameters.";
 
 impl Param {
-    pub const ALL: [Param; 18] = [
-        Param::Tools,
-        Param::ToolChoiceAuto,
-        Param::ToolChoiceNone,
-        Param::ToolChoiceRequired,
-        Param::ToolChoiceNamed,
-        Param::ParallelToolCalls,
-        Param::Temperature,
-        Param::TopP,
-        Param::TopK,
-        Param::Length,
-        Param::StopToken,
-        Param::Seed,
-        Param::NumberOfChoices,
-        Param::ResponseFormat,
-        Param::ReasoningEffort,
-        Param::Verbosity,
-        Param::ThinkingBudget,
-        Param::PredictedOutput,
-    ];
-
-    /// The key's name after `llm.parameters.` (`top-p`); also how the profile table and the config name it.
-    pub fn name(self) -> &'static str {
-        match self {
-            Param::Tools => "tools",
-            Param::ToolChoiceAuto => "tool-choice-auto",
-            Param::ToolChoiceNone => "tool-choice-none",
-            Param::ToolChoiceRequired => "tool-choice-required",
-            Param::ToolChoiceNamed => "tool-choice-named",
-            Param::ParallelToolCalls => "parallel-tool-calls",
-            Param::Temperature => "temperature",
-            Param::TopP => "top-p",
-            Param::TopK => "top-k",
-            Param::Length => "length",
-            Param::StopToken => "stop-token",
-            Param::Seed => "seed",
-            Param::NumberOfChoices => "number-of-choices",
-            Param::ResponseFormat => "response-format",
-            Param::ReasoningEffort => "reasoning-effort",
-            Param::Verbosity => "verbosity",
-            Param::ThinkingBudget => "thinking-budget",
-            Param::PredictedOutput => "predicted-output",
-        }
-    }
-
-    /// The full key (`llm.parameters.top-p`). v7 calls the tools key `functions`: see [`Param::fqdn_for`].
-    pub fn fqdn(self) -> &'static str {
-        match self {
-            Param::Tools => "llm.parameters.tools",
-            Param::ToolChoiceAuto => "llm.parameters.tool-choice-auto",
-            Param::ToolChoiceNone => "llm.parameters.tool-choice-none",
-            Param::ToolChoiceRequired => "llm.parameters.tool-choice-required",
-            Param::ToolChoiceNamed => "llm.parameters.tool-choice-named",
-            Param::ParallelToolCalls => "llm.parameters.parallel-tool-calls",
-            Param::Temperature => "llm.parameters.temperature",
-            Param::TopP => "llm.parameters.top-p",
-            Param::TopK => "llm.parameters.top-k",
-            Param::Length => "llm.parameters.length",
-            Param::StopToken => "llm.parameters.stop-token",
-            Param::Seed => "llm.parameters.seed",
-            Param::NumberOfChoices => "llm.parameters.number-of-choices",
-            Param::ResponseFormat => "llm.parameters.response-format",
-            Param::ReasoningEffort => "llm.parameters.reasoning-effort",
-            Param::Verbosity => "llm.parameters.verbosity",
-            Param::ThinkingBudget => "llm.parameters.thinking-budget",
-            Param::PredictedOutput => "llm.parameters.predicted-output",
-        }
-    }
-
     /// The key as sent on `api`: v7 carries tools as `llm.parameters.functions`.
     pub fn fqdn_for(self, v7: bool) -> &'static str {
         match (self, v7) {
             (Param::Tools, true) => "llm.parameters.functions",
             (other, _) => other.fqdn(),
-        }
-    }
-
-    /// The value type JetBrains' client gives the key (`client/llm_parameters.py`, `client/v8/llm_parameters.py`).
-    pub fn kind(self) -> Kind {
-        match self {
-            Param::ToolChoiceAuto
-            | Param::ToolChoiceNone
-            | Param::ToolChoiceRequired
-            | Param::ParallelToolCalls => Kind::Bool,
-            Param::TopK
-            | Param::Length
-            | Param::Seed
-            | Param::NumberOfChoices
-            | Param::ThinkingBudget => Kind::Int,
-            Param::Temperature | Param::TopP => Kind::Double,
-            Param::ToolChoiceNamed
-            | Param::StopToken
-            | Param::ReasoningEffort
-            | Param::Verbosity
-            | Param::PredictedOutput => Kind::Text,
-            Param::Tools | Param::ResponseFormat => Kind::Json,
         }
     }
 
@@ -183,6 +130,9 @@ impl fmt::Display for Param {
 /// A set of keys, small enough to copy around.
 #[derive(Clone, Copy, Default, PartialEq, Eq)]
 pub struct ParamSet(u32);
+
+// One bit per key.
+const _: () = assert!(Param::ALL.len() <= u32::BITS as usize);
 
 impl ParamSet {
     pub const EMPTY: ParamSet = ParamSet(0);
@@ -240,5 +190,48 @@ mod tests {
         let set: ParamSet = [Param::Length, Param::Tools].into_iter().collect();
         assert!(set.contains(Param::Length) && !set.contains(Param::Seed));
         assert_eq!(ParamSet::all().iter().count(), Param::ALL.len());
+    }
+
+    #[test]
+    fn the_table_gives_each_key_its_type() {
+        let of = |kind: Kind| -> Vec<&str> {
+            Param::ALL
+                .into_iter()
+                .filter(|p| p.kind() == kind)
+                .map(Param::name)
+                .collect()
+        };
+        assert_eq!(of(Kind::Json), ["tools", "response-format"]);
+        assert_eq!(
+            of(Kind::Bool),
+            [
+                "tool-choice-auto",
+                "tool-choice-none",
+                "tool-choice-required",
+                "parallel-tool-calls"
+            ]
+        );
+        assert_eq!(of(Kind::Double), ["temperature", "top-p"]);
+        assert_eq!(
+            of(Kind::Int),
+            [
+                "top-k",
+                "length",
+                "seed",
+                "number-of-choices",
+                "thinking-budget"
+            ]
+        );
+        assert_eq!(
+            of(Kind::Text),
+            [
+                "tool-choice-named",
+                "stop-token",
+                "reasoning-effort",
+                "verbosity",
+                "predicted-output"
+            ]
+        );
+        assert_eq!(Param::ALL.len(), 18);
     }
 }

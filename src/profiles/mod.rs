@@ -2,18 +2,21 @@
 //! takes a conversation that ends with an assistant message (prefill). Data, not code: the built-in table is
 //! `profiles.json` beside this file (one entry per model family, first match wins), the config's
 //! `profile_parameters` key overrides it, and what the upstream itself says about a profile (its `profiles/v8`
-//! answer, recorded at runtime through [`Discovered`]) overrides the built-in entry.
+//! answer, as the model catalogue `models::catalog` records it) overrides the built-in entry.
 //!
 //! Precedence, most specific first: the config (the operator knows best), then the upstream's own list, then the
-//! built-in family. `keys` names the parameters themselves. A leaf: the config, the mapping, the upstream client and
-//! the fake all read it.
+//! built-in family. `keys` names the parameters themselves. Uses only the model catalogue (`models::catalog`); the
+//! config, the mapping, the upstream client and the fake all read it.
 
 mod keys;
 
-use std::collections::{BTreeMap, HashMap};
-use std::sync::{Arc, OnceLock, PoisonError, RwLock};
+use std::collections::BTreeMap;
+use std::sync::OnceLock;
 
 use serde::Deserialize;
+
+use crate::id_pattern::{self, Pattern};
+use crate::models::catalog::Catalog;
 
 pub use keys::{FQDN_PREFIX, Kind, Param, ParamSet};
 
@@ -46,6 +49,7 @@ impl Capabilities {
 struct Family {
     name: String,
     patterns: Vec<String>,
+    globs: Vec<Pattern>,
     caps: Capabilities,
 }
 
@@ -75,6 +79,12 @@ fn built_in() -> &'static [Family] {
             .into_iter()
             .map(|f| Family {
                 name: f.family,
+                // A pattern that does not parse fails the `built_in_table_is_valid` test, so none is skipped here.
+                globs: f
+                    .profiles
+                    .iter()
+                    .filter_map(|p| id_pattern::parse(p).ok())
+                    .collect(),
                 patterns: f.profiles,
                 caps: Capabilities {
                     parameters: f
@@ -94,7 +104,7 @@ fn built_in() -> &'static [Family] {
 pub fn built_in_for(profile: &str) -> (Capabilities, &'static str) {
     built_in()
         .iter()
-        .find(|f| f.patterns.iter().any(|p| glob_match(p, profile)))
+        .find(|f| f.globs.iter().any(|p| p.matches(profile)))
         .map_or(
             (
                 Capabilities {
@@ -122,76 +132,43 @@ pub struct ProfileOverride {
     pub prefill: Option<bool>,
 }
 
-/// What the upstream said about its profiles at runtime (`profiles/v8`): profile id → the parameters its
-/// `chatDefinition` lists. Shared across reloads (a reload keeps what was learnt), written by whoever asks the
-/// upstream, read by every request.
-#[derive(Debug, Default)]
-pub struct Discovered {
-    // A std lock: reads and writes are a map lookup or insert, never held across an await.
-    profiles: RwLock<HashMap<String, ParamSet>>,
-}
-
-impl Discovered {
-    /// Records the parameters the upstream lists for `profile` (replacing what was known before).
-    pub fn set(&self, profile: &str, parameters: ParamSet) {
-        self.profiles
-            .write()
-            .unwrap_or_else(PoisonError::into_inner)
-            .insert(profile.to_owned(), parameters);
-    }
-
-    /// Records a profile's parameters as `profiles/v8` lists them (`chatDefinition.parameters[].fqdn`); names jbproxy
-    /// does not know (`llm.parameters.cache-points`, …) are skipped, since it never sends them anyway.
-    pub fn set_from_fqdns<'n>(&self, profile: &str, fqdns: impl IntoIterator<Item = &'n str>) {
-        self.set(
-            profile,
-            fqdns.into_iter().filter_map(Param::parse).collect(),
-        );
-    }
-
-    /// Forgets `profile` (the built-in table applies again).
-    pub fn forget(&self, profile: &str) {
-        self.profiles
-            .write()
-            .unwrap_or_else(PoisonError::into_inner)
-            .remove(profile);
-    }
-
-    pub fn get(&self, profile: &str) -> Option<ParamSet> {
-        self.profiles
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
-            .get(profile)
-            .copied()
-    }
-}
-
 /// The table one running config uses.
 #[derive(Debug, Clone, Default)]
 pub struct ProfileTable {
     /// Config entries, most specific first (an exact id before any pattern, a longer pattern before a shorter).
-    config: Vec<(String, ProfileOverride)>,
-    discovered: Arc<Discovered>,
+    config: Vec<(Pattern, ProfileOverride)>,
+    /// What `profiles/v8` said, per token: the one store of discovered profiles, shared with the model table (a
+    /// profile's parameters go when the last token listing it does, a reload's removed tokens included).
+    catalog: Catalog,
 }
 
 impl ProfileTable {
-    /// The built-in table with the config's entries over it; `discovered` is the runtime layer (pass the previous
-    /// table's on reload so nothing learnt is lost).
-    pub fn new(config: &BTreeMap<String, ProfileOverride>, discovered: Arc<Discovered>) -> Self {
-        let mut config: Vec<(String, ProfileOverride)> =
-            config.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
-        config
-            .sort_by_key(|(pattern, _)| (pattern.contains('*'), std::cmp::Reverse(pattern.len())));
-        ProfileTable { config, discovered }
+    /// The built-in table with the config's entries over it; `catalog` is the runtime layer (the model table's,
+    /// which carries over a reload).
+    pub fn new(config: &BTreeMap<String, ProfileOverride>, catalog: Catalog) -> Self {
+        let mut config: Vec<(&String, &ProfileOverride)> = config.iter().collect();
+        config.sort_by_key(|(pattern, _)| {
+            (
+                id_pattern::is_pattern(pattern),
+                std::cmp::Reverse(pattern.len()),
+            )
+        });
+        // `parse_overrides` refused any key that is not a pattern, so none is dropped here.
+        let config = config
+            .into_iter()
+            .filter_map(|(k, v)| Some((id_pattern::parse(k).ok()?, v.clone())))
+            .collect();
+        ProfileTable { config, catalog }
     }
 
     /// What `profile` takes.
     pub fn capabilities(&self, profile: &str) -> Capabilities {
         let (mut caps, _) = built_in_for(profile);
-        if let Some(parameters) = self.discovered.get(profile) {
-            caps.parameters = parameters;
+        // Names jbproxy does not know (`llm.parameters.cache-points`, …) are skipped: it never sends them anyway.
+        if let Some(fqdns) = self.catalog.load().parameters(profile) {
+            caps.parameters = fqdns.iter().filter_map(|n| Param::parse(n)).collect();
         }
-        if let Some((_, over)) = self.config.iter().find(|(p, _)| glob_match(p, profile)) {
+        if let Some((_, over)) = self.config.iter().find(|(p, _)| p.matches(profile)) {
             if let Some(parameters) = over.parameters {
                 caps.parameters = parameters;
             }
@@ -200,11 +177,6 @@ impl ProfileTable {
             }
         }
         caps
-    }
-
-    /// The runtime layer, to record what the upstream says and to hand on to the next config's table.
-    pub fn discovered(&self) -> &Arc<Discovered> {
-        &self.discovered
     }
 }
 
@@ -227,6 +199,7 @@ pub fn parse_overrides(
         if profile.trim().is_empty() {
             return Err("an entry has an empty profile id".into());
         }
+        id_pattern::parse(&profile)?;
         let serde_json::Value::Object(fields) = entry else {
             return Err(format!(
                 "{profile}: must be an object with \"parameters\" (a list of names) and/or \"prefill\" (true or false)"
@@ -281,26 +254,6 @@ pub fn overrides_json(entries: &BTreeMap<String, ProfileOverride>) -> serde_json
         (profile.clone(), serde_json::Value::Object(fields))
     });
     serde_json::Value::Object(entries.collect())
-}
-
-/// `*` matches any run of characters (including none); everything else matches itself.
-pub fn glob_match(pattern: &str, text: &str) -> bool {
-    let mut parts = pattern.split('*');
-    let first = parts.next().unwrap_or_default();
-    let Some(mut rest) = text.strip_prefix(first) else {
-        return false;
-    };
-    let parts: Vec<&str> = parts.collect();
-    let Some((last, middle)) = parts.split_last() else {
-        return rest.is_empty();
-    };
-    for part in middle {
-        match rest.find(part) {
-            Some(at) => rest = &rest[at + part.len()..],
-            None => return false,
-        }
-    }
-    rest.len() >= last.len() && rest.ends_with(last)
 }
 
 #[cfg(test)]

@@ -3,6 +3,7 @@
 use serde_json::json;
 
 use super::*;
+use crate::models::catalog::Catalog;
 
 #[test]
 fn built_in_table_is_valid() {
@@ -14,6 +15,14 @@ fn built_in_table_is_valid() {
             let name = name.as_str().expect("a string");
             assert!(Param::parse(name).is_some(), "unknown parameter {name}");
         }
+    }
+    for family in built_in() {
+        assert_eq!(
+            family.globs.len(),
+            family.patterns.len(),
+            "{}: a pattern does not parse",
+            family.name
+        );
     }
     // The last family catches every profile.
     assert_eq!(
@@ -57,14 +66,22 @@ fn families_follow_the_documented_allow_lists() {
 
 #[test]
 fn config_beats_discovered_beats_built_in() {
-    let discovered = Arc::new(Discovered::default());
+    let catalog = Catalog::default();
+    // What profiles/v8 said, as one token's listing: ids and the fqdns each takes.
+    let listed = |profiles: &[(&str, &[&str])]| {
+        let profiles = profiles
+            .iter()
+            .map(|(id, fqdns)| json!({"id": id, "chatDefinition": {"parameters": fqdns}}))
+            .collect::<Vec<_>>();
+        crate::models::catalog::parse(&json!({ "profiles": profiles })).expect("parses")
+    };
     let config = parse_overrides(json!({
         "openai-gpt-4o": {"parameters": ["length"]},
         "anthropic-*": {"prefill": false},
         "anthropic-claude-4-5-*": {"parameters": ["temperature", "llm.parameters.top-k"]},
     }))
     .expect("valid");
-    let table = ProfileTable::new(&config, Arc::clone(&discovered));
+    let table = ProfileTable::new(&config, catalog.clone());
     let gpt = table.capabilities("openai-gpt-4o");
     assert_eq!(gpt.parameters, [Param::Length].into_iter().collect());
     // The longer pattern wins for 4.5; its prefill is not given, so the built-in value stays.
@@ -76,8 +93,14 @@ fn config_beats_discovered_beats_built_in() {
     assert!(sonnet.prefill);
     assert!(!table.capabilities("anthropic-claude-3.7-sonnet").prefill);
     // The upstream's list replaces the built-in one, and the config still wins over it.
-    discovered.set("xai-grok-4", [Param::Length].into_iter().collect());
-    discovered.set("openai-gpt-4o", ParamSet::all());
+    let all: Vec<&str> = ParamSet::all().iter().map(Param::name).collect();
+    catalog.record(
+        "sha256:aaaa",
+        listed(&[
+            ("xai-grok-4", &["llm.parameters.length"][..]),
+            ("openai-gpt-4o", all.as_slice()),
+        ]),
+    );
     assert_eq!(
         table.capabilities("xai-grok-4").parameters,
         [Param::Length].into_iter().collect()
@@ -86,17 +109,20 @@ fn config_beats_discovered_beats_built_in() {
         table.capabilities("openai-gpt-4o").parameters,
         gpt.parameters
     );
-    discovered.forget("xai-grok-4");
-    assert!(table.capabilities("xai-grok-4").takes(Param::Seed));
-    // As profiles/v8 lists them (fixture tests/fixtures/grazie/profiles/profiles_v8.json).
-    discovered.set_from_fqdns(
-        "google-gemini-3-0-pro",
-        [
-            "llm.parameters.tools",
-            "llm.parameters.length",
-            "llm.parameters.cache-points",
-        ],
+    // A profile no token lists any more is the built-in family's again; names jbproxy does not know are skipped
+    // (as profiles/v8 lists them: fixture tests/fixtures/grazie/profiles/profiles_v8.json).
+    catalog.record(
+        "sha256:aaaa",
+        listed(&[(
+            "google-gemini-3-0-pro",
+            &[
+                "llm.parameters.tools",
+                "llm.parameters.length",
+                "llm.parameters.cache-points",
+            ][..],
+        )]),
     );
+    assert!(table.capabilities("xai-grok-4").takes(Param::Seed));
     assert_eq!(
         table.capabilities("google-gemini-3-0-pro").parameters,
         [Param::Tools, Param::Length].into_iter().collect()
@@ -117,21 +143,27 @@ fn bad_overrides_say_what_is_wrong() {
 }
 
 #[test]
-fn globs() {
-    assert!(glob_match("*", ""));
-    assert!(glob_match("openai-*codex*", "openai-gpt-5-1-codex-mini"));
-    assert!(glob_match("openai-*codex*", "openai-gpt-5-codex"));
-    assert!(!glob_match("openai-*codex*", "openai-gpt-5"));
-    assert!(glob_match(
-        "anthropic-claude-4-6-*",
-        "anthropic-claude-4-6-opus"
-    ));
-    assert!(!glob_match(
-        "anthropic-claude-4-6-*",
-        "anthropic-claude-4-5-opus"
-    ));
-    assert!(glob_match("a*b*c", "abc"));
-    assert!(!glob_match("a*bb", "ab"));
-    assert!(glob_match("exact", "exact"));
-    assert!(!glob_match("exact", "exactly"));
+fn config_keys_match_as_model_fallback_patterns_do() {
+    // The same matcher as `model_fallback`: `?` is one character and `[…]` a class, not literal text.
+    let config = parse_overrides(json!({
+        "openai-gpt-4?": {"prefill": false},
+        "google-gemini-[23]-*": {"parameters": ["length"]},
+    }))
+    .expect("valid");
+    let table = ProfileTable::new(&config, Catalog::default());
+    assert!(!table.capabilities("openai-gpt-4o").prefill);
+    assert!(table.capabilities("openai-gpt-4-1").prefill);
+    assert_eq!(
+        table.capabilities("google-gemini-3-0-pro").parameters,
+        [Param::Length].into_iter().collect()
+    );
+    assert_ne!(
+        table.capabilities("google-gemini-1-5-pro").parameters,
+        [Param::Length].into_iter().collect()
+    );
+    let err = parse_overrides(json!({"claude-[opus": {"prefill": true}})).expect_err("refused");
+    assert!(
+        err.contains("pattern \"claude-[opus\" is not a valid glob"),
+        "{err}"
+    );
 }

@@ -137,6 +137,37 @@ fn print_config_table_shows_values_and_sources_but_no_secret() {
 }
 
 #[test]
+fn print_config_shows_a_trimmed_license_id_and_one_authorization_whatever_its_scheme_case() {
+    let dir = tempdir();
+    let entries: Vec<_> = ["Bearer id-token-x", "BEARER id-token-x", "id-token-x"]
+        .iter()
+        .enumerate()
+        .map(|(i, authorization)| {
+            json!({"name": format!("t{i}"), "license_id": " lic-1 ", "authorization": authorization})
+        })
+        .collect();
+    write(
+        dir.path(),
+        "config.json",
+        &json!({"jetbrains_tokens": entries}).to_string(),
+    );
+    let out = run(jbproxy(dir.path()).args(["print-config", "--json"]));
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    let value = out.json();
+    let tokens = value["jetbrains_tokens"].as_array().expect("list");
+    assert_eq!(tokens.len(), 3);
+    for entry in tokens {
+        assert_eq!(entry["license_id"], "lic-1", "{entry}");
+        // The same ID token once the scheme is gone, in whatever case it was written.
+        assert_eq!(
+            entry["authorization"], tokens[2]["authorization"],
+            "{entry}"
+        );
+    }
+    assert_hidden(&out.all(), "id-token-x");
+}
+
+#[test]
 fn secrets_from_flags_and_env_are_never_shown_either() {
     let dir = tempdir();
     let flag_token = jwt(json!({"sub": "flag"}));
@@ -352,6 +383,66 @@ fn check_tokens_fails_on_each_kind_of_bad_token() {
         assert_eq!(value["tokens"][1]["ok"], false);
         assert_hidden(&out.all(), &bad);
     }
+}
+
+#[test]
+fn check_tokens_passes_an_expired_jwt_that_serve_would_refresh() {
+    let dir = tempdir();
+    let good = jwt(json!({"sub": "good", "exp": unix_in(30 * 86_400)}));
+    let entries = json!([
+        {"name": "good", "token": good},
+        {"name": "chain", "token": jwt(json!({"sub": "c", "exp": unix_in(-3600)})),
+         "license_id": "lic-1", "refresh_token": "rt-0123456789"},
+        {"name": "fixed", "token": jwt(json!({"sub": "f", "exp": unix_in(-60)})),
+         "license_id": "lic-1", "authorization": "Bearer id-token"},
+        {"name": "fresh", "license_id": "lic-1", "refresh_token": "rt-9876543210"},
+    ]);
+    write(
+        dir.path(),
+        "config.json",
+        &json!({"jetbrains_tokens": entries}).to_string(),
+    );
+    let out = run(jbproxy(dir.path()).args(["check-tokens", "--json"]));
+    assert_eq!(out.code, Some(0), "{}{}", out.stdout, out.stderr);
+    let value = out.json();
+    assert_eq!(value["failed"], 0);
+    let statuses: Vec<_> = value["tokens"]
+        .as_array()
+        .expect("tokens")
+        .iter()
+        .map(|t| (t["status"].as_str().unwrap_or("?"), t["ok"] == true))
+        .collect();
+    assert_eq!(
+        statuses,
+        [
+            ("ok", true),
+            ("refreshable", true),
+            ("refreshable", true),
+            ("no JWT yet", true)
+        ]
+    );
+    let detail = value["tokens"][1]["detail"].as_str().expect("detail");
+    assert!(
+        detail.starts_with("expired 1h 0m ago: serve gets a new JWT"),
+        "{detail}"
+    );
+
+    // The table says so too, and passes; an expired JWT without refresh credentials still fails.
+    let table = run(jbproxy(dir.path()).arg("check-tokens"));
+    assert_eq!(table.code, Some(0), "{}{}", table.stdout, table.stderr);
+    assert!(table.stdout.contains("refreshable"), "{}", table.stdout);
+    assert!(
+        table.stdout.contains("0 of 4 tokens failed"),
+        "{}",
+        table.stdout
+    );
+    let expired = jwt(json!({"exp": unix_in(-3600)}));
+    jbproxy(dir.path())
+        .arg("check-tokens")
+        .env("JWT_TOKENS", &expired)
+        .assert()
+        .code(1)
+        .stdout(predicate::str::contains("expired"));
 }
 
 #[test]

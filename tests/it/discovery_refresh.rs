@@ -158,6 +158,50 @@ async fn discovered_profiles_decide_what_v1_models_lists_and_a_new_id_passes_thr
     assert!(ids.contains(&"gpt-5".to_string()) && ids.contains(&"claude-sonnet-4-5".to_string()));
 }
 
+#[tokio::test]
+async fn a_reload_that_removes_the_only_token_listing_a_profile_forgets_its_parameters() {
+    use jbproxy::live::Live;
+    use jbproxy::profiles::Param;
+    let fake = FakeUpstream::start(FakeOptions::default())
+        .await
+        .expect("fake");
+    // Only "a" describes openai-gpt-4o, as taking `length` alone; "b" lists another profile.
+    fake.set_profiles(
+        "a",
+        Profiles::Answer(
+            json!({"profiles": [{"id": "openai-gpt-4o", "features": ["Chat"],
+            "chatDefinition": {"parameters": [{"fqdn": "llm.parameters.length"}]}}]}),
+        ),
+    );
+    fake.set_profiles("b", Profiles::Answer(listing(&["openai-gpt-5"])));
+    let mut config = config_for(&fake, &["a", "b"], json!({}));
+    let load = |c: &Value| {
+        jbproxy::config::load_text(&c.to_string(), Path::new("config.json")).expect("loads")
+    };
+    let first = Live::build(load(&config), None).expect("snapshot");
+    let built_in = first.profiles.capabilities("openai-gpt-4o");
+    assert!(built_in.takes(Param::Temperature), "{built_in:?}");
+    first.discover(0).await;
+    first.discover(1).await;
+    assert_eq!(
+        first.profiles.capabilities("openai-gpt-4o").parameters,
+        [Param::Length].into_iter().collect(),
+        "what the upstream said wins over the built-in family"
+    );
+
+    // The reload keeps "b" (the same entry) and removes "a": what only "a" said goes with it.
+    if let Some(tokens) = config["jetbrains_tokens"].as_array_mut() {
+        tokens.remove(0);
+    }
+    let second = Live::build(load(&config), Some(&first)).expect("reloaded");
+    assert_eq!(second.profiles.capabilities("openai-gpt-4o"), built_in);
+    assert!(!second.models.catalog().contains("openai-gpt-4o"));
+    assert!(
+        second.models.catalog().contains("openai-gpt-5"),
+        "b's listing stays"
+    );
+}
+
 #[tokio::test(start_paused = true)]
 async fn a_token_whose_profiles_call_fails_serves_the_static_table() {
     let s = in_process(&["a", "b"], json!({}), |fake| {

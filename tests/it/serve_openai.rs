@@ -300,6 +300,59 @@ async fn health_is_public_and_everything_else_needs_the_key() {
 }
 
 #[tokio::test]
+async fn the_key_counts_beside_an_unrelated_authorization_and_in_any_scheme_case() {
+    let admin = "sk-admin-key-0123456789";
+    let s = Setup::start(&["a"], json!({"admin_token": admin})).await;
+    let status = |path: &str, headers: &[(&str, &str)]| {
+        let mut request = s.client.get(s.url(path));
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        async move { request.send().await.expect("req").status().as_u16() }
+    };
+    let bearer_upper = format!("BEARER {KEY}");
+    let bearer_lower = format!("bearer {KEY}");
+    // A client or a proxy on the way adds an Authorization for something else; the right x-api-key still counts.
+    let basic = [("authorization", "Basic dXNlcjpwYXNz"), ("x-api-key", KEY)];
+    let other_bearer = [
+        ("authorization", "Bearer sk-for-something-else"),
+        ("x-api-key", KEY),
+    ];
+    for (what, headers) in [
+        ("BEARER", &[("authorization", bearer_upper.as_str())][..]),
+        ("bearer", &[("authorization", bearer_lower.as_str())][..]),
+        ("Basic beside x-api-key", &basic[..]),
+        ("another bearer beside x-api-key", &other_bearer[..]),
+    ] {
+        assert_eq!(status("/v1/models", headers).await, 200, "{what}");
+    }
+    let admin_beside_basic = [
+        ("authorization", "Basic dXNlcjpwYXNz"),
+        ("x-api-key", admin),
+    ];
+    assert_eq!(status("/stats", &admin_beside_basic).await, 200);
+    let admin_upper = format!("BEARER {admin}");
+    assert_eq!(
+        status("/stats", &[("authorization", admin_upper.as_str())]).await,
+        200
+    );
+    // Neither credential right is still a refusal, and neither is logged.
+    let both_wrong = [
+        ("authorization", "Bearer sk-wrong-one"),
+        ("x-api-key", "sk-wrong-two"),
+    ];
+    assert_eq!(status("/v1/models", &both_wrong).await, 401);
+    assert_eq!(
+        status("/stats", &basic).await,
+        401,
+        "the client key is not the admin key"
+    );
+    let logs = s.proxy.logs();
+    assert!(!logs.contains("sk-wrong-one") && !logs.contains("sk-wrong-two"));
+    assert!(!logs.contains("sk-for-something-else"));
+}
+
+#[tokio::test]
 async fn bad_requests_are_refused_before_any_upstream_call() {
     let s = Setup::start(&["a"], json!({"max_body_size": "2KiB"})).await;
     let cases: Vec<(reqwest::RequestBuilder, u16, &str)> = vec![

@@ -25,7 +25,7 @@ type OnlineResult = Option<Online>;
 pub(super) fn worth_asking(token: &TokenConfig, verdict: &Verdict) -> bool {
     match verdict {
         Verdict::Ok | Verdict::ExpiresSoon => true,
-        Verdict::Expired | Verdict::NoJwtYet => token.can_refresh(),
+        Verdict::Expired | Verdict::NoJwtYet | Verdict::Refreshable => token.can_refresh(),
         _ => false,
     }
 }

@@ -26,6 +26,26 @@ fn an_entry_with_only_refresh_credentials_has_no_jwt_yet_and_does_not_fail() {
 }
 
 #[test]
+fn an_expired_jwt_with_refresh_credentials_is_refreshable_and_does_not_fail() {
+    let now = SystemTime::now();
+    let old = crate::jwt::unsigned(&json!({ "exp": crate::epoch::secs(now) - 3600 }));
+    let mut chain = token("chain", &old);
+    chain.license_id = Some("lic".into());
+    chain.refresh_token = Some(secrecy::SecretString::from("rt-0123456789"));
+    let mut fixed = token("fixed", &crate::jwt::unsigned(&json!({ "exp": 1 })));
+    fixed.license_id = Some("lic".into());
+    fixed.authorization = Some(secrecy::SecretString::from("id-token"));
+    let verdicts = judge(&[chain.clone(), fixed], "file", Duration::ZERO, now);
+    assert_eq!(verdicts, [Verdict::Refreshable, Verdict::Refreshable]);
+    assert!(!verdicts[0].failed());
+    assert!(super::online::worth_asking(&chain, &verdicts[0]));
+    assert_eq!(
+        detail(&verdicts[0], chain.expires_at(), now),
+        "expired 1h 0m ago: serve gets a new JWT through the refresh chain at start (--online tests it)"
+    );
+}
+
+#[test]
 fn judges_shape_expiry_and_duplicates() {
     let now = SystemTime::now();
     let unix = |d: i64| crate::epoch::secs(now) + d;

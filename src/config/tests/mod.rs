@@ -259,6 +259,37 @@ fn token_entries_keep_every_key() {
     );
 }
 
+#[test]
+fn refresh_keys_are_trimmed_and_the_bearer_scheme_is_stripped_in_any_case() {
+    for authorization in [
+        "Bearer id-token",
+        "bearer id-token",
+        "BEARER id-token",
+        " BeArEr   id-token ",
+        "id-token",
+    ] {
+        let text = json!({"jetbrains_tokens": [{
+            "license_id": "  lic-1 \t", "authorization": authorization
+        }]})
+        .to_string();
+        let c = load_ok(&text, Overrides::default(), &[]);
+        let t = &c.tokens[0];
+        assert_eq!(
+            t.authorization.as_ref().map(|a| a.expose_secret()),
+            Some("id-token"),
+            "{authorization}"
+        );
+        assert_eq!(t.license_id.as_deref(), Some("lic-1"));
+    }
+    // Whitespace alone is no licence: the same error as an empty one.
+    let message = load_err(
+        r#"{"jetbrains_tokens": [{"license_id": "   ", "refresh_token": "rt"}]}"#,
+        Overrides::default(),
+        &[],
+    );
+    assert!(message.contains("must not be empty"), "{message}");
+}
+
 /// A config file, environment variables, and a piece of the error message they must produce.
 type Case = (
     &'static str,
