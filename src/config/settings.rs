@@ -164,7 +164,8 @@ settings! {
         upstream_api: UpstreamApi, file String, rule Rule::text(UpstreamApi::V8, UpstreamApi::from_str);
         /// Which HTTP version to speak to the upstream; a reload that changes it builds a new client.
         upstream_http: UpstreamHttp, file Value,
-            rule Rule::file(UpstreamHttp::Auto, UpstreamHttp::from_file).env("UPSTREAM_HTTP", UpstreamHttp::from_str);
+            rule Rule::file(UpstreamHttp::Auto, UpstreamHttp::from_file)
+                .env("UPSTREAM_HTTP", UpstreamHttp::from_str);
         /// Which model families go to JetBrains AI's native provider routes (opt-in; docs/UPSTREAM.md).
         native_routes: NativeRoutes, file Value,
             rule Rule::file(NativeRoutes::default(), NativeRoutes::parse),

@@ -43,6 +43,9 @@ const MAX_ERROR_BODY: usize = 64 * 1024;
 const MAX_JSON_BODY: usize = 1024 * 1024;
 pub const REFRESH_PATH: &str = "/auth/jetbrains-jwt/provide-access/license/v2";
 const JWT_HEADER: &str = "grazie-authenticate-jwt";
+/// Said after a failure of an HTTP/2 connection when `upstream_http` is `"2"`.
+const NOT_HTTP2: &str =
+    "upstream_http is \"2\": if the upstream does not speak HTTP/2, set it to \"auto\" or \"1.1\"";
 
 /// Per-stream limits the event reader enforces.
 #[derive(Debug, Clone, Copy)]
@@ -271,10 +274,7 @@ impl UpstreamClient {
                 } else if self.version == UpstreamHttp::Http2 && h2_connection_failed(&e) {
                     // Every token would fail the same way, so none is blamed (as for a connection refused), and
                     // the message says which setting to look at.
-                    UpstreamError::Unreachable(format!(
-                        "{}; upstream_http is \"2\": if the upstream does not speak HTTP/2, set it to \"auto\" or \"1.1\"",
-                        describe(&e)
-                    ))
+                    UpstreamError::Unreachable(format!("{}; {NOT_HTTP2}", describe(&e)))
                 } else {
                     UpstreamError::Fault(describe(&e))
                 }
