@@ -6,7 +6,9 @@
 //! Options (after `--`): `--requests N` per scenario (default 5000), `--warmup N` (300), `--reps N` (3; each figure
 //! is the median of the repetitions, the modes taking turns), `--concurrency 1,16,64`,
 //! `--modes direct,nginx,jbproxy` (the default; nginx only when on PATH), `--also NAME="PATH [ENV=VALUE…]"` (one
-//! more jbproxy row per cell: another binary, or the same with other environment, measured in the same run),
+//! more jbproxy row per cell: another binary, or the same with other environment, measured in the same run, e.g.
+//! `--also "h2=$PWD/target/release/jbproxy UPSTREAM_HTTP=2"` for HTTP/2 to the fake; an absolute path, since the proxy
+//! starts in a temp dir),
 //! `--only stream|plain|memory`, `--idle-streams N` (1000; 0 skips), `--memory 1x32,8x13` (the memory scenarios:
 //! bodies × MB of tiny messages, sent at once to a fresh proxy; `none` skips), `--log LEVEL` (the proxy's RUST_LOG,
 //! default its own default `info`), `--wrap "CMD ARGS"` to run the proxy under e.g. valgrind, `--no-direct`,
@@ -293,6 +295,7 @@ impl ProxyProcess {
             "JWT_TOKEN",
             "BEARER_TOKEN",
             "UPSTREAM_URL",
+            "UPSTREAM_HTTP",
             "CONFIG_FILE",
             "RUST_LOG",
         ] {

@@ -18,7 +18,7 @@ pub struct Env {
 }
 
 impl Env {
-    pub const NAMES: [&'static str; 12] = [
+    pub const NAMES: [&'static str; 13] = [
         "JWT_TOKENS",
         "JWT_TOKEN",
         "BEARER_TOKEN",
@@ -28,6 +28,7 @@ impl Env {
         "SERVER_PORT",
         "CONFIG_FILE",
         "UPSTREAM_URL",
+        "UPSTREAM_HTTP",
         "HEALTH_CHECK_INTERVAL",
         "HEALTH_CHECK_MODE",
         "STATE_URL",

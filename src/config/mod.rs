@@ -229,6 +229,41 @@ impl UpstreamApi {
 }
 named_enum!(UpstreamApi, "upstream api");
 
+/// Which HTTP version jbproxy speaks to the upstream (`upstream_http`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UpstreamHttp {
+    /// Over https the version the server picks by ALPN (HTTP/2 or 1.1); over plain http HTTP/1.1.
+    Auto,
+    Http1,
+    /// HTTP/2 only: by prior knowledge over plain http, offered alone by ALPN over https.
+    Http2,
+}
+
+impl UpstreamHttp {
+    pub const ALL: [UpstreamHttp; 3] =
+        [UpstreamHttp::Auto, UpstreamHttp::Http1, UpstreamHttp::Http2];
+    pub fn as_str(self) -> &'static str {
+        match self {
+            UpstreamHttp::Auto => "auto",
+            UpstreamHttp::Http1 => "1.1",
+            UpstreamHttp::Http2 => "2",
+        }
+    }
+
+    /// The file's value: the text, or a number as written (`2`, `1.1`), since a version looks like one.
+    pub(crate) fn from_file(value: Value) -> Result<Self, String> {
+        match value {
+            Value::String(text) => text.parse(),
+            Value::Number(n) => n.to_string().parse(),
+            other => Err(format!(
+                "{} is not an HTTP version; valid values are: auto, 1.1, 2",
+                explain::describe_value(&other)
+            )),
+        }
+    }
+}
+named_enum!(UpstreamHttp, "upstream HTTP version");
+
 /// One JetBrains JWT and what the operator said about it.
 #[derive(Debug, Clone)]
 pub struct TokenConfig {

@@ -25,7 +25,7 @@ use super::view::Show;
 use super::{
     ConfigError, DEFAULT_GRAZIE_AGENT, DEFAULT_OAUTH_URL, DEFAULT_UPSTREAM_URL, Env,
     HealthCheckMode, NativeRoutes, Overrides, PriorityMode, Source, Strategy, TokenConfig,
-    UpstreamApi,
+    UpstreamApi, UpstreamHttp,
 };
 use crate::models::ModelTable;
 use crate::models::fallback::FallbackConfig;
@@ -162,6 +162,10 @@ settings! {
                 .flag("--upstream-url", |o| o.upstream_url.as_deref().map(parse_upstream_url)),
             show |url: &String| Value::from(crate::secret::redact_url(url));
         upstream_api: UpstreamApi, file String, rule Rule::text(UpstreamApi::V8, UpstreamApi::from_str);
+        /// Which HTTP version to speak to the upstream; a reload that changes it builds a new client.
+        upstream_http: UpstreamHttp, file Value,
+            rule Rule::file(UpstreamHttp::Auto, UpstreamHttp::from_file)
+                .env("UPSTREAM_HTTP", UpstreamHttp::from_str);
         /// Which model families go to JetBrains AI's native provider routes (opt-in; docs/UPSTREAM.md).
         native_routes: NativeRoutes, file Value,
             rule Rule::file(NativeRoutes::default(), NativeRoutes::parse),

@@ -6,7 +6,7 @@ use std::time::Duration;
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::{Map, Value, json};
 
-use super::{Config, HealthCheckMode, PriorityMode, Strategy, UpstreamApi};
+use super::{Config, HealthCheckMode, PriorityMode, Strategy, UpstreamApi, UpstreamHttp};
 use crate::secret::redacted;
 
 /// How a setting's value looks in the view: durations as humantime text, keys by fingerprint, enums by name.
@@ -47,7 +47,13 @@ macro_rules! show_by_name {
         }
     )*};
 }
-show_by_name!(Strategy, PriorityMode, HealthCheckMode, UpstreamApi);
+show_by_name!(
+    Strategy,
+    PriorityMode,
+    HealthCheckMode,
+    UpstreamApi,
+    UpstreamHttp
+);
 
 /// One object keyed like the config file, every secret replaced by its fingerprint, plus `sources`.
 pub fn redacted_json(config: &Config) -> Value {

@@ -148,6 +148,7 @@ pub(super) async fn handle(State(shared): State<Arc<Shared>>, request: Request) 
             headers,
             body: outcome.recorded.or(json).unwrap_or(Value::Null),
             status,
+            version: parts.version,
         };
         lock(&shared.log).push(recorded);
     }

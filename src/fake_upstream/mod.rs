@@ -104,6 +104,9 @@ pub struct RecordedRequest {
     pub body: serde_json::Value,
     /// The status answered; 0 when the request was never answered (`Hang`).
     pub status: u16,
+    /// The HTTP version the request came in (the fake serves HTTP/1.1 and HTTP/2 by prior knowledge), so a test
+    /// can prove which one the proxy spoke (`upstream_http`).
+    pub version: axum::http::Version,
 }
 
 /// A license the refresh endpoint knows: the ID tokens that may ask for it.

@@ -150,6 +150,7 @@ impl Live {
 
 fn same_upstream(a: &Config, b: &Config) -> bool {
     a.upstream_url == b.upstream_url
+        && a.upstream_http == b.upstream_http
         && a.grazie_agent == b.grazie_agent
         && a.connect_timeout == b.connect_timeout
         && a.request_timeout == b.request_timeout

@@ -27,7 +27,7 @@ use serde_json::Value;
 pub use error::UpstreamError;
 pub use stream::{EventStream, MAX_LINE_BYTES};
 
-use crate::config::{Config, UpstreamApi};
+use crate::config::{Config, UpstreamApi, UpstreamHttp};
 use crate::models::catalog::Profile;
 use crate::pool::QuotaInfo;
 use request::{GrazieRequest, path_for};
@@ -43,6 +43,9 @@ const MAX_ERROR_BODY: usize = 64 * 1024;
 const MAX_JSON_BODY: usize = 1024 * 1024;
 pub const REFRESH_PATH: &str = "/auth/jetbrains-jwt/provide-access/license/v2";
 const JWT_HEADER: &str = "grazie-authenticate-jwt";
+/// Said after a failure of an HTTP/2 connection when `upstream_http` is `"2"`.
+const NOT_HTTP2: &str =
+    "upstream_http is \"2\": if the upstream does not speak HTTP/2, set it to \"auto\" or \"1.1\"";
 
 /// Per-stream limits the event reader enforces.
 #[derive(Debug, Clone, Copy)]
@@ -59,6 +62,8 @@ pub struct UpstreamClient {
     /// instructions on a streamed answer.
     chat_urls: std::sync::Arc<[(&'static str, reqwest::Url)]>,
     request_timeout: Duration,
+    /// `upstream_http`, to say what to change when HTTP/2 finds no HTTP/2 upstream.
+    version: UpstreamHttp,
     timeouts: StreamTimeouts,
     /// Configured credentials that do not look like JWTs (those are scrubbed by shape): scrubbed from upstream
     /// error bodies verbatim, in case the upstream echoes one back.
@@ -85,8 +90,8 @@ impl UpstreamClient {
             .default_headers(headers)
             .connect_timeout(config.connect_timeout)
             .tcp_nodelay(true)
-            .pool_idle_timeout(Duration::from_secs(90))
-            .build()?;
+            .pool_idle_timeout(Duration::from_secs(90));
+        let http = with_version(http, config.upstream_http).build()?;
         let oauth = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .connect_timeout(config.connect_timeout)
@@ -105,6 +110,7 @@ impl UpstreamClient {
             chat_urls,
             base: config.upstream_url.clone(),
             request_timeout: config.request_timeout,
+            version: config.upstream_http,
             timeouts: StreamTimeouts {
                 first_event: config.first_byte_timeout,
                 idle: config.idle_timeout,
@@ -265,6 +271,10 @@ impl UpstreamClient {
             .map_err(|e| {
                 if e.is_connect() {
                     UpstreamError::Unreachable(describe(&e))
+                } else if self.version == UpstreamHttp::Http2 && h2_connection_failed(&e) {
+                    // Every token would fail the same way, so none is blamed (as for a connection refused), and
+                    // the message says which setting to look at.
+                    UpstreamError::Unreachable(format!("{}; {NOT_HTTP2}", describe(&e)))
                 } else {
                     UpstreamError::Fault(describe(&e))
                 }
@@ -284,6 +294,18 @@ impl UpstreamClient {
         }
         serde_json::from_slice(&bytes)
             .map_err(|e| UpstreamError::Fault(format!("upstream body is not JSON: {e}")))
+    }
+}
+
+/// Applies `upstream_http`. reqwest already offers `h2` and `http/1.1` by ALPN over https and speaks HTTP/1.1 over
+/// plain http (`Auto`). Its `http2_prior_knowledge` speaks HTTP/2 from the first byte over plain http and offers only
+/// `h2` by ALPN over https: worth choosing because hyper's HTTP/2 body hands over every DATA frame already read, so
+/// a burst of events goes to the client in one write, where HTTP/1.1 hands over one chunk per wake.
+fn with_version(builder: reqwest::ClientBuilder, version: UpstreamHttp) -> reqwest::ClientBuilder {
+    match version {
+        UpstreamHttp::Auto => builder,
+        UpstreamHttp::Http1 => builder.http1_only(),
+        UpstreamHttp::Http2 => builder.http2_prior_knowledge(),
     }
 }
 
@@ -330,6 +352,30 @@ fn verbatim_secrets(config: &Config) -> std::sync::Arc<[secrecy::SecretString]> 
         .filter(|s| !error::looks_like_jwt(s.expose_secret()))
         .cloned()
         .collect()
+}
+
+/// Whether a request that got no answer failed on the connection itself (in I/O, in a frame jbproxy could not read,
+/// or on a connection that closed under it) rather than by anything the peer said in HTTP/2 (a stream reset, a
+/// GOAWAY): what speaking HTTP/2 to an upstream that does not looks like (it closes the connection, or answers in
+/// HTTP/1.1, which is no HTTP/2 frame).
+fn h2_connection_failed(err: &reqwest::Error) -> bool {
+    let mut source: Option<&dyn std::error::Error> = std::error::Error::source(err);
+    while let Some(s) = source {
+        // hyper hands an HTTP/2 I/O failure on as its own I/O error, without the `h2::Error`.
+        if s.is::<std::io::Error>() {
+            return true;
+        }
+        if let Some(hyper) = s.downcast_ref::<hyper::Error>()
+            && (hyper.is_canceled() || hyper.is_closed())
+        {
+            return true;
+        }
+        if let Some(h2) = s.downcast_ref::<h2::Error>() {
+            return h2.is_io() || h2.is_library();
+        }
+        source = s.source();
+    }
+    false
 }
 
 /// A reqwest error without the URL's query or anything secret: just what kind of failure it was.

@@ -45,5 +45,6 @@ mod serve_openai;
 mod server_tasks;
 mod status_page;
 mod stream_timing;
+mod upstream_http;
 mod upstream_keepalive;
 mod upstream_tls;

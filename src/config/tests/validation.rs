@@ -253,3 +253,62 @@ fn ipv6_hosts_are_bracketed_in_the_listen_address() {
     );
     assert_eq!(c.listen_address(), "[::1]:9");
 }
+
+#[test]
+fn upstream_http_takes_auto_1_1_or_2_from_the_file_or_env_and_names_the_choices_otherwise() {
+    let jwt = r#""jetbrains_tokens": [{"token": "a.b.c"}]"#;
+    assert_eq!(
+        load_ok(&format!("{{{jwt}}}"), Overrides::default(), &[]).upstream_http,
+        UpstreamHttp::Auto
+    );
+    for (value, want) in [
+        (r#""auto""#, UpstreamHttp::Auto),
+        (r#""1.1""#, UpstreamHttp::Http1),
+        (r#""2""#, UpstreamHttp::Http2),
+        // A version looks like a number, so it may be written as one.
+        ("1.1", UpstreamHttp::Http1),
+        ("2", UpstreamHttp::Http2),
+    ] {
+        let text = format!(r#"{{{jwt}, "upstream_http": {value}}}"#);
+        let c = load_ok(&text, Overrides::default(), &[]);
+        assert_eq!(c.upstream_http, want, "{value}");
+        assert!(is_file_source(&c.source_of("upstream_http")), "{value}");
+    }
+    let c = load_ok(
+        &format!(r#"{{{jwt}, "upstream_http": "1.1"}}"#),
+        Overrides::default(),
+        &[("UPSTREAM_HTTP", "2")],
+    );
+    assert_eq!(c.upstream_http, UpstreamHttp::Http2);
+    assert_eq!(c.source_of("upstream_http"), Source::Env("UPSTREAM_HTTP"));
+    assert_eq!(view::redacted_json(&c)["upstream_http"], "2");
+
+    for (text, env, want) in [
+        (
+            r#"{"upstream_http": "3"}"#,
+            &[][..],
+            "upstream_http: unknown upstream HTTP version \"3\"; valid values are: auto, 1.1, 2",
+        ),
+        (
+            r#"{"upstream_http": 1}"#,
+            &[],
+            "upstream_http: unknown upstream HTTP version \"1\"; valid values are: auto, 1.1, 2",
+        ),
+        (
+            r#"{"upstream_http": true}"#,
+            &[],
+            "upstream_http: true is not an HTTP version; valid values are: auto, 1.1, 2",
+        ),
+        (
+            "{}",
+            &[("UPSTREAM_HTTP", "h2")],
+            "env UPSTREAM_HTTP: unknown upstream HTTP version \"h2\"; valid values are: auto, 1.1, 2",
+        ),
+    ] {
+        let err = load_err(text, Overrides::default(), env);
+        assert!(
+            err.contains(want),
+            "{text} {env:?}:\n  got: {err}\n want: {want}"
+        );
+    }
+}

@@ -172,6 +172,45 @@ async fn requests_are_recorded_in_order_without_showing_the_jwt() {
 }
 
 #[tokio::test]
+async fn the_http_version_of_each_request_is_recorded() {
+    let fake = fake().await;
+    let body = user_body("over HTTP/1.1");
+    chat(&fake, V8, "alice", &body).await.text().await.unwrap();
+    let h2 = reqwest::Client::builder()
+        .no_proxy()
+        .http2_prior_knowledge()
+        .build()
+        .unwrap();
+    let answer = h2
+        .post(format!("{}{V8}", fake.url()))
+        .header(
+            "grazie-authenticate-jwt",
+            mint_jwt("alice", Duration::from_secs(3600)),
+        )
+        .header("grazie-agent", r#"{"name":"aia:idea","version":"1"}"#)
+        .header("content-type", "application/json")
+        .json(&user_body("over HTTP/2"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.version(), reqwest::Version::HTTP_2);
+    assert_eq!(answer.status(), 200);
+    assert!(answer.text().await.unwrap().contains("data: end"));
+    let versions: Vec<_> = fake
+        .requests()
+        .iter()
+        .map(|r| (r.status, r.version))
+        .collect();
+    assert_eq!(
+        versions,
+        [
+            (200, axum::http::Version::HTTP_11),
+            (200, axum::http::Version::HTTP_2)
+        ]
+    );
+}
+
+#[tokio::test]
 async fn shutdown_closes_the_port_and_breaks_off_streams() {
     let fake = fake().await;
     fake.set_behaviour(

@@ -16,7 +16,7 @@ use tokio::net::TcpStream;
 use tokio::time::Instant;
 
 /// Every variable jbproxy reads, removed so the developer's or CI's environment cannot leak into a test.
-pub const SCRUBBED: [&str; 14] = [
+pub const SCRUBBED: [&str; 15] = [
     "JWT_TOKENS",
     "JWT_TOKEN",
     "BEARER_TOKEN",
@@ -26,6 +26,7 @@ pub const SCRUBBED: [&str; 14] = [
     "SERVER_PORT",
     "CONFIG_FILE",
     "UPSTREAM_URL",
+    "UPSTREAM_HTTP",
     "HEALTH_CHECK_INTERVAL",
     "HEALTH_CHECK_MODE",
     "STATE_URL",
