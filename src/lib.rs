@@ -10,8 +10,9 @@
 //! `reachability` (whether the upstream answers), `cluster` (the pool's state shared through Redis, with the pool
 //! itself I/O-free) and `config` (loading, layering, validation, redaction). Leaves:
 //! `metrics`, `traffic` (the last hour in 10-second samples, for the status page), `logging`, `demo_log`, `epoch`,
-//! `jwt` and `secret` (how tokens are read and named), `models` (model id → profile), `profiles` (the upstream's
-//! parameter keys and which profile takes which), `id_pattern` (the globs both match ids with), `output`. Beside them: `admin_client` (what `jbproxy stats` reads)
+//! `event_loop` (which of serve's per-core loops a thread runs), `jwt` and `secret` (how tokens are read and
+//! named), `models` (model id → profile), `profiles` (the upstream's parameter keys and which profile takes which),
+//! `id_pattern` (the globs both match ids with), `output`. Beside them: `admin_client` (what `jbproxy stats` reads)
 //! and `fake_upstream` (a faithful fake for tests, bench and demo).
 
 pub mod admin_client;
@@ -23,6 +24,7 @@ pub mod commands;
 pub mod config;
 pub mod demo_log;
 pub mod epoch;
+pub mod event_loop;
 pub mod fake_upstream;
 pub mod id_pattern;
 pub mod jwt;

@@ -15,16 +15,21 @@ use crate::live::{AppState, Live, Reloader};
 mod connection;
 mod refusal;
 mod tasks;
+mod workers;
+
+pub use workers::Workers;
 
 /// Serves on `listener` until `shutdown` resolves, then stops accepting, lets open requests and streams finish for
 /// up to `shutdown_grace`, ends whatever is left with an error event, and returns once every connection and
 /// background task has stopped.
-/// `reload` holds the sources the config came from; `None` (the demo) disables reloading.
+/// `reload` holds the sources the config came from; `None` (the demo) disables reloading. Accepted connections are
+/// spread over `workers`' event loops (`Workers::none()`: all served in the caller's runtime).
 pub async fn run(
     live: Live,
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
     reload: Option<Overrides>,
+    workers: Workers,
 ) -> anyhow::Result<()> {
     crate::metrics::handle();
     // Read once: a reload keeps these (and says that a change needs a restart).
@@ -51,11 +56,19 @@ pub async fn run(
     let router = api::router(state.clone(), &start_up);
 
     tracing::info!("listening on {addr}");
-    accept_loop(listener, router, &start_up, state.shutdown.clone()).await;
+    accept_loop(
+        listener,
+        router,
+        &start_up,
+        &workers,
+        state.shutdown.clone(),
+    )
+    .await;
     // Every connection is closed: nothing is left for the grace period to wait for.
     state.shutdown.cancel();
     state.drain.cancel();
     background.wait().await;
+    workers.stop().await;
     tracing::info!("server stopped");
     Ok(())
 }
@@ -69,6 +82,7 @@ async fn accept_loop(
     listener: TcpListener,
     router: axum::Router,
     config: &StartUp,
+    workers: &Workers,
     stop: CancellationToken,
 ) {
     let builder = Arc::new(http_builder(config));
@@ -105,7 +119,7 @@ async fn accept_loop(
         // ACK (40 ms on Linux) would make every streamed event wait for it.
         let _ = stream.set_nodelay(true);
         let (builder, router, stop) = (Arc::clone(&builder), router.clone(), stop.clone());
-        connections.spawn(async move {
+        workers.serve(stream, &connections, move |stream| async move {
             connection::serve(&builder, stream, router, limits, stop).await;
             drop(slot);
         });

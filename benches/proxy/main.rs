@@ -296,6 +296,7 @@ impl ProxyProcess {
             "BEARER_TOKEN",
             "UPSTREAM_URL",
             "UPSTREAM_HTTP",
+            "WORKER_THREADS",
             "CONFIG_FILE",
             "RUST_LOG",
         ] {

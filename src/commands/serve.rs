@@ -31,7 +31,8 @@ pub fn run(ctx: &Context, args: ServeArgs) -> anyhow::Result<ExitCode> {
 }
 
 fn serve(ctx: &Context, args: ServeArgs, config: &mut Config) -> anyhow::Result<()> {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
+    // The main event loop; `Workers` starts the others (`worker_threads`, one per core by default).
+    let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
@@ -57,7 +58,17 @@ fn serve(ctx: &Context, args: ServeArgs, config: &mut Config) -> anyhow::Result<
         }
         let live = Live::build(config.clone(), None)?;
         let reload = (!args.demo).then(|| ctx.overrides(&args.flags));
-        crate::server::run(live, listener, crate::server::shutdown_signal(), reload).await
+        let loops = crate::event_loop::count(config.start_up.worker_threads);
+        let workers =
+            crate::server::Workers::start(loops).context("cannot start the event loop threads")?;
+        crate::server::run(
+            live,
+            listener,
+            crate::server::shutdown_signal(),
+            reload,
+            workers,
+        )
+        .await
     })
 }
 

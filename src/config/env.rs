@@ -18,7 +18,7 @@ pub struct Env {
 }
 
 impl Env {
-    pub const NAMES: [&'static str; 13] = [
+    pub const NAMES: [&'static str; 14] = [
         "JWT_TOKENS",
         "JWT_TOKEN",
         "BEARER_TOKEN",
@@ -26,6 +26,7 @@ impl Env {
         "LOAD_BALANCE_STRATEGY",
         "SERVER_HOST",
         "SERVER_PORT",
+        "WORKER_THREADS",
         "CONFIG_FILE",
         "UPSTREAM_URL",
         "UPSTREAM_HTTP",

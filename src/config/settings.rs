@@ -225,6 +225,10 @@ settings! {
         /// Header bytes one request may carry; also caps a connection's read buffer, so what an unauthenticated
         /// client can make the server hold.
         max_header_size: u64, file u64 as "super::value::opt_byte_size", rule Rule::plain(64 * 1024);
+        /// Event loops serving client connections, each a thread of its own with its own upstream connections;
+        /// 0 means one per CPU core.
+        worker_threads: u32, file u32 as "super::value::opt_worker_threads",
+            rule Rule::plain(0).env("WORKER_THREADS", worker_threads_text);
         shutdown_grace: Duration, file Duration as "super::value::opt_duration",
             rule Rule::plain(Duration::from_secs(30));
         watch_config: bool, file bool, rule Rule::plain(true);
@@ -248,6 +252,13 @@ fn state_file_path(text: String) -> Result<Option<std::path::PathBuf>, String> {
         ),
         path => Ok(Some(std::path::PathBuf::from(path))),
     }
+}
+
+fn worker_threads_text(text: &str) -> Result<u32, String> {
+    text.trim()
+        .parse::<u32>()
+        .map_err(|_| "must be a whole number (0: one per CPU core)".to_string())
+        .and_then(|n| super::value::worker_threads(n).map_err(str::to_string))
 }
 
 fn host_text(text: &str) -> Result<String, String> {

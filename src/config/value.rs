@@ -152,6 +152,32 @@ opt_whole_number!(
     "a whole number of at least 1"
 );
 
+/// The most event loops `worker_threads` may ask for: far more than cores only adds threads that wait.
+const MAX_WORKER_THREADS: u32 = 256;
+
+pub(super) fn opt_worker_threads<'de, D: Deserializer<'de>>(
+    de: D,
+) -> Result<Option<u32>, D::Error> {
+    checked(de, |value| {
+        explain::whole_number(
+            &value,
+            0..=i64::from(MAX_WORKER_THREADS),
+            "a number of threads",
+            "a whole number from 0 (one per CPU core) to 256",
+        )
+        .and_then(|n| u32::try_from(n).map_err(|e| e.to_string()))
+    })
+}
+
+/// `n` if it is a thread count `worker_threads` takes.
+pub(super) fn worker_threads(n: u32) -> Result<u32, &'static str> {
+    if n <= MAX_WORKER_THREADS {
+        Ok(n)
+    } else {
+        Err("must be at most 256 (0: one per CPU core)")
+    }
+}
+
 /// How every duration may be written, for the messages about one.
 pub const DURATION_EXAMPLES: &str = "expected e.g. 30s, 5m or 1h 30m";
 

@@ -56,7 +56,9 @@ pub struct StreamTimeouts {
 
 #[derive(Clone)]
 pub struct UpstreamClient {
-    http: reqwest::Client,
+    /// One client per event loop (`crate::event_loop`): a pooled connection's task runs on the loop that opened it,
+    /// so a request on another loop would cross threads for every chunk.
+    http: std::sync::Arc<[reqwest::Client]>,
     base: String,
     /// The chat endpoints' URLs, parsed once: parsing the URL again for every request was ≈ 4 % of the proxy's
     /// instructions on a streamed answer.
@@ -85,13 +87,19 @@ impl UpstreamClient {
         );
         // TLS verification stays on (reqwest's default); the Go original turned it off. Redirects are never
         // followed: reqwest would resend the custom JWT header (and on 307/308 the body) to wherever they point.
-        let http = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .default_headers(headers)
-            .connect_timeout(config.connect_timeout)
-            .tcp_nodelay(true)
-            .pool_idle_timeout(Duration::from_secs(90));
-        let http = with_version(http, config.upstream_http).build()?;
+        let loops = crate::event_loop::count(config.start_up.worker_threads);
+        let http = (0..loops)
+            .map(|_| {
+                let builder = reqwest::Client::builder()
+                    .redirect(reqwest::redirect::Policy::none())
+                    .default_headers(headers.clone())
+                    .connect_timeout(config.connect_timeout)
+                    .tcp_nodelay(true)
+                    .pool_idle_timeout(Duration::from_secs(90));
+                with_version(builder, config.upstream_http).build()
+            })
+            .collect::<Result<Vec<_>, _>>()?
+            .into();
         let oauth = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .connect_timeout(config.connect_timeout)
@@ -121,6 +129,11 @@ impl UpstreamClient {
         })
     }
 
+    /// The current event loop's client.
+    fn http(&self) -> &reqwest::Client {
+        &self.http[crate::event_loop::index() % self.http.len()]
+    }
+
     /// The same client (and its warm connections) for a reloaded config whose upstream settings did not change:
     /// only the credentials to scrub are new.
     pub fn for_config(&self, config: &Config) -> Self {
@@ -148,7 +161,7 @@ impl UpstreamClient {
         };
         let dialect = native::Dialect::of(request.path);
         let mut send = self
-            .http
+            .http()
             .post(url)
             .header(JWT_HEADER, jwt)
             .header(CONTENT_TYPE, "application/json");
@@ -167,7 +180,7 @@ impl UpstreamClient {
     /// Asks the quota endpoint (costs no quota): proves the JWT works and says how much is left.
     pub async fn quota(&self, jwt: &str) -> Result<QuotaInfo, UpstreamError> {
         let send = self
-            .http
+            .http()
             .post(format!("{}{QUOTA_PATH}", self.base))
             .header(JWT_HEADER, jwt)
             .header(CONTENT_TYPE, "application/json")
@@ -183,7 +196,7 @@ impl UpstreamClient {
     /// Asks which profiles this token can use and what each takes (`profiles/v8`; costs no quota).
     pub async fn profiles(&self, jwt: &str) -> Result<Vec<Profile>, UpstreamError> {
         let send = self
-            .http
+            .http()
             .get(format!("{}{PROFILES_PATH}", self.base))
             .header(JWT_HEADER, jwt)
             .header(CONTENT_TYPE, "application/json")
@@ -201,7 +214,7 @@ impl UpstreamClient {
         authorization: &str,
     ) -> Result<String, UpstreamError> {
         let send = self
-            .http
+            .http()
             .post(format!("{}{REFRESH_PATH}", self.base))
             .bearer_auth(authorization)
             .json(&serde_json::json!({"licenseId": license_id}))

@@ -20,6 +20,7 @@ mod completions;
 mod config_examples;
 mod discovery_refresh;
 mod docs;
+mod event_loops;
 mod fidelity;
 mod first_hour;
 mod golden;

@@ -1,5 +1,5 @@
 //! Mixed load under changing faults: 40% of the tokens fail in a different way every 50 ms, the rest are good, and
-//! no client request may fail. CI runs 2,000 requests; the full 10,000 run is `#[ignore]`d (run it with
+//! no client request may fail. CI runs 3,000 requests; the full 10,000 run is `#[ignore]`d (run it with
 //! `cargo test --release --test reliability_mixed -- --ignored`) or sized with `RELIABILITY_REQUESTS=N`.
 
 use crate::common;
@@ -177,11 +177,11 @@ fn requested(default: usize) -> usize {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mixed_load_with_40_percent_of_tokens_failing_has_zero_client_failures() {
-    run(requested(2_000)).await;
+    run(requested(3_000)).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "the full 10,000-request run; CI runs the 2,000 one"]
+#[ignore = "the full 10,000-request run; CI runs the 3,000 one"]
 async fn mixed_load_10000_requests_with_40_percent_of_tokens_failing() {
     run(10_000).await;
 }

@@ -48,7 +48,13 @@ impl InProc {
         let shutdown = async move {
             let _ = stopped.await;
         };
-        let server = tokio::spawn(jbproxy::server::run(live, listener, shutdown, None));
+        let server = tokio::spawn(jbproxy::server::run(
+            live,
+            listener,
+            shutdown,
+            None,
+            jbproxy::server::Workers::none(),
+        ));
         InProc {
             addr,
             logs,

@@ -16,7 +16,7 @@ use tokio::net::TcpStream;
 use tokio::time::Instant;
 
 /// Every variable jbproxy reads, removed so the developer's or CI's environment cannot leak into a test.
-pub const SCRUBBED: [&str; 15] = [
+pub const SCRUBBED: [&str; 16] = [
     "JWT_TOKENS",
     "JWT_TOKEN",
     "BEARER_TOKEN",
@@ -27,6 +27,7 @@ pub const SCRUBBED: [&str; 15] = [
     "CONFIG_FILE",
     "UPSTREAM_URL",
     "UPSTREAM_HTTP",
+    "WORKER_THREADS",
     "HEALTH_CHECK_INTERVAL",
     "HEALTH_CHECK_MODE",
     "STATE_URL",
