@@ -55,6 +55,8 @@ pub async fn run(
     let background = tasks::start(&state, &start_up, shutdown);
     let router = api::router(state.clone(), &start_up);
 
+    let loops = crate::output::count(workers.loops(), "event loop");
+    tracing::info!("serving client connections on {loops} (worker_threads)");
     tracing::info!("listening on {addr}");
     accept_loop(
         listener,

@@ -64,6 +64,11 @@ impl Workers {
         Ok(workers)
     }
 
+    /// How many loops serve, the caller's included.
+    pub fn loops(&self) -> usize {
+        self.open.len()
+    }
+
     /// Serves `stream` on the loop with the fewest open connections, tracked by `tracker`.
     pub fn serve<F, Fut>(&self, stream: TcpStream, tracker: &TaskTracker, serve: F)
     where

@@ -42,6 +42,13 @@ async fn connections_are_spread_over_the_loops_and_a_sigterm_lets_every_stream_f
         },
     )
     .await;
+    assert!(
+        s.proxy
+            .logs()
+            .contains("serving client connections on 3 event loops"),
+        "{}",
+        s.proxy.logs()
+    );
     let before = loop_cpu(s.proxy.pid());
     assert_eq!(
         before.keys().collect::<Vec<_>>(),

@@ -70,7 +70,7 @@ async fn each_upstream_event_is_forwarded_without_waiting_for_the_next() {
 
 /// An upstream that answers every chat with its whole SSE answer in one write (`content-length`, keep-alive):
 /// the proxy then holds all the events at once.
-async fn all_at_once_upstream(content_events: usize) -> std::net::SocketAddr {
+async fn all_at_once_upstream(content_events: usize, chunked: bool) -> std::net::SocketAddr {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
@@ -80,10 +80,21 @@ async fn all_at_once_upstream(content_events: usize) -> std::net::SocketAddr {
         .map(|i| format!("data: {{\"type\":\"Content\",\"content\":\"w{i} \"}}\n\n"))
         .collect();
     body.push_str("data: end\n\n");
-    let answer = format!(
-        "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ncontent-length: {}\r\n\r\n{body}",
-        body.len()
-    );
+    let answer = if chunked {
+        // Each event its own HTTP chunk, as a streaming server writes them, all in one write.
+        let chunks: String = body
+            .split_inclusive("\n\n")
+            .map(|event| format!("{:x}\r\n{event}\r\n", event.len()))
+            .collect();
+        format!(
+            "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n\r\n{chunks}0\r\n\r\n"
+        )
+    } else {
+        format!(
+            "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ncontent-length: {}\r\n\r\n{body}",
+            body.len()
+        )
+    };
     tokio::spawn(async move {
         while let Ok((mut stream, _)) = listener.accept().await {
             let answer = answer.clone();
@@ -128,8 +139,17 @@ async fn all_at_once_upstream(content_events: usize) -> std::net::SocketAddr {
 /// write, instead of a write (and a chunk for the client to read) each. Before, these 20 events took 20 chunks.
 #[tokio::test]
 async fn events_that_arrived_together_are_forwarded_together() {
+    arrived_together_leave_together(false).await;
+}
+
+#[tokio::test]
+async fn chunked_events_that_arrived_together_are_forwarded_together() {
+    arrived_together_leave_together(true).await;
+}
+
+async fn arrived_together_leave_together(chunked: bool) {
     const EVENTS: usize = 20;
-    let addr = all_at_once_upstream(EVENTS).await;
+    let addr = all_at_once_upstream(EVENTS, chunked).await;
     let config = json!({
         "jetbrains_tokens": common::serve::token_entries(&["a"]),
         "bearer_token": common::serve::KEY,

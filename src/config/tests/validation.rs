@@ -312,3 +312,56 @@ fn upstream_http_takes_auto_1_1_or_2_from_the_file_or_env_and_names_the_choices_
         );
     }
 }
+
+#[test]
+fn worker_threads_is_a_count_from_0_to_256_from_the_file_or_env() {
+    let jwt = r#""jetbrains_tokens": [{"token": "a.b.c"}]"#;
+    assert_eq!(
+        load_ok(&format!("{{{jwt}}}"), Overrides::default(), &[])
+            .start_up
+            .worker_threads,
+        0
+    );
+    let c = load_ok(
+        &format!(r#"{{{jwt}, "worker_threads": 3}}"#),
+        Overrides::default(),
+        &[],
+    );
+    assert_eq!(c.start_up.worker_threads, 3);
+    let c = load_ok(
+        &format!(r#"{{{jwt}, "worker_threads": 3}}"#),
+        Overrides::default(),
+        &[("WORKER_THREADS", " 1 ")],
+    );
+    assert_eq!(c.start_up.worker_threads, 1);
+    assert_eq!(c.source_of("worker_threads"), Source::Env("WORKER_THREADS"));
+    assert_eq!(view::redacted_json(&c)["worker_threads"], 1);
+    for (text, env, want) in [
+        (
+            r#"{"worker_threads": -1}"#,
+            &[][..],
+            "worker_threads: -1 is not a number of threads; use a whole number from 0 (one per CPU core) to 256",
+        ),
+        (
+            r#"{"worker_threads": 1000}"#,
+            &[],
+            "worker_threads: 1000 is not a number of threads",
+        ),
+        (
+            "{}",
+            &[("WORKER_THREADS", "many")],
+            "env WORKER_THREADS: must be a whole number (0: one per CPU core)",
+        ),
+        (
+            "{}",
+            &[("WORKER_THREADS", "300")],
+            "env WORKER_THREADS: must be at most 256 (0: one per CPU core)",
+        ),
+    ] {
+        let err = load_err(text, Overrides::default(), env);
+        assert!(
+            err.contains(want),
+            "{text} {env:?}:\n  got: {err}\n want: {want}"
+        );
+    }
+}
