@@ -15,7 +15,7 @@ use super::ApiError;
 use super::relay::{self, Meta};
 use crate::live::Live;
 use crate::models::native::{Family, native_id};
-use crate::translate::native::{NativeAnswer, NativeRequest, NativeWriter};
+use crate::translate::native::{NativeAnswer, NativeRequest, NativeWriter, peek_model};
 use crate::upstream::native::{ANTHROPIC_MESSAGES, OPENAI_CHAT};
 use crate::upstream::request::GrazieRequest;
 
@@ -37,11 +37,13 @@ pub fn route(live: &Live, bytes: &[u8], family: Family) -> Option<Native> {
     if !on {
         return None;
     }
-    let req = NativeRequest::parse(bytes).ok()?;
-    let (model_family, id) = native_id(live.models.profile_for(req.model())?)?;
+    // The model decides; the body is read whole only once it is known to go native.
+    let peeked = peek_model(bytes)?;
+    let (model_family, id) = native_id(live.models.profile_for(&peeked)?)?;
     if model_family != family {
         return None;
     }
+    let req = NativeRequest::parse(bytes).ok()?;
     let model = req.model().to_owned();
     let stream = req.stream();
     let path = match family {
