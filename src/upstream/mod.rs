@@ -159,22 +159,18 @@ impl UpstreamClient {
             None => reqwest::Url::parse(&format!("{}{}", self.base, request.path))
                 .map_err(|e| UpstreamError::Fault(format!("bad upstream URL: {e}")))?,
         };
-        let dialect = native::Dialect::of(request.path);
         let mut send = self
             .http()
             .post(url)
             .header(JWT_HEADER, jwt)
             .header(CONTENT_TYPE, "application/json");
         // The native routes get no Accept, as the one known client of them sends (docs/UPSTREAM.md).
-        if dialect == native::Dialect::Grazie {
+        if request.native.is_none() {
             send = send.header(ACCEPT, "text/event-stream");
         }
         let send = send.body(request.body.clone()).send();
         let response = self.answered(send, jwt).await?;
-        match dialect {
-            native::Dialect::Grazie => Ok(EventStream::new(response, self.timeouts)),
-            dialect => Ok(EventStream::new(response, self.timeouts).in_dialect(dialect)),
-        }
+        Ok(EventStream::new(response, self.timeouts).in_format(request.native))
     }
 
     /// Asks the quota endpoint (costs no quota): proves the JWT works and says how much is left.

@@ -7,37 +7,26 @@
 use serde_json::Value;
 
 use super::event::{EventError, NativeRecord, UpstreamEvent};
+use crate::models::native::Family;
 
 /// Anthropic Messages, Anthropic bodies and SSE.
 pub const ANTHROPIC_MESSAGES: &str = "/user/v5/llm/anthropic/v1/messages";
 /// OpenAI Chat Completions, OpenAI bodies and SSE.
 pub const OPENAI_CHAT: &str = "/user/v5/llm/openai/v1/chat/completions";
 
-/// Which stream format an upstream path answers in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Dialect {
-    /// The v8 (and v7) chat endpoints: JetBrains' own events.
-    Grazie,
-    Anthropic,
-    OpenAi,
+/// The native route of a family.
+pub fn path(family: Family) -> &'static str {
+    match family {
+        Family::Anthropic => ANTHROPIC_MESSAGES,
+        Family::OpenAi => OPENAI_CHAT,
+    }
 }
 
-impl Dialect {
-    /// What ends a complete answer in this dialect, for the error that says an answer was cut.
-    pub fn end_marker(self) -> &'static str {
-        match self {
-            Dialect::Grazie => "`data: end`",
-            Dialect::Anthropic => "`message_stop`",
-            Dialect::OpenAi => "`data: [DONE]`",
-        }
-    }
-
-    pub fn of(path: &str) -> Self {
-        match path {
-            ANTHROPIC_MESSAGES => Dialect::Anthropic,
-            OPENAI_CHAT => Dialect::OpenAi,
-            _ => Dialect::Grazie,
-        }
+/// What ends a complete answer of a family's route, for the error that says an answer was cut.
+pub fn end_marker(family: Family) -> &'static str {
+    match family {
+        Family::Anthropic => "`message_stop`",
+        Family::OpenAi => "`data: [DONE]`",
     }
 }
 
@@ -45,7 +34,7 @@ impl Dialect {
 /// answer is folded from the stream: `translate::native`); a whole answer arriving as one payload all the same
 /// reads as content followed by the end.
 pub fn parse_into(
-    dialect: Dialect,
+    family: Family,
     data: &str,
     out: &mut Vec<UpstreamEvent>,
 ) -> Result<(), EventError> {
@@ -53,7 +42,7 @@ pub fn parse_into(
     if data.is_empty() {
         return Ok(());
     }
-    if dialect == Dialect::OpenAi && data == "[DONE]" {
+    if family == Family::OpenAi && data == "[DONE]" {
         out.push(UpstreamEvent::End);
         return Ok(());
     }
@@ -61,7 +50,7 @@ pub fn parse_into(
         detail: e.to_string(),
         snippet: snippet(data),
     })?;
-    if let Some(error) = json.get("error").filter(|_| is_error(dialect, &json)) {
+    if let Some(error) = json.get("error").filter(|_| is_error(family, &json)) {
         let message = error
             .get("message")
             .and_then(Value::as_str)
@@ -70,8 +59,8 @@ pub fn parse_into(
             .unwrap_or_else(|| "(no message)".into());
         return Err(EventError::Reported { message });
     }
-    let (event, content, ends) = match dialect {
-        Dialect::Anthropic => {
+    let (event, content, ends) = match family {
+        Family::Anthropic => {
             let Some(kind) = json.get("type").and_then(Value::as_str) else {
                 return Err(EventError::NoType {
                     snippet: snippet(data),
@@ -87,7 +76,7 @@ pub fn parse_into(
                 matches!(kind, "message_stop" | "message"),
             )
         }
-        Dialect::OpenAi | Dialect::Grazie => {
+        Family::OpenAi => {
             let whole = json.get("object").and_then(Value::as_str) == Some("chat.completion");
             (None, whole || has_delta(&json), whole)
         }
@@ -104,10 +93,10 @@ pub fn parse_into(
 }
 
 /// Anthropic reports errors as `{"type": "error", "error": {…}}`; OpenAI as an object with `error`.
-fn is_error(dialect: Dialect, json: &Value) -> bool {
-    match dialect {
-        Dialect::Anthropic => json.get("type").and_then(Value::as_str) == Some("error"),
-        _ => json.get("error").is_some_and(Value::is_object),
+fn is_error(family: Family, json: &Value) -> bool {
+    match family {
+        Family::Anthropic => json.get("type").and_then(Value::as_str) == Some("error"),
+        Family::OpenAi => json.get("error").is_some_and(Value::is_object),
     }
 }
 
@@ -144,9 +133,9 @@ fn snippet(data: &str) -> String {
 mod tests {
     use super::*;
 
-    fn parse(dialect: Dialect, data: &str) -> Result<Vec<UpstreamEvent>, EventError> {
+    fn parse(family: Family, data: &str) -> Result<Vec<UpstreamEvent>, EventError> {
         let mut out = Vec::new();
-        parse_into(dialect, data, &mut out).map(|()| out)
+        parse_into(family, data, &mut out).map(|()| out)
     }
 
     fn content_and_end(events: &[UpstreamEvent]) -> (bool, bool) {
@@ -158,7 +147,7 @@ mod tests {
 
     #[test]
     fn anthropic_records_say_when_content_starts_and_when_the_answer_ends() {
-        let a = Dialect::Anthropic;
+        let a = Family::Anthropic;
         let start = parse(
             a,
             r#"{"type":"message_start","message":{"usage":{"input_tokens":3}}}"#,
@@ -196,7 +185,7 @@ mod tests {
 
     #[test]
     fn openai_chunks_count_as_content_only_with_a_delta() {
-        let o = Dialect::OpenAi;
+        let o = Family::OpenAi;
         let role = parse(
             o,
             r#"{"choices":[{"index":0,"delta":{"role":"assistant","content":""}}]}"#,
