@@ -45,12 +45,14 @@ pub enum UpstreamEvent {
     Native(NativeRecord),
 }
 
-/// A native route's record: its SSE event name (Anthropic's, which is its `type`), its JSON, and whether it carries
-/// content (text, thinking, a tool call, or a whole answer).
+/// A native route's record: its SSE event name (Anthropic's, which is its `type`), its text as it came (relayed
+/// verbatim), the same parsed (read once, when the stream is read, and folded from for a whole answer), and whether
+/// it carries content (text, thinking, a tool call, or a whole answer).
 #[derive(Debug, Clone, PartialEq)]
 pub struct NativeRecord {
     pub event: Option<String>,
     pub data: String,
+    pub json: Value,
     pub content: bool,
 }
 

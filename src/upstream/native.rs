@@ -84,6 +84,7 @@ pub fn parse_into(
     out.push(UpstreamEvent::Native(NativeRecord {
         event,
         data: data.to_owned(),
+        json,
         content,
     }));
     if ends {
@@ -158,6 +159,10 @@ mod tests {
             panic!("{start:?}")
         };
         assert_eq!(record.event.as_deref(), Some("message_start"));
+        assert_eq!(
+            record.json["message"]["usage"]["input_tokens"], 3,
+            "the record travels parsed"
+        );
         let block = parse(
             a,
             r#"{"type":"content_block_start","index":0,"content_block":{"type":"thinking"}}"#,

@@ -154,10 +154,8 @@ impl NativeAnswer {
 
 impl AnswerBuilder for NativeAnswer {
     fn push(&mut self, event: &UpstreamEvent) {
-        if let UpstreamEvent::Native(record) = event
-            && let Ok(json) = serde_json::from_str::<Value>(&record.data)
-        {
-            self.whole.push(&json);
+        if let UpstreamEvent::Native(record) = event {
+            self.whole.push(&record.json);
         }
     }
 
@@ -230,6 +228,7 @@ mod tests {
             UpstreamEvent::Native(NativeRecord {
                 event: event.map(str::to_owned),
                 data: r#"{"x":1}"#.into(),
+                json: serde_json::json!({"x": 1}),
                 content: true,
             })
         };
