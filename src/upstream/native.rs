@@ -6,7 +6,7 @@
 
 use serde_json::Value;
 
-use super::event::{EventError, NativeRecord, UpstreamEvent};
+use super::event::{EventError, NativeRecord, UpstreamEvent, not_json, reported, snippet};
 use crate::models::native::Family;
 
 /// Anthropic Messages, Anthropic bodies and SSE.
@@ -46,18 +46,9 @@ pub fn parse_into(
         out.push(UpstreamEvent::End);
         return Ok(());
     }
-    let json: Value = serde_json::from_str(data).map_err(|e| EventError::NotJson {
-        detail: e.to_string(),
-        snippet: snippet(data),
-    })?;
+    let json: Value = serde_json::from_str(data).map_err(|e| not_json(&e, data))?;
     if let Some(error) = json.get("error").filter(|_| is_error(family, &json)) {
-        let message = error
-            .get("message")
-            .and_then(Value::as_str)
-            .map(|m| super::error::opaque(m, &[]))
-            .filter(|m| !m.is_empty())
-            .unwrap_or_else(|| "(no message)".into());
-        return Err(EventError::Reported { message });
+        return Err(reported(error.get("message").and_then(Value::as_str)));
     }
     let (event, content, ends) = match family {
         Family::Anthropic => {
@@ -123,11 +114,6 @@ fn has_delta(chunk: &Value) -> bool {
                 .and_then(Value::as_array)
                 .is_some_and(|calls| !calls.is_empty())
     })
-}
-
-fn snippet(data: &str) -> String {
-    let cut = data.char_indices().nth(120).map_or(data.len(), |(i, _)| i);
-    super::error::opaque(&data[..cut], &[])
 }
 
 #[cfg(test)]
