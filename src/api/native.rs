@@ -15,8 +15,7 @@ use super::ApiError;
 use super::relay::{self, Meta};
 use crate::live::Live;
 use crate::models::native::{Family, native_id};
-use crate::translate::native::{NativeAnswer, NativeRequest, NativeWriter};
-use crate::upstream::native::{ANTHROPIC_MESSAGES, OPENAI_CHAT};
+use crate::translate::native::{NativeAnswer, NativeRequest, NativeWriter, peek_model};
 use crate::upstream::request::GrazieRequest;
 
 /// A request bound for a native route.
@@ -37,23 +36,16 @@ pub fn route(live: &Live, bytes: &[u8], family: Family) -> Option<Native> {
     if !on {
         return None;
     }
-    let req = NativeRequest::parse(bytes).ok()?;
-    let (model_family, id) = native_id(live.models.profile_for(req.model())?)?;
+    // The model decides; the body is read whole only once it is known to go native.
+    let peeked = peek_model(bytes)?;
+    let (model_family, id) = native_id(live.models.profile_for(&peeked)?)?;
     if model_family != family {
         return None;
     }
+    let req = NativeRequest::parse(bytes).ok()?;
     let model = req.model().to_owned();
     let stream = req.stream();
-    let path = match family {
-        Family::Anthropic => ANTHROPIC_MESSAGES,
-        Family::OpenAi => OPENAI_CHAT,
-    };
-    let request = GrazieRequest {
-        path,
-        body: req.into_upstream(id, family),
-        // The upstream reports its own usage on these routes; no estimate is needed.
-        prompt_tokens: 0,
-    };
+    let request = GrazieRequest::native(family, req.into_upstream(id, family));
     Some(Native {
         family,
         model,

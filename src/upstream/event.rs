@@ -45,12 +45,14 @@ pub enum UpstreamEvent {
     Native(NativeRecord),
 }
 
-/// A native route's record: its SSE event name (Anthropic's, which is its `type`), its JSON, and whether it carries
-/// content (text, thinking, a tool call, or a whole answer).
+/// A native route's record: its SSE event name (Anthropic's, which is its `type`), its text as it came (relayed
+/// verbatim), the same parsed (read once, when the stream is read, and folded from for a whole answer), and whether
+/// it carries content (text, thinking, a tool call, or a whole answer).
 #[derive(Debug, Clone, PartialEq)]
 pub struct NativeRecord {
     pub event: Option<String>,
     pub data: String,
+    pub json: Value,
     pub content: bool,
 }
 
@@ -196,26 +198,10 @@ fn parse_raw(data: &str) -> Result<Parsed, EventError> {
         "end" | "[DONE]" => return plain(UpstreamEvent::End),
         _ => {}
     }
-    // serde's own message is not used: for a wrong-typed payload it quotes the value, which may be long.
-    let raw: RawEvent<'_> = serde_json::from_str(data).map_err(|e| EventError::NotJson {
-        detail: format!(
-            "{:?} error at line {} column {}",
-            e.classify(),
-            e.line(),
-            e.column()
-        ),
-        snippet: snippet(data),
-    })?;
+    let raw: RawEvent<'_> = serde_json::from_str(data).map_err(|e| not_json(&e, data))?;
     match raw.event_type.as_ref().map(|t| t.0.as_ref()) {
         None | Some("data") => {}
-        Some("error") => {
-            let message = raw
-                .error_message
-                .map(|m| super::error::opaque(&m.0, &[]))
-                .filter(|m| !m.is_empty())
-                .unwrap_or_else(|| "(no message)".into());
-            return Err(EventError::Reported { message });
-        }
+        Some("error") => return Err(reported(raw.error_message.as_ref().map(|m| m.0.as_ref()))),
         // JetBrains' client refuses any other; jbproxy skips the line and counts it.
         Some(other) => return plain(UpstreamEvent::Unknown(format!("event_type {other}"))),
     }
@@ -317,11 +303,35 @@ fn integer(v: &Value) -> Option<i64> {
     }
 }
 
-/// At most [`SNIPPET_CHARS`] characters of `data`, cut on a character boundary.
-fn snippet(data: &str) -> String {
+/// `data` is not JSON (or not of the expected shape). serde's own message is not used: for a wrong-typed payload
+/// it quotes the value, which may be long.
+pub(super) fn not_json(e: &serde_json::Error, data: &str) -> EventError {
+    EventError::NotJson {
+        detail: format!(
+            "{:?} error at line {} column {}",
+            e.classify(),
+            e.line(),
+            e.column()
+        ),
+        snippet: snippet(data),
+    }
+}
+
+/// The upstream said the answer failed, with this message (scrubbed; `(no message)` when it says nothing).
+pub(super) fn reported(message: Option<&str>) -> EventError {
+    let message = message
+        .map(|m| super::error::opaque(m, &[]))
+        .filter(|m| !m.is_empty())
+        .unwrap_or_else(|| "(no message)".into());
+    EventError::Reported { message }
+}
+
+/// At most [`SNIPPET_CHARS`] characters of `data`, cut on a character boundary, on one line and with anything
+/// JWT-shaped scrubbed (it goes into a log line).
+pub(super) fn snippet(data: &str) -> String {
     match data.char_indices().nth(SNIPPET_CHARS) {
-        Some((cut, _)) => format!("{}…", &data[..cut]),
-        None => data.to_owned(),
+        Some((cut, _)) => format!("{}…", super::error::opaque(&data[..cut], &[])),
+        None => super::error::opaque(data, &[]),
     }
 }
 

@@ -159,22 +159,18 @@ impl UpstreamClient {
             None => reqwest::Url::parse(&format!("{}{}", self.base, request.path))
                 .map_err(|e| UpstreamError::Fault(format!("bad upstream URL: {e}")))?,
         };
-        let dialect = native::Dialect::of(request.path);
         let mut send = self
             .http()
             .post(url)
             .header(JWT_HEADER, jwt)
             .header(CONTENT_TYPE, "application/json");
         // The native routes get no Accept, as the one known client of them sends (docs/UPSTREAM.md).
-        if dialect == native::Dialect::Grazie {
+        if request.native.is_none() {
             send = send.header(ACCEPT, "text/event-stream");
         }
         let send = send.body(request.body.clone()).send();
         let response = self.answered(send, jwt).await?;
-        match dialect {
-            native::Dialect::Grazie => Ok(EventStream::new(response, self.timeouts)),
-            dialect => Ok(EventStream::new(response, self.timeouts).in_dialect(dialect)),
-        }
+        Ok(EventStream::new(response, self.timeouts).in_format(request.native))
     }
 
     /// Asks the quota endpoint (costs no quota): proves the JWT works and says how much is left.
@@ -240,15 +236,8 @@ impl UpstreamClient {
         if status == 200 {
             return Ok(response);
         }
-        if (300..400).contains(&status) {
-            let location = response
-                .headers()
-                .get(reqwest::header::LOCATION)
-                .and_then(|v| v.to_str().ok());
-            return Err(UpstreamError::Redirected {
-                status,
-                to: error::redirect_target(location),
-            });
+        if let Some((status, to)) = redirect_of(&response) {
+            return Err(UpstreamError::Redirected { status, to });
         }
         let retry_after = response
             .headers()
@@ -320,6 +309,20 @@ fn with_version(builder: reqwest::ClientBuilder, version: UpstreamHttp) -> reqwe
         UpstreamHttp::Http1 => builder.http1_only(),
         UpstreamHttp::Http2 => builder.http2_prior_knowledge(),
     }
+}
+
+/// A 3xx answer's status and where it pointed (`error::redirect_target`: scheme, host and port only); `None` for
+/// any other answer. Redirects are never followed, by the upstream client nor the account service's.
+fn redirect_of(response: &reqwest::Response) -> Option<(u16, Option<String>)> {
+    let status = response.status().as_u16();
+    if !(300..400).contains(&status) {
+        return None;
+    }
+    let location = response
+        .headers()
+        .get(reqwest::header::LOCATION)
+        .and_then(|v| v.to_str().ok());
+    Some((status, error::redirect_target(location)))
 }
 
 /// An error answer's body as text, at most `MAX_ERROR_BODY` of it and within 5 s; empty when it cannot be read.

@@ -6,38 +6,27 @@
 
 use serde_json::Value;
 
-use super::event::{EventError, NativeRecord, UpstreamEvent};
+use super::event::{EventError, NativeRecord, UpstreamEvent, not_json, reported, snippet};
+use crate::models::native::Family;
 
 /// Anthropic Messages, Anthropic bodies and SSE.
 pub const ANTHROPIC_MESSAGES: &str = "/user/v5/llm/anthropic/v1/messages";
 /// OpenAI Chat Completions, OpenAI bodies and SSE.
 pub const OPENAI_CHAT: &str = "/user/v5/llm/openai/v1/chat/completions";
 
-/// Which stream format an upstream path answers in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Dialect {
-    /// The v8 (and v7) chat endpoints: JetBrains' own events.
-    Grazie,
-    Anthropic,
-    OpenAi,
+/// The native route of a family.
+pub fn path(family: Family) -> &'static str {
+    match family {
+        Family::Anthropic => ANTHROPIC_MESSAGES,
+        Family::OpenAi => OPENAI_CHAT,
+    }
 }
 
-impl Dialect {
-    /// What ends a complete answer in this dialect, for the error that says an answer was cut.
-    pub fn end_marker(self) -> &'static str {
-        match self {
-            Dialect::Grazie => "`data: end`",
-            Dialect::Anthropic => "`message_stop`",
-            Dialect::OpenAi => "`data: [DONE]`",
-        }
-    }
-
-    pub fn of(path: &str) -> Self {
-        match path {
-            ANTHROPIC_MESSAGES => Dialect::Anthropic,
-            OPENAI_CHAT => Dialect::OpenAi,
-            _ => Dialect::Grazie,
-        }
+/// What ends a complete answer of a family's route, for the error that says an answer was cut.
+pub fn end_marker(family: Family) -> &'static str {
+    match family {
+        Family::Anthropic => "`message_stop`",
+        Family::OpenAi => "`data: [DONE]`",
     }
 }
 
@@ -45,7 +34,7 @@ impl Dialect {
 /// answer is folded from the stream: `translate::native`); a whole answer arriving as one payload all the same
 /// reads as content followed by the end.
 pub fn parse_into(
-    dialect: Dialect,
+    family: Family,
     data: &str,
     out: &mut Vec<UpstreamEvent>,
 ) -> Result<(), EventError> {
@@ -53,25 +42,16 @@ pub fn parse_into(
     if data.is_empty() {
         return Ok(());
     }
-    if dialect == Dialect::OpenAi && data == "[DONE]" {
+    if family == Family::OpenAi && data == "[DONE]" {
         out.push(UpstreamEvent::End);
         return Ok(());
     }
-    let json: Value = serde_json::from_str(data).map_err(|e| EventError::NotJson {
-        detail: e.to_string(),
-        snippet: snippet(data),
-    })?;
-    if let Some(error) = json.get("error").filter(|_| is_error(dialect, &json)) {
-        let message = error
-            .get("message")
-            .and_then(Value::as_str)
-            .map(|m| super::error::opaque(m, &[]))
-            .filter(|m| !m.is_empty())
-            .unwrap_or_else(|| "(no message)".into());
-        return Err(EventError::Reported { message });
+    let json: Value = serde_json::from_str(data).map_err(|e| not_json(&e, data))?;
+    if let Some(error) = json.get("error").filter(|_| is_error(family, &json)) {
+        return Err(reported(error.get("message").and_then(Value::as_str)));
     }
-    let (event, content, ends) = match dialect {
-        Dialect::Anthropic => {
+    let (event, content, ends) = match family {
+        Family::Anthropic => {
             let Some(kind) = json.get("type").and_then(Value::as_str) else {
                 return Err(EventError::NoType {
                     snippet: snippet(data),
@@ -87,7 +67,7 @@ pub fn parse_into(
                 matches!(kind, "message_stop" | "message"),
             )
         }
-        Dialect::OpenAi | Dialect::Grazie => {
+        Family::OpenAi => {
             let whole = json.get("object").and_then(Value::as_str) == Some("chat.completion");
             (None, whole || has_delta(&json), whole)
         }
@@ -95,6 +75,7 @@ pub fn parse_into(
     out.push(UpstreamEvent::Native(NativeRecord {
         event,
         data: data.to_owned(),
+        json,
         content,
     }));
     if ends {
@@ -104,10 +85,10 @@ pub fn parse_into(
 }
 
 /// Anthropic reports errors as `{"type": "error", "error": {…}}`; OpenAI as an object with `error`.
-fn is_error(dialect: Dialect, json: &Value) -> bool {
-    match dialect {
-        Dialect::Anthropic => json.get("type").and_then(Value::as_str) == Some("error"),
-        _ => json.get("error").is_some_and(Value::is_object),
+fn is_error(family: Family, json: &Value) -> bool {
+    match family {
+        Family::Anthropic => json.get("type").and_then(Value::as_str) == Some("error"),
+        Family::OpenAi => json.get("error").is_some_and(Value::is_object),
     }
 }
 
@@ -135,18 +116,13 @@ fn has_delta(chunk: &Value) -> bool {
     })
 }
 
-fn snippet(data: &str) -> String {
-    let cut = data.char_indices().nth(120).map_or(data.len(), |(i, _)| i);
-    super::error::opaque(&data[..cut], &[])
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn parse(dialect: Dialect, data: &str) -> Result<Vec<UpstreamEvent>, EventError> {
+    fn parse(family: Family, data: &str) -> Result<Vec<UpstreamEvent>, EventError> {
         let mut out = Vec::new();
-        parse_into(dialect, data, &mut out).map(|()| out)
+        parse_into(family, data, &mut out).map(|()| out)
     }
 
     fn content_and_end(events: &[UpstreamEvent]) -> (bool, bool) {
@@ -158,7 +134,7 @@ mod tests {
 
     #[test]
     fn anthropic_records_say_when_content_starts_and_when_the_answer_ends() {
-        let a = Dialect::Anthropic;
+        let a = Family::Anthropic;
         let start = parse(
             a,
             r#"{"type":"message_start","message":{"usage":{"input_tokens":3}}}"#,
@@ -169,6 +145,10 @@ mod tests {
             panic!("{start:?}")
         };
         assert_eq!(record.event.as_deref(), Some("message_start"));
+        assert_eq!(
+            record.json["message"]["usage"]["input_tokens"], 3,
+            "the record travels parsed"
+        );
         let block = parse(
             a,
             r#"{"type":"content_block_start","index":0,"content_block":{"type":"thinking"}}"#,
@@ -196,7 +176,7 @@ mod tests {
 
     #[test]
     fn openai_chunks_count_as_content_only_with_a_delta() {
-        let o = Dialect::OpenAi;
+        let o = Family::OpenAi;
         let role = parse(
             o,
             r#"{"choices":[{"index":0,"delta":{"role":"assistant","content":""}}]}"#,

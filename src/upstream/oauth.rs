@@ -8,7 +8,7 @@
 use secrecy::SecretString;
 use serde_json::Value;
 
-use super::{UpstreamClient, UpstreamError, error, error_body};
+use super::{UpstreamClient, UpstreamError, error, error_body, redirect_of};
 
 /// What the account service gave for a refresh token.
 pub struct IdGrant {
@@ -51,19 +51,13 @@ impl UpstreamClient {
             ])
             .send();
         let response = self.headers_of(send).await.map_err(OAuthError::Failed)?;
-        let status = response.status().as_u16();
-        if (300..400).contains(&status) {
-            let to = error::redirect_target(
-                response
-                    .headers()
-                    .get(reqwest::header::LOCATION)
-                    .and_then(|v| v.to_str().ok()),
-            );
+        if let Some((status, to)) = redirect_of(&response) {
             return Err(OAuthError::Failed(UpstreamError::Fault(format!(
                 "the account service answered {status} (a redirect{}), which jbproxy never follows; check oauth_url",
                 to.map(|to| format!(" to {to}")).unwrap_or_default()
             ))));
         }
+        let status = response.status().as_u16();
         if status != 200 {
             let body = error_body(response).await;
             return Err(refusal(status, &body, refresh_token));
@@ -178,5 +172,47 @@ mod tests {
             assert!(matches!(err, OAuthError::Failed(_)), "{status} {body}");
             assert!(!err.to_string().contains("rt-secret-123"));
         }
+    }
+
+    #[tokio::test]
+    async fn a_redirect_is_never_followed_and_names_only_its_host() {
+        use axum::http::{StatusCode, header};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let app = axum::Router::new().route(
+            "/oauth2/token",
+            axum::routing::post(|| async {
+                (
+                    StatusCode::TEMPORARY_REDIRECT,
+                    [(header::LOCATION, "https://elsewhere.example:8443/steal?x=y")],
+                )
+            }),
+        );
+        let text = json!({
+            "jetbrains_tokens": [{"name": "a", "token": crate::fake_upstream::mint_expired_jwt("a")}],
+            "upstream_url": format!("http://{addr}"),
+            "oauth_url": format!("http://{addr}/oauth2/token"),
+        })
+        .to_string();
+        let config =
+            crate::config::load_text(&text, std::path::Path::new("config.json")).expect("loads");
+        let client = UpstreamClient::new(&config).expect("client");
+        // The server runs beside the call, and stops with the test.
+        let err = tokio::select! {
+            answer = client.id_token("rt-secret") => answer.err().expect("refused"),
+            served = async { axum::serve(listener, app).await } => panic!("server stopped: {served:?}"),
+        };
+        let message = err.to_string();
+        assert!(matches!(err, OAuthError::Failed(_)), "{message}");
+        assert!(
+            message.contains("307 (a redirect to https://elsewhere.example:8443)"),
+            "{message}"
+        );
+        assert!(
+            !message.contains("steal") && !message.contains("rt-secret"),
+            "{message}"
+        );
     }
 }

@@ -12,6 +12,7 @@ use serde_json::{Map, Value};
 
 pub use super::parameters::Parameters;
 use crate::config::UpstreamApi;
+use crate::models::native::Family;
 
 /// What to POST upstream.
 #[derive(Debug)]
@@ -22,6 +23,21 @@ pub struct GrazieRequest {
     pub body: Bytes,
     /// Estimated prompt tokens (the upstream reports none).
     pub prompt_tokens: u32,
+    /// The provider whose native route this goes to (its format, both ways), or `None` for JetBrains' own chat.
+    pub native: Option<Family>,
+}
+
+impl GrazieRequest {
+    /// A request for `family`'s native route, whose path and stream format follow from the family.
+    pub fn native(family: Family, body: Bytes) -> Self {
+        Self {
+            path: super::native::path(family),
+            body,
+            // The upstream reports its own usage on these routes; no estimate is needed.
+            prompt_tokens: 0,
+            native: Some(family),
+        }
+    }
 }
 
 const PATH_V8: &str = "/user/v5/llm/chat/stream/v8";

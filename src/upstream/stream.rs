@@ -14,7 +14,8 @@ use super::{StreamTimeouts, UpstreamError};
 use std::collections::VecDeque;
 
 use super::event::{EventError, UpstreamEvent, parse_data_into};
-use super::native::{self, Dialect};
+use super::native;
+use crate::models::native::Family;
 
 /// A line longer than this is refused: large tool arguments fit easily, a runaway upstream does not.
 pub const MAX_LINE_BYTES: usize = 4 * 1024 * 1024;
@@ -40,8 +41,8 @@ pub struct EventStream {
     /// The answer (`choiceIndex`) the latest events belonged to; a change is announced with `Choice`.
     choice: u32,
     parsed: Vec<UpstreamEvent>,
-    /// JetBrains' events, or a native route's provider format.
-    dialect: Dialect,
+    /// The provider whose format a native route's stream is in; `None` for JetBrains' own events.
+    native: Option<Family>,
 }
 
 impl EventStream {
@@ -89,13 +90,13 @@ impl EventStream {
             queued: VecDeque::new(),
             choice: 0,
             parsed: Vec::with_capacity(2),
-            dialect: Dialect::Grazie,
+            native: None,
         }
     }
 
-    /// Reads the payloads as `dialect` (a native route's stream) instead of JetBrains' events.
-    pub fn in_dialect(mut self, dialect: Dialect) -> Self {
-        self.dialect = dialect;
+    /// Reads the payloads in `native`'s format (a native route's stream), or as JetBrains' events for `None`.
+    pub fn in_format(mut self, native: Option<Family>) -> Self {
+        self.native = native;
         self
     }
 
@@ -153,7 +154,7 @@ impl EventStream {
                 self.ended = true;
                 return Some(Some(Err(UpstreamError::Fault(format!(
                     "upstream stream ended before {}",
-                    self.dialect.end_marker()
+                    self.native.map_or("`data: end`", native::end_marker)
                 )))));
             }
             Ok(Some(Err(err))) => {
@@ -165,10 +166,10 @@ impl EventStream {
             Ok(Some(Ok(()))) => {}
         };
         self.parsed.clear();
-        let parsed = match self.dialect {
-            Dialect::Grazie => parse_data_into(self.sse.current(), &mut self.parsed),
-            dialect => {
-                native::parse_into(dialect, self.sse.current(), &mut self.parsed).map(|()| None)
+        let parsed = match self.native {
+            None => parse_data_into(self.sse.current(), &mut self.parsed),
+            Some(family) => {
+                native::parse_into(family, self.sse.current(), &mut self.parsed).map(|()| None)
             }
         };
         match parsed {

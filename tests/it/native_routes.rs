@@ -405,3 +405,53 @@ async fn a_whole_answer_cut_midway_is_failed_over_since_nothing_reached_the_clie
         "the cut token was tried"
     );
 }
+
+#[tokio::test]
+async fn a_hanging_native_route_times_out_and_fails_over_in_both_modes() {
+    let s = Setup::start(
+        &["a", "b"],
+        json!({"native_routes": {"anthropic": true, "openai": true}, "request_timeout": "400ms",
+               "first_byte_timeout": "400ms", "load_balance_strategy": "round_robin"}),
+    )
+    .await;
+    s.fake.set_behaviour("a", Behaviour::Hang);
+    for stream in [false, true] {
+        let started = std::time::Instant::now();
+        let response = messages(&s, &claude_body(stream)).await;
+        assert_eq!(response.status(), 200, "stream {stream}");
+        let text = response.text().await.expect("body");
+        let done = if stream {
+            "event: message_stop"
+        } else {
+            "Echo: again"
+        };
+        assert!(text.contains(done), "{text}");
+        let chat = json!({"model": "gpt-4.1", "stream": stream, "messages": [{"role": "user", "content": "hi"}]});
+        let response = s.chat(chat).await;
+        assert_eq!(response.status(), 200, "stream {stream}");
+        let text = response.text().await.expect("body");
+        let done = if stream { "data: [DONE]" } else { "Echo: hi" };
+        assert!(text.contains(done), "{text}");
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(5),
+            "stream {stream} took {:?}",
+            started.elapsed()
+        );
+    }
+    let hung: Vec<_> = s
+        .fake
+        .requests()
+        .into_iter()
+        .filter(|r| r.token_name.as_deref() == Some("a"))
+        .collect();
+    assert!(!hung.is_empty(), "the hanging token was tried");
+    assert!(
+        hung.iter()
+            .all(|r| r.path == ANTHROPIC_ROUTE || r.path == OPENAI_ROUTE),
+        "on the native routes"
+    );
+    let stats = common::pool::stats(&s).await;
+    let faults = |name| common::pool::token(&stats, name)["failures"]["fault"].clone();
+    assert!(faults("a").as_u64().is_some_and(|n| n >= 1), "{stats}");
+    assert_eq!(faults("b"), 0, "{stats}");
+}

@@ -46,8 +46,16 @@ pub(super) fn chat(
             Some(guard),
             shared.cancel.clone(),
         );
-        let response = ([(header::CONTENT_TYPE, "text/event-stream")], body).into_response();
-        return Outcome::now(Some(name), response);
+        return Outcome::now(Some(name), event_stream(body));
+    }
+    if behaviour == Behaviour::Hang {
+        return Outcome {
+            token_name: Some(name),
+            action: Action::Hang {
+                _guard: Some(ActiveGuard::new(&shared.active)),
+            },
+            recorded: None,
+        };
     }
     let spent = shared.options.spent_per_chat;
     let left = shared.quota_entry(&name, |quota| {
@@ -76,17 +84,24 @@ pub(super) fn chat(
     let guard = ActiveGuard::new(&shared.active);
     let (delay, timing) = timing_of(&behaviour, shared.options.event_delay);
     let body = timed_body(frames, timing, Some(guard), shared.cancel.clone());
-    let response = (
+    Outcome {
+        token_name: Some(name),
+        action: Action::Reply {
+            delay,
+            response: event_stream(body),
+        },
+        recorded: None,
+    }
+}
+
+/// A streamed answer's response, with the headers every stream of the fake carries.
+fn event_stream(body: axum::body::Body) -> Response {
+    (
         [
             (header::CONTENT_TYPE, "text/event-stream"),
             (header::CACHE_CONTROL, "no-cache"),
         ],
         body,
     )
-        .into_response();
-    Outcome {
-        token_name: Some(name),
-        action: Action::Reply { delay, response },
-        recorded: None,
-    }
+        .into_response()
 }

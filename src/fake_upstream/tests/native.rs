@@ -4,6 +4,7 @@
 use serde_json::{Value, json};
 
 use super::*;
+use crate::fake_upstream::Behaviour;
 
 const ANTHROPIC: &str = "/user/v5/llm/anthropic/v1/messages";
 const OPENAI: &str = "/user/v5/llm/openai/v1/chat/completions";
@@ -129,4 +130,33 @@ async fn valid_requests_get_the_providers_answer() {
     assert_eq!(status, 200);
     assert!(text.contains("\"usage\":{"), "{text}");
     assert!(text.ends_with("data: [DONE]\n\n"), "{text}");
+}
+
+#[tokio::test]
+async fn a_raw_stream_is_an_uncached_event_stream_and_hang_never_answers() {
+    let fake = fake().await;
+    fake.set_behaviour("alice", Behaviour::RawStream("data: [DONE]\n\n".into()));
+    let chat = json!({"model": "gpt-4.1", "stream": true, "messages": [{"role": "user", "content": "hi"}]});
+    let response = post(&fake, OPENAI, "alice")
+        .json(&chat)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let header = |name| response.headers().get(name).and_then(|v| v.to_str().ok());
+    assert_eq!(header("content-type"), Some("text/event-stream"));
+    assert_eq!(header("cache-control"), Some("no-cache"));
+    assert_eq!(response.text().await.unwrap(), "data: [DONE]\n\n");
+
+    fake.set_behaviour("alice", Behaviour::Hang);
+    let request = post(&fake, ANTHROPIC, "alice")
+        .json(&claude(json!({"stream": true})))
+        .timeout(std::time::Duration::from_millis(150));
+    let error = request.send().await.expect_err("no answer");
+    assert!(error.is_timeout(), "{error:?}");
+    assert!(
+        wait_active(&fake, 0).await,
+        "the hanging request ends when the client goes"
+    );
+    assert_eq!(fake.requests().last().unwrap().status, 0);
 }

@@ -131,6 +131,7 @@ pub fn build(
         path: path_for(profile, api),
         body: buf.into(),
         prompt_tokens,
+        native: None,
     })
 }
 

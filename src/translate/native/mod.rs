@@ -6,12 +6,35 @@
 
 mod whole;
 
+use std::borrow::Cow;
+
 use bytes::Bytes;
+use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use super::{AnswerBuilder, SseWriter, StreamFailure, TranslateError, parse};
 use crate::models::native::Family;
 use crate::upstream::event::UpstreamEvent;
+
+/// The `model` of a body, read without building the body's tree: routing reads only the model, and most bodies go
+/// by v8, whose parser reads them again. Borrowed from the body unless the name has escapes. `None` for a body
+/// that is not an object with a string `model` (v8's parser then says what is wrong).
+pub fn peek_model(body: &[u8]) -> Option<Cow<'_, str>> {
+    /// serde borrows a `Cow` only when it is the field's own type, not inside an `Option`: a missing model is an
+    /// error here, which is `None` all the same.
+    #[derive(Deserialize)]
+    struct Peek<'a> {
+        #[serde(borrow)]
+        model: Cow<'a, str>,
+    }
+    // A derived struct also reads a JSON array (`["gpt-4.1"]`); that is not a body, whatever it holds.
+    if body.trim_ascii_start().first() != Some(&b'{') {
+        return None;
+    }
+    serde_json::from_slice::<Peek<'_>>(body)
+        .ok()
+        .map(|peek| peek.model)
+}
 
 /// A request for a native route, read only as far as routing needs: the model, and whether to stream.
 pub struct NativeRequest {
@@ -131,10 +154,8 @@ impl NativeAnswer {
 
 impl AnswerBuilder for NativeAnswer {
     fn push(&mut self, event: &UpstreamEvent) {
-        if let UpstreamEvent::Native(record) = event
-            && let Ok(json) = serde_json::from_str::<Value>(&record.data)
-        {
-            self.whole.push(&json);
+        if let UpstreamEvent::Native(record) = event {
+            self.whole.push(&record.json);
         }
     }
 
@@ -179,11 +200,35 @@ mod tests {
     }
 
     #[test]
+    fn the_model_is_peeked_without_reading_the_rest() {
+        let body =
+            br#"{"messages":[{"role":"user","content":"x"}],"model":"gpt-4.1","stream":true}"#;
+        assert!(matches!(peek_model(body), Some(Cow::Borrowed("gpt-4.1"))));
+        let escaped = peek_model(br#"{"model":"gpt\u002d4.1"}"#);
+        assert_eq!(escaped.as_deref(), Some("gpt-4.1"));
+        for refused in [
+            &br#"{"model":3}"#[..],
+            br#"{"messages":[]}"#,
+            br#"["gpt-4.1"]"#,
+            b"not json",
+            br#"{"model":"gpt-4.1""#,
+        ] {
+            assert_eq!(
+                peek_model(refused),
+                None,
+                "{}",
+                String::from_utf8_lossy(refused)
+            );
+        }
+    }
+
+    #[test]
     fn records_are_reframed_and_a_cut_ends_in_the_face_format() {
         let record = |event: Option<&str>| {
             UpstreamEvent::Native(NativeRecord {
                 event: event.map(str::to_owned),
                 data: r#"{"x":1}"#.into(),
+                json: serde_json::json!({"x": 1}),
                 content: true,
             })
         };

@@ -202,6 +202,16 @@ fn non_json_is_an_error() {
 }
 
 #[test]
+fn a_jwt_in_a_bad_payload_is_not_quoted() {
+    let jwt = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ1c2VyIn0.c2lnbmF0dXJl";
+    for payload in [format!("oops {jwt}"), format!(r#"{{"content":"{jwt}"}}"#)] {
+        let err = parse_data(&payload).unwrap_err().to_string();
+        assert!(!err.contains(jwt), "{err}");
+        assert!(err.contains("<jwt>"), "{err}");
+    }
+}
+
+#[test]
 fn errors_quote_at_most_100_chars() {
     let secret_tail = "TAIL_THAT_MUST_NOT_APPEAR";
     let long = format!("{}{}", "é".repeat(150), secret_tail);
