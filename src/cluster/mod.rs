@@ -105,6 +105,10 @@ enum Message {
         from: String,
         fp: String,
     },
+    /// Sent by a replica to itself: its coming back proves the subscription still delivers (`sync`).
+    Ping {
+        from: String,
+    },
 }
 
 impl Cluster {

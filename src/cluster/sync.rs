@@ -1,8 +1,8 @@
 //! The shared state's background task: connect to Redis (retrying with backoff while it is away), reconcile the
 //! local mirror with what Redis holds, then until the connection fails: write and publish the pool's changes as
 //! they come, apply what the other replicas publish, write the quota snapshots learned and this replica's leases
-//! every tick and its heartbeat every second, and read the other replicas' leases into the pool. Whatever fails,
-//! requests go on with the local mirror; one warning per outage.
+//! every tick and its heartbeat every second, and read the other replicas' leases into the pool. It reconnects when the subscription goes silent (its own pings do not
+//! come back). Whatever fails, requests go on with the local mirror; one warning per outage.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -19,6 +19,14 @@ use crate::pool::Pool;
 use crate::pool::shared::{Change, QuotaRecord, newer};
 
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
+
+/// How often a replica that heard nothing of its own on the channel lately publishes a ping to itself.
+const PING_EVERY: Duration = Duration::from_secs(1);
+
+/// A subscription that delivered none of this replica's own messages (pings included) for this long is taken for
+/// dead, though its connection looks open (a Redis restart or a NAT that dropped it without a reset): the task
+/// reconnects and reconciles, so the replica does not go on deaf to the others.
+const SILENT_FOR: Duration = Duration::from_secs(3);
 
 /// Runs until `stop` is cancelled. `pool` gives the pool in use now (a reload swaps it).
 pub async fn run(cluster: Arc<Cluster>, pool: impl Fn() -> Arc<Pool>, stop: CancellationToken) {
@@ -58,6 +66,8 @@ pub async fn run(cluster: Arc<Cluster>, pool: impl Fn() -> Arc<Pool>, stop: Canc
                     conn,
                     leases: HashMap::new(),
                     leases_written: ago(HEARTBEAT_EVERY),
+                    heard: tokio::time::Instant::now(),
+                    pinged: ago(PING_EVERY),
                 };
                 session.serve(&pool, &mut changes, events, &stop).await
             }
@@ -121,6 +131,9 @@ struct Session<'a> {
     /// The leases last written, to write only what changed (and at least every heartbeat).
     leases: HashMap<String, u32>,
     leases_written: tokio::time::Instant,
+    /// When the subscription last delivered a message this replica sent (`SILENT_FOR`).
+    heard: tokio::time::Instant,
+    pinged: tokio::time::Instant,
 }
 
 impl Session<'_> {
@@ -131,7 +144,8 @@ impl Session<'_> {
         mut events: redis::aio::PubSubStream,
         stop: &CancellationToken,
     ) -> Result<(), redis::RedisError> {
-        self.reconcile(&pool()).await?;
+        let reconciled = pool();
+        self.reconcile(&reconciled).await?;
         let mut tick = tokio::time::interval(TICK);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut heartbeat = ago(HEARTBEAT_EVERY);
@@ -158,6 +172,7 @@ impl Session<'_> {
                 }
                 _ = tick.tick() => {
                     let pool = pool();
+                    self.listening().await?;
                     self.quotas(&pool).await?;
                     self.leases(&pool).await?;
                     if heartbeat.elapsed() >= HEARTBEAT_EVERY {
@@ -217,6 +232,30 @@ impl Session<'_> {
         }
         if !push.is_empty() {
             self.write(push).await?;
+        }
+        Ok(())
+    }
+
+    /// Whether the subscription still delivers: this replica's own messages come back to it, and when none did
+    /// lately it pings itself. `Err` once it has been silent for `SILENT_FOR`.
+    async fn listening(&mut self) -> Result<(), redis::RedisError> {
+        if self.heard.elapsed() >= SILENT_FOR {
+            return Err(lost(
+                "the subscription went silent (this replica's own pings did not come back)",
+            ));
+        }
+        if self.heard.elapsed() >= PING_EVERY && self.pinged.elapsed() >= PING_EVERY {
+            let ping = Message::Ping {
+                from: self.cluster.replica.clone(),
+            };
+            within(
+                redis::cmd("PUBLISH")
+                    .arg(self.cluster.key("events"))
+                    .arg(serde_json::to_string(&ping).unwrap_or_default())
+                    .query_async::<()>(&mut self.conn),
+            )
+            .await?;
+            self.pinged = tokio::time::Instant::now();
         }
         Ok(())
     }
@@ -315,7 +354,12 @@ impl Session<'_> {
             | Message::Quota { from, .. }
             | Message::Fault { from, .. }
             | Message::FaultsCleared { from, .. }
-                if from == self.cluster.replica => {}
+            | Message::Ping { from }
+                if from == self.cluster.replica =>
+            {
+                self.heard = tokio::time::Instant::now();
+            }
+            Message::Ping { .. } => {}
             Message::Fault { fp, .. } => pool.adopt_fault(&fp),
             Message::FaultsCleared { fp, .. } => pool.adopt_faults_cleared(&fp),
             Message::Quota { fp, quota, .. } => {

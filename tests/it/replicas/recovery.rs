@@ -1,0 +1,74 @@
+//! How a replica stays joined to the shared state: a subscription that went silent is noticed and replaced, the
+//! start pass waits for the shared state, a request waiting for another replica's refresh waits on its own pool
+//! rather than polling Redis, and a reload's new tokens take the shared state.
+
+use super::*;
+use crate::common::redis::SilentRelay;
+
+/// Replicas with a config each (the same Redis and fake), once all of them are in the cluster view.
+async fn replicas_with(redis: RedisServer, fake: FakeUpstream, configs: &[Value]) -> Replicas {
+    let proxies = configs.iter().map(|c| Proxy::start(c, &[])).collect();
+    let r = Replicas {
+        fake,
+        redis,
+        proxies,
+        client: reqwest::Client::new(),
+        config: configs[0].clone(),
+    };
+    r.wait_for_cluster(configs.len()).await;
+    r
+}
+
+fn shared_config(fake: &FakeUpstream, url: &str, test: &str, tokens: Value, extra: Value) -> Value {
+    let mut config = config_for(fake, &[], extra);
+    config["jetbrains_tokens"] = tokens;
+    config["state"] = json!({"backend": "redis", "url": url, "prefix": format!("{test}:")});
+    config
+}
+
+#[tokio::test]
+async fn a_subscription_gone_silent_is_replaced_and_the_others_events_reach_the_replica_again() {
+    let Some(redis) = RedisServer::start("silent") else {
+        return;
+    };
+    let relay = SilentRelay::start(redis.port);
+    let fake = FakeUpstream::start(FakeOptions::default())
+        .await
+        .expect("fake");
+    let extra = json!({"load_balance_strategy": "round_robin"});
+    let direct = shared_config(
+        &fake,
+        &redis.url(),
+        "silent",
+        tokens(&["a", "b"]),
+        extra.clone(),
+    );
+    let mut relayed = direct.clone();
+    relayed["state"]["url"] = json!(relay.url());
+    let r = replicas_with(redis, fake, &[direct, relayed]).await;
+    // Replica 1's subscription goes silent; its other connection still answers, so nothing fails loudly.
+    assert_eq!(relay.mute_subscribers(), 1, "{}", r.logs());
+    r.fake.set_behaviour("a", Behaviour::QuotaExhausted);
+    r.chat_ok(0, "one").await;
+    r.chat_ok(0, "two").await;
+    assert_eq!(r.fake.chat_requests_for("a"), 1, "{}", r.logs());
+    let marked = Instant::now();
+    let heard = eventually(Duration::from_secs(10), async || {
+        r.state_of(1, "a").await == "exhausted"
+    })
+    .await;
+    assert!(heard, "replica 1 never heard:\n{}", r.logs());
+    eprintln!(
+        "heard through a new subscription after {:?}",
+        marked.elapsed()
+    );
+    // The new subscription carries the next event as it comes.
+    r.fake.set_behaviour("b", Behaviour::QuotaExhausted);
+    r.fake.set_behaviour("a", Behaviour::Ok);
+    let _ = r.chat(0, &user("three")).await;
+    let heard = eventually(Duration::from_secs(2), async || {
+        r.state_of(1, "b").await == "exhausted"
+    })
+    .await;
+    assert!(heard, "replica 1 missed the next event:\n{}", r.logs());
+}
