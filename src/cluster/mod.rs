@@ -64,6 +64,8 @@ pub struct Cluster {
     sink: UnboundedSender<Change>,
     /// Taken by the `sync` task.
     changes: Mutex<Option<UnboundedReceiver<Change>>>,
+    /// Turns true once the `sync` task first reconciled with Redis: the start pass waits for it (`joined`).
+    joined: tokio::sync::watch::Sender<bool>,
 }
 
 struct Redis {
@@ -142,7 +144,20 @@ impl Cluster {
             conn: ArcSwapOption::empty(),
             sink,
             changes: Mutex::new(Some(changes)),
+            joined: tokio::sync::watch::Sender::new(false),
         }
+    }
+
+    /// Waits until the shared state is this replica's (the first reconcile with Redis is done), for at most
+    /// `limit`; true at once in memory mode. False when Redis did not answer in time: the caller goes on alone.
+    pub async fn joined(&self, limit: Duration) -> bool {
+        if !self.is_shared() {
+            return true;
+        }
+        let mut joined = self.joined.subscribe();
+        tokio::time::timeout(limit, joined.wait_for(|j| *j))
+            .await
+            .is_ok_and(|r| r.is_ok())
     }
 
     /// Whether the state is shared (the redis backend), whether or not Redis answers now.

@@ -146,6 +146,7 @@ impl Session<'_> {
     ) -> Result<(), redis::RedisError> {
         let reconciled = pool();
         self.reconcile(&reconciled).await?;
+        self.cluster.joined.send_replace(true);
         let mut tick = tokio::time::interval(TICK);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut heartbeat = ago(HEARTBEAT_EVERY);

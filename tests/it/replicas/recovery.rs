@@ -72,3 +72,42 @@ async fn a_subscription_gone_silent_is_replaced_and_the_others_events_reach_the_
     .await;
     assert!(heard, "replica 1 missed the next event:\n{}", r.logs());
 }
+
+#[tokio::test]
+async fn a_replica_started_beside_another_takes_its_refreshed_jwt_instead_of_refreshing() {
+    let Some(redis) = RedisServer::start("join") else {
+        return;
+    };
+    let fake = FakeUpstream::start(FakeOptions::default())
+        .await
+        .expect("fake");
+    fake.register_license("lic-r", "id-token-r", "r");
+    // Expiring within the refresh-ahead window: the start pass refreshes it.
+    let entries = json!([{
+        "token": mint_jwt("r", Duration::from_secs(120)),
+        "name": "r",
+        "license_id": "lic-r",
+        "authorization": "id-token-r",
+    }]);
+    let config = shared_config(&fake, &redis.url(), "join", entries, json!({}));
+    let refreshes = |fake: &FakeUpstream| {
+        fake.requests()
+            .iter()
+            .filter(|q| q.path.contains("provide-access"))
+            .count()
+    };
+    let mut r = replicas_with(redis, fake, std::slice::from_ref(&config)).await;
+    let first = eventually(Duration::from_secs(5), async || refreshes(&r.fake) == 1).await;
+    assert!(first, "{}", r.logs());
+    // A rolling deploy's next replica: it joins the shared state before its start pass.
+    r.proxies.push(Proxy::start(&config, &[]));
+    let adopted = eventually(Duration::from_secs(8), async || {
+        r.proxies[1]
+            .logs()
+            .contains("JWT refreshed by another replica")
+    })
+    .await;
+    assert!(adopted, "{}", r.logs());
+    assert_eq!(refreshes(&r.fake), 1, "{}", r.logs());
+    assert_eq!(r.state_of(1, "r").await, "healthy");
+}
