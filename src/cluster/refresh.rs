@@ -10,12 +10,17 @@ use std::time::Duration;
 use secrecy::{ExposeSecret, SecretString};
 
 use super::{Cluster, Message, within};
+use crate::pool::Slot;
 
 /// How long a refresh may hold the lock: the chain (ID token, then JWT) with the upstream's timeouts fits well.
 const LOCK_FOR: Duration = Duration::from_secs(30);
 
 /// How long a replica waits for the JWT another one is refreshing before refreshing itself.
 const WAIT_FOR: Duration = Duration::from_secs(10);
+
+/// How often a replica waiting for another's refresh looks in Redis itself, in case it missed the message that
+/// brings the JWT (a reconnect) or the holder gave up.
+const LOOK_EVERY: Duration = Duration::from_secs(1);
 
 /// Who refreshes a token's JWT.
 #[derive(Debug)]
@@ -187,13 +192,22 @@ impl Cluster {
         found.map(SecretString::from)
     }
 
-    /// Waits for the JWT the lock's holder refreshes: the stored JWT once it differs from `current`. `None` when
-    /// the holder gave up (the lock is gone and no new JWT came) or the wait ran out; then this replica refreshes.
-    pub async fn wait_for_jwt(&self, fingerprint: &str, current: &str) -> Option<SecretString> {
+    /// Waits for the JWT the lock's holder refreshes: `slot`'s JWT once it differs from `current` (the sync task
+    /// puts the holder's JWT to use as soon as it hears of it), with Redis looked at every `LOOK_EVERY` only in
+    /// case the message was missed. `None` when the holder gave up (the lock is gone and no new JWT came) or the
+    /// wait ran out; then this replica refreshes.
+    pub async fn wait_for_jwt(&self, slot: &Slot, current: &str) -> Option<SecretString> {
         let deadline = tokio::time::Instant::now() + WAIT_FOR;
-        let jwt_key = self.key(&format!("jwt:{fingerprint}"));
-        let lock_key = self.key(&format!("lock:refresh:{fingerprint}"));
-        while tokio::time::Instant::now() < deadline {
+        let jwt_key = self.key(&format!("jwt:{}", slot.fingerprint));
+        let lock_key = self.key(&format!("lock:refresh:{}", slot.fingerprint));
+        loop {
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            if left.is_zero() {
+                return None;
+            }
+            if let Some(jwt) = slot.jwt_replaced(current, left.min(LOOK_EVERY)).await {
+                return Some((*jwt).clone());
+            }
             let mut conn = self.connection()?;
             let (jwt, locked): (Option<String>, bool) = within(
                 redis::pipe()
@@ -208,9 +222,8 @@ impl Cluster {
             match jwt {
                 Some(jwt) if jwt != current => return Some(SecretString::from(jwt)),
                 _ if !locked => return None,
-                _ => tokio::time::sleep(Duration::from_millis(25)).await,
+                _ => {}
             }
         }
-        None
     }
 }

@@ -379,6 +379,7 @@ impl Pool {
         if let Some(slot) = self.slots.get(index) {
             slot.state.set_exp(&jwt);
             slot.state.jwt.store(Arc::new(jwt));
+            slot.state.jwt_replaced.notify_waiters();
         }
     }
 

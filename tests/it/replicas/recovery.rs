@@ -26,6 +26,26 @@ fn shared_config(fake: &FakeUpstream, url: &str, test: &str, tokens: Value, extr
     config
 }
 
+fn redis_command<T: redis::FromRedisValue>(redis: &RedisServer, cmd: &redis::Cmd) -> T {
+    let client = redis::Client::open(redis.url()).expect("redis url");
+    let mut conn = client.get_connection().expect("redis connection");
+    cmd.query(&mut conn).expect("redis command")
+}
+
+/// How many times Redis ran `command` since the last `CONFIG RESETSTAT`.
+fn calls(redis: &RedisServer, command: &str) -> u64 {
+    let info: String = redis_command(redis, redis::cmd("INFO").arg("commandstats"));
+    parse_calls(&info, command)
+}
+
+fn parse_calls(info: &str, command: &str) -> u64 {
+    info.lines()
+        .find_map(|l| l.strip_prefix(&format!("cmdstat_{command}:calls=")))
+        .and_then(|rest| rest.split(',').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0)
+}
+
 #[tokio::test]
 async fn a_subscription_gone_silent_is_replaced_and_the_others_events_reach_the_replica_again() {
     let Some(redis) = RedisServer::start("silent") else {
@@ -110,4 +130,76 @@ async fn a_replica_started_beside_another_takes_its_refreshed_jwt_instead_of_ref
     assert!(adopted, "{}", r.logs());
     assert_eq!(refreshes(&r.fake), 1, "{}", r.logs());
     assert_eq!(r.state_of(1, "r").await, "healthy");
+}
+
+#[tokio::test]
+async fn a_request_waiting_for_another_replicas_refresh_gets_its_jwt_without_polling_redis() {
+    let Some(redis) = RedisServer::start("waiting") else {
+        return;
+    };
+    let fake = FakeUpstream::start(FakeOptions::default())
+        .await
+        .expect("fake");
+    fake.register_license("lic-r", "id-token-r", "r");
+    let entries = json!([{
+        "token": mint_jwt("r", Duration::from_secs(3600)),
+        "name": "r",
+        "license_id": "lic-r",
+        "authorization": "id-token-r",
+    }]);
+    let config = shared_config(&fake, &redis.url(), "waiting", entries, json!({}));
+    let r = replicas_with(redis, fake, std::slice::from_ref(&config)).await;
+    let fp = r.token(0, "r").await["fingerprint"]
+        .as_str()
+        .expect("fingerprint")
+        .to_string();
+    // The test is the other replica: it holds the refresh lock, and publishes its JWT two seconds later.
+    redis_command::<()>(
+        &r.redis,
+        redis::cmd("SET")
+            .arg(format!("waiting:lock:refresh:{fp}"))
+            .arg("other-replica")
+            .arg("PX")
+            .arg(30_000),
+    );
+    r.fake.set_behaviour("r", Behaviour::Unauthorized);
+    redis_command::<()>(&r.redis, redis::cmd("CONFIG").arg("RESETSTAT"));
+    let waiting = tokio::spawn(r.send(0, &user("waits")));
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let fresh = mint_jwt("r", Duration::from_secs(7200));
+    r.fake.set_behaviour("r", Behaviour::Ok);
+    redis_command::<()>(
+        &r.redis,
+        redis::cmd("SET")
+            .arg(format!("waiting:jwt:{fp}"))
+            .arg(&fresh)
+            .arg("PX")
+            .arg(3_600_000),
+    );
+    let looks = calls(&r.redis, "exists");
+    redis_command::<()>(
+        &r.redis,
+        redis::cmd("PUBLISH")
+            .arg("waiting:events")
+            .arg(json!({"t": "jwt", "from": "other-replica", "fp": fp}).to_string()),
+    );
+    let response = tokio::time::timeout(Duration::from_secs(5), waiting)
+        .await
+        .expect("the waiting request ended")
+        .expect("task")
+        .expect("request");
+    assert_eq!(response.status(), 200, "{}", r.logs());
+    let logs = r.logs();
+    assert!(logs.contains("JWT refreshed by another replica"), "{logs}");
+    assert_eq!(
+        r.fake
+            .requests()
+            .iter()
+            .filter(|q| q.path.contains("provide-access"))
+            .count(),
+        0,
+        "the replica took the other's JWT:\n{logs}"
+    );
+    // Over two seconds of waiting, Redis is looked at once a second at most (polling would be ~80 looks).
+    assert!(looks <= 3, "{looks} lock checks while waiting");
 }
