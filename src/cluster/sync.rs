@@ -1,7 +1,8 @@
 //! The shared state's background task: connect to Redis (retrying with backoff while it is away), reconcile the
 //! local mirror with what Redis holds, then until the connection fails: write and publish the pool's changes as
 //! they come, apply what the other replicas publish, write the quota snapshots learned and this replica's leases
-//! every tick and its heartbeat every second, and read the other replicas' leases into the pool. It reconnects when the subscription goes silent (its own pings do not
+//! every tick and its heartbeat every second, and read the other replicas' leases into the pool. It reconciles
+//! again when a reload brings a new pool, and reconnects when the subscription goes silent (its own pings do not
 //! come back). Whatever fails, requests go on with the local mirror; one warning per outage.
 
 use std::collections::HashMap;
@@ -144,7 +145,7 @@ impl Session<'_> {
         mut events: redis::aio::PubSubStream,
         stop: &CancellationToken,
     ) -> Result<(), redis::RedisError> {
-        let reconciled = pool();
+        let mut reconciled = pool();
         self.reconcile(&reconciled).await?;
         self.cluster.joined.send_replace(true);
         let mut tick = tokio::time::interval(TICK);
@@ -173,6 +174,11 @@ impl Session<'_> {
                 }
                 _ = tick.tick() => {
                     let pool = pool();
+                    // A reload built a new pool: the tokens it added take the shared state too.
+                    if !Arc::ptr_eq(&pool, &reconciled) {
+                        self.reconcile(&pool).await?;
+                        reconciled = Arc::clone(&pool);
+                    }
                     self.listening().await?;
                     self.quotas(&pool).await?;
                     self.leases(&pool).await?;

@@ -203,3 +203,41 @@ async fn a_request_waiting_for_another_replicas_refresh_gets_its_jwt_without_pol
     // Over two seconds of waiting, Redis is looked at once a second at most (polling would be ~80 looks).
     assert!(looks <= 3, "{looks} lock checks while waiting");
 }
+
+#[tokio::test]
+async fn a_token_added_by_a_reload_takes_the_state_the_replicas_share() {
+    let Some(redis) = RedisServer::start("reload") else {
+        return;
+    };
+    let fake = FakeUpstream::start(FakeOptions::default())
+        .await
+        .expect("fake");
+    let both = tokens(&["a", "b"]);
+    let extra = json!({"load_balance_strategy": "round_robin"});
+    let full = shared_config(&fake, &redis.url(), "reload", both.clone(), extra.clone());
+    let mut partial = full.clone();
+    partial["jetbrains_tokens"] = json!([both[0].clone()]);
+    let r = replicas_with(redis, fake, &[full.clone(), partial]).await;
+    r.fake.set_behaviour("b", Behaviour::QuotaExhausted);
+    r.chat_ok(0, "one").await;
+    r.chat_ok(0, "two").await;
+    assert_eq!(r.fake.chat_requests_for("b"), 1, "{}", r.logs());
+    assert_eq!(r.state_of(0, "b").await, "exhausted");
+    // Replica 1 did not have `b` when the others heard of it; a reload adds it.
+    std::fs::write(
+        r.proxies[1].dir.path().join("config.json"),
+        serde_json::to_string_pretty(&full).expect("json"),
+    )
+    .expect("write config");
+    assert_eq!(r.post(1, "/reload").await, 200, "{}", r.logs());
+    let adopted = eventually(Duration::from_secs(3), async || {
+        r.state_of(1, "b").await == "exhausted"
+    })
+    .await;
+    assert!(
+        adopted,
+        "replica 1's b: {}\n{}",
+        r.token(1, "b").await,
+        r.logs()
+    );
+}
