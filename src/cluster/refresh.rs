@@ -165,18 +165,31 @@ impl Cluster {
     }
 
     /// Keeps a refresh token the account service rotated (`key`: the digest of the configured one, as the state
-    /// file keys it), so that any replica can use the newest. Best effort, like the state file.
+    /// file keys it), so that any replica can use the newest. Best effort, like the state file, but said when it
+    /// fails: the other replicas then hold only the spent one, and their next refresh is refused.
     pub async fn rotated(&self, key: &str, refresh_token: &SecretString) {
-        let Some(mut conn) = self.connection() else {
-            return;
+        let written = match self.connection() {
+            None if !self.is_shared() => return,
+            None => Err(format!(
+                "Redis is {}",
+                self.status().trim_start_matches("redis: ")
+            )),
+            Some(mut conn) => within(
+                redis::cmd("SET")
+                    .arg(self.key(&format!("refresh_token:{key}")))
+                    .arg(refresh_token.expose_secret())
+                    .query_async::<()>(&mut conn),
+            )
+            .await
+            .map_err(|e| e.to_string()),
         };
-        let _ = within(
-            redis::cmd("SET")
-                .arg(self.key(&format!("refresh_token:{key}")))
-                .arg(refresh_token.expose_secret())
-                .query_async::<()>(&mut conn),
-        )
-        .await;
+        if let Err(err) = written {
+            tracing::warn!(
+                "state backend: could not share the rotated refresh token {} ({err}); the other replicas keep \
+their next refresh of this token would start from the spent one",
+                crate::secret::fingerprint(refresh_token.expose_secret())
+            );
+        }
     }
 
     /// The newest rotated refresh token any replica kept for `key`.

@@ -1,6 +1,7 @@
 //! How a replica stays joined to the shared state: a subscription that went silent is noticed and replaced, the
 //! start pass waits for the shared state, a request waiting for another replica's refresh waits on its own pool
-//! rather than polling Redis, and a reload's new tokens take the shared state.
+//! rather than polling Redis, a reload's new tokens take the shared state, and a rotated refresh token Redis
+//! would not keep is said.
 
 use super::*;
 use crate::common::redis::SilentRelay;
@@ -240,4 +241,47 @@ async fn a_token_added_by_a_reload_takes_the_state_the_replicas_share() {
         r.token(1, "b").await,
         r.logs()
     );
+}
+
+#[tokio::test]
+async fn a_rotated_refresh_token_redis_refused_is_logged_by_its_fingerprint() {
+    let Some(redis) = RedisServer::start("unshared") else {
+        return;
+    };
+    // A Redis user that may write every key of the shared state but the rotated refresh tokens.
+    let mut acl = redis::cmd("ACL");
+    acl.arg(&["SETUSER", "jb", "on", ">acl-pw", "+@all", "&*", "%R~*"][..]);
+    for writable in [
+        "token:*", "quota:*", "jwt:*", "lock:*", "replica*", "lease:*",
+    ] {
+        acl.arg(format!("~unshared:{writable}"));
+    }
+    redis_command::<()>(&redis, &acl);
+    let fake = FakeUpstream::start(FakeOptions::default())
+        .await
+        .expect("fake");
+    fake.register_account("rt-first", "lic-r", "r");
+    let entries = json!([{
+        "token": mint_jwt("r", Duration::from_secs(3600)),
+        "name": "r",
+        "license_id": "lic-r",
+        "refresh_token": "rt-first",
+    }]);
+    let url = format!("redis://jb:acl-pw@127.0.0.1:{}", redis.port);
+    let mut config = shared_config(&fake, &url, "unshared", entries, json!({}));
+    config["oauth_url"] = json!(format!("{}/oauth2/token", fake.url()));
+    let r = replicas_with(redis, fake, &[config]).await;
+    r.fake.set_behaviour("r", Behaviour::Unauthorized);
+    r.chat_ok(0, "rotates").await;
+    let rotated = r.fake.current_refresh_token("r").expect("rotated");
+    assert_ne!(rotated, "rt-first");
+    let said = format!(
+        "could not share the rotated refresh token {}",
+        jbproxy::secret::fingerprint(&rotated)
+    );
+    let logged = eventually(Duration::from_secs(3), async || r.logs().contains(&said)).await;
+    let logs = r.logs();
+    assert!(logged, "{said}:\n{logs}");
+    assert!(logs.contains("WARN"), "{logs}");
+    assert!(!logs.contains(&rotated), "the token itself is never logged");
 }
