@@ -165,6 +165,13 @@ impl TokenState {
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
+
+    /// Mirrors `standing` (just changed, its lock still held) into the flags `pick` reads without the lock.
+    pub(super) fn mirror(&self, standing: &Standing) {
+        self.healthy
+            .store(standing.kind == StateKind::Healthy, Ordering::Release);
+        self.clean.store(standing.is_clean(), Ordering::Release);
+    }
 }
 
 /// A token as this config describes it, with its carried-over state.
