@@ -3,7 +3,8 @@
 //! records to its local mirror (`pool::shared`), so picking a token never waits for Redis.
 //!
 //! - `sync`: the background task. It connects (retrying with backoff), reconciles, writes the pool's changes and
-//!   publishes them, applies what the other replicas publish, and heart-beats this replica's leases and counters.
+//!   publishes them, applies what the other replicas publish (`sync::state`), and heart-beats this replica's leases
+//!   and counters (`sync::presence`); it reconnects when its subscription goes silent.
 //! - `refresh`: the lock that lets one replica refresh a JWT while the others wait for the JWT it stores.
 //! - `view`: the cluster view for `/stats?scope=cluster`.
 //!
