@@ -3,7 +3,8 @@
 //! records to its local mirror (`pool::shared`), so picking a token never waits for Redis.
 //!
 //! - `sync`: the background task. It connects (retrying with backoff), reconciles, writes the pool's changes and
-//!   publishes them, applies what the other replicas publish, and heart-beats this replica's leases and counters.
+//!   publishes them, applies what the other replicas publish (`sync::state`), and heart-beats this replica's leases
+//!   and counters (`sync::presence`); it reconnects when its subscription goes silent.
 //! - `refresh`: the lock that lets one replica refresh a JWT while the others wait for the JWT it stores.
 //! - `view`: the cluster view for `/stats?scope=cluster`.
 //!
@@ -64,6 +65,8 @@ pub struct Cluster {
     sink: UnboundedSender<Change>,
     /// Taken by the `sync` task.
     changes: Mutex<Option<UnboundedReceiver<Change>>>,
+    /// Turns true once the `sync` task first reconciled with Redis: the start pass waits for it (`joined`).
+    joined: tokio::sync::watch::Sender<bool>,
 }
 
 struct Redis {
@@ -105,6 +108,10 @@ enum Message {
         from: String,
         fp: String,
     },
+    /// Sent by a replica to itself: its coming back proves the subscription still delivers (`sync`).
+    Ping {
+        from: String,
+    },
 }
 
 impl Cluster {
@@ -138,7 +145,20 @@ impl Cluster {
             conn: ArcSwapOption::empty(),
             sink,
             changes: Mutex::new(Some(changes)),
+            joined: tokio::sync::watch::Sender::new(false),
         }
+    }
+
+    /// Waits until the shared state is this replica's (the first reconcile with Redis is done), for at most
+    /// `limit`; true at once in memory mode. False when Redis did not answer in time: the caller goes on alone.
+    pub async fn joined(&self, limit: Duration) -> bool {
+        if !self.is_shared() {
+            return true;
+        }
+        let mut joined = self.joined.subscribe();
+        tokio::time::timeout(limit, joined.wait_for(|j| *j))
+            .await
+            .is_ok_and(|r| r.is_ok())
     }
 
     /// Whether the state is shared (the redis backend), whether or not Redis answers now.

@@ -10,12 +10,17 @@ use std::time::Duration;
 use secrecy::{ExposeSecret, SecretString};
 
 use super::{Cluster, Message, within};
+use crate::pool::Slot;
 
 /// How long a refresh may hold the lock: the chain (ID token, then JWT) with the upstream's timeouts fits well.
 const LOCK_FOR: Duration = Duration::from_secs(30);
 
 /// How long a replica waits for the JWT another one is refreshing before refreshing itself.
 const WAIT_FOR: Duration = Duration::from_secs(10);
+
+/// How often a replica waiting for another's refresh looks in Redis itself, in case it missed the message that
+/// brings the JWT (a reconnect) or the holder gave up.
+const LOOK_EVERY: Duration = Duration::from_secs(1);
 
 /// Who refreshes a token's JWT.
 #[derive(Debug)]
@@ -160,18 +165,31 @@ impl Cluster {
     }
 
     /// Keeps a refresh token the account service rotated (`key`: the digest of the configured one, as the state
-    /// file keys it), so that any replica can use the newest. Best effort, like the state file.
+    /// file keys it), so that any replica can use the newest. Best effort, like the state file, but said when it
+    /// fails: the other replicas then hold only the spent one, and their next refresh is refused.
     pub async fn rotated(&self, key: &str, refresh_token: &SecretString) {
-        let Some(mut conn) = self.connection() else {
-            return;
+        let written = match self.connection() {
+            None if !self.is_shared() => return,
+            None => Err(format!(
+                "Redis is {}",
+                self.status().trim_start_matches("redis: ")
+            )),
+            Some(mut conn) => within(
+                redis::cmd("SET")
+                    .arg(self.key(&format!("refresh_token:{key}")))
+                    .arg(refresh_token.expose_secret())
+                    .query_async::<()>(&mut conn),
+            )
+            .await
+            .map_err(|e| e.to_string()),
         };
-        let _ = within(
-            redis::cmd("SET")
-                .arg(self.key(&format!("refresh_token:{key}")))
-                .arg(refresh_token.expose_secret())
-                .query_async::<()>(&mut conn),
-        )
-        .await;
+        if let Err(err) = written {
+            tracing::warn!(
+                "state backend: could not share the rotated refresh token {} ({err}); the other replicas keep \
+their next refresh of this token would start from the spent one",
+                crate::secret::fingerprint(refresh_token.expose_secret())
+            );
+        }
     }
 
     /// The newest rotated refresh token any replica kept for `key`.
@@ -187,13 +205,22 @@ impl Cluster {
         found.map(SecretString::from)
     }
 
-    /// Waits for the JWT the lock's holder refreshes: the stored JWT once it differs from `current`. `None` when
-    /// the holder gave up (the lock is gone and no new JWT came) or the wait ran out; then this replica refreshes.
-    pub async fn wait_for_jwt(&self, fingerprint: &str, current: &str) -> Option<SecretString> {
+    /// Waits for the JWT the lock's holder refreshes: `slot`'s JWT once it differs from `current` (the sync task
+    /// puts the holder's JWT to use as soon as it hears of it), with Redis looked at every `LOOK_EVERY` only in
+    /// case the message was missed. `None` when the holder gave up (the lock is gone and no new JWT came) or the
+    /// wait ran out; then this replica refreshes.
+    pub async fn wait_for_jwt(&self, slot: &Slot, current: &str) -> Option<SecretString> {
         let deadline = tokio::time::Instant::now() + WAIT_FOR;
-        let jwt_key = self.key(&format!("jwt:{fingerprint}"));
-        let lock_key = self.key(&format!("lock:refresh:{fingerprint}"));
-        while tokio::time::Instant::now() < deadline {
+        let jwt_key = self.key(&format!("jwt:{}", slot.fingerprint));
+        let lock_key = self.key(&format!("lock:refresh:{}", slot.fingerprint));
+        loop {
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            if left.is_zero() {
+                return None;
+            }
+            if let Some(jwt) = slot.jwt_replaced(current, left.min(LOOK_EVERY)).await {
+                return Some((*jwt).clone());
+            }
             let mut conn = self.connection()?;
             let (jwt, locked): (Option<String>, bool) = within(
                 redis::pipe()
@@ -208,9 +235,8 @@ impl Cluster {
             match jwt {
                 Some(jwt) if jwt != current => return Some(SecretString::from(jwt)),
                 _ if !locked => return None,
-                _ => tokio::time::sleep(Duration::from_millis(25)).await,
+                _ => {}
             }
         }
-        None
     }
 }

@@ -17,6 +17,10 @@ use crate::upstream::event::UpstreamEvent;
 /// How many tokens are checked at once: enough to finish a round quickly, few enough not to look like a burst.
 const CONCURRENT_CHECKS: usize = 4;
 
+/// How long the start pass waits for the shared state (the first reconcile with Redis) before it goes on alone: a
+/// replica started beside others adopts their standing and JWTs instead of refreshing and checking everything again.
+const JOIN_WAIT: Duration = Duration::from_secs(5);
+
 /// A token's profile listing is asked again once it is this old: it changes when JetBrains ships or retires a
 /// model, not between two checks.
 pub const DISCOVERY_EVERY: Duration = Duration::from_secs(10 * 60);
@@ -24,8 +28,15 @@ pub const DISCOVERY_EVERY: Duration = Duration::from_secs(10 * 60);
 impl Live {
     /// What is done once at start, before the first interval: JWTs that need it are refreshed (a restarted server's
     /// configured JWT has often expired; a refreshable one need not wait for a client's 401), and, with checks on,
-    /// every enabled token's profile catalogue is asked for.
+    /// every enabled token's profile catalogue is asked for. In the shared mode it first waits (`JOIN_WAIT` at
+    /// most) for the state the other replicas share.
     pub async fn start_pass(&self) {
+        if !self.cluster.joined(JOIN_WAIT).await {
+            tracing::warn!(
+                "start pass: Redis did not answer within {JOIN_WAIT:?}; refreshing and checking the tokens without \
+the shared state"
+            );
+        }
         let discovering = self.config.health_check_mode != HealthCheckMode::Off;
         let indices: Vec<usize> = (0..self.pool.len())
             .filter(|&i| self.pool.slots()[i].config.enabled)

@@ -97,7 +97,7 @@ impl Live {
             Turn::Done(jwt) => Some(jwt.clone()),
             Turn::Theirs => {
                 self.cluster
-                    .wait_for_jwt(&slot.fingerprint, current.expose_secret())
+                    .wait_for_jwt(slot, current.expose_secret())
                     .await
             }
             Turn::Alone | Turn::Mine => None,

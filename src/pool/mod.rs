@@ -238,12 +238,7 @@ impl Pool {
             let mut standing = slot.state.standing();
             let before = standing.consecutive_faults();
             let t = standing.apply(outcome, Instant::now());
-            slot.state
-                .healthy
-                .store(standing.kind == StateKind::Healthy, Ordering::Release);
-            slot.state
-                .clean
-                .store(standing.is_clean(), Ordering::Release);
+            slot.state.mirror(&standing);
             (t, before, standing.consecutive_faults())
         };
         if let Some(t) = transition {
@@ -286,7 +281,7 @@ impl Pool {
         };
         let mut changed = slot.set_operator_disabled(disabled);
         if !disabled && slot.state.standing().kind == StateKind::Suspended {
-            self.bring_back(index, publish, |standing| {
+            self.change_standing(index, publish, |standing| {
                 standing.lift("re-enabled by the operator")
             });
             changed = true;
@@ -310,16 +305,18 @@ impl Pool {
 
     /// A check or refresh proved the token works again (a suspended token stays out: see `lift`).
     pub fn restore(&self, index: usize, reason: &str) {
-        self.bring_back(index, true, |standing| standing.restore(reason));
+        self.change_standing(index, true, |standing| standing.restore(reason));
     }
 
     /// An operator's action (a reload, re-enabling the token) brings the token back whatever its state, a
     /// suspension included.
     pub fn lift(&self, index: usize, reason: &str) {
-        self.bring_back(index, true, |standing| standing.lift(reason));
+        self.change_standing(index, true, |standing| standing.lift(reason));
     }
 
-    fn bring_back(
+    /// Changes token `index`'s standing by `how`, mirrors it, logs the transition if there was one, and tells the
+    /// other replicas when `publish`.
+    pub(super) fn change_standing(
         &self,
         index: usize,
         publish: bool,
@@ -331,12 +328,7 @@ impl Pool {
         let transition = {
             let mut standing = slot.state.standing();
             let t = how(&mut standing);
-            slot.state
-                .healthy
-                .store(standing.kind == StateKind::Healthy, Ordering::Release);
-            slot.state
-                .clean
-                .store(standing.is_clean(), Ordering::Release);
+            slot.state.mirror(&standing);
             t
         };
         if let Some(t) = transition {
@@ -379,6 +371,7 @@ impl Pool {
         if let Some(slot) = self.slots.get(index) {
             slot.state.set_exp(&jwt);
             slot.state.jwt.store(Arc::new(jwt));
+            slot.state.jwt_replaced.notify_waiters();
         }
     }
 

@@ -142,12 +142,7 @@ impl Pool {
             });
             let changed = crate::epoch::from_millis(record.at_ms);
             let t = standing.adopt(kind, &record.reason, until, changed);
-            slot.state
-                .healthy
-                .store(standing.kind == StateKind::Healthy, Ordering::Release);
-            slot.state
-                .clean
-                .store(standing.is_clean(), Ordering::Release);
+            slot.state.mirror(&standing);
             t
         };
         if let Some(t) = &transition {
@@ -168,24 +163,10 @@ impl Pool {
     /// here and the ejection shared like any other (whichever replica sees the threshold first; the others take its
     /// record or reach the same state themselves).
     pub fn adopt_fault(&self, fingerprint: &str) {
-        let Some(index) = self.index_of(fingerprint) else {
-            return;
-        };
-        let slot = &self.slots[index];
-        let transition = {
-            let mut standing = slot.state.standing();
-            let t = standing.remote_fault(Instant::now());
-            slot.state
-                .healthy
-                .store(standing.kind == StateKind::Healthy, Ordering::Release);
-            slot.state
-                .clean
-                .store(standing.is_clean(), Ordering::Release);
-            t
-        };
-        if let Some(t) = transition {
-            super::log_transition(slot, &t);
-            self.publish_standing(index);
+        if let Some(index) = self.index_of(fingerprint) {
+            self.change_standing(index, true, |standing| {
+                standing.remote_fault(Instant::now())
+            });
         }
     }
 
@@ -195,7 +176,7 @@ impl Pool {
             let state = &self.slots[index].state;
             let mut standing = state.standing();
             standing.clear_faults();
-            state.clean.store(standing.is_clean(), Ordering::Release);
+            state.mirror(&standing);
         }
     }
 
@@ -210,7 +191,7 @@ impl Pool {
     pub fn adopt_jwt(&self, fingerprint: &str, jwt: SecretString) {
         if let Some(index) = self.index_of(fingerprint) {
             self.replace_jwt(index, jwt);
-            self.bring_back(index, false, |standing| {
+            self.change_standing(index, false, |standing| {
                 standing.restore("JWT refreshed by another replica")
             });
         }

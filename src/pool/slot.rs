@@ -3,7 +3,7 @@
 
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use arc_swap::ArcSwap;
 use secrecy::{ExposeSecret, SecretString};
@@ -115,6 +115,9 @@ pub struct TokenState {
     /// When the token last failed, and the failure class (an index into `FAILURE_CLASSES`). Written on failures
     /// only, so successes never take this lock.
     pub(super) last_error: Mutex<Option<(SystemTime, usize)>>,
+    /// Woken whenever `jwt` is replaced (here or by another replica's refresh), for a request that waits for
+    /// the refresh another replica makes (`Slot::jwt_replaced`).
+    pub(super) jwt_replaced: tokio::sync::Notify,
 }
 
 impl TokenState {
@@ -137,6 +140,7 @@ impl TokenState {
             quota_unshared: AtomicBool::new(false),
             last_check: Mutex::new(None),
             last_error: Mutex::new(None),
+            jwt_replaced: tokio::sync::Notify::new(),
         };
         state.set_exp(jwt);
         state
@@ -160,6 +164,13 @@ impl TokenState {
         self.standing
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Mirrors `standing` (just changed, its lock still held) into the flags `pick` reads without the lock.
+    pub(super) fn mirror(&self, standing: &Standing) {
+        self.healthy
+            .store(standing.kind == StateKind::Healthy, Ordering::Release);
+        self.clean.store(standing.is_clean(), Ordering::Release);
     }
 }
 
@@ -203,6 +214,21 @@ impl Slot {
 
     pub fn current_jwt(&self) -> Arc<SecretString> {
         self.state.jwt.load_full()
+    }
+
+    /// The JWT in use once it is no longer `stale`, waiting for a replacement `limit` at most; `None` when none
+    /// came in time. Waits on the slot, not on any I/O: whoever replaces the JWT wakes it.
+    pub async fn jwt_replaced(&self, stale: &str, limit: Duration) -> Option<Arc<SecretString>> {
+        let replaced = self.state.jwt_replaced.notified();
+        tokio::pin!(replaced);
+        // Registered before the look, so a replacement between the look and the wait is not missed.
+        replaced.as_mut().enable();
+        let current = self.current_jwt();
+        if current.expose_secret() != stale {
+            return Some(current);
+        }
+        tokio::time::timeout(limit, replaced).await.ok()?;
+        Some(self.current_jwt()).filter(|jwt| jwt.expose_secret() != stale)
     }
 
     /// `exp` of the JWT in use, in Unix seconds.

@@ -2,6 +2,8 @@
 //! processes against one fake upstream and one `redis-server` the test starts; the fake's call counts prove what
 //! each replica did or did not send.
 
+mod recovery;
+
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};

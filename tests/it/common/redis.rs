@@ -1,10 +1,14 @@
 //! A real `redis-server` for the shared-mode tests, on a free loopback port in a temp dir, with no persistence;
 //! killed when dropped. Missing locally, the tests skip with a message; with `JBPROXY_CI` set (CI installs the
-//! Debian package in `.ci/run`), a missing binary fails them.
+//! Debian package in `.ci/run`), a missing binary fails them. `SilentRelay` sits in front of one and can let a
+//! subscription go silent.
 
-use std::net::TcpStream;
+use std::io::{Read, Write};
+use std::net::{Shutdown, TcpListener, TcpStream};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 pub struct RedisServer {
@@ -92,5 +96,108 @@ fn spawn(port: u16, dir: &Path) -> Child {
 impl Drop for RedisServer {
     fn drop(&mut self) {
         self.kill();
+    }
+}
+
+/// A TCP relay in front of a Redis server that can let its subscriber connections go silent: they stay open but
+/// carry nothing more either way, as when a NAT or proxy forgets an idle connection without a reset. Connections
+/// opened after `mute_subscribers` relay normally. Threads, not tasks, so a test's blocking calls cannot stall it.
+pub struct SilentRelay {
+    pub port: u16,
+    connections: Arc<Mutex<Vec<Arc<Link>>>>,
+    stop: Arc<AtomicBool>,
+}
+
+#[derive(Default)]
+struct Link {
+    subscriber: AtomicBool,
+    muted: AtomicBool,
+}
+
+impl SilentRelay {
+    pub fn start(redis_port: u16) -> SilentRelay {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("relay port");
+        let port = listener.local_addr().expect("relay address").port();
+        let connections: Arc<Mutex<Vec<Arc<Link>>>> = Arc::default();
+        let stop = Arc::new(AtomicBool::new(false));
+        let (list, stopped) = (Arc::clone(&connections), Arc::clone(&stop));
+        std::thread::spawn(move || {
+            for client in listener.incoming() {
+                if stopped.load(Ordering::Acquire) {
+                    return;
+                }
+                let (Ok(client), Ok(server)) =
+                    (client, TcpStream::connect(("127.0.0.1", redis_port)))
+                else {
+                    continue;
+                };
+                let link = Arc::new(Link::default());
+                list.lock().expect("relay list").push(Arc::clone(&link));
+                let (client_r, server_r) = (
+                    client.try_clone().expect("clone"),
+                    server.try_clone().expect("clone"),
+                );
+                let up = Arc::clone(&link);
+                std::thread::spawn(move || pipe(client_r, server, &up, true));
+                std::thread::spawn(move || pipe(server_r, client, &link, false));
+            }
+        });
+        SilentRelay {
+            port,
+            connections,
+            stop,
+        }
+    }
+
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    /// The subscriber connections open now go silent; returns how many there were.
+    pub fn mute_subscribers(&self) -> usize {
+        let links = self.connections.lock().expect("relay list");
+        let mut muted = 0;
+        for link in links
+            .iter()
+            .filter(|l| l.subscriber.load(Ordering::Acquire))
+        {
+            link.muted.store(true, Ordering::Release);
+            muted += 1;
+        }
+        muted
+    }
+}
+
+/// Copies `from` to `to` until either closes; a muted link's bytes are read and dropped. `upward` (client to
+/// Redis) marks the link a subscriber when it sends SUBSCRIBE.
+fn pipe(mut from: TcpStream, mut to: TcpStream, link: &Link, upward: bool) {
+    let mut buf = [0u8; 16 * 1024];
+    loop {
+        let n = match from.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => n,
+        };
+        if upward
+            && buf[..n]
+                .windows(9)
+                .any(|w| w.eq_ignore_ascii_case(b"SUBSCRIBE"))
+        {
+            link.subscriber.store(true, Ordering::Release);
+        }
+        if link.muted.load(Ordering::Acquire) {
+            continue;
+        }
+        if to.write_all(&buf[..n]).is_err() {
+            break;
+        }
+    }
+    let _ = to.shutdown(Shutdown::Both);
+}
+
+impl Drop for SilentRelay {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Release);
+        // Wakes the accept loop so it sees `stop`.
+        let _ = TcpStream::connect(("127.0.0.1", self.port));
     }
 }
