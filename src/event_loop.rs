@@ -4,9 +4,24 @@
 //! picked by this index.
 
 use std::cell::Cell;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 thread_local! {
     static INDEX: Cell<usize> = const { Cell::new(0) };
+}
+
+/// How many loops serve; 1 outside `serve` (the offline tools, tests running the server in their own runtime).
+static RUNNING: AtomicUsize = AtomicUsize::new(1);
+
+/// How many loops serve: what per-loop state is sized by. Fixed once `serve` started them, so a reload (which may
+/// see another CPU count) sizes it the same.
+pub fn running() -> usize {
+    RUNNING.load(Ordering::Relaxed).max(1)
+}
+
+/// Records how many loops serve, before anything sized by `running` is built.
+pub fn set_running(loops: usize) {
+    RUNNING.store(loops.max(1), Ordering::Relaxed);
 }
 
 /// This thread's loop: 0 for the main one (and for every thread that is not a loop).

@@ -33,6 +33,10 @@ const COALESCED_BYTES: usize = 16 * 1024;
 /// have not arrived: 36–46 % less CPU per streamed answer (BENCHMARKS.md, issue 16).
 const TURNS_BEFORE_SENDING: u32 = 2;
 
+/// A frame gives no more turns once it has been gathering this long: on a saturated loop a turn can take a while,
+/// and events that keep arriving must not hold the first one back.
+const GATHER_AT_MOST: std::time::Duration = std::time::Duration::from_millis(1);
+
 /// Facts about one answer, for logs and for the face's ids.
 pub struct Meta {
     pub model: String,
@@ -290,6 +294,7 @@ impl<F: SseWriter> Streamer<F> {
         }
         let mut out = String::new();
         let mut turns_given = 0;
+        let mut gathering_since: Option<std::time::Instant> = None;
         loop {
             let event = match self.pending.pop_front() {
                 Some(event) => event,
@@ -302,7 +307,12 @@ impl<F: SseWriter> Streamer<F> {
                         self.fail(err, &mut out);
                         return Some(Bytes::from(out));
                     }
-                    None if turns_given < TURNS_BEFORE_SENDING => {
+                    None if turns_given < TURNS_BEFORE_SENDING
+                        && gathering_since
+                            .get_or_insert_with(std::time::Instant::now)
+                            .elapsed()
+                            < GATHER_AT_MOST =>
+                    {
                         turns_given += 1;
                         tokio::task::yield_now().await;
                         continue;

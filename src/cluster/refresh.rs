@@ -185,8 +185,8 @@ impl Cluster {
         };
         if let Err(err) = written {
             tracing::warn!(
-                "state backend: could not share the rotated refresh token {} ({err}); the other replicas keep \
-their next refresh of this token would start from the spent one",
+                "state backend: could not share the rotated refresh token {} ({err}); \
+another replica's next refresh of this token would start from the spent one",
                 crate::secret::fingerprint(refresh_token.expose_secret())
             );
         }
@@ -206,9 +206,9 @@ their next refresh of this token would start from the spent one",
     }
 
     /// Waits for the JWT the lock's holder refreshes: `slot`'s JWT once it differs from `current` (the sync task
-    /// puts the holder's JWT to use as soon as it hears of it), with Redis looked at every `LOOK_EVERY` only in
-    /// case the message was missed. `None` when the holder gave up (the lock is gone and no new JWT came) or the
-    /// wait ran out; then this replica refreshes.
+    /// puts the holder's JWT to use as soon as it hears of it), with Redis looked at first (the holder may be done
+    /// or gone already) and then every `LOOK_EVERY` in case the message was missed. `None` when the holder gave up
+    /// (the lock is gone and no new JWT came) or the wait ran out; then this replica refreshes.
     pub async fn wait_for_jwt(&self, slot: &Slot, current: &str) -> Option<SecretString> {
         let deadline = tokio::time::Instant::now() + WAIT_FOR;
         let jwt_key = self.key(&format!("jwt:{}", slot.fingerprint));
@@ -217,9 +217,6 @@ their next refresh of this token would start from the spent one",
             let left = deadline.saturating_duration_since(tokio::time::Instant::now());
             if left.is_zero() {
                 return None;
-            }
-            if let Some(jwt) = slot.jwt_replaced(current, left.min(LOOK_EVERY)).await {
-                return Some((*jwt).clone());
             }
             let mut conn = self.connection()?;
             let (jwt, locked): (Option<String>, bool) = within(
@@ -236,6 +233,9 @@ their next refresh of this token would start from the spent one",
                 Some(jwt) if jwt != current => return Some(SecretString::from(jwt)),
                 _ if !locked => return None,
                 _ => {}
+            }
+            if let Some(jwt) = slot.jwt_replaced(current, left.min(LOOK_EVERY)).await {
+                return Some((*jwt).clone());
             }
         }
     }

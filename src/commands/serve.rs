@@ -56,11 +56,12 @@ fn serve(ctx: &Context, args: ServeArgs, config: &mut Config) -> anyhow::Result<
         if let Some(demo) = &demo {
             print_demo_banner(demo.made_up_key.as_deref(), listener.local_addr()?)?;
         }
-        let live = Live::build(config.clone(), None)?;
-        let reload = (!args.demo).then(|| ctx.overrides(&args.flags));
+        // The loops first: the upstream client keeps one HTTP client per loop.
         let loops = crate::event_loop::count(config.start_up.worker_threads);
         let workers =
             crate::server::Workers::start(loops).context("cannot start the event loop threads")?;
+        let live = Live::build(config.clone(), None)?;
+        let reload = (!args.demo).then(|| ctx.overrides(&args.flags));
         crate::server::run(
             live,
             listener,

@@ -27,7 +27,14 @@ pub struct LogGuard(Option<sink::Flusher>);
 impl LogGuard {
     /// Writes out the pending lines, waiting at most two seconds: a sink that stopped reading must not keep the
     /// process from exiting.
-    pub fn finish(mut self) {
+    pub fn finish(self) {
+        drop(self);
+    }
+}
+
+/// Also on the way out of a panic: the lines just before it are the ones that say what happened.
+impl Drop for LogGuard {
+    fn drop(&mut self) {
         flush_refused(Instant::now(), Duration::ZERO);
         if let Some(flusher) = self.0.take() {
             flusher.finish(Duration::from_secs(2));

@@ -42,6 +42,7 @@ impl Workers {
     /// single-threaded runtime.
     pub fn start(total: usize) -> anyhow::Result<Workers> {
         let mut workers = Workers::none();
+        crate::event_loop::set_running(total);
         for index in 1..total.max(1) {
             let runtime = tokio::runtime::Builder::new_current_thread()
                 .enable_all()

@@ -87,8 +87,7 @@ impl UpstreamClient {
         );
         // TLS verification stays on (reqwest's default); the Go original turned it off. Redirects are never
         // followed: reqwest would resend the custom JWT header (and on 307/308 the body) to wherever they point.
-        let loops = crate::event_loop::count(config.start_up.worker_threads);
-        let http = (0..loops)
+        let http = (0..crate::event_loop::running())
             .map(|_| {
                 let builder = reqwest::Client::builder()
                     .redirect(reqwest::redirect::Policy::none())

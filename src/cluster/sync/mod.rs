@@ -149,6 +149,8 @@ impl Session<'_> {
     ) -> Result<(), redis::RedisError> {
         let mut reconciled = pool();
         self.reconcile(&reconciled).await?;
+        // No message is read while reconciling: the silence it took is not the subscription's.
+        self.heard = tokio::time::Instant::now();
         self.cluster.joined.send_replace(true);
         let mut tick = tokio::time::interval(TICK);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -179,6 +181,7 @@ impl Session<'_> {
                     // A reload built a new pool: the tokens it added take the shared state too.
                     if !Arc::ptr_eq(&pool, &reconciled) {
                         self.reconcile(&pool).await?;
+                        self.heard = tokio::time::Instant::now();
                         reconciled = Arc::clone(&pool);
                     }
                     self.listening().await?;
