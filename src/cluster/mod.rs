@@ -67,6 +67,9 @@ pub struct Cluster {
     changes: Mutex<Option<UnboundedReceiver<Change>>>,
     /// Turns true once the `sync` task first reconciled with Redis: the start pass waits for it (`joined`).
     joined: tokio::sync::watch::Sender<bool>,
+    /// Rotated refresh tokens Redis did not take (it was away, or refused the write), by key: written by the `sync`
+    /// task once it can, so the other replicas do not go on with the spent ones.
+    unshared: Mutex<std::collections::HashMap<String, secrecy::SecretString>>,
 }
 
 struct Redis {
@@ -146,6 +149,7 @@ impl Cluster {
             sink,
             changes: Mutex::new(Some(changes)),
             joined: tokio::sync::watch::Sender::new(false),
+            unshared: Mutex::new(std::collections::HashMap::new()),
         }
     }
 

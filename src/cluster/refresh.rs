@@ -165,8 +165,8 @@ impl Cluster {
     }
 
     /// Keeps a refresh token the account service rotated (`key`: the digest of the configured one, as the state
-    /// file keys it), so that any replica can use the newest. Best effort, like the state file, but said when it
-    /// fails: the other replicas then hold only the spent one, and their next refresh is refused.
+    /// file keys it), so that any replica can use the newest. A write that fails is said, and retried by the `sync`
+    /// task every second until Redis takes it: until then the other replicas hold only the spent one.
     pub async fn rotated(&self, key: &str, refresh_token: &SecretString) {
         let written = match self.connection() {
             None if !self.is_shared() => return,
@@ -183,11 +183,53 @@ impl Cluster {
             .await
             .map_err(|e| e.to_string()),
         };
-        if let Err(err) = written {
-            tracing::warn!(
-                "state backend: could not share the rotated refresh token {} ({err}); \
-another replica's next refresh of this token would start from the spent one",
-                crate::secret::fingerprint(refresh_token.expose_secret())
+        let mut unshared = self.unshared.lock().unwrap_or_else(|p| p.into_inner());
+        match written {
+            Ok(()) => {
+                unshared.remove(key);
+            }
+            Err(err) => {
+                tracing::warn!(
+                    "state backend: could not share the rotated refresh token {} ({err}); kept to share once \
+Redis takes it (until then another replica's refresh of this token would start from the spent one)",
+                    crate::secret::fingerprint(refresh_token.expose_secret())
+                );
+                unshared.insert(key.to_string(), refresh_token.clone());
+            }
+        }
+    }
+
+    /// Writes the rotated refresh tokens Redis did not take before; those it still refuses stay for the next try.
+    pub(super) async fn share_unshared(&self, conn: &mut redis::aio::MultiplexedConnection) {
+        let waiting: Vec<(String, SecretString)> = {
+            let unshared = self.unshared.lock().unwrap_or_else(|p| p.into_inner());
+            unshared
+                .iter()
+                .map(|(key, token)| (key.clone(), token.clone()))
+                .collect()
+        };
+        for (key, token) in waiting {
+            let written = within(
+                redis::cmd("SET")
+                    .arg(self.key(&format!("refresh_token:{key}")))
+                    .arg(token.expose_secret())
+                    .query_async::<()>(conn),
+            )
+            .await;
+            if written.is_err() {
+                continue;
+            }
+            let mut unshared = self.unshared.lock().unwrap_or_else(|p| p.into_inner());
+            // A newer rotation while this one was being written stays for the next try.
+            if unshared
+                .get(&key)
+                .is_some_and(|kept| kept.expose_secret() == token.expose_secret())
+            {
+                unshared.remove(&key);
+            }
+            tracing::info!(
+                "state backend: shared the rotated refresh token {} Redis did not take before",
+                crate::secret::fingerprint(token.expose_secret())
             );
         }
     }

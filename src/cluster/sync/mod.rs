@@ -189,6 +189,7 @@ impl Session<'_> {
                     self.leases(&pool).await?;
                     if heartbeat.elapsed() >= HEARTBEAT_EVERY {
                         self.heartbeat(&pool).await?;
+                        self.cluster.share_unshared(&mut self.conn).await;
                         heartbeat = tokio::time::Instant::now();
                     }
                 }

@@ -244,7 +244,7 @@ async fn a_token_added_by_a_reload_takes_the_state_the_replicas_share() {
 }
 
 #[tokio::test]
-async fn a_rotated_refresh_token_redis_refused_is_logged_by_its_fingerprint() {
+async fn a_rotated_refresh_token_redis_refused_is_logged_and_shared_once_redis_takes_it() {
     let Some(redis) = RedisServer::start("unshared") else {
         return;
     };
@@ -284,4 +284,24 @@ async fn a_rotated_refresh_token_redis_refused_is_logged_by_its_fingerprint() {
     assert!(logged, "{said}:\n{logs}");
     assert!(logs.contains("WARN"), "{logs}");
     assert!(!logs.contains(&rotated), "the token itself is never logged");
+
+    // Once Redis takes the write, the kept token is shared: the other replicas' next refresh starts from it.
+    let mut grant = redis::cmd("ACL");
+    grant.arg(&["SETUSER", "jb", "~unshared:refresh_token:*"][..]);
+    redis_command::<()>(&r.redis, &grant);
+    let shared = eventually(Duration::from_secs(5), async || {
+        let keys: Vec<String> =
+            redis_command(&r.redis, redis::cmd("KEYS").arg("unshared:refresh_token:*"));
+        keys.iter().any(|key| {
+            redis_command::<Option<String>>(&r.redis, redis::cmd("GET").arg(key)).as_deref()
+                == Some(rotated.as_str())
+        })
+    })
+    .await;
+    assert!(shared, "the kept token never reached Redis:\n{}", r.logs());
+    assert!(
+        r.logs().contains("shared the rotated refresh token"),
+        "{}",
+        r.logs()
+    );
 }
