@@ -60,6 +60,20 @@ fn fresher(stored: &str, current: &str) -> bool {
 }
 
 impl Cluster {
+    /// The JWT a replica stored for the token with this fingerprint.
+    async fn stored_jwt(
+        &self,
+        conn: &mut redis::aio::MultiplexedConnection,
+        fingerprint: &str,
+    ) -> Result<Option<String>, redis::RedisError> {
+        within(
+            redis::cmd("GET")
+                .arg(self.key(&format!("jwt:{fingerprint}")))
+                .query_async(conn),
+        )
+        .await
+    }
+
     /// Takes the refresh lock for the token with this fingerprint, if the state is shared and no other replica
     /// already stored a JWT other than `current` (the one this replica holds, which the upstream refused or which
     /// expires soon).
@@ -67,12 +81,7 @@ impl Cluster {
         let Some(mut conn) = self.connection() else {
             return Turn::Alone;
         };
-        let stored: Result<Option<String>, _> = within(
-            redis::cmd("GET")
-                .arg(self.key(&format!("jwt:{fingerprint}")))
-                .query_async(&mut conn),
-        )
-        .await;
+        let stored = self.stored_jwt(&mut conn, fingerprint).await;
         match stored {
             // A Redis that does not answer now would not answer the lock either: refresh alone, without waiting.
             Err(_) => return Turn::Alone,
@@ -95,12 +104,7 @@ impl Cluster {
             Ok(Some(_)) => {
                 // The holder before us stores its JWT first and releases the lock after, so a lock taken between
                 // our first look and now may follow a refresh we did not see: look again before refreshing.
-                let stored: Result<Option<String>, _> = within(
-                    redis::cmd("GET")
-                        .arg(self.key(&format!("jwt:{fingerprint}")))
-                        .query_async(&mut conn),
-                )
-                .await;
+                let stored = self.stored_jwt(&mut conn, fingerprint).await;
                 match stored {
                     Ok(Some(stored)) if stored != current && fresher(&stored, current) => {
                         self.release(fingerprint).await;
@@ -174,14 +178,10 @@ impl Cluster {
                 "Redis is {}",
                 self.status().trim_start_matches("redis: ")
             )),
-            Some(mut conn) => within(
-                redis::cmd("SET")
-                    .arg(self.key(&format!("refresh_token:{key}")))
-                    .arg(refresh_token.expose_secret())
-                    .query_async::<()>(&mut conn),
-            )
-            .await
-            .map_err(|e| e.to_string()),
+            Some(mut conn) => self
+                .write_refresh_token(&mut conn, key, refresh_token)
+                .await
+                .map_err(|e| e.to_string()),
         };
         let mut unshared = self.unshared.lock().unwrap_or_else(|p| p.into_inner());
         match written {
@@ -209,14 +209,7 @@ Redis takes it (until then another replica's refresh of this token would start f
                 .collect()
         };
         for (key, token) in waiting {
-            let written = within(
-                redis::cmd("SET")
-                    .arg(self.key(&format!("refresh_token:{key}")))
-                    .arg(token.expose_secret())
-                    .query_async::<()>(conn),
-            )
-            .await;
-            if written.is_err() {
+            if self.write_refresh_token(conn, &key, &token).await.is_err() {
                 continue;
             }
             let mut unshared = self.unshared.lock().unwrap_or_else(|p| p.into_inner());
@@ -232,6 +225,21 @@ Redis takes it (until then another replica's refresh of this token would start f
                 crate::secret::fingerprint(token.expose_secret())
             );
         }
+    }
+
+    async fn write_refresh_token(
+        &self,
+        conn: &mut redis::aio::MultiplexedConnection,
+        key: &str,
+        token: &SecretString,
+    ) -> Result<(), redis::RedisError> {
+        within(
+            redis::cmd("SET")
+                .arg(self.key(&format!("refresh_token:{key}")))
+                .arg(token.expose_secret())
+                .query_async::<()>(conn),
+        )
+        .await
     }
 
     /// The newest rotated refresh token any replica kept for `key`.

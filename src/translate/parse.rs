@@ -81,6 +81,25 @@ impl<'a> Text<'a> {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// A content part's `type` (`kind`), which every part must have.
+    pub fn part_type<'p>(
+        kind: Option<&'p Text<'_>>,
+        at: crate::translate::conversation::Source,
+    ) -> Result<&'p str, TranslateError> {
+        kind.map(Text::as_str)
+            .ok_or_else(|| TranslateError::at(at.field(".type"), "is required"))
+    }
+
+    /// A part's string field `key` that its type requires.
+    pub fn required(
+        text: Option<Text<'a>>,
+        key: &str,
+        at: crate::translate::conversation::Source,
+    ) -> Result<Cow<'a, str>, TranslateError> {
+        text.map(Text::into_cow)
+            .ok_or_else(|| TranslateError::at(at.field(key), "must be a string"))
+    }
 }
 
 /// Deserializes a `T` that must be a JSON object; any other value is an error saying `message` (`must be an object

@@ -193,8 +193,11 @@ fn user_parts<'a>(content: Content<'a>, at: Source) -> Result<Vec<Part<'a>>, Tra
     let mut out = Vec::with_capacity(parts.len());
     for (j, part) in parts.into_iter().enumerate() {
         let part_at = at.child(j);
-        match part_type(&part, part_at)? {
-            "text" => out.push(Part::text(part_at, part_text(part.text, ".text", part_at)?)),
+        match Text::part_type(part.kind.as_ref(), part_at)? {
+            "text" => out.push(Part::text(
+                part_at,
+                Text::required(part.text, ".text", part_at)?,
+            )),
             "image_url" => out.push(Part::image(part_at, image_part(part.image_url, part_at)?)),
             other => {
                 return Err(TranslateError::at(
@@ -240,9 +243,9 @@ fn text_parts<'a>(content: Content<'a>, at: Source) -> Result<Vec<Part<'a>>, Tra
     let mut out = Vec::with_capacity(parts.len());
     for (j, part) in parts.into_iter().enumerate() {
         let part_at = at.child(j);
-        let text = match part_type(&part, part_at)? {
-            "text" => part_text(part.text, ".text", part_at)?,
-            "refusal" => part_text(part.refusal, ".refusal", part_at)?,
+        let text = match Text::part_type(part.kind.as_ref(), part_at)? {
+            "text" => Text::required(part.text, ".text", part_at)?,
+            "refusal" => Text::required(part.refusal, ".refusal", part_at)?,
             other => {
                 return Err(TranslateError::at(
                     part_at.field(".type"),
@@ -318,22 +321,6 @@ fn assistant_parts<'a>(
         ));
     }
     Ok(parts)
-}
-
-fn part_type<'p>(part: &'p WirePart<'_>, at: Source) -> Result<&'p str, TranslateError> {
-    part.kind
-        .as_ref()
-        .map(Text::as_str)
-        .ok_or_else(|| TranslateError::at(at.field(".type"), "is required"))
-}
-
-fn part_text<'a>(
-    text: Option<Text<'a>>,
-    key: &str,
-    at: Source,
-) -> Result<Cow<'a, str>, TranslateError> {
-    text.map(Text::into_cow)
-        .ok_or_else(|| TranslateError::at(at.field(key), "must be a string"))
 }
 
 pub(super) fn non_empty<'a>(

@@ -1,28 +1,10 @@
 //! Responses `message` items → turns: the role, and a content list's parts (`input_text`, `output_text`,
 //! `refusal`, `input_image`), each checked against what its role may carry.
 
-use std::borrow::Cow;
-
 use super::items::{VALID_ROLES, WireItem, WirePart};
 use crate::translate::conversation::{Part, PartKind, Role, Source, Turn};
 use crate::translate::parse::{Text, TextOr};
 use crate::translate::{TranslateError, image, truncate};
-
-fn part_type<'p>(part: &'p WirePart<'_>, at: Source) -> Result<&'p str, TranslateError> {
-    part.kind
-        .as_ref()
-        .map(Text::as_str)
-        .ok_or_else(|| TranslateError::at(at.field(".type"), "is required"))
-}
-
-fn part_text<'a>(
-    text: Option<Text<'a>>,
-    key: &str,
-    at: Source,
-) -> Result<Cow<'a, str>, TranslateError> {
-    text.map(Text::into_cow)
-        .ok_or_else(|| TranslateError::at(at.field(key), "must be a string"))
-}
 
 /// A message item; `None` for an assistant message without text (nothing to send, and the upstream refuses blank
 /// text).
@@ -83,14 +65,15 @@ pub(super) fn content_parts<'a>(
     let mut out = Vec::with_capacity(parts.len());
     for (j, part) in parts.into_iter().enumerate() {
         let part_at = at.child(j);
-        let kind = part_type(&part, part_at)?;
+        let kind = Text::part_type(part.kind.as_ref(), part_at)?;
         match (kind, role) {
-            ("input_text" | "output_text", _) => {
-                out.push(Part::text(part_at, part_text(part.text, ".text", part_at)?))
-            }
+            ("input_text" | "output_text", _) => out.push(Part::text(
+                part_at,
+                Text::required(part.text, ".text", part_at)?,
+            )),
             ("refusal", Role::Assistant) => out.push(Part::text(
                 part_at,
-                part_text(part.refusal, ".refusal", part_at)?,
+                Text::required(part.refusal, ".refusal", part_at)?,
             )),
             ("input_image", Role::User) => out.push(image(part, part_at, part_at.to_string())?),
             ("input_file", _) => return Err(no_files(part_at.field(".type"))),
