@@ -4,8 +4,7 @@
 use std::time::Duration;
 
 use crate::common;
-use common::eventually;
-use common::serve::{KEY, Setup, sse_data, streamed_text, streaming};
+use common::serve::{Setup, sse_data, streamed_text};
 use jbproxy::fake_upstream::FakeOptions;
 use serde_json::json;
 
@@ -56,32 +55,7 @@ async fn connections_are_spread_over_the_loops_and_a_sigterm_lets_every_stream_f
         "worker_threads 3: the main loop and two more"
     );
     // Six streams open at once, so six connections: two per loop.
-    let mut streams = Vec::new();
-    for i in 0..6 {
-        let client = reqwest::Client::new();
-        let url = s.url("/v1/chat/completions");
-        streams.push(tokio::spawn(async move {
-            let response = client
-                .post(url)
-                .bearer_auth(KEY)
-                .json(&streaming(&format!("stream {i}")))
-                .send()
-                .await
-                .expect("send");
-            assert_eq!(response.status(), 200);
-            response
-                .text()
-                .await
-                .unwrap_or_else(|e| format!("BROKEN: {e}"))
-        }));
-    }
-    assert!(
-        eventually(Duration::from_secs(10), async || s.fake.active_streams()
-            == 6)
-        .await,
-        "only {} of 6 streams opened",
-        s.fake.active_streams()
-    );
+    let streams = s.open_streams(6).await;
     // An idle loop sleeps in epoll and runs no code; relaying two streams costs it far more than 100 µs.
     let pid = s.proxy.pid();
     let served = || {

@@ -859,37 +859,6 @@ async fn s15_a_client_leaving_mid_stream_cancels_the_upstream_and_frees_the_toke
 // ---------------------------------------------------------------------------------------------------------------
 // 16. Shutdown.
 
-/// Opens `n` streaming requests and waits until the upstream has every one of them open.
-async fn open_streams(s: &Setup, n: usize) -> Vec<tokio::task::JoinHandle<String>> {
-    let mut streams = Vec::new();
-    for i in 0..n {
-        let client = s.client.clone();
-        let url = s.url("/v1/chat/completions");
-        streams.push(tokio::spawn(async move {
-            let response = client
-                .post(url)
-                .bearer_auth(KEY)
-                .json(&streaming(&format!("stream {i}")))
-                .send()
-                .await
-                .expect("send");
-            assert_eq!(response.status(), 200);
-            response
-                .text()
-                .await
-                .unwrap_or_else(|e| format!("BROKEN: {e}"))
-        }));
-    }
-    assert!(
-        eventually(Duration::from_secs(10), async || s.fake.active_streams()
-            == n)
-        .await,
-        "only {} of {n} streams opened",
-        s.fake.active_streams()
-    );
-    streams
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn s16_sigterm_with_50_open_streams_lets_all_finish_then_exits_zero() {
     let mut s = Setup::with_options(
@@ -902,7 +871,7 @@ async fn s16_sigterm_with_50_open_streams_lets_all_finish_then_exits_zero() {
         },
     )
     .await;
-    let streams = open_streams(&s, 50).await;
+    let streams = s.open_streams(50).await;
     let signalled = Instant::now();
     s.proxy.signal("TERM");
     // Stops accepting: soon a new connection is refused or closed unanswered.
@@ -948,7 +917,7 @@ async fn s16_streams_longer_than_the_grace_period_are_cut_with_an_error_event() 
         },
     )
     .await;
-    let streams = open_streams(&s, 5).await;
+    let streams = s.open_streams(5).await;
     let signalled = Instant::now();
     s.proxy.signal("TERM");
     for stream in streams {

@@ -105,6 +105,37 @@ impl Setup {
 }
 
 impl<P: Served> Setup<P> {
+    /// Opens `n` streaming requests and waits until the upstream has every one of them open.
+    pub async fn open_streams(&self, n: usize) -> Vec<tokio::task::JoinHandle<String>> {
+        let mut streams = Vec::new();
+        for i in 0..n {
+            let client = self.client.clone();
+            let url = self.url("/v1/chat/completions");
+            streams.push(tokio::spawn(async move {
+                let response = client
+                    .post(url)
+                    .bearer_auth(KEY)
+                    .json(&streaming(&format!("stream {i}")))
+                    .send()
+                    .await
+                    .expect("send");
+                assert_eq!(response.status(), 200);
+                response
+                    .text()
+                    .await
+                    .unwrap_or_else(|e| format!("BROKEN: {e}"))
+            }));
+        }
+        assert!(
+            super::eventually(Duration::from_secs(10), async || self.fake.active_streams()
+                == n)
+            .await,
+            "only {} of {n} streams opened",
+            self.fake.active_streams()
+        );
+        streams
+    }
+
     pub fn url(&self, path: &str) -> String {
         self.proxy.url(path)
     }
