@@ -1,6 +1,7 @@
 //! Mixed load under changing faults: 40% of the tokens fail in a different way every 50 ms, the rest are good, and
-//! no client request may fail. CI runs rounds of 3,000 requests (more rounds, up to four, while the failing tokens were tried fewer than 8 times); the full 10,000 run is `#[ignore]`d (run it with
-//! `cargo test --release --test reliability_mixed -- --ignored`) or sized with `RELIABILITY_REQUESTS=N`.
+//! no client request may fail. CI runs rounds of 3,000 requests (up to four, until the failing tokens were tried 8
+//! times); the full 10,000 run is `#[ignore]`d (run it with `cargo test --release --test reliability_mixed --
+//! --ignored`) or sized with `RELIABILITY_REQUESTS=N`.
 
 use crate::common;
 
